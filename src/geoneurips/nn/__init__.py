@@ -1,0 +1,1 @@
+"""Neural-network blocks shared by several systems (import torch: load lazily)."""

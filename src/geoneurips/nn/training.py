@@ -1,0 +1,58 @@
+"""Lightning trainer defaults for every trainable system.
+
+Multi-GPU / multi-node training is only a matter of Trainer flags (``accelerator``,
+``devices``, ``num_nodes``, ``strategy``); nothing here is custom. Defaults are CPU-friendly
+and quiet so that demos and tests run on a laptop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["make_trainer"]
+
+
+def make_trainer(
+    max_epochs: int = 10,
+    *,
+    accelerator: str = "cpu",
+    devices: int | str = 1,
+    progress: bool = False,
+    seed: int | None = 0,
+    **kwargs: Any,
+) -> Any:
+    """A ``lightning.Trainer`` with quiet, deterministic CPU defaults.
+
+    Args:
+        max_epochs: epochs to train.
+        accelerator: ``"cpu"`` by default (never CUDA unless asked); ``"auto"`` or ``"gpu"``
+            for accelerators.
+        devices: devices per node (``devices=8, strategy="ddp"`` for one 8-GPU node).
+        progress: show Lightning's progress bar.
+        seed: seed passed to ``lightning.seed_everything`` (``None`` to skip).
+        **kwargs: any other ``lightning.Trainer`` argument (``num_nodes``, ``strategy``,
+            ``precision``, ``limit_train_batches``...).
+    """
+    import logging
+
+    import lightning as L
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if seed is not None:
+        L.seed_everything(seed, workers=True, verbose=False)
+    defaults: dict[str, Any] = {
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_model_summary": False,
+        "deterministic": "warn",
+        "log_every_n_steps": 1,
+    }
+    defaults.update(kwargs)
+    return L.Trainer(
+        max_epochs=max_epochs,
+        accelerator=accelerator,
+        devices=devices,
+        enable_progress_bar=progress,
+        **defaults,
+    )

@@ -1,0 +1,42 @@
+"""Shared test fixtures.
+
+``real_data`` gives the folder of small real files (``GEONEURIPS_REAL_DATA``, default
+``../shared/data``). When it is absent the test is skipped with a reason, except under
+``GEONEURIPS_REQUIRE_REAL_DATA=1`` (set by CI), where a missing folder fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def _real_data_dir() -> Path:
+    return Path(os.environ.get("GEONEURIPS_REAL_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """Path of the real sample data folder (see ../shared/data/README.md)."""
+    path = _real_data_dir()
+    if not path.is_dir():
+        if os.environ.get("GEONEURIPS_REQUIRE_REAL_DATA") == "1":
+            pytest.fail(f"real data folder {path} is missing but GEONEURIPS_REQUIRE_REAL_DATA=1")
+        pytest.skip(f"real data folder {path} not present (set GEONEURIPS_REAL_DATA)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads() -> None:
+    """Keep tests to the machine's 2 cores and deterministic."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
