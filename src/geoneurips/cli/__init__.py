@@ -1,0 +1,1 @@
+"""The ``geoneurips`` command line (typer + rich). See :mod:`geoneurips.cli.main`."""

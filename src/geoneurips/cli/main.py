@@ -1,0 +1,269 @@
+"""``geoneurips``: list systems and papers, run demos, reproduce, and run task commands.
+
+Only the registry and catalog (stdlib) are imported to build the app; each system's
+task commands live in its own ``cli.py``, whose module imports nothing heavy, and torch is
+imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .. import registry
+from ..errors import GeoNeuripsError
+
+app = typer.Typer(
+    name="geoneurips",
+    help="The GeoAI papers of NeurIPS 2024, runnable: datasets, methods, metrics and demos.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def _print_json(obj: Any) -> None:
+    from ..io import _jsonable
+
+    typer.echo(json.dumps(_jsonable(obj), indent=2))
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def markdown_table() -> str:
+    """The README's table of systems, generated from the registry and the catalog."""
+    from ..catalog import paper
+
+    lines = [
+        "| id | family | paper | code released | status |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in registry.systems():
+        p = paper(spec.id)
+        code = "yes" if p.code_available else "no"
+        lines.append(f"| `{spec.id}` | {spec.family} | {p.title} | {code} | {spec.status} |")
+    return "\n".join(lines)
+
+
+@app.command("list")
+def list_systems(
+    markdown: Annotated[bool, typer.Option("--markdown", help="print the README table")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """List the 26 systems with their honest status (planned, partial, working)."""
+    specs = registry.systems()
+    if json_output:
+        _print_json(
+            [
+                {"id": s.id, "family": s.family, "status": s.status, "summary": s.summary,
+                 "commands": sorted(s.commands), "notes": s.notes}
+                for s in specs
+            ]
+        )
+        return
+    if markdown:
+        typer.echo(markdown_table())
+        return
+    from rich.table import Table
+
+    table = Table(title="geoneurips systems")
+    for col in ("id", "family", "status", "commands", "summary"):
+        table.add_column(col)
+    colours = {"working": "green", "partial": "yellow", "planned": "dim"}
+    for s in specs:
+        table.add_row(
+            s.id, s.family, f"[{colours[s.status]}]{s.status}[/]", ", ".join(sorted(s.commands)),
+            s.summary,
+        )
+    _console().print(table)
+
+
+@app.command("papers")
+def papers(
+    search: Annotated[str | None, typer.Option("--search", help="filter by text")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """The papers of the collection (title, code availability, tasks)."""
+    from dataclasses import asdict
+
+    from ..catalog import PAPERS
+    from ..catalog import search as search_papers
+
+    found = list(PAPERS) if not search else search_papers(search)
+    if json_output:
+        _print_json([asdict(p) for p in found])
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(found)} papers")
+    for col in ("id", "title", "code", "tasks"):
+        table.add_column(col)
+    for p in found:
+        table.add_row(p.id, p.title, "yes" if p.code_available else "no", ", ".join(p.tasks))
+    _console().print(table)
+
+
+@app.command("info")
+def info(system_id: Annotated[str, typer.Argument(help="system id")], json_output: JsonOpt = False
+         ) -> None:
+    """Everything known about one system: paper, status, entry points, headline numbers."""
+    from dataclasses import asdict
+
+    from ..catalog import paper
+
+    spec = registry.get(system_id)
+    p = paper(system_id)
+    data = {"system": asdict(spec), "paper": asdict(p)}
+    if json_output:
+        _print_json(data)
+        return
+    con = _console()
+    con.print(f"[bold]{p.title}[/]  ({spec.id}, {spec.family})")
+    con.print(", ".join(p.authors))
+    con.print(f"paper: {p.paper_url}   code: {p.code_url or 'not released'}")
+    con.print(f"status: [bold]{spec.status}[/]" + (f"  ({spec.notes})" if spec.notes else ""))
+    con.print(p.summary)
+    if spec.commands:
+        con.print("commands: " + ", ".join(f"geoneurips {c}" for c in sorted(spec.commands)))
+    for h in p.headlines:
+        con.print(f"  paper: {h.metric} = {h.value:g} on {h.dataset} ({h.source})")
+
+
+def _run_demo(system_id: str, out: Path, quick: bool, seed: int) -> Any:
+    spec = registry.get(system_id)
+    if spec.demo is None:
+        raise GeoNeuripsError(
+            f"system {system_id!r} has no demo yet (status: {spec.status}). {spec.notes}"
+        )
+    fn = registry.load_entry(spec.demo)
+    return fn(out_dir=out, quick=quick, seed=seed)
+
+
+@app.command("demo")
+def demo(
+    system_id: Annotated[str, typer.Argument(help="system id")],
+    out: Annotated[Path, typer.Option("--out", help="output folder")] = Path("out/demo"),
+    quick: Annotated[bool, typer.Option("--quick", help="smaller, faster run")] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    json_output: JsonOpt = False,
+) -> None:
+    """Run a system on its embedded synthetic data; print metrics, write PNG and JSON."""
+    result = _run_demo(system_id, out, quick, seed)
+    if json_output:
+        _print_json(
+            {k: v for k, v in result.to_json().items()
+             if k in ("system", "metrics", "baseline", "beats_baseline", "seconds",
+                      "artifacts", "primary", "margin")}
+        )
+        return
+    _print_result_table([result.to_json()])
+
+
+def _print_result_table(rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="demo results")
+    for col in ("system", "primary", "method", "baseline", "beats", "seconds"):
+        table.add_column(col)
+    for r in rows:
+        if "error" in r:
+            table.add_row(r["system"], "-", "-", "-", "[red]error[/]", "-")
+            continue
+        p = r["primary"]
+        table.add_row(
+            r["system"], p, f"{r['metrics'][p]:.4g}", f"{r['baseline'][p]:.4g}",
+            "[green]yes[/]" if r["beats_baseline"] else "[red]no[/]", f"{r['seconds']:.1f}",
+        )
+    _console().print(table)
+    for r in rows:
+        if "metrics" in r:
+            _console().print(
+                f"[bold]{r['system']}[/]: "
+                + ", ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items())
+            )
+
+
+@app.command("reproduce")
+def reproduce(
+    out: Annotated[Path, typer.Option("--out", help="output folder")] = Path("out/reproduce"),
+    quick: Annotated[bool, typer.Option("--quick", help="quick demos")] = False,
+    only: Annotated[list[str] | None, typer.Option("--only", help="system ids")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    json_output: JsonOpt = False,
+) -> None:
+    """Run every working system's demo; write a Markdown report beside the paper's numbers."""
+    from .report import write_report
+
+    specs = [s for s in registry.systems() if s.status == "working" and s.demo]
+    if only:
+        wanted = set(only)
+        specs = [s for s in specs if s.id in wanted]
+    rows: list[dict[str, Any]] = []
+    for spec in specs:
+        if not json_output:
+            typer.echo(f"== {spec.id}", err=True)
+        t0 = time.perf_counter()
+        try:
+            rows.append(_run_demo(spec.id, out / spec.id, quick, seed).to_json())
+        except Exception as exc:  # keep going: one failure must not hide the others
+            rows.append({"system": spec.id, "error": f"{type(exc).__name__}: {exc}",
+                         "seconds": time.perf_counter() - t0})
+            traceback.print_exc(file=sys.stderr)
+    report = write_report(rows, out)
+    if json_output:
+        _print_json({"results": rows, "report": str(report)})
+    else:
+        _print_result_table(rows)
+        typer.echo(f"report: {report}")
+    if any("error" in r or not r.get("beats_baseline") for r in rows):
+        raise typer.Exit(1)
+
+
+def _mount_task_commands() -> None:
+    """Add every system's task commands (``geoneurips change``, ``geobias``...)."""
+    taken = {c.name for c in app.registered_commands}
+    for spec in registry.systems():
+        for name, ref in sorted(spec.commands.items()):
+            if name in taken:
+                raise RuntimeError(f"command {name!r} of {spec.id!r} is already taken")
+            taken.add(name)
+            try:
+                fn = registry.load_entry(ref)
+            except (ImportError, AttributeError) as exc:  # pragma: no cover - dev error
+                raise RuntimeError(f"cannot load command {name!r} ({ref}): {exc}") from exc
+            app.command(name, help=f"[{spec.id}] " + (fn.__doc__ or "").strip().split("\n")[0]
+                        )(fn)
+
+
+def build_app() -> typer.Typer:
+    """The full app: built-in commands plus every registered system's task commands."""
+    if not getattr(app, "_geoneurips_mounted", False):
+        _mount_task_commands()
+        app._geoneurips_mounted = True  # type: ignore[attr-defined]
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point. Errors of ours are shown as one clear line with exit code 2."""
+    cli = build_app()
+    try:
+        cli(args=argv, prog_name="geoneurips")
+    except GeoNeuripsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The command line: listing, papers, info, demo/reproduce contract, errors, start-up time."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from geoneurips import registry
+from geoneurips.cli.main import build_app, main, markdown_table
+from geoneurips.demo import DemoResult, finish, new_figure
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def fake_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
+    """A cheap demo used to test the CLI contract without training anything."""
+    fig, axes = new_figure(1, 1)
+    axes[0, 0].plot([0, 1], [0, 1])
+    return finish(
+        "torchspatial", {"top1": 0.8, "mrr": 0.9}, {"top1": 0.5, "mrr": 0.7}, primary="top1",
+        margin=0.1, higher_is_better=True, figure=fig, out_dir=out_dir,
+        started=time.perf_counter(), details={"quick": quick, "seed": seed},
+    )
+
+
+@pytest.fixture
+def fake_working(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = registry.get("torchspatial")
+    monkeypatch.setitem(
+        registry._REGISTRY, "torchspatial",
+        dataclasses.replace(spec, status="working", demo="tests.test_cli:fake_demo"),
+    )
+    monkeypatch.syspath_prepend(str(ROOT))
+    for sid, s in list(registry._REGISTRY.items()):
+        if sid != "torchspatial" and s.status == "working":
+            monkeypatch.setitem(registry._REGISTRY, sid, dataclasses.replace(s, status="partial"))
+
+
+def test_list_json_and_markdown() -> None:
+    app = build_app()
+    res = runner.invoke(app, ["list", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert len(rows) == 26 and {r["status"] for r in rows} <= {"planned", "partial", "working"}
+    res = runner.invoke(app, ["list", "--markdown"])
+    assert res.output.strip() == markdown_table()
+
+
+def test_readme_table_is_current() -> None:
+    readme = (ROOT / "README.md").read_text()
+    m = re.search(r"<!-- systems:start -->\n(.*?)\n<!-- systems:end -->", readme, re.S)
+    assert m, "README lacks the systems table markers"
+    assert m.group(1).strip() == markdown_table(), (
+        "README table is stale: regenerate with `geoneurips list --markdown`"
+    )
+
+
+def test_papers_and_info() -> None:
+    app = build_app()
+    res = runner.invoke(app, ["papers", "--search", "pansharpening", "--json"])
+    assert res.exit_code == 0, res.output
+    assert "ssdiff" in {p["id"] for p in json.loads(res.output)}
+    res = runner.invoke(app, ["info", "torchspatial", "--json"])
+    info = json.loads(res.output)
+    assert info["system"]["id"] == "torchspatial" and "TorchSpatial" in info["paper"]["title"]
+
+
+def test_demo_json_contract(fake_working: None, tmp_path: Path) -> None:
+    res = runner.invoke(build_app(), ["demo", "torchspatial", "--out", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert {"system", "metrics", "baseline", "beats_baseline", "seconds", "artifacts"} <= set(data)
+    assert data["beats_baseline"] is True
+    assert Path(data["artifacts"]["figure"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads(Path(data["artifacts"]["result"]).read_text())["metrics"]["top1"] == 0.8
+
+
+def test_reproduce_writes_report(fake_working: None, tmp_path: Path) -> None:
+    res = runner.invoke(build_app(), ["reproduce", "--quick", "--out", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    report = (tmp_path / "report.md").read_text()
+    assert "| `torchspatial` | top1 | 0.8 | 0.5 | yes |" in report
+    assert "real dataset" in report
+
+
+def test_unknown_system_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "not-a-system"])
+    assert exc.value.code == 2
+    assert "unknown system 'not-a-system'" in capsys.readouterr().err
+
+
+def test_help_lists_task_commands_without_heavy_imports() -> None:
+    code = (
+        "import sys\n"
+        "from geoneurips.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('torch', 'rasterio', 'lightning', 'matplotlib', 'pandas')\n"
+        "print('HEAVY=' + ','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY=\n" in out.stdout + "\n" and out.stdout.strip().endswith("HEAVY=")
+    for spec in registry.systems():
+        for name in spec.commands:
+            assert name in out.stdout, f"task command {name} missing from --help"

@@ -1,0 +1,85 @@
+"""Atomic writes, safe checkpoint loading and safe extraction."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import pickle
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from geoneurips.errors import CheckpointError, InvalidInputError
+from geoneurips.io import atomic_path, load_checkpoint, safe_extract, write_json
+
+
+def test_atomic_path_success_and_failure(tmp_path: Path) -> None:
+    dest = tmp_path / "out.txt"
+    dest.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(dest) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert dest.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+    with atomic_path(dest) as tmp:
+        assert tmp.suffix == ".txt" and tmp.parent == tmp_path
+        tmp.write_text("new")
+    assert dest.read_text() == "new"
+
+
+def test_write_json_handles_numpy_and_nan(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "r.json", {"a": np.float32(1.5), "b": np.arange(3),
+                                            "c": math.nan, "d": tmp_path})
+    data = json.loads(path.read_text())
+    assert data == {"a": 1.5, "b": [0, 1, 2], "c": None, "d": str(tmp_path)}
+
+
+def test_load_checkpoint_unwraps_and_refuses_pickles(tmp_path: Path) -> None:
+    good = tmp_path / "good.pt"
+    torch.save({"state_dict": {"w": torch.ones(2)}, "epoch": 3}, good)
+    state = load_checkpoint(good)
+    assert torch.equal(state["w"], torch.ones(2))
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("pwned",))
+
+    bad = tmp_path / "bad.pt"
+    with bad.open("wb") as fh:
+        pickle.dump({"x": Evil()}, fh)
+    with pytest.raises(CheckpointError, match="safely"):
+        load_checkpoint(bad)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_safe_extract_refuses_traversal(tmp_path: Path) -> None:
+    zpath = tmp_path / "a.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr("ok/file.txt", "fine")
+        zf.writestr("../escape.txt", "bad")
+    with pytest.raises(InvalidInputError, match="outside"):
+        safe_extract(zpath, tmp_path / "x")
+    assert not (tmp_path / "escape.txt").exists()
+
+    tpath = tmp_path / "b.tar"
+    with tarfile.open(tpath, "w") as tf:
+        data = b"hello"
+        info = tarfile.TarInfo("inner/h.txt")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    out = safe_extract(tpath, tmp_path / "y")
+    assert (out / "inner" / "h.txt").read_bytes() == b"hello"
+
+    with tarfile.open(tmp_path / "c.tar", "w") as tf:
+        link = tarfile.TarInfo("inner/link")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "../../../etc/passwd"
+        tf.addfile(link)
+    with pytest.raises(InvalidInputError):
+        safe_extract(tmp_path / "c.tar", tmp_path / "z")
