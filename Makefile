@@ -5,12 +5,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 OUT ?= out/reproduce
 
-.PHONY: demo test lint typecheck install clean
+.PHONY: demo test lint typecheck install clean readme
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# compressai declares numpy<2 but works with numpy 2: install it without its pins
+	$(PY) -m pip install --quiet --no-deps "compressai==1.2.8"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,3 +32,7 @@ typecheck: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+
+# Regenerate the README's systems table from the registry (a test checks it is current).
+readme: $(STAMP)
+	$(PY) -c "import re, pathlib; from geoneurips.cli.main import markdown_table as t; p = pathlib.Path('README.md'); s = p.read_text(); p.write_text(re.sub(r'(<!-- systems:start -->\n).*?(<!-- systems:end -->)', lambda m: m.group(1) + t() + '\n' + m.group(2), s, flags=re.S))"
