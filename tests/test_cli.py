@@ -26,9 +26,16 @@ def fake_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     fig, axes = new_figure(1, 1)
     axes[0, 0].plot([0, 1], [0, 1])
     return finish(
-        "torchspatial", {"top1": 0.8, "mrr": 0.9}, {"top1": 0.5, "mrr": 0.7}, primary="top1",
-        margin=0.1, higher_is_better=True, figure=fig, out_dir=out_dir,
-        started=time.perf_counter(), details={"quick": quick, "seed": seed},
+        "torchspatial",
+        {"top1": 0.8, "mrr": 0.9},
+        {"top1": 0.5, "mrr": 0.7},
+        primary="top1",
+        margin=0.1,
+        higher_is_better=True,
+        figure=fig,
+        out_dir=out_dir,
+        started=time.perf_counter(),
+        details={"quick": quick, "seed": seed},
     )
 
 
@@ -36,7 +43,8 @@ def fake_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
 def fake_working(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = registry.get("torchspatial")
     monkeypatch.setitem(
-        registry._REGISTRY, "torchspatial",
+        registry._REGISTRY,
+        "torchspatial",
         dataclasses.replace(spec, status="working", demo="tests.test_cli:fake_demo"),
     )
     monkeypatch.syspath_prepend(str(ROOT))

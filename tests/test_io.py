@@ -33,8 +33,9 @@ def test_atomic_path_success_and_failure(tmp_path: Path) -> None:
 
 
 def test_write_json_handles_numpy_and_nan(tmp_path: Path) -> None:
-    path = write_json(tmp_path / "r.json", {"a": np.float32(1.5), "b": np.arange(3),
-                                            "c": math.nan, "d": tmp_path})
+    path = write_json(
+        tmp_path / "r.json", {"a": np.float32(1.5), "b": np.arange(3), "c": math.nan, "d": tmp_path}
+    )
     data = json.loads(path.read_text())
     assert data == {"a": 1.5, "b": [0, 1, 2], "c": None, "d": str(tmp_path)}
 

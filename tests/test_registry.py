@@ -11,10 +11,32 @@ from geoneurips import registry
 from geoneurips.errors import UnknownSystemError
 
 EXPECTED_IDS = {
-    "fusu", "synrs3d", "anychange", "ssdiff", "feinfn", "torchspatial", "opensatmap",
-    "allclear", "kurosiwo", "vrsbench", "garner", "solarcube", "g3", "gomaageo", "stvd",
-    "geoplant", "terra", "deblora", "mmmrs", "cosmic", "pecl", "districtnet", "sgnet", "idee",
-    "seco", "oamtcd",
+    "fusu",
+    "synrs3d",
+    "anychange",
+    "ssdiff",
+    "feinfn",
+    "torchspatial",
+    "opensatmap",
+    "allclear",
+    "kurosiwo",
+    "vrsbench",
+    "garner",
+    "solarcube",
+    "g3",
+    "gomaageo",
+    "stvd",
+    "geoplant",
+    "terra",
+    "deblora",
+    "mmmrs",
+    "cosmic",
+    "pecl",
+    "districtnet",
+    "sgnet",
+    "idee",
+    "seco",
+    "oamtcd",
 }
 
 

@@ -87,6 +87,4 @@ class DependencyMissingError(GeoNeuripsError, ImportError):
     """An optional dependency needed for this feature is not installed."""
 
     def __init__(self, package: str, feature: str) -> None:
-        super().__init__(
-            f"{feature} needs the optional package {package!r}: pip install {package}"
-        )
+        super().__init__(f"{feature} needs the optional package {package!r}: pip install {package}")

@@ -145,3 +145,17 @@ def test_binary_scores_no_positive_gives_zeros() -> None:
     assert s == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "iou": 0.0}
     with pytest.raises(InvalidInputError):
         binary_scores(np.zeros(3), np.zeros(4))
+
+
+def test_fractional_or_nan_labels_are_refused() -> None:
+    import numpy as np
+    import pytest
+
+    from geoneurips.errors import InvalidInputError
+    from geoneurips.metrics.confusion import confusion_matrix
+
+    with pytest.raises(InvalidInputError, match="whole numbers"):
+        confusion_matrix(np.array([0.0, 1.5]), np.array([0, 1]), 2)
+    with pytest.raises(InvalidInputError, match="whole numbers"):
+        confusion_matrix(np.array([0, 1]), np.array([np.nan, 1.0]), 2)
+    assert confusion_matrix(np.array([0.0, 1.0]), np.array([0, 1]), 2).trace() == 2

@@ -67,8 +67,14 @@ def list_systems(
     if json_output:
         _print_json(
             [
-                {"id": s.id, "family": s.family, "status": s.status, "summary": s.summary,
-                 "commands": sorted(s.commands), "notes": s.notes}
+                {
+                    "id": s.id,
+                    "family": s.family,
+                    "status": s.status,
+                    "summary": s.summary,
+                    "commands": sorted(s.commands),
+                    "notes": s.notes,
+                }
                 for s in specs
             ]
         )
@@ -84,7 +90,10 @@ def list_systems(
     colours = {"working": "green", "partial": "yellow", "planned": "dim"}
     for s in specs:
         table.add_row(
-            s.id, s.family, f"[{colours[s.status]}]{s.status}[/]", ", ".join(sorted(s.commands)),
+            s.id,
+            s.family,
+            f"[{colours[s.status]}]{s.status}[/]",
+            ", ".join(sorted(s.commands)),
             s.summary,
         )
     _console().print(table)
@@ -116,8 +125,9 @@ def papers(
 
 
 @app.command("info")
-def info(system_id: Annotated[str, typer.Argument(help="system id")], json_output: JsonOpt = False
-         ) -> None:
+def info(
+    system_id: Annotated[str, typer.Argument(help="system id")], json_output: JsonOpt = False
+) -> None:
     """Everything known about one system: paper, status, entry points, headline numbers."""
     from dataclasses import asdict
 
@@ -163,9 +173,21 @@ def demo(
     result = _run_demo(system_id, out, quick, seed)
     if json_output:
         _print_json(
-            {k: v for k, v in result.to_json().items()
-             if k in ("system", "metrics", "baseline", "beats_baseline", "seconds",
-                      "artifacts", "primary", "margin")}
+            {
+                k: v
+                for k, v in result.to_json().items()
+                if k
+                in (
+                    "system",
+                    "metrics",
+                    "baseline",
+                    "beats_baseline",
+                    "seconds",
+                    "artifacts",
+                    "primary",
+                    "margin",
+                )
+            }
         )
         return
     _print_result_table([result.to_json()])
@@ -183,8 +205,12 @@ def _print_result_table(rows: list[dict[str, Any]]) -> None:
             continue
         p = r["primary"]
         table.add_row(
-            r["system"], p, f"{r['metrics'][p]:.4g}", f"{r['baseline'][p]:.4g}",
-            "[green]yes[/]" if r["beats_baseline"] else "[red]no[/]", f"{r['seconds']:.1f}",
+            r["system"],
+            p,
+            f"{r['metrics'][p]:.4g}",
+            f"{r['baseline'][p]:.4g}",
+            "[green]yes[/]" if r["beats_baseline"] else "[red]no[/]",
+            f"{r['seconds']:.1f}",
         )
     _console().print(table)
     for r in rows:
@@ -218,8 +244,13 @@ def reproduce(
         try:
             rows.append(_run_demo(spec.id, out / spec.id, quick, seed).to_json())
         except Exception as exc:  # keep going: one failure must not hide the others
-            rows.append({"system": spec.id, "error": f"{type(exc).__name__}: {exc}",
-                         "seconds": time.perf_counter() - t0})
+            rows.append(
+                {
+                    "system": spec.id,
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
             traceback.print_exc(file=sys.stderr)
     report = write_report(rows, out)
     if json_output:
@@ -243,8 +274,7 @@ def _mount_task_commands() -> None:
                 fn = registry.load_entry(ref)
             except (ImportError, AttributeError) as exc:  # pragma: no cover - dev error
                 raise RuntimeError(f"cannot load command {name!r} ({ref}): {exc}") from exc
-            app.command(name, help=f"[{spec.id}] " + (fn.__doc__ or "").strip().split("\n")[0]
-                        )(fn)
+            app.command(name, help=f"[{spec.id}] " + (fn.__doc__ or "").strip().split("\n")[0])(fn)
 
 
 def build_app() -> typer.Typer:

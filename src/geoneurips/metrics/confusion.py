@@ -46,6 +46,15 @@ def confusion_matrix(
     if ignore_index is not None:
         keep = t != ignore_index
         p, t = p[keep], t[keep]
+    for name, arr in (("prediction", p), ("reference", t)):
+        if (
+            arr.dtype.kind == "f"
+            and arr.size
+            and not np.all(np.isfinite(arr) & (arr == np.round(arr)))
+        ):
+            raise InvalidInputError(f"{name} labels must be whole numbers (found NaN or fractions)")
+        if arr.dtype.kind not in "biuf":
+            raise InvalidInputError(f"{name} labels have a non-numeric dtype {arr.dtype}")
     p = p.astype(np.int64, copy=False)
     t = t.astype(np.int64, copy=False)
     for name, arr in (("prediction", p), ("reference", t)):
