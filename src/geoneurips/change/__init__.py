@@ -1,0 +1,1 @@
+"""Change-detection systems (bi-temporal and time-series land-use / land-cover change)."""

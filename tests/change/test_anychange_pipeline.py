@@ -1,0 +1,149 @@
+"""AnyChange end to end: planted changes, GeoTIFF tiling, real pair with tiny SAM, CLI, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import typer
+from PIL import Image
+from rasterio.transform import from_origin
+from typer.testing import CliRunner
+
+from geoneurips.change.anychange.cli import change
+from geoneurips.change.anychange.data import LEVIRCD, write_levircd_fixture
+from geoneurips.change.anychange.model import AnyChange, AnyChangeConfig, PluggableBackend
+from geoneurips.change.anychange.pipeline import build_model, detect_change_geotiff, evaluate
+from geoneurips.errors import CoregistrationError, InvalidInputError
+from geoneurips.raster.io import raster_info, write_raster
+
+CRS = "EPSG:32615"
+TRANSFORM = from_origin(500000.0, 3300000.0, 0.5, 0.5)
+
+
+def _tif(path: Path, hwc: np.ndarray, crs: str = CRS, transform=TRANSFORM) -> Path:
+    return write_raster(path, hwc.transpose(2, 0, 1), crs=crs, transform=transform)
+
+
+def test_planted_changes_recovered(tmp_path: Path) -> None:
+    root = write_levircd_fixture(tmp_path, (0, 0, 3), size=128, seed=0)
+    ds = LEVIRCD(root, split="test")
+    out = evaluate(AnyChange(PluggableBackend()), ds)["metrics"]
+    gt_frac = np.mean([ds[i]["mask"].float().mean().item() for i in range(len(ds))])
+    all_change_f1 = 2 * gt_frac / (1 + gt_frac)
+    assert out["f1"] > 0.5, out
+    assert out["f1"] > all_change_f1 + 0.3
+    assert out["recall"] > 0.8
+    assert out["mask_ar@1000"] > 0.5
+
+
+def test_geotiff_tiled_outputs_georeferenced(tmp_path: Path) -> None:
+    from geoneurips.change.anychange.data import make_change_pair
+
+    a, b, ch, _ = make_change_pair(160, n_changes=4, seed=4)
+    p1, p2 = _tif(tmp_path / "t1.tif", a), _tif(tmp_path / "t2.tif", b)
+    res = detect_change_geotiff(p1, p2, tmp_path / "out", tile_size=96, overlap=16,
+                                progress=False)
+    for key in ("probability", "mask", "geojson"):
+        assert res[key].is_file()
+    info = raster_info(res["mask"])
+    assert info.crs.to_string() == CRS and info.transform == TRANSFORM
+    assert (info.width, info.height) == (160, 160)
+    with rasterio.open(res["mask"]) as ds:
+        mask = ds.read(1)
+    with rasterio.open(res["probability"]) as ds:
+        prob = ds.read(1)
+    assert set(np.unique(mask)) <= {0, 1}
+    assert prob.min() >= 0 and prob.max() <= 1 and (prob[mask == 1] > 0).all()
+    tp = ((mask == 1) & (ch == 1)).sum()
+    f1 = 2 * tp / ((mask == 1).sum() + ch.sum())
+    assert f1 > 0.4
+    gj = json.loads(res["geojson"].read_text())
+    assert len(gj["features"]) == res["n_polygons"] >= 1
+    x, y = gj["features"][0]["geometry"]["coordinates"][0][0]
+    assert 500000 <= x <= 500080 and 3299920 <= y <= 3300000
+    assert all(0 < f["properties"]["score"] <= 1 for f in gj["features"])
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+
+
+def test_real_pair_tiny_sam(real_data: Path, tmp_path: Path) -> None:
+    pair = real_data / "change_pair"
+    a = np.asarray(Image.open(pair / "t1_img.png").convert("RGB"))
+    b = np.asarray(Image.open(pair / "t2_img.png").convert("RGB"))
+    assert a.shape == b.shape == (1024, 1024, 3)
+    p1, p2 = _tif(tmp_path / "t1.tif", a), _tif(tmp_path / "t2.tif", b)
+    model = build_model(tiny_sam=True)
+    res = detect_change_geotiff(p1, p2, tmp_path / "out", model, tile_size=1024, overlap=0,
+                                progress=False)
+    info = raster_info(res["probability"])
+    assert info.crs.to_string() == CRS and info.transform == TRANSFORM
+    assert (info.width, info.height, info.count) == (1024, 1024, 1)
+    with rasterio.open(res["probability"]) as ds:
+        prob = ds.read(1)
+    with rasterio.open(res["mask"]) as ds:
+        mask = ds.read(1)
+    assert np.isfinite(prob).all() and prob.min() >= 0 and prob.max() <= 1
+    assert np.array_equal(mask == 1, prob > 0)
+    assert json.loads(res["geojson"].read_text())["type"] == "FeatureCollection"
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    p1 = _tif(tmp_path / "a.tif", img)
+    other_crs = _tif(tmp_path / "b.tif", img, crs="EPSG:4326",
+                     transform=from_origin(10, 50, 0.001, 0.001))
+    with pytest.raises(CoregistrationError):
+        detect_change_geotiff(p1, other_crs, tmp_path / "o1", progress=False)
+    small = _tif(tmp_path / "c.tif", img[:32])
+    with pytest.raises(CoregistrationError):
+        detect_change_geotiff(p1, small, tmp_path / "o2", progress=False)
+    four = write_raster(tmp_path / "d.tif", np.concatenate([img, img[..., :1]], -1)
+                        .transpose(2, 0, 1), crs=CRS, transform=TRANSFORM)
+    with pytest.raises(InvalidInputError, match="band counts differ"):
+        detect_change_geotiff(p1, four, tmp_path / "o3", progress=False)
+    with pytest.raises(InvalidInputError, match="bands"):
+        detect_change_geotiff(p1, p1, tmp_path / "o4", bands=(1, 2, 5), progress=False)
+    trunc = tmp_path / "t.tif"
+    trunc.write_bytes(p1.read_bytes()[:300])
+    with pytest.raises(InvalidInputError):
+        detect_change_geotiff(p1, trunc, tmp_path / "o5", progress=False)
+    with pytest.raises(InvalidInputError, match="outside"):
+        detect_change_geotiff(p1, p1, tmp_path / "o6", points=[(100, 5, 1)], progress=False)
+    for d in ("o1", "o2", "o3", "o4", "o5", "o6"):
+        assert not (tmp_path / d).exists() or not any((tmp_path / d).iterdir())
+
+
+def test_cli_change_with_point(tmp_path: Path) -> None:
+    from geoneurips.change.anychange.data import make_change_pair
+
+    a, b, _, inst = make_change_pair(96, n_changes=3, n_static=0, seed=7)
+    p1, p2 = _tif(tmp_path / "t1.tif", a), _tif(tmp_path / "t2.tif", b)
+    app = typer.Typer()
+    app.command()(change)
+    rr, cc = np.argwhere(inst[0]).mean(0).astype(int)
+    r = CliRunner().invoke(app, [str(p1), str(p2), "-o", str(tmp_path / "out"), "--tile-size",
+                                 "96", "--overlap", "0", "--points", f"{cc},{rr},2", "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output.strip().splitlines()[-1])
+    assert Path(summary["mask"]).is_file() and summary["changed_fraction"] >= 0
+    bad = CliRunner().invoke(app, [str(p1), str(p2), "-o", str(tmp_path / "o"), "--points",
+                                   "1;2"])
+    assert bad.exit_code != 0
+
+
+@pytest.mark.slow
+def test_demo_quick(tmp_path: Path) -> None:
+    from geoneurips.change.anychange.pipeline import demo
+
+    r = demo(tmp_path, quick=True, seed=0)
+    assert r.beats_baseline and r.metrics["f1"] > r.baseline["f1"] + 0.2
+    assert Path(r.artifacts["figure"]).is_file() and Path(r.artifacts["result"]).is_file()
+
+
+def test_tiny_config_is_small() -> None:
+    cfg = AnyChangeConfig.tiny()
+    assert cfg.points_per_side == 4 and AnyChangeConfig().points_per_side == 32
