@@ -34,6 +34,7 @@ Deviations from the public MATLAB/Python code, on purpose:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -114,6 +115,15 @@ def onion_mult(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
     return np.concatenate([first, second])
 
 
+@functools.lru_cache(maxsize=8)
+def _structure_constants(n: int) -> FloatArray:
+    """``T[i, j, k]``: component ``k`` of ``onion_mult(e_i, e_j)`` (read-only)."""
+    eye = np.eye(n)
+    t = np.stack([np.stack([onion_mult(eye[i], eye[j]) for j in range(n)]) for i in range(n)])
+    t.setflags(write=False)
+    return t
+
+
 def _onions_quality(ref: FloatArray, fus: FloatArray) -> FloatArray:
     """Q2n of blocks: ``ref``, ``fus`` are ``(C, nblocks, S, S)``; returns ``(C, nblocks)``.
 
@@ -144,7 +154,11 @@ def _onions_quality(ref: FloatArray, fus: FloatArray) -> FloatArray:
     int2 = f * mod_q2.mean(axis=(1, 2))
     termine3 = int1 + int2 - f * (mod_q1m**2 + mod_q2m**2)
     mean_bias = 2.0 * termine2 / termine4
-    qu = onion_mult(d1, d2).mean(axis=(2, 3))
+    # mean over pixels of the (bilinear) product: structure constants x band cross-moments
+    flat1 = d1.reshape(c, nb, n).transpose(1, 0, 2)
+    flat2 = d2.reshape(c, nb, n).transpose(1, 2, 0)
+    cross = np.matmul(flat1, flat2) / n  # (nb, C, C): mean(d1_i * d2_j)
+    qu = np.einsum("ijk,bij->kb", _structure_constants(c), cross)
     qm = onion_mult(m1, m2)
     q = f * qu - f * qm
     flat = termine3 == 0
@@ -203,7 +217,15 @@ def q2n(
         z = np.zeros((n3 - c,) + x.shape[1:])
         x = np.concatenate([x, z])
         y = np.concatenate([y, z])
-    # (C, nblocks, S, S) views of the blocks
+    # (C, nblocks, S, S) copies of the blocks
+    if shift == block:
+        shape = (n3, steps_r, block, steps_c, block)
+        bx = x.reshape(shape).transpose(0, 1, 3, 2, 4).reshape(n3, -1, block, block)
+        by = y.reshape(shape).transpose(0, 1, 3, 2, 4).reshape(n3, -1, block, block)
+        q = _onions_quality(bx, by)
+        qmap = np.sqrt((q**2).sum(axis=0)).reshape(steps_r, steps_c)
+        value = float(qmap.mean())
+        return (value, qmap) if return_map else value
     idx_r = np.arange(steps_r) * shift
     idx_c = np.arange(steps_c) * shift
     rr = (idx_r[:, None] + np.arange(block)[None, :])  # (steps_r, S)

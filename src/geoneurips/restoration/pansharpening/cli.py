@@ -1,0 +1,287 @@
+"""``geoneurips pansharpen``: fuse an MS GeoTIFF and a PAN GeoTIFF onto the PAN grid.
+
+The MS raster must cover the same bounds as the PAN at ``ratio`` times coarser resolution
+(``ratio`` a power of 2, read from the two transforms), in the same CRS. The output is a
+float32 GeoTIFF with the MS bands on the PAN grid (PAN CRS and transform), in the MS units
+(digital numbers), NaN as nodata where the PAN or the MS is nodata.
+
+Processing streams tiles of the PAN (:func:`geoneurips.raster.engine.predict_raster`); each
+tile reads the matching MS window plus a margin of
+:data:`~geoneurips.restoration.pansharpening.mtf.INTERP23_MARGIN` low-resolution pixels, so
+interp23 sees real context across tile seams; at the raster edges the MS is mirrored
+(``interp23(..., mode="symmetric")`` instead of the toolbox's circular borders, which would
+mix opposite edges of a map). Brovey, IHS and Gram-Schmidt use scene-wide statistics computed
+in a first streamed pass (from the MS at its own resolution and the PAN), so tiles agree.
+``--method ssdiff`` runs a trained SSDiff checkpoint through
+``geoneurips.restoration.ssdiff.pipeline:load_pansharpener`` on inputs divided by
+``--max-value`` (sensor default: 2047, GF2 1023), with overlapping tiles blended.
+
+Nothing heavy is imported at module level.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+
+if TYPE_CHECKING:
+    from geoneurips.raster.io import RasterInfo
+
+__all__ = ["check_ms_pan_grid", "pansharpen", "run_pansharpen"]
+
+_METHODS = ("brovey", "gs", "ihs", "interp", "ssdiff")
+
+
+def check_ms_pan_grid(ms: RasterInfo, pan: RasterInfo) -> int:
+    """Check that the MS covers the PAN's bounds at an integer power-of-2 coarser grid.
+
+    Returns:
+        The resolution ratio.
+
+    Raises:
+        InvalidInputError: the PAN has more than one band, a grid is rotated, or the
+            pixel sizes are not in a power-of-2 ratio.
+        CoregistrationError: different CRS, or different bounds (origin or extent).
+    """
+    from geoneurips.errors import CoregistrationError, InvalidInputError
+
+    a, b = str(ms.path), str(pan.path)
+    if pan.count != 1:
+        raise InvalidInputError(f"PAN raster {b!r} must have 1 band, it has {pan.count}")
+    if ms.count < 2:
+        raise InvalidInputError(f"MS raster {a!r} must have at least 2 bands, it has {ms.count}")
+    if (ms.crs is None) != (pan.crs is None) or (ms.crs is not None and ms.crs != pan.crs):
+        raise CoregistrationError(
+            f"MS {a!r} and PAN {b!r} have different CRS ({ms.crs} vs {pan.crs}); reproject "
+            "one of them first"
+        )
+    tm, tp = ms.transform, pan.transform
+    if tm.b != 0 or tm.d != 0 or tp.b != 0 or tp.d != 0:
+        raise InvalidInputError(f"rotated grids are not supported ({a!r}, {b!r})")
+    rx, ry = tm.a / tp.a, tm.e / tp.e
+    ratio = round(rx)
+    if abs(rx - ratio) > 1e-6 * ratio or abs(ry - ratio) > 1e-6 * ratio or ratio < 2 or \
+            ratio & (ratio - 1):
+        raise InvalidInputError(
+            f"the MS pixel size ({tm.a}, {tm.e}) of {a!r} must be a power-of-2 multiple (2, 4, "
+            f"8...) of the PAN pixel size ({tp.a}, {tp.e}) of {b!r}; got ratios {rx:.6g}, "
+            f"{ry:.6g}"
+        )
+    tol_x, tol_y = 0.01 * abs(tp.a), 0.01 * abs(tp.e)
+    if abs(tm.c - tp.c) > tol_x or abs(tm.f - tp.f) > tol_y or \
+            ms.width * ratio != pan.width or ms.height * ratio != pan.height:
+        raise CoregistrationError(
+            f"MS {a!r} (bounds {tuple(round(v, 6) for v in ms.bounds)}, {ms.width} x "
+            f"{ms.height} px) must cover the same bounds as PAN {b!r} (bounds "
+            f"{tuple(round(v, 6) for v in pan.bounds)}, {pan.width} x {pan.height} px) at "
+            f"{ratio} times coarser resolution"
+        )
+    return int(ratio)
+
+
+def _valid_mask(data: Any, nodata: float | None) -> Any:
+    import numpy as np
+
+    ok = np.ones(data.shape[1:], dtype=bool)
+    if data.dtype.kind == "f":
+        ok &= ~np.isnan(data).any(axis=0)
+    if nodata is not None and not np.isnan(nodata):
+        ok &= ~(data == nodata).any(axis=0)
+    return ok
+
+
+def _scene_stats(ms_path: Path, pan_path: Path, bands: int, rows: int = 256) -> Any:
+    """Scene-wide :class:`FusionStats` from a streamed pass over both rasters."""
+    from rasterio.windows import Window
+
+    from geoneurips.raster.io import raster_info, read_raster
+    from geoneurips.restoration.pansharpening.classical import StatsAccumulator
+
+    acc = StatsAccumulator(bands)
+    for path, is_ms in ((ms_path, True), (pan_path, False)):
+        info = raster_info(path)
+        step = rows if is_ms else rows * 4
+        for r0 in range(0, info.height, step):
+            h = min(step, info.height - r0)
+            data, _ = read_raster(path, window=Window(0, r0, info.width, h))
+            ok = _valid_mask(data, info.nodata)
+            if is_ms:
+                acc.add_ms(data, ok)
+            else:
+                acc.add_pan(data[0], ok)
+    return acc.result()
+
+
+def run_pansharpen(
+    ms: Path,
+    pan: Path,
+    output: Path,
+    method: str = "brovey",
+    checkpoint: Path | None = None,
+    sensor: str = "WV3",
+    max_value: float | None = None,
+    tile_size: int = 512,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Fuse ``ms`` and ``pan`` GeoTIFFs into ``output`` (see the module docstring).
+
+    Returns:
+        A summary dict (output path, method, ratio, size, bands, seconds).
+
+    Raises:
+        InvalidInputError / CoregistrationError: bad rasters or arguments (nothing written).
+        CheckpointError: ``method="ssdiff"`` without a usable checkpoint.
+    """
+    import numpy as np
+    import rasterio
+    from rasterio.windows import Window
+
+    from geoneurips.errors import InvalidInputError
+    from geoneurips.raster.engine import predict_raster
+    from geoneurips.raster.io import raster_info
+    from geoneurips.restoration.pansharpening import classical
+    from geoneurips.restoration.pansharpening.mtf import (
+        INTERP23_MARGIN,
+        interp23,
+        reflect_index,
+        sensor_max_value,
+    )
+
+    started = time.perf_counter()
+    name = method.lower()
+    if name not in _METHODS:
+        raise InvalidInputError(f"unknown method {method!r}; choose from {', '.join(_METHODS)}")
+    if name == "ssdiff" and checkpoint is None:
+        raise InvalidInputError("--method ssdiff needs --checkpoint PATH (a trained SSDiff model)")
+    if Path(output).exists() and Path(output).resolve() in (Path(ms).resolve(),
+                                                            Path(pan).resolve()):
+        raise InvalidInputError(f"output {str(output)!r} would overwrite an input")
+    ms_info, pan_info = raster_info(ms), raster_info(pan)
+    ratio = check_ms_pan_grid(ms_info, pan_info)
+    if tile_size < 4 * ratio or tile_size % ratio:
+        raise InvalidInputError(
+            f"tile_size must be a multiple of the ratio {ratio} and >= {4 * ratio}, got "
+            f"{tile_size}"
+        )
+    top = float(max_value) if max_value is not None else sensor_max_value(sensor)
+    if not top > 0:
+        raise InvalidInputError(f"max_value must be > 0, got {max_value}")
+    bands = ms_info.count
+
+    fn: Any = None
+    stats = None
+    blend: Literal["cosine", "none"]
+    if name == "ssdiff":
+        from geoneurips.restoration.ssdiff.pipeline import load_pansharpener
+
+        assert checkpoint is not None
+        fn = load_pansharpener(Path(checkpoint))
+        overlap = max(2 * ratio, (tile_size // 8) // ratio * ratio)
+        blend = "cosine"
+    else:
+        if name != "interp":
+            stats = _scene_stats(Path(ms), Path(pan), bands)
+        overlap, blend = 0, "none"
+    m = INTERP23_MARGIN
+    ms_h, ms_w = ms_info.height, ms_info.width
+    ms_nodata = ms_info.nodata
+
+    with rasterio.open(ms) as src:
+
+        def kernel(tile: Any, ctx: Any) -> Any:
+            t = tile.shape[-1]
+            lr0, lc0 = ctx.row_off // ratio - m, ctx.col_off // ratio - m
+            n_lr = t // ratio + 2 * m
+            rows = reflect_index(np.arange(lr0, lr0 + n_lr), ms_h)
+            cols = reflect_index(np.arange(lc0, lc0 + n_lr), ms_w)
+            r_a, r_b, c_a, c_b = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+            try:
+                raw = src.read(window=Window(c_a, r_a, c_b - c_a, r_b - r_a))
+            except Exception as exc:  # rasterio raises several types for corrupt data
+                raise InvalidInputError(
+                    f"cannot read the MS window rows {r_a}:{r_b}, cols {c_a}:{c_b} of "
+                    f"{str(ms)!r} (corrupt or truncated?): {exc}"
+                ) from exc
+            block = raw[:, rows - r_a][:, :, cols - c_a].astype(np.float64)
+            ok = _valid_mask(block, ms_nodata)
+            if not ok.all():
+                fill = block[:, ok].mean(axis=1) if ok.any() else np.zeros(bands)
+                block[:, ~ok] = fill[:, None]
+            core = (slice(m, m + t // ratio), slice(m, m + t // ratio))
+            pan_t = tile[0].astype(np.float64)
+            if name == "ssdiff":
+                ms_core = block[:, core[0], core[1]]
+                fused = np.asarray(fn((ms_core / top).astype(np.float32),
+                                      (pan_t[None] / top).astype(np.float32)),
+                                   dtype=np.float64) * top
+                if fused.shape != (bands, t, t):
+                    raise InvalidInputError(
+                        f"the SSDiff pansharpener returned shape {fused.shape}, expected "
+                        f"{(bands, t, t)}"
+                    )
+            else:
+                up = interp23(block, ratio)[:, m * ratio : m * ratio + t, m * ratio : m * ratio + t]
+                if name == "interp":
+                    fused = up
+                else:
+                    fuse_fn = {"brovey": classical.brovey, "gs": classical.gram_schmidt,
+                               "ihs": classical.ihs}[name]
+                    fused = fuse_fn(up, pan_t, stats)
+            bad = ~ok[core[0], core[1]]
+            if bad.any():
+                fused[:, np.kron(bad, np.ones((ratio, ratio), dtype=bool))] = np.nan
+            return fused.astype(np.float32)
+
+        descriptions = ms_info.descriptions if any(ms_info.descriptions) else None
+        predict_raster(
+            pan, output, kernel, out_bands=bands, tile_size=tile_size, overlap=overlap,
+            blend=blend, out_dtype="float32", out_nodata=float("nan"),
+            band_descriptions=[d or f"band {i + 1}" for i, d in enumerate(descriptions)]
+            if descriptions else None,
+            progress=progress,
+        )
+    return {
+        "output": str(output), "method": name, "sensor": sensor, "ratio": ratio,
+        "bands": bands, "height": pan_info.height, "width": pan_info.width,
+        "max_value": top, "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def pansharpen(
+    ms: Annotated[Path, typer.Option("--ms", help="multispectral GeoTIFF (coarse grid)")],
+    pan: Annotated[Path, typer.Option("--pan", help="panchromatic GeoTIFF (1 band)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="fused GeoTIFF to write")],
+    method: Annotated[
+        str, typer.Option("--method", help="brovey | gs | ihs | interp | ssdiff")
+    ] = "brovey",
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="SSDiff checkpoint (method ssdiff)")
+    ] = None,
+    sensor: Annotated[
+        str, typer.Option("--sensor", help="WV3, WV2, QB, GF2, IKONOS, GeoEye1 or none")
+    ] = "WV3",
+    max_value: Annotated[
+        float | None,
+        typer.Option("--max-value", help="radiometric maximum (default: 2047, GF2 1023)"),
+    ] = None,
+    tile_size: Annotated[
+        int, typer.Option("--tile-size", help="PAN tile edge in pixels (multiple of ratio)")
+    ] = 512,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Pansharpen an MS GeoTIFF with a PAN GeoTIFF; the output lies on the PAN grid."""
+    summary = run_pansharpen(ms, pan, output, method=method, checkpoint=checkpoint,
+                             sensor=sensor, max_value=max_value, tile_size=tile_size,
+                             progress=not json_output)
+    if json_output:
+        typer.echo(json.dumps(summary))
+    else:
+        typer.echo(
+            f"wrote {summary['output']}: {summary['bands']} bands, {summary['height']} x "
+            f"{summary['width']} px (ratio {summary['ratio']}, {summary['method']}) in "
+            f"{summary['seconds']} s"
+        )
