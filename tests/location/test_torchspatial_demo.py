@@ -1,0 +1,85 @@
+"""The TorchSpatial demo and the per-sample results path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from geoneurips.errors import InvalidInputError
+from geoneurips.location.torchspatial.pipeline import (
+    DEMO_MARGIN,
+    classification_metrics,
+    demo,
+    evaluate_results_csv,
+    write_results_csv,
+)
+from geoneurips.registry import get, load_entry
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_demo_quick_writes_outputs_and_beats_no_prior(tmp_path: Path) -> None:
+    res = demo(tmp_path, quick=True, seed=0)
+    assert res.system == "torchspatial" and res.primary == "top1"
+    assert res.margin == DEMO_MARGIN
+    assert res.beats_baseline is True
+    assert res.metrics["top1"] - res.baseline["top1"] > DEMO_MARGIN
+    png, js = Path(res.artifacts["figure"]), Path(res.artifacts["result"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads(js.read_text())
+    assert saved["metrics"]["top1"] == pytest.approx(res.metrics["top1"])
+    assert set(res.metrics) == {"top1", "top3", "top5", "top10", "mrr"}
+    # the per-sample CSVs reproduce the metrics (TorchSpatial eval_*.csv format)
+    prior_csv, none_csv = (Path(p) for p in res.details["results_csv"])
+    ev = evaluate_results_csv(prior_csv)
+    assert ev["top1"] == pytest.approx(res.metrics["top1"])
+    assert ev["top3"] == pytest.approx(res.metrics["top3"])
+    assert ev["mrr"] == pytest.approx(res.metrics["mrr"])
+    assert evaluate_results_csv(none_csv)["top1"] == pytest.approx(res.baseline["top1"])
+    # the data went through the BirdSnap layout
+    assert (tmp_path / "locbench_synthetic" / "birdsnap_with_loc_2019.json").is_file()
+
+
+def test_registry_entry_points() -> None:
+    spec = get("torchspatial")
+    assert spec.status == "working" and spec.family == "location"
+    assert callable(load_entry(spec.demo))
+    assert load_entry(spec.dataset).__name__ == "BirdSnap"
+    assert load_entry(spec.model).__name__ == "LocationPrior"
+    assert callable(load_entry(spec.commands["geobias"]))
+
+
+def test_results_csv_round_trip_and_real_file(tmp_path: Path, real_data: Path) -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.random((30, 6))
+    labels = rng.integers(0, 6, 30)
+    path = write_results_csv(tmp_path / "r.csv", rng.random((30, 2)), scores, labels)
+    header = path.read_text().splitlines()[0]
+    assert header == ",lon,lat,true_class_prob,reciprocal_rank,hit@1,hit@3"
+    ev = evaluate_results_csv(path)
+    ref = classification_metrics(scores, labels)
+    for k in ("top1", "top3", "mrr"):
+        assert ev[k] == pytest.approx(ref[k])
+    real = real_data / "torchspatial" / "eval_birdsnap_ebird_meta_test_Sphere2Vec-sphereC.csv"
+    ev = evaluate_results_csv(real)
+    frame = pd.read_csv(real)
+    assert ev["n"] == 2262 and ev["top1"] == pytest.approx(frame["hit@1"].mean())
+    assert 0.5 < ev["top1"] <= ev["top3"] <= 1
+    reg = evaluate_results_csv(real_data / "torchspatial" / "eval_mosaiks_population__test_rbf.csv")
+    assert np.isfinite(reg["r2"]) and reg["rmse"] >= reg["mae"] > 0
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(InvalidInputError, match="none of"):
+        evaluate_results_csv(tmp_path / "bad.csv")
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        evaluate_results_csv(tmp_path / "missing.csv")

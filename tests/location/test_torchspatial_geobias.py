@@ -1,0 +1,191 @@
+"""Geo-Bias Score: hand values, Monte-Carlo null cross-check, geometry, real result files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geoneurips.errors import InvalidInputError
+from geoneurips.location.torchspatial.geobias import (
+    EARTH_RADIUS_KM,
+    analytical_null,
+    auto_density,
+    background_points,
+    geobias_score,
+    knn_neighbours,
+    moran_cross_product,
+    neighbourhood_ssi,
+    ssi_from_statistic,
+)
+
+
+def _haversine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Great-circle angle between (lat, lon) radians (independent of sklearn)."""
+    dlat, dlon = b[..., 0] - a[..., 0], b[..., 1] - a[..., 1]
+    h = np.sin(dlat / 2) ** 2 + np.cos(a[..., 0]) * np.cos(b[..., 0]) * np.sin(dlon / 2) ** 2
+    return 2 * np.arcsin(np.sqrt(h))
+
+
+def test_statistic_on_five_point_toy() -> None:
+    # equator, lon 0, 1, 3, 10, 12 degrees; k=1 nearest neighbours: 0->1, 1->0, 3->1, 10->12, 12->10
+    pts = np.radians([[0.0, 0.0], [0.0, 1.0], [0.0, 3.0], [0.0, 10.0], [0.0, 12.0]])
+    rows, cols = knn_neighbours(pts, 1)
+    assert sorted(zip(rows.tolist(), cols.tolist(), strict=True)) == [
+        (0, 1), (1, 0), (2, 1), (3, 4), (4, 3)
+    ]
+    x = np.array([1.0, 1.0, 0.0, 1.0, 0.0])  # mean 0.6, x~ = (.4, .4, -.6, .4, -.6)
+    # S = .16 + .16 - .24 - .24 - .24 = -0.4
+    assert moran_cross_product(x, (rows, cols)) == pytest.approx(-0.4)
+
+
+def test_analytical_null_hand_values() -> None:
+    # values {1,1,0,0,0,0}, k=4: N=6, x_bar=1/3, m_00 = 16*3/6-1 = 7, m_11 = 8/6-1 = 1/3,
+    # m_01 = 4*4*2/6 = 16/3 -> mu = 7/9 + (4/9)(1/3) - 2(2/9)(16/3) = -39/27.
+    # variance: only the minority pair (1,1): 2*1*(8/6)*(1-4*3/18) = 8/9 -> sigma = sqrt(8/9)+1
+    mu, sigma = analytical_null([1, 1, 0, 0, 0, 0], k=4)
+    assert mu == pytest.approx(-39 / 27)
+    assert sigma == pytest.approx(math.sqrt(8 / 9) + 1)
+    # two-sided tail: S at the mean -> p = 1 -> SSI = 0; far away -> saturates at 1e-256
+    assert ssi_from_statistic(mu, mu, sigma) == pytest.approx(0.0, abs=1e-12)
+    assert ssi_from_statistic(mu + 100 * sigma, mu, sigma) == pytest.approx(256 * math.log(10))
+    s = mu + 1.5 * sigma
+    from scipy.stats import norm
+
+    assert ssi_from_statistic(s, mu, sigma) == pytest.approx(-math.log(2 * norm.sf(1.5)))
+
+
+def test_background_grid_geometry() -> None:
+    center = np.radians([47.0, -122.0])
+    r = 100 / EARTH_RADIUS_KM
+    rho = auto_density(r, 30)
+    assert rho == math.ceil(150 / (math.pi * r * r))
+    bg = background_points(center, r, rho)
+    spacing = 1 / math.sqrt(rho)
+    n_rings = math.ceil(r / spacing)
+    assert bg.shape == (sum(math.ceil(2 * math.pi * i) for i in range(1, n_rings + 1)), 2)
+    d = _haversine(np.broadcast_to(center, bg.shape), bg)
+    rings = np.round(d / spacing).astype(int)
+    np.testing.assert_allclose(d, rings * spacing, atol=1e-9)
+    assert rings.min() == 1 and rings.max() == n_rings
+    # first ring: 7 points evenly spaced in bearing around the centre
+    ring1 = bg[rings == 1]
+    assert ring1.shape[0] == 7
+    chord = _haversine(ring1, np.roll(ring1, 1, axis=0))
+    np.testing.assert_allclose(chord, chord[0], rtol=1e-6)
+
+
+def test_analytical_null_matches_permutation_monte_carlo() -> None:
+    """Independent check: permute the values over a fixed kNN graph and compare moments.
+
+    The PyGBS mean differs from the exact permutation mean only by its "-1" on every
+    same-value pair, i.e. by -sum_a (c_a - x_bar)^2; the PyGBS sigma is the normal-theory
+    sigma plus 1.
+    """
+    rng = np.random.default_rng(0)
+    center = np.radians([40.0, -100.0])
+    r = 0.0157
+    pres = center + rng.normal(scale=0.005, size=(30, 2))
+    bg = background_points(center, r, auto_density(r, 30))
+    pts = np.concatenate([pres, bg])
+    # our own kNN (brute force on the haversine), not the BallTree of the module
+    d = _haversine(pts[:, None, :], pts[None, :, :])
+    np.fill_diagonal(d, np.inf)
+    nn = np.argsort(d, axis=1)[:, :4]
+    rows, cols = np.repeat(np.arange(len(pts)), 4), nn.reshape(-1)
+    for presence in (np.ones(30), rng.integers(0, 2, 30).astype(float),
+                     rng.choice([1.0, 0.5, 1 / 3], 30)):
+        x = np.concatenate([presence, np.zeros(len(bg))])
+        mu, sigma = analytical_null(x, k=4)
+        sims = []
+        for _ in range(3000):
+            xp = rng.permutation(x) - x.mean()
+            sims.append(float(np.sum(xp[rows] * xp[cols])))
+        mc_mean, mc_std = float(np.mean(sims)), float(np.std(sims))
+        cs = np.unique(x)
+        assert mu + float(np.sum((cs - x.mean()) ** 2)) == pytest.approx(mc_mean, abs=0.1 * mc_std)
+        assert sigma - 1 == pytest.approx(mc_std, rel=0.15)
+
+
+def test_clustered_points_score_higher_than_spread() -> None:
+    rng = np.random.default_rng(1)
+    center = np.radians([10.0, 20.0])
+    r = 100 / EARTH_RADIUS_KM
+    tight = center + rng.normal(scale=r / 10, size=(40, 2))
+    spread_ll = rng.uniform(-r / 1.5, r / 1.5, size=(40, 2)) + center
+    a = neighbourhood_ssi(tight, center, r)["unmarked"]
+    b = neighbourhood_ssi(spread_ll, center, r)["unmarked"]
+    assert a > b > 0
+
+
+@pytest.fixture(scope="module")
+def birdsnap(real_data: Path) -> pd.DataFrame:
+    name = "eval_birdsnap_ebird_meta_test_Sphere2Vec-sphereC.csv"
+    return pd.read_csv(real_data / "torchspatial" / name, index_col=0)
+
+
+@pytest.fixture(scope="module")
+def birdsnap_score(birdsnap: pd.DataFrame) -> dict:
+    return geobias_score(birdsnap, "hit@1", dropna=True, per_point=True)
+
+
+def test_real_birdsnap_gbs(birdsnap: pd.DataFrame, birdsnap_score: dict) -> None:
+    res = birdsnap_score
+    assert res["n"] == 2217 and res["dropped"] == 45
+    for key in ("unmarked", "marked"):
+        assert math.isfinite(res[key]) and res[key] > 0
+    assert res["marked"] != pytest.approx(res["unmarked"], rel=1e-3)
+    per = np.asarray(res["unmarked_per_point"])
+    assert per.shape == (2217,) and np.all(per >= 0)
+    assert res["unmarked"] == pytest.approx(per.mean())
+    # deterministic, and the per-point score only depends on the neighbourhood
+    sub = birdsnap.dropna(subset=["lon", "lat"]).iloc[:150]
+    again = geobias_score(sub, "hit@1", per_point=True)
+    assert again == geobias_score(sub, "hit@1", per_point=True)
+    # NaN rows are refused unless dropna
+    with pytest.raises(InvalidInputError, match="NaN"):
+        geobias_score(birdsnap, "hit@1")
+
+
+def test_real_birdsnap_marked_differs_between_models(
+    real_data: Path, birdsnap: pd.DataFrame
+) -> None:
+    # the no-prior results have no coordinates; rows are the same test images in order
+    nop = pd.read_csv(real_data / "torchspatial" / "eval_birdsnap_ebird_meta_test_no_prior.csv",
+                      index_col=0)
+    assert len(nop) == len(birdsnap)
+    nop[["lon", "lat"]] = birdsnap[["lon", "lat"]].to_numpy()
+    rows = birdsnap.dropna(subset=["lon", "lat"]).index[:500]
+    with_prior = geobias_score(birdsnap.loc[rows], "hit@1")
+    no_prior = geobias_score(nop.loc[rows], "hit@1")
+    # same locations -> same unmarked score; different correctness -> different marked score
+    assert no_prior["unmarked"] == pytest.approx(with_prior["unmarked"], rel=1e-12)
+    assert math.isfinite(no_prior["marked"]) and no_prior["marked"] > 0
+    assert no_prior["marked"] != pytest.approx(with_prior["marked"], rel=1e-3)
+
+
+@pytest.mark.slow
+def test_real_mosaiks_gbs(real_data: Path) -> None:
+    frame = pd.read_csv(real_data / "torchspatial" / "eval_mosaiks_population__test_rbf.csv")
+    res = geobias_score(frame)
+    assert res["n"] == 4256 and res["marked"] is None
+    assert math.isfinite(res["unmarked"]) and res["unmarked"] > 0
+
+
+def test_bad_inputs() -> None:
+    frame = pd.DataFrame({"lon": [0.0, 1.0], "lat": [0.0, 95.0], "hit@1": [1, 0]})
+    with pytest.raises(InvalidInputError, match="latitude"):
+        geobias_score(frame, "hit@1")
+    with pytest.raises(InvalidInputError, match="lacks column"):
+        geobias_score(frame, "hit@5")
+    with pytest.raises(InvalidInputError, match="lacks column"):
+        geobias_score(frame.rename(columns={"lon": "x"}))
+    with pytest.raises(InvalidInputError, match="radius"):
+        geobias_score(np.zeros((3, 2)), radius_km=-1)
+    with pytest.raises(InvalidInputError, match=r"\(N, 2\)"):
+        geobias_score(np.zeros((3, 3)))
+    with pytest.raises(InvalidInputError, match="values"):
+        geobias_score(np.zeros((3, 2)), values=[1.0, 2.0])
