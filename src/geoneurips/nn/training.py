@@ -34,11 +34,16 @@ def make_trainer(
             ``precision``, ``limit_train_batches``...).
     """
     import logging
+    import warnings
 
     import lightning as L
 
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Lightning 2.6 warns about its own use of torch's pytree API and about few dataloader
+    # workers on small CPU jobs: noise for our users.
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     if seed is not None:
         L.seed_everything(seed, workers=True, verbose=False)
     defaults: dict[str, Any] = {
