@@ -1,0 +1,657 @@
+"""Streaming tiled inference over large rasters (local and Dask drivers).
+
+:func:`predict_raster` runs a user *kernel* (any per-tile function: a normalized
+difference, a torch model wrapped in ``torch.inference_mode``...) over a raster of any
+size, blends the overlapping tile predictions and writes a GeoTIFF on the input grid,
+without ever holding the whole raster in memory.
+
+Tiling convention (one axis; rows and columns are tiled the same way)::
+
+    stride = tile_size - overlap
+    tile k covers source pixels [k * stride, k * stride + tile_size)
+    n_tiles = 1 if length <= tile_size else ceil((length - tile_size) / stride) + 1
+
+Tiles are never shrunk: the last tile may extend past the raster edge and the part outside
+is filled with ``fill_value``, so the kernel always receives ``tile_size x tile_size``.
+
+Blending: two neighbouring tiles share ``overlap`` pixels. Over these pixels the earlier
+tile's weight falls from 1 to 0 while the later tile's rises from 0 to 1, with the two
+weights summing to one at every pixel (``cosine``: ``sin^2`` ramp, ``linear``: straight
+ramp, both evaluated at pixel centres; ``none``: a step at mid-overlap, so every pixel comes
+from exactly one tile - a centre crop). Tile sides on the raster border have no neighbour
+and keep weight 1 up to the edge, so the weights also sum to one at the raster edges.
+The 2-D weight is the outer product of the row and column weights. Predictions are
+accumulated in float64 as ``sum(w * p)`` and divided by ``sum(w)``; an identity kernel
+therefore reproduces its (float32-representable) input exactly, whatever the blend.
+
+Nodata: a pixel is *invalid* when it lies outside the raster or when any input band there
+equals that band's nodata value or is NaN. The kernel sees ``fill_value`` in every band of
+invalid pixels, and the output gets ``out_nodata`` there.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import rasterio
+import rasterio.dtypes
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+
+from ..errors import InvalidInputError
+from ..io import atomic_path
+from .io import (
+    BLOCK_SIZE,
+    RasterInfo,
+    _gtiff_profile,
+    _nodata_fits,
+    check_coregistered,
+    raster_info,
+)
+
+__all__ = ["Blend", "Kernel", "WindowContext", "default_out_nodata", "predict_raster"]
+
+PathLike = str | os.PathLike[str]
+Blend = Literal["cosine", "linear", "none"]
+
+
+class _SourceStack:
+    """Co-registered sources opened once, read as one band-stacked float32 raster."""
+
+    def __init__(self, paths: Sequence[Path], height: int, width: int) -> None:
+        self.paths = list(paths)
+        self.height = height
+        self.width = width
+        self._datasets: list[Any] = []
+        try:
+            for p in self.paths:
+                self._datasets.append(rasterio.open(p))
+        except (RasterioError, OSError) as exc:
+            self.close()
+            raise InvalidInputError(f"cannot open raster {str(p)!r}: {exc}") from exc
+        self.count = sum(int(ds.count) for ds in self._datasets)
+
+    def close(self) -> None:
+        for ds in self._datasets:
+            ds.close()
+        self._datasets = []
+
+    def read(
+        self, row_off: int, col_off: int, height: int, width: int, fill_value: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Boundless read: float32 ``(C, h, w)`` with invalid pixels = fill, and ``(h, w)``
+        validity."""
+        out = np.full((self.count, height, width), fill_value, dtype=np.float32)
+        valid = np.zeros((height, width), dtype=bool)
+        r0, r1 = max(row_off, 0), min(row_off + height, self.height)
+        c0, c1 = max(col_off, 0), min(col_off + width, self.width)
+        if r0 >= r1 or c0 >= c1:
+            return out, valid
+        sr = slice(r0 - row_off, r1 - row_off)
+        sc = slice(c0 - col_off, c1 - col_off)
+        win = Window(c0, r0, c1 - c0, r1 - r0)
+        ok = np.ones((r1 - r0, c1 - c0), dtype=bool)
+        band = 0
+        for path, ds in zip(self.paths, self._datasets, strict=True):
+            try:
+                data = ds.read(window=win)
+            except (RasterioError, OSError) as exc:
+                raise InvalidInputError(
+                    f"cannot read window {win} of {str(path)!r} (corrupt or truncated "
+                    f"data): {exc}"
+                ) from exc
+            for b in range(data.shape[0]):
+                nd = ds.nodatavals[b]
+                if nd is not None:
+                    ok &= ~np.isnan(data[b]) if math.isnan(nd) else data[b] != nd
+                if data.dtype.kind in "fc":
+                    ok &= ~np.isnan(data[b])
+            out[band:band + data.shape[0], sr, sc] = data
+            band += data.shape[0]
+        valid[sr, sc] = ok
+        if not ok.all():
+            out[:, ~valid] = np.float32(fill_value)
+        return out, valid
+
+
+@dataclass
+class WindowContext:
+    """What a kernel knows about the tile it is given.
+
+    Attributes:
+        row_off, col_off, height, width: the tile's window in source pixel coordinates
+            (it may extend outside the raster: negative offsets never occur, but the last
+            tiles extend past the bottom/right edge).
+        info: the stacked input: the first source's grid (path, CRS, transform, size) with
+            ``count`` = total number of stacked bands, ``descriptions`` = the sources'
+            band descriptions in stacking order and ``dtype`` = their common numpy type.
+        fill_value: the value of invalid pixels in what :meth:`read` returns.
+    """
+
+    row_off: int
+    col_off: int
+    height: int
+    width: int
+    info: RasterInfo
+    fill_value: float = 0.0
+    _stack: _SourceStack | None = field(default=None, repr=False, compare=False)
+
+    def _require(self) -> _SourceStack:
+        if self._stack is None:
+            raise InvalidInputError("this WindowContext is not attached to open sources")
+        return self._stack
+
+    def read(self, row_off: int, col_off: int, height: int, width: int) -> np.ndarray:
+        """Read any window (e.g. a larger context around the tile) of the stacked sources.
+
+        Coordinates are source pixels and may lie partly or wholly outside the raster.
+        Returns float32 ``(C, height, width)``; pixels outside the raster or invalid
+        (nodata/NaN in any band) hold ``fill_value`` in every band.
+        """
+        return self._require().read(row_off, col_off, height, width, self.fill_value)[0]
+
+    def valid(self, row_off: int, col_off: int, height: int, width: int) -> np.ndarray:
+        """Boolean ``(height, width)``: True where the pixel is inside the raster and no
+        band is nodata or NaN."""
+        return self._require().read(row_off, col_off, height, width, self.fill_value)[1]
+
+
+Kernel = Callable[[np.ndarray, WindowContext], np.ndarray]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything that defines the tile grid and the per-tile computation."""
+
+    paths: tuple[Path, ...]
+    info: RasterInfo
+    tile: int
+    overlap: int
+    out_bands: int
+    fill_value: float
+    blend: Blend
+
+    @property
+    def stride(self) -> int:
+        return self.tile - self.overlap
+
+    def n_tiles(self, length: int) -> int:
+        if length <= self.tile:
+            return 1
+        return math.ceil((length - self.tile) / self.stride) + 1
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_tiles(self.info.height)
+
+    @property
+    def n_cols(self) -> int:
+        return self.n_tiles(self.info.width)
+
+
+def _rising_ramp(overlap: int, blend: Blend) -> np.ndarray:
+    """Weight of the *later* tile over the ``overlap`` shared pixels (0 -> 1)."""
+    x = (np.arange(overlap, dtype=np.float64) + 0.5) / max(overlap, 1)
+    if blend == "cosine":
+        return np.asarray(np.sin(0.5 * np.pi * x) ** 2)
+    if blend == "linear":
+        return x
+    return (np.arange(overlap) >= overlap / 2).astype(np.float64)
+
+
+def _axis_weight(plan: _Plan, index: int, n: int) -> np.ndarray:
+    """1-D float64 weight of tile ``index`` of ``n`` along one axis (length tile_size)."""
+    w = np.ones(plan.tile, dtype=np.float64)
+    o = plan.overlap
+    if o == 0:
+        return w
+    ramp = _rising_ramp(o, plan.blend)
+    if index > 0:
+        w[:o] = ramp
+    if index < n - 1:
+        w[plan.tile - o:] = 1.0 - ramp
+    return w
+
+
+def _axis_weight_sum(plan: _Plan, length: int) -> np.ndarray:
+    """Sum over tiles of the 1-D weights at each of ``length`` pixels (about 1)."""
+    n = plan.n_tiles(length)
+    total = np.zeros(length, dtype=np.float64)
+    for k in range(n):
+        a = k * plan.stride
+        b = min(a + plan.tile, length)
+        total[a:b] += _axis_weight(plan, k, n)[: b - a]
+    return total
+
+
+def _compute_tile(
+    stack: _SourceStack, kernel: Kernel, plan: _Plan, ti: int, tj: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read tile (ti, tj), run the kernel, check its output. Same code in both drivers."""
+    t = plan.tile
+    row, col = ti * plan.stride, tj * plan.stride
+    tile, valid = stack.read(row, col, t, t, plan.fill_value)
+    ctx = WindowContext(row, col, t, t, plan.info, plan.fill_value, stack)
+    pred = kernel(tile, ctx)
+    arr = np.asarray(pred)
+    if arr.shape != (plan.out_bands, t, t):
+        raise InvalidInputError(
+            f"kernel returned shape {arr.shape} for the tile at row {row}, column {col}; "
+            f"expected (out_bands, tile_size, tile_size) = ({plan.out_bands}, {t}, {t})"
+        )
+    return arr.astype(np.float32, copy=False), valid
+
+
+def _dask_tile(
+    kernel: Kernel, plan: _Plan, ti: int, tj: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Worker-side task: open the sources, compute one tile, close them."""
+    stack = _SourceStack(plan.paths, plan.info.height, plan.info.width)
+    try:
+        return _compute_tile(stack, kernel, plan, ti, tj)
+    finally:
+        stack.close()
+
+
+TileResult = tuple[int, int, np.ndarray, np.ndarray]
+
+
+def _local_tiles(kernel: Kernel, plan: _Plan) -> Iterator[TileResult]:
+    stack = _SourceStack(plan.paths, plan.info.height, plan.info.width)
+    try:
+        for ti in range(plan.n_rows):
+            for tj in range(plan.n_cols):
+                pred, valid = _compute_tile(stack, kernel, plan, ti, tj)
+                yield ti, tj, pred, valid
+    finally:
+        stack.close()
+
+
+def _dask_tiles(kernel: Kernel, plan: _Plan, client: Any) -> Iterator[TileResult]:
+    """Map :func:`_dask_tile` over the client, yielding results in row-major order.
+
+    The kernel is scattered (broadcast) to the workers once; at most ``2 x threads``
+    (at least 4) tiles are in flight, so the driver's memory stays bounded.
+    """
+    kernel_future = client.scatter(kernel, broadcast=True, hash=False)
+    nthreads = sum(client.nthreads().values()) or 1
+    max_inflight = max(4, 2 * nthreads)
+    order = ((ti, tj) for ti in range(plan.n_rows) for tj in range(plan.n_cols))
+    pending: deque[tuple[int, int, Any]] = deque()
+    try:
+        for ti, tj in order:
+            pending.append((ti, tj, client.submit(_dask_tile, kernel_future, plan, ti, tj,
+                                                  pure=False)))
+            while len(pending) >= max_inflight:
+                a, b, fut = pending.popleft()
+                pred, valid = fut.result()
+                yield a, b, pred, valid
+        while pending:
+            a, b, fut = pending.popleft()
+            pred, valid = fut.result()
+            yield a, b, pred, valid
+    finally:
+        for _, _, fut in pending:
+            fut.cancel()
+        kernel_future.cancel()
+
+
+class _BlockWriter:
+    """Writes finished output rows to a GeoTIFF, whole 256-row block rows at a time.
+
+    The file is created on the first rows (when the final band count is known). Rows wait
+    in one preallocated buffer of ``256 + max_rows`` rows of the output width.
+    """
+
+    def __init__(self, path: Path, info: RasterInfo, dtype: str, nodata: float | None,
+                 descriptions: Sequence[str] | None, bands: int | None, max_rows: int) -> None:
+        self.path = path
+        self.info = info
+        self.dtype = dtype
+        self.nodata = nodata
+        self.descriptions = descriptions
+        self.bands = bands
+        self.max_rows = max_rows
+        self.row = 0
+        self._buf: np.ndarray | None = None
+        self._n = 0
+        self._ds: Any = None
+
+    def _open(self, bands: int) -> None:
+        if self.bands is not None and bands != self.bands:
+            raise InvalidInputError(
+                f"finalize returned {bands} band(s) but final_bands={self.bands}"
+            )
+        if self.descriptions is not None and len(self.descriptions) != bands:
+            raise InvalidInputError(
+                f"{len(self.descriptions)} band_descriptions given for {bands} output band(s)"
+            )
+        self.bands = bands
+        profile = _gtiff_profile(
+            width=self.info.width, height=self.info.height, count=bands, dtype=self.dtype,
+            crs=self.info.crs, transform=self.info.transform, nodata=self.nodata, zlevel=1,
+        )
+        self._ds = rasterio.open(self.path, "w", **profile)
+        if self.descriptions is not None:
+            for i, d in enumerate(self.descriptions, start=1):
+                self._ds.set_band_description(i, str(d))
+        rows = min(BLOCK_SIZE + self.max_rows, self.info.height)
+        self._buf = np.empty((bands, rows, self.info.width), dtype=self.dtype)
+
+    def add(self, block: np.ndarray) -> None:
+        if self._ds is None:
+            self._open(block.shape[0])
+        elif block.shape[0] != self.bands:
+            raise InvalidInputError(
+                f"finalize returned {block.shape[0]} band(s) for one block and {self.bands} "
+                "for another"
+            )
+        assert self._buf is not None
+        h = block.shape[1]
+        self._buf[:, self._n:self._n + h] = block
+        self._n += h
+        if self._n >= BLOCK_SIZE:
+            self._flush(full_blocks_only=True)
+
+    def _flush(self, full_blocks_only: bool) -> None:
+        if self._buf is None or self._n == 0:
+            return
+        nrows = (self._n // BLOCK_SIZE) * BLOCK_SIZE if full_blocks_only else self._n
+        if nrows:
+            self._ds.write(self._buf[:, :nrows],
+                           window=Window(0, self.row, self.info.width, nrows))
+            self.row += nrows
+        rest = self._n - nrows  # < BLOCK_SIZE <= nrows: source and target do not overlap
+        if rest:
+            self._buf[:, :rest] = self._buf[:, nrows:self._n]
+        self._n = rest
+
+    def finish(self) -> None:
+        self._flush(full_blocks_only=False)
+        if self.row != self.info.height:
+            raise RuntimeError(f"wrote {self.row} of {self.info.height} rows")  # a bug
+
+    def close(self) -> None:
+        if self._ds is not None:
+            self._ds.close()
+            self._ds = None
+
+
+def default_out_nodata(dtype: str) -> float:
+    """Default output nodata: NaN for floats, the maximum for unsigned integers (255 for
+    uint8) and the minimum for signed integers."""
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        return float("nan")
+    if dt.kind == "u":
+        return float(np.iinfo(dt).max)
+    return float(np.iinfo(dt).min)
+
+
+def _cast(block: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
+    """Cast to the output dtype; floats going to integers are rounded and clipped."""
+    if block.dtype.kind == "f" and dtype.kind in "iu":
+        ii = np.iinfo(dtype)
+        block = np.clip(np.rint(np.nan_to_num(block)), ii.min, ii.max)
+    return block.astype(dtype, copy=False)
+
+
+def _gdal_cache_mb(plan: _Plan, out_bands: int, out_dtype: np.dtype[Any]) -> int:
+    """GDAL block cache (MiB): the input blocks one tile row touches (``tile_size`` + one
+    block height of rows) plus one output block row, with 25 % slack, at least 64 MiB."""
+    in_bytes = 0
+    for p in plan.paths:
+        with rasterio.open(p) as ds:
+            bh = int(ds.block_shapes[0][0])
+            itemsize = max(np.dtype(d).itemsize for d in ds.dtypes)
+            in_bytes += (plan.tile + min(bh, plan.info.height)) * plan.info.width * \
+                ds.count * itemsize
+    out_bytes = BLOCK_SIZE * plan.info.width * out_bands * out_dtype.itemsize
+    return max(64, math.ceil(1.25 * (in_bytes + out_bytes) / 2**20))
+
+
+def predict_raster(
+    sources: PathLike | Sequence[PathLike],
+    output: PathLike,
+    kernel: Kernel,
+    *,
+    out_bands: int,
+    tile_size: int = 512,
+    overlap: int = 64,
+    blend: Blend = "cosine",
+    out_dtype: str = "float32",
+    out_nodata: float | None = None,
+    band_descriptions: Sequence[str] | None = None,
+    finalize: Callable[[np.ndarray], np.ndarray] | None = None,
+    final_bands: int | None = None,
+    fill_value: float = 0.0,
+    driver: Literal["local", "dask"] = "local",
+    dask_client: Any = None,
+    progress: bool = True,
+) -> Path:
+    """Run ``kernel`` tile by tile over co-registered rasters and write the blended result.
+
+    Args:
+        sources: one raster or several co-registered ones (same CRS, transform and size,
+            checked); their bands are stacked in the given order.
+        output: the GeoTIFF to write, on the input grid (same CRS, transform, size); tiled
+            256 x 256, deflate level 1 (fast). Written atomically: nothing is left at ``output`` (and an
+            existing file there is untouched) if anything fails, kernel errors included.
+        kernel: ``kernel(tile, ctx) -> prediction``: ``tile`` is float32
+            ``(C, tile_size, tile_size)``, ``ctx`` a :class:`WindowContext` (use
+            ``ctx.read`` for a larger surrounding window); the prediction must be
+            ``(out_bands, tile_size, tile_size)`` (cast to float32). With the Dask driver
+            it must be picklable (cloudpickle) and deterministic.
+        out_bands: number of bands the kernel returns.
+        tile_size: tile edge in pixels.
+        overlap: pixels shared by neighbouring tiles, ``0 <= overlap < tile_size / 2``.
+        blend: ``"cosine"`` or ``"linear"`` ramps over the overlap, or ``"none"`` (each
+            pixel from one tile, cut at mid-overlap). See the module docstring.
+        out_dtype: dtype of the written bands. Float results going to an integer dtype are
+            rounded to nearest and clipped to the dtype's range.
+        out_nodata: value written at invalid pixels and declared as the file's nodata.
+            When ``None`` and the inputs can have invalid pixels (a source declares nodata
+            or has a float dtype), :func:`default_out_nodata` is used: NaN for float
+            outputs, 255 for uint8 (the dtype's maximum for unsigned, minimum for signed
+            integers). Otherwise the output has no nodata.
+        band_descriptions: one description per written band.
+        finalize: applied to each blended float32 block ``(out_bands, h, width)`` before it
+            is written, e.g. ``lambda p: p.argmax(0)`` for class ids; returns
+            ``(final_bands, h, width)`` or ``(h, width)``.
+        final_bands: bands returned by ``finalize`` (checked; inferred from the first
+            block when ``None``). Without ``finalize`` the output has ``out_bands`` bands.
+        fill_value: what the kernel sees outside the raster and at invalid pixels.
+        driver: ``"local"`` (reference, in-process) or ``"dask"`` (tiles computed on a
+            ``dask.distributed`` cluster; blending, finalize and writing stay in this
+            process, in the same order, so both drivers give identical files).
+        dask_client: a ``distributed.Client`` for ``driver="dask"``; when ``None`` a
+            threaded ``LocalCluster`` is started for the call and closed afterwards.
+        progress: show a tqdm progress bar (one step per tile).
+
+    Returns:
+        ``Path(output)``.
+
+    Memory bound (independent of the raster height; linear in its width ``W``), bytes::
+
+        8 * out_bands * tile_size * W          float64 accumulator of one tile row
+        + tile_size * W                        validity of that tile row
+        + h * W * 4 * out_bands                 the finished strip (h = stride rows,
+                                                up to tile_size for the last one) as float32
+        + (256 + tile_size) * W * final_bands * itemsize   rows waiting to be written
+        + k * (C + out_bands) * tile_size^2 * 4   tiles in flight (k = 1 local;
+                                                  max(4, 2 * dask threads) with Dask)
+        + the GDAL block cache, set for the call to 1.25 x (the input blocks of one tile
+          row + one 256-row output block row), at least 64 MiB
+        + whatever the kernel allocates.
+
+    Raises:
+        InvalidInputError: bad arguments (overlap, tile size, dtype, nodata that does not
+            fit ``out_dtype``, output path equal to a source), unreadable sources, a
+            kernel/finalize output of the wrong shape.
+        CoregistrationError: the sources do not share one grid.
+    """
+    paths = [Path(sources)] if isinstance(sources, (str, os.PathLike)) else \
+        [Path(s) for s in sources]
+    if not paths:
+        raise InvalidInputError("predict_raster needs at least one source raster")
+    out_path = Path(output)
+    if tile_size < 1 or int(tile_size) != tile_size:
+        raise InvalidInputError(f"tile_size must be a positive integer, got {tile_size}")
+    if overlap < 0 or 2 * overlap >= tile_size or int(overlap) != overlap:
+        raise InvalidInputError(
+            f"overlap must be an integer with 0 <= overlap < tile_size / 2, got overlap="
+            f"{overlap} for tile_size={tile_size}"
+        )
+    if blend not in ("cosine", "linear", "none"):
+        raise InvalidInputError(f"blend must be 'cosine', 'linear' or 'none', got {blend!r}")
+    if driver not in ("local", "dask"):
+        raise InvalidInputError(f"driver must be 'local' or 'dask', got {driver!r}")
+    if dask_client is not None and driver != "dask":
+        raise InvalidInputError("dask_client is only used with driver='dask'")
+    if out_bands < 1:
+        raise InvalidInputError(f"out_bands must be >= 1, got {out_bands}")
+    if final_bands is not None and final_bands < 1:
+        raise InvalidInputError(f"final_bands must be >= 1, got {final_bands}")
+    if finalize is None and final_bands is not None and final_bands != out_bands:
+        raise InvalidInputError(
+            f"final_bands={final_bands} differs from out_bands={out_bands} without finalize"
+        )
+    try:
+        odt = np.dtype(out_dtype)
+    except TypeError as exc:
+        raise InvalidInputError(f"out_dtype {out_dtype!r} is not a numpy dtype") from exc
+    if not rasterio.dtypes.check_dtype(odt.name) or odt.kind not in "iuf":
+        raise InvalidInputError(f"out_dtype {out_dtype!r} cannot be written to a GeoTIFF")
+    bands_written = final_bands if finalize is not None else out_bands
+    if (band_descriptions is not None and bands_written is not None
+            and len(band_descriptions) != bands_written):
+        raise InvalidInputError(
+            f"{len(band_descriptions)} band_descriptions given for {bands_written} output "
+            "band(s)"
+        )
+    for p in paths:
+        if p.exists() and out_path.exists() and p.resolve() == out_path.resolve():
+            raise InvalidInputError(f"output {str(out_path)!r} is one of the sources")
+
+    ref = check_coregistered(paths)
+    infos = [ref] + [raster_info(p) for p in paths[1:]]
+    maskable = any(i.nodata is not None or np.dtype(i.dtype).kind == "f" for i in infos)
+    if out_nodata is None and maskable:
+        out_nodata = default_out_nodata(odt.name)
+    if out_nodata is not None and not _nodata_fits(float(out_nodata), odt):
+        raise InvalidInputError(f"out_nodata {out_nodata} cannot be stored in dtype {odt.name}")
+    stacked = RasterInfo(
+        path=ref.path, crs=ref.crs, transform=ref.transform, width=ref.width,
+        height=ref.height, count=sum(i.count for i in infos),
+        dtype=np.result_type(*[np.dtype(i.dtype) for i in infos]).name,
+        nodata=ref.nodata, descriptions=tuple(d for i in infos for d in i.descriptions),
+    )
+    plan = _Plan(paths=tuple(paths), info=stacked, tile=int(tile_size), overlap=int(overlap),
+                 out_bands=int(out_bands), fill_value=float(fill_value), blend=blend)
+    cache_mb = _gdal_cache_mb(plan, max(out_bands, bands_written or 1), odt)
+
+    from tqdm.auto import tqdm
+
+    own_cluster: Any = None
+    client = dask_client
+    if driver == "dask" and client is None:
+        import importlib
+
+        distributed: Any = importlib.import_module("distributed")
+        own_cluster = distributed.LocalCluster(processes=False, dashboard_address=None)
+        client = distributed.Client(own_cluster)
+    try:
+        tiles = _local_tiles(kernel, plan) if driver == "local" else \
+            _dask_tiles(kernel, plan, client)
+        bar = tqdm(total=plan.n_rows * plan.n_cols, disable=not progress, unit="tile",
+                   desc=f"predict_raster {out_path.name}")
+        with atomic_path(out_path) as tmp, rasterio.Env(GDAL_CACHEMAX=cache_mb):
+            writer = _BlockWriter(tmp, stacked, odt.name, out_nodata, band_descriptions,
+                                  final_bands if finalize is not None else out_bands,
+                                  max_rows=plan.tile)
+            try:
+                _assemble(tiles, plan, writer, finalize, odt, out_nodata, bar)
+                writer.finish()
+            finally:
+                writer.close()
+                close = getattr(tiles, "close", None)
+                if close is not None:
+                    close()
+                bar.close()
+    finally:
+        if own_cluster is not None:
+            client.close()
+            own_cluster.close()
+    return out_path
+
+
+def _assemble(
+    tiles: Iterator[TileResult],
+    plan: _Plan,
+    writer: _BlockWriter,
+    finalize: Callable[[np.ndarray], np.ndarray] | None,
+    out_dtype: np.dtype[Any],
+    out_nodata: float | None,
+    bar: Any,
+) -> None:
+    """Blend tiles (given in row-major order) tile row by tile row and write each strip.
+
+    Strip ``k`` is source rows ``[k * stride, (k + 1) * stride)`` (to the end for the last
+    tile row): once tile row ``k`` is added, no later tile touches these rows.
+    """
+    t, s, o = plan.tile, plan.stride, plan.overlap
+    height, width = plan.info.height, plan.info.width
+    n_rows, n_cols = plan.n_rows, plan.n_cols
+    col_w = [_axis_weight(plan, k, n_cols) for k in range(n_cols)]
+    sum_r = _axis_weight_sum(plan, height)
+    sum_c = _axis_weight_sum(plan, width)
+    acc = np.zeros((plan.out_bands, t, width), dtype=np.float64)
+    valid = np.zeros((t, width), dtype=bool)
+    expected = ((ti, tj) for ti in range(n_rows) for tj in range(n_cols))
+    for (ti, tj, pred, tvalid), (ei, ej) in zip(tiles, expected, strict=False):
+        if (ti, tj) != (ei, ej):
+            raise RuntimeError(f"tile ({ti}, {tj}) arrived instead of ({ei}, {ej})")  # a bug
+        if tj == 0:
+            wr = _axis_weight(plan, ti, n_rows)
+        c0 = tj * s
+        c1 = min(c0 + t, width)
+        n = c1 - c0
+        weight = np.outer(wr, col_w[tj][:n])
+        acc[:, :, c0:c1] += pred[:, :, :n] * weight
+        valid[:, c0:c1] = tvalid[:, :n]
+        bar.update(1)
+        if tj < n_cols - 1:
+            continue
+        r0 = ti * s
+        r1 = min(r0 + s, height) if ti < n_rows - 1 else height
+        h = r1 - r0
+        strip = acc[:, :h]  # normalized in place (these rows are done)
+        strip /= sum_r[r0:r1, None]
+        strip /= sum_c[None, :]
+        blended = strip.astype(np.float32)
+        block = blended
+        if finalize is not None:
+            block = np.asarray(finalize(blended))
+            if block.ndim == 2:
+                block = block[None]
+            if block.ndim != 3 or block.shape[1:] != (h, width):
+                raise InvalidInputError(
+                    f"finalize returned shape {block.shape} for a block of shape "
+                    f"{blended.shape}; expected (bands, {h}, {width}) or ({h}, {width})"
+                )
+        out = _cast(block, out_dtype)
+        bad = ~valid[:h]
+        if out_nodata is not None and bad.any():
+            if not out.flags.writeable:
+                out = out.copy()
+            out[:, bad] = out_nodata
+        writer.add(out)
+        acc[:, :o] = acc[:, s:t]
+        acc[:, o:] = 0.0
