@@ -1,0 +1,1 @@
+"""Semantic segmentation systems of the collection (SGNet, SeCo, Kuro Siwo, OAM-TCD, ...)."""
