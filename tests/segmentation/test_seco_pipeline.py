@@ -1,0 +1,125 @@
+"""SeCo pipeline: demo (beats raw pseudo-labels), seco-refine on GeoTIFF/PNG, bad inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import typer
+from affine import Affine
+from PIL import Image
+from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
+from typer.testing import CliRunner
+
+from geoneurips.errors import CoregistrationError, InvalidInputError
+from geoneurips.raster.io import write_raster
+from geoneurips.segmentation.seco.cli import seco_refine
+from geoneurips.segmentation.seco.data import make_noisy_pseudo_label, make_scene
+
+CRS = "EPSG:32618"
+TF = Affine(0.5, 0, 500000, 0, -0.5, 4000000)
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(seco_refine)
+    return app
+
+
+@pytest.fixture()
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    img, truth = make_scene(64, seed=5)
+    ps = make_noisy_pseudo_label(truth, seed=5)
+    a = write_raster(tmp_path / "img.tif", img.transpose(2, 0, 1), crs=CRS, transform=TF)
+    b = write_raster(tmp_path / "ps.tif", ps, crs=CRS, transform=TF)
+    return a, b
+
+
+@pytest.mark.slow
+def test_demo_beats_raw_pseudo_labels(tmp_path: Path) -> None:
+    from geoneurips.segmentation.seco.pipeline import demo
+
+    r = demo(tmp_path, quick=True, seed=0)
+    assert r.beats_baseline and r.metrics["miou"] > r.baseline["miou"] + 0.05
+    assert r.metrics["noisy_components_removed"] > 0.8
+    assert 0.5 < r.metrics["coverage"] < 1.0
+    assert Path(r.artifacts["figure"]).is_file()
+    assert json.loads(Path(r.artifacts["result"]).read_text())["system"] == "seco"
+
+
+def test_cli_geotiff_and_png(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    img, ps = pair
+    out = tmp_path / "out" / "refined.tif"
+    res = CliRunner().invoke(_app(), [str(img), str(ps), "-o", str(out), "--epochs", "1",
+                                      "--tile-size", "48", "--overlap", "8", "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])
+    assert 0.2 < summary["labelled_fraction"] <= 1.0
+    with rasterio.open(out) as ds:
+        assert ds.crs.to_string() == CRS and ds.transform == TF
+        assert ds.dtypes[0] == "uint8" and ds.nodata == 255 and ds.shape == (64, 64)
+        arr = ds.read(1)
+    assert set(np.unique(arr)) <= set(range(7)) | {255}
+    png = tmp_path / "refined.png"
+    res = CliRunner().invoke(_app(), [str(img), str(ps), "-o", str(png), "--psa-only"])
+    assert res.exit_code == 0, res.output
+    lab = np.asarray(Image.open(png))
+    assert lab.shape == (64, 64) and lab.dtype == np.uint8
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "out", "ps.tif",
+                                                         "refined.png"]
+
+
+def test_bad_inputs_leave_nothing(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    from geoneurips.segmentation.seco.pipeline import build_seco, refine_raster
+
+    img, ps = pair
+    seco = build_seco(7, psa_only=True)
+    out = tmp_path / "bad.tif"
+    other = write_raster(tmp_path / "o.tif", np.zeros((64, 64), np.uint8), crs="EPSG:4326",
+                         transform=TF)
+    with pytest.raises(CoregistrationError, match="CRS"):
+        refine_raster(img, other, out, seco)
+    two = write_raster(tmp_path / "two.tif", np.zeros((2, 64, 64), np.uint8), crs=CRS,
+                       transform=TF)
+    with pytest.raises(InvalidInputError, match="one band"):
+        refine_raster(img, two, out, seco)
+    wrong = write_raster(tmp_path / "w.tif", np.full((64, 64), 9, np.uint8), crs=CRS,
+                         transform=TF)
+    with pytest.raises(InvalidInputError, match="class 9"):
+        refine_raster(img, wrong, out, seco, progress=False)
+    with pytest.raises(InvalidInputError, match="band 5"):
+        refine_raster(img, ps, out, seco, bands=(1, 2, 5))
+    trunc = tmp_path / "trunc.tif"
+    trunc.write_bytes(Path(img).read_bytes()[:300])
+    with pytest.raises(InvalidInputError):
+        refine_raster(trunc, ps, out, seco)
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_real_raster_keeps_grid_and_nodata(real_data: Path, tmp_path: Path) -> None:
+    """Landsat RGB.byte.tif window with a nodata collar and an intensity pseudo-label."""
+    src = real_data / "rasters" / "RGB.byte.tif"
+    win = Window(0, 250, 128, 128)  # left edge: part of the rotated nodata collar
+    with rasterio.open(src) as ds:
+        arr = ds.read(window=win)
+        tf, crs, nodata = window_transform(win, ds.transform), ds.crs, ds.nodata
+    img = write_raster(tmp_path / "rgb.tif", arr, crs=crs, transform=tf, nodata=nodata)
+    valid = (arr != nodata).any(0)
+    mean = arr.mean(0)
+    ps = np.digitize(mean, np.percentile(mean[valid], [33, 66])).astype(np.uint8)
+    ps[~valid] = 255
+    lab = write_raster(tmp_path / "ps.tif", ps, crs=crs, transform=tf, nodata=255)
+    out = tmp_path / "refined.tif"
+    res = CliRunner().invoke(_app(), [str(img), str(lab), "-o", str(out), "--num-classes", "3",
+                                      "--things", "", "--epochs", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    with rasterio.open(out) as ds:
+        assert ds.crs == crs and ds.transform == tf and ds.nodata == 255
+        refined = ds.read(1)
+    assert (refined[~valid] == 255).all()
+    assert set(np.unique(refined[valid])) <= {0, 1, 2, 255} and (refined[valid] != 255).any()
