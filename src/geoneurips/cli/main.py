@@ -274,7 +274,8 @@ def _mount_task_commands() -> None:
                 fn = registry.load_entry(ref)
             except (ImportError, AttributeError) as exc:  # pragma: no cover - dev error
                 raise RuntimeError(f"cannot load command {name!r} ({ref}): {exc}") from exc
-            app.command(name, help=f"[{spec.id}] " + (fn.__doc__ or "").strip().split("\n")[0])(fn)
+            summary = (fn.__doc__ or "").strip().split("\n")[0]
+            app.command(name, short_help=f"{summary} ({spec.id})")(fn)
 
 
 def build_app() -> typer.Typer:
