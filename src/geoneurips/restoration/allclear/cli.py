@@ -1,0 +1,52 @@
+"""``geoneurips declouds STACK_DIR -o COMPOSITE.tif``: cloud-free composite of a time series.
+
+See :mod:`geoneurips.restoration.allclear.composite` for the folder convention (AllClear
+``s2_toa``/``cld_shdw`` per-date naming, or ``NAME.tif`` + ``NAME_mask.tif`` pairs), the
+methods and the output. Nothing heavy is imported at module level.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["declouds"]
+
+
+def declouds(
+    stack_dir: Annotated[Path, typer.Argument(help="folder with the dated images and masks")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="composite GeoTIFF to write")],
+    method: Annotated[
+        str, typer.Option(help="mosaic (mean of clear dates), median, or least_cloudy")
+    ] = "mosaic",
+    fill: Annotated[
+        str, typer.Option(help="pixels without a clear date: least_cloudy or nodata")
+    ] = "least_cloudy",
+    block: Annotated[int, typer.Option(help="window edge in pixels (memory bound)")] = 256,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Build a cloud-free composite from a time series of GeoTIFFs with cloud masks."""
+    from ...errors import GeoNeuripsError
+    from .composite import composite
+
+    try:
+        summary = composite(stack_dir, output, method=method,  # type: ignore[arg-type]
+                            fill=fill, block=block, progress=not json_output)  # type: ignore[arg-type]
+    except GeoNeuripsError as exc:
+        if json_output:
+            typer.echo(json.dumps({"error": str(exc)}))
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    if json_output:
+        typer.echo(json.dumps(summary))
+    else:
+        typer.echo(
+            f"wrote {summary['output']} ({summary['width']} x {summary['height']}, "
+            f"{summary['bands']} bands, {len(summary['dates'])} dates, method {method}); "
+            f"{100 * summary['clear_fraction']:.1f}% of pixels had a clear date, "
+            f"{100 * summary['nodata_fraction']:.1f}% nodata"
+        )
