@@ -34,9 +34,10 @@ def real_data() -> Path:
 
 @pytest.fixture(autouse=True)
 def _torch_threads() -> None:
-    """Keep tests to the machine's 2 cores and deterministic."""
+    """Use at most 2 threads (fewer if OMP_NUM_THREADS says so): the machine has 2 cores."""
     try:
         import torch
     except ImportError:  # pragma: no cover
         return
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    wanted = int(os.environ.get("OMP_NUM_THREADS", "2") or 2)
+    torch.set_num_threads(max(1, min(wanted, os.cpu_count() or 1)))
