@@ -15,7 +15,14 @@ from scipy import ndimage
 from geoneurips.errors import DataNotFoundError, InvalidInputError
 from geoneurips.metrics.pansharpening import full_resolution_metrics, reduced_resolution_metrics
 from geoneurips.restoration.pansharpening import classical, mtf
-from geoneurips.restoration.pansharpening.data import PanCollection, write_fixture
+from geoneurips.restoration.pansharpening.data import (
+    MATERIAL_SPECTRA,
+    PanCollection,
+    display_image,
+    material_spectra,
+    synthetic_scene,
+    write_fixture,
+)
 
 # ------------------------------------------------------------------------------------ MTF
 
@@ -159,6 +166,60 @@ def test_fixture_full_resolution_and_fusion_beats_interpolation(tmp_path: Path) 
     gs = reduced_resolution_metrics(classical.fuse("gs", rr["ms"], rr["pan"]), rr["gt"])
     assert bt["SCC"] > interp["SCC"] + 0.01 and gs["SCC"] > interp["SCC"] + 0.01
     assert bt["ERGAS"] < interp["ERGAS"] and bt["Q2n"] > interp["Q2n"]
+
+
+def test_material_spectra_table() -> None:
+    table = np.array(list(MATERIAL_SPECTRA.values()))
+    assert material_spectra(8).shape == (5, 8) and np.array_equal(material_spectra(8), table)
+    assert np.array_equal(material_spectra(4), table[:, [1, 2, 4, 6]])  # B, G, R, NIR1
+    five = material_spectra(5)
+    assert np.array_equal(five[:, 0], table[:, 0]) and np.array_equal(five[:, -1], table[:, -1])
+    assert five[0, 1] == pytest.approx((table[0, 1] + 3 * table[0, 2]) / 4)  # position 1.75
+    # the PAN (band mean) tells the materials apart
+    assert np.diff(np.sort(table.mean(axis=1))).min() > 0.05
+    with pytest.raises(InvalidInputError, match="bands"):
+        material_spectra(0)
+
+
+def test_materials_scenes_hold_pure_spectra_that_interpolation_mixes(tmp_path: Path) -> None:
+    path = write_fixture(tmp_path / "m.h5", n=2, size=32, seed=4, scene="materials")
+    ds = PanCollection(path, sensor="WV3")
+    assert len(ds) == 2 and ds[0]["gt"].shape == (8, 32, 32) and ds[0]["ms"].shape == (8, 8, 8)
+    lib = material_spectra(8)
+
+    def near_library(x: np.ndarray, degrees: float) -> float:
+        flat = x.reshape(x.shape[0], -1)
+        cos = (lib @ flat) / np.linalg.norm(lib, axis=1)[:, None] / np.linalg.norm(flat, axis=0)
+        return float((np.degrees(np.arccos(np.clip(cos.max(axis=0), -1, 1))) < degrees).mean())
+
+    for i in range(2):
+        rr = ds.arrays(i)
+        assert rr["gt"].min() >= 1 and rr["gt"].max() <= 2047
+        # most ground-truth pixels are (close to) one material; interpolation mixes them
+        assert near_library(rr["gt"], 3.0) > 0.45 and near_library(rr["lms"], 3.0) < 0.3
+        # the mixing is spectral: Brovey only rescales lms, so its SAM stays that of lms
+        lms = reduced_resolution_metrics(rr["lms"], rr["gt"])
+        bt = reduced_resolution_metrics(classical.brovey(rr["lms"], rr["pan"]), rr["gt"])
+        assert lms["SAM"] > 5.0 and bt["SAM"] == pytest.approx(lms["SAM"], abs=0.05)
+        assert bt["ERGAS"] < lms["ERGAS"]
+    # same seed, same scene; the default kind is unchanged by the option
+    a = synthetic_scene(8, seed=3, scene="materials")
+    assert all(np.array_equal(x, y) for x, y in
+               zip(a, synthetic_scene(8, seed=3, scene="materials"), strict=True))
+    assert not np.array_equal(a[0], synthetic_scene(8, seed=3)[0])
+    full = PanCollection(write_fixture(tmp_path / "f.h5", n=1, size=32, bands=4, sensor="QB",
+                                       full_resolution=True, scene="materials"))
+    assert full.resolution == "full" and full[0]["ms"].shape == (4, 8, 8)
+    with pytest.raises(InvalidInputError, match="scene"):
+        synthetic_scene(8, scene="urban")
+
+
+def test_display_image() -> None:
+    rng = np.random.default_rng(0)
+    rgb = display_image(rng.random((8, 16, 12)))
+    assert rgb.shape == (16, 12, 3) and rgb.min() >= 0 and rgb.max() <= 1
+    grey = display_image(torch.from_numpy(rng.random((1, 16, 12))))
+    assert grey.shape == (16, 12) and grey.min() == 0 and grey.max() == 1
 
 
 def test_reader_errors(tmp_path: Path) -> None:

@@ -38,7 +38,10 @@ from .mtf import interp23, make_reduced_resolution, mtf_filter, mtf_kernel, sens
 
 __all__ = [
     "KEYS",
+    "MATERIAL_SPECTRA",
     "PanCollection",
+    "display_image",
+    "material_spectra",
     "rgb_bands",
     "synthetic_scene",
     "write_fixture",
@@ -225,7 +228,7 @@ class PanCollection(Dataset[dict[str, torch.Tensor]]):
         panels = [(k, sample[k]) for k in ("pan", "lms", "gt", prediction_key) if k in sample]
         fig, axes = new_figure(ncols=len(panels), nrows=1, size=3.0)
         for ax, (name, value) in zip(axes[0], panels, strict=True):
-            ax.imshow(_display(value))
+            ax.imshow(display_image(value))
             ax.set_axis_off()
             if show_titles:
                 ax.set_title(name)
@@ -234,8 +237,12 @@ class PanCollection(Dataset[dict[str, torch.Tensor]]):
         return fig
 
 
-def _display(x: Any) -> np.ndarray:
-    """RGB (or grey) uint-free float image in [0, 1] with a 2-98 % stretch."""
+def display_image(x: Any) -> np.ndarray:
+    """A displayable float image in ``[0, 1]`` with a 2-98 % stretch.
+
+    ``x`` is a ``(C, H, W)`` (or ``(H, W)``) array or tensor; several bands give an RGB
+    composite ``(H, W, 3)`` of :func:`rgb_bands`, one band a grey ``(H, W)`` image.
+    """
     arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     arr = arr.astype(np.float64)
     if arr.ndim == 3 and arr.shape[0] > 1:
@@ -247,30 +254,43 @@ def _display(x: Any) -> np.ndarray:
     return out
 
 
-def synthetic_scene(
-    size: int,
-    bands: int = 8,
-    ratio: int = 4,
-    sensor: str = "WV3",
-    seed: int | np.random.Generator = 0,
-    max_value: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """An original (MS, PAN) pair of a synthetic scene, as a sensor would deliver it.
+#: Reflectance-like spectra of a few common materials at the eight WorldView-3 MS band centres
+#: (coastal, blue, green, yellow, red, red edge, NIR1, NIR2). Their band means (the PAN
+#: brightness of :func:`synthetic_scene`'s ``"materials"`` scenes) are well apart: water 0.05,
+#: vegetation 0.17, soil 0.25, red roof 0.33, concrete 0.47.
+MATERIAL_SPECTRA: dict[str, tuple[float, ...]] = {
+    "water": (0.10, 0.09, 0.07, 0.05, 0.04, 0.03, 0.02, 0.02),
+    "vegetation": (0.05, 0.06, 0.11, 0.09, 0.06, 0.22, 0.38, 0.39),
+    "soil": (0.11, 0.15, 0.20, 0.25, 0.29, 0.32, 0.34, 0.35),
+    "red roof": (0.14, 0.14, 0.17, 0.27, 0.45, 0.48, 0.49, 0.50),
+    "concrete": (0.42, 0.45, 0.47, 0.48, 0.48, 0.48, 0.49, 0.49),
+}
 
-    A latent high-resolution scene (``size * ratio`` pixels) is a mixture of 4 endmember
-    spectra with smooth random abundances plus sharp-edged patches (fields, roofs); the PAN
-    is the band average plus a little noise; the MS is the latent scene MTF-filtered with the
-    sensor's filters and decimated by ``ratio`` (the acquisition model behind Wald's
-    protocol). Values are rounded to digital numbers in ``[1, max_value]``.
 
-    Returns:
-        ``(ms (bands, size, size), pan (1, size * ratio, size * ratio))`` float64 DN.
+def material_spectra(bands: int = 8) -> np.ndarray:
+    """:data:`MATERIAL_SPECTRA` as a ``(materials, bands)`` array.
+
+    8 bands: as tabulated; 4 bands (blue, green, red, NIR products such as QuickBird or
+    GaoFen-2): the WorldView-3 blue, green, red and NIR1 values; other counts: linear
+    interpolation over the eight band positions.
     """
+    if bands < 1:
+        raise InvalidInputError(f"bands must be >= 1, got {bands}")
+    table = np.array(list(MATERIAL_SPECTRA.values()), dtype=np.float64)
+    if bands == table.shape[1]:
+        return table.copy()
+    if bands == 4:
+        return table[:, [1, 2, 4, 6]].copy()
+    pos = np.linspace(0, table.shape[1] - 1, bands)
+    return np.stack([np.interp(pos, np.arange(table.shape[1]), row) for row in table])
+
+
+def _mixture_latent(
+    hr: int, bands: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Latent scene of the ``"mixture"`` kind (values up to 1)."""
     from scipy.ndimage import gaussian_filter
 
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    top = float(max_value if max_value is not None else sensor_max_value(sensor))
-    hr = size * ratio
     k = 4
     spectra = rng.uniform(0.15, 0.9, size=(k, bands))
     spectra[:, -1] = rng.uniform(0.3, 1.0, size=k)  # NIR differs more between materials
@@ -286,7 +306,88 @@ def synthetic_scene(
     latent = np.einsum("kb,khw->bhw", spectra, abund)
     texture = gaussian_filter(rng.normal(size=(hr, hr)), sigma=1.0)
     latent *= 1.0 + 0.15 * texture / texture.std()
-    latent = latent / latent.max() * 0.9 * top
+    out: np.ndarray = latent / latent.max()
+    return out
+
+
+def _materials_latent(
+    hr: int, bands: int, ratio: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Latent scene of the ``"materials"`` kind (values up to about 1).
+
+    Every pixel holds one material of :func:`material_spectra` (a pure spectrum, with a
+    per-scene jitter of 3 % per band and a mild brightness-only texture): fields are the
+    cells of a random Voronoi partition (about ``5 ratio`` latent pixels across, i.e. a
+    little more than one MS pixel of the reduced-resolution data), overlaid with small
+    rectangles (buildings, ``1/2`` to ``2`` MS pixels of the reduced data), so that most
+    material edges and many whole objects are finer than the MS grid.
+    """
+    from scipy.ndimage import gaussian_filter
+    from scipy.spatial import cKDTree
+
+    spectra = material_spectra(bands)
+    k = spectra.shape[0]
+    spectra = spectra * (1.0 + 0.03 * rng.normal(size=spectra.shape))
+    cell = 5 * ratio
+    n_cells = max(8, round((hr / cell) ** 2))
+    seeds = rng.uniform(0, hr, size=(n_cells, 2))
+    cell_material = rng.integers(0, k, size=n_cells)
+    grid = np.stack(np.meshgrid(np.arange(hr) + 0.5, np.arange(hr) + 0.5, indexing="ij"), -1)
+    _, nearest = cKDTree(seeds).query(grid.reshape(-1, 2))
+    labels = cell_material[np.asarray(nearest)].reshape(hr, hr)
+    small, large = max(1, 2 * ratio), max(3, 8 * ratio)
+    for _ in range(max(4, hr * hr // (16 * ratio * ratio * 4))):
+        r0, c0 = rng.integers(0, hr - 1, size=2)
+        h, w = rng.integers(small, large, size=2)
+        labels[r0 : r0 + h, c0 : c0 + w] = rng.integers(0, k)
+    latent = spectra.T[:, labels]
+    texture = gaussian_filter(rng.normal(size=(hr, hr)), sigma=1.0)
+    latent *= 1.0 + 0.05 * texture / texture.std()
+    out: np.ndarray = latent / float(spectra.max())
+    return out
+
+
+def synthetic_scene(
+    size: int,
+    bands: int = 8,
+    ratio: int = 4,
+    sensor: str = "WV3",
+    seed: int | np.random.Generator = 0,
+    max_value: float | None = None,
+    scene: str = "mixture",
+) -> tuple[np.ndarray, np.ndarray]:
+    """An original (MS, PAN) pair of a synthetic scene, as a sensor would deliver it.
+
+    A latent high-resolution scene (``size * ratio`` pixels) is built, the PAN is its band
+    average plus a little noise, and the MS is the latent scene MTF-filtered with the
+    sensor's filters and decimated by ``ratio`` (the acquisition model behind Wald's
+    protocol). Values are rounded to digital numbers in ``[1, max_value]``.
+
+    Scene kinds:
+
+    - ``"mixture"`` (default): a mixture of 4 random endmember spectra (new ones in every
+      scene) with smooth random abundances plus sharp-edged patches (fields, roofs). Most
+      of the fine-scale spectral content is not predictable from the PAN.
+    - ``"materials"``: every pixel is one of a few materials with distinct spectra and PAN
+      brightness (:data:`MATERIAL_SPECTRA`, shared by all scenes), in fields and buildings
+      with sharp edges, many of them finer than the MS grid. As in real imagery, the PAN
+      tells which material lies on each side of a sub-pixel edge, so the pure spectra that
+      interpolation mixes are recoverable from PAN + MS context (a learning method can
+      improve the spectral angle, which component-substitution methods cannot).
+
+    Returns:
+        ``(ms (bands, size, size), pan (1, size * ratio, size * ratio))`` float64 DN.
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    top = float(max_value if max_value is not None else sensor_max_value(sensor))
+    hr = size * ratio
+    if scene == "mixture":
+        latent = _mixture_latent(hr, bands, rng)
+    elif scene == "materials":
+        latent = _materials_latent(hr, bands, ratio, rng)
+    else:
+        raise InvalidInputError(f"scene must be 'mixture' or 'materials', got {scene!r}")
+    latent = latent * 0.9 * top
     pan = latent.mean(axis=0, keepdims=True) + rng.normal(scale=0.002 * top, size=(1, hr, hr))
     ms = mtf_filter(latent, mtf_kernel(sensor, bands, ratio))[:, ratio // 2 :: ratio,
                                                                ratio // 2 :: ratio]
@@ -304,6 +405,7 @@ def write_fixture(
     seed: int = 0,
     max_value: float | None = None,
     dtype: str = "float64",
+    scene: str = "mixture",
 ) -> Path:
     """Write a small synthetic PanCollection ``.h5`` file in the published layout.
 
@@ -313,6 +415,8 @@ def write_fixture(
     size/ratio)``, ``lms`` = interp23(ms), ``pan`` ``(1, size, size)``.
     Full resolution: ``ms`` ``(C, size/ratio, size/ratio)`` is the original MS of a scene
     whose PAN is ``(1, size, size)``, ``lms`` = interp23(ms), and no ``gt``.
+    ``scene`` picks the kind of synthetic scene (``"mixture"`` or ``"materials"``, see
+    :func:`synthetic_scene`).
 
     Returns:
         ``Path(path)`` (written atomically).
@@ -325,10 +429,10 @@ def write_fixture(
     out: dict[str, list[np.ndarray]] = {k: [] for k in KEYS}
     for _ in range(n):
         if full_resolution:
-            ms, pan = synthetic_scene(size // ratio, bands, ratio, sensor, rng, max_value)
+            ms, pan = synthetic_scene(size // ratio, bands, ratio, sensor, rng, max_value, scene)
             sample = {"ms": ms, "lms": interp23(ms, ratio), "pan": pan}
         else:
-            ms, pan = synthetic_scene(size, bands, ratio, sensor, rng, max_value)
+            ms, pan = synthetic_scene(size, bands, ratio, sensor, rng, max_value, scene)
             sample = make_reduced_resolution(ms, pan, sensor, ratio)
         for k, v in sample.items():
             out[k].append(v)

@@ -21,9 +21,9 @@
   and the configuration, read back only through :func:`geoneurips.io.load_checkpoint`
   (``weights_only=True``). :func:`load_pansharpener` is what ``geoneurips pansharpen
   --method ssdiff --checkpoint ...`` calls.
-- :func:`demo`: synthetic Wald-protocol data (toolkit fixture writer, PanCollection reader),
-  train, sample, and compare with the interpolated MS (``lms``) and classical methods
-  (Brovey, Gram-Schmidt) on SAM and ERGAS.
+- :func:`demo`: synthetic Wald-protocol data (toolkit fixture writer with its
+  ``"materials"`` scenes, PanCollection reader), train, sample, and compare with the
+  interpolated MS (``lms``) and classical methods (Brovey, Gram-Schmidt) on SAM and ERGAS.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from .model import SSNet, SSNetConfig, branch_parameters
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "DEMO_MARGINS",
     "PatchDataset",
     "SSDiffModule",
     "SSDiffPansharpener",
@@ -570,37 +571,61 @@ def evaluate(
     return means, images
 
 
+#: Margins (SAM in degrees, ERGAS) by which the demo's SSDiff must beat both the interpolated
+#: MS and the best classical method (its slow test asserts them).
+DEMO_MARGINS: dict[str, float] = {"SAM": 2.0, "ERGAS": 2.0}
+
+
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     """Train a tiny SSDiff on synthetic Wald-protocol WorldView-3-like data and compare it with
     the interpolated MS (``lms``) and classical pansharpening (Brovey, Gram-Schmidt).
 
-    Data: the toolkit's ``write_fixture`` (synthetic 8-band scenes, MTF-matched degradation,
-    interp23) written as PanCollection ``.h5`` files (8 training and 2 test images of 64x64)
-    and read back with ``PanCollection``. Training: 500 base steps (batch 8, 16x16 patches,
-    lr 2e-3) then one L-BAF round (50 steps per branch at 2e-4); sampling: 5 DDIM steps on
-    overlapping 16x16 tiles. Primary metric: ERGAS (lower is better) against ``lms``; SAM,
-    Q2n, SCC and the classical methods are in ``details``. ``quick=True`` trains 150 steps
-    (a smoke run: too short to beat the baselines).
+    Data: the toolkit's ``write_fixture`` with ``scene="materials"`` (8-band scenes made of
+    five materials with distinct spectra and PAN brightness, shared by all scenes, with
+    sharp edges and objects finer than the MS grid; MTF-matched degradation, interp23)
+    written as PanCollection ``.h5`` files (8 training and 2 test images of 64x64) and read
+    back with ``PanCollection``. On such scenes the PAN tells which material lies on each
+    side of a sub-pixel edge, so the spectra that interpolation mixes are recoverable, as
+    in real imagery. (The toolkit's default ``"mixture"`` scenes draw new random endmembers
+    for every scene and mix them smoothly: most of their fine-scale residual is spectral
+    and unpredictable from the PAN, and a minute of CPU training cannot improve the SAM of
+    ``lms`` there.)
 
-    Measured (seed 0, about 63 s of CPU time on one thread): ERGAS 2.52 vs lms 2.96 and
-    Brovey 2.74; Q2n 0.88 vs 0.75; SAM 4.10 vs 3.95, i.e. SAM is *not* improved at this
-    budget: on these scenes most of the residual is spectral (orthogonal to the ``lms``
-    spectrum) and takes far longer training to learn.
+    Training: the paper's components and losses (residual diffusion, ``x0`` prediction, L1,
+    AdamW, EMA, L-BAF) at a CPU budget. What differs from the paper's WV3 setting: the tiny
+    :meth:`~.model.SSNetConfig.tiny` network, 500 base steps (batch 8, 16x16 patches) at
+    lr 2e-3 (paper: 150k steps, batch 20, 64x64 patches, lr 1e-3), EMA 0.999 (paper:
+    0.9999), one L-BAF round of 50 steps per branch at lr 2e-4 (paper: 30k at 1e-4) and
+    5 DDIM steps (paper: 10) on overlapping 16x16 tiles. Primary metric: ERGAS (lower is
+    better) against ``lms`` with margin :data:`DEMO_MARGINS` ``["ERGAS"]``; SAM, Q2n, SCC and
+    the classical methods are in ``details``, with ``beats_lms_and_classical`` telling
+    whether SAM and ERGAS are below both ``lms`` and the best classical method by
+    :data:`DEMO_MARGINS`. ``quick=True`` trains 150 base steps on 4 images and tests on 1
+    (no L-BAF).
+
+    Measured (seed 0, about 63 s of CPU time on one thread): SAM 5.04 vs lms 9.53, Brovey
+    9.53, GS 9.53; ERGAS 2.75 vs lms 8.38, Brovey 6.32, GS 6.24; Q2n 0.98 vs lms 0.71;
+    SCC 0.98 vs lms 0.80 (seeds 1 and 2: SAM 5.09 / 5.20 vs best baseline 9.85 / 9.42,
+    ERGAS 2.87 / 2.92 vs best baseline 6.43 / 6.12). ``quick=True`` (about 20 s): SAM 6.60
+    vs 9.24, ERGAS 3.91 vs 6.32.
     """
     from ...demo import finish, new_figure
     from ...seed import seed_everything
-    from ..pansharpening.data import PanCollection, _display, write_fixture
+    from ..pansharpening.data import PanCollection, display_image, write_fixture
 
     started = time.perf_counter()
     seed_everything(seed)
-    sensor, max_value = "WV3", 2047.0
+    sensor, max_value, scene = "WV3", 2047.0, "materials"
     n_train, n_test = (4, 1) if quick else (8, 2)
     steps, lbaf = (150, 0) if quick else (500, 50)
     lr = 2e-3
     with tempfile.TemporaryDirectory(prefix="ssdiff_demo_") as tmp:
-        train_h5 = write_fixture(Path(tmp) / "train_wv3.h5", n=n_train, size=64, seed=seed)
+        train_h5 = write_fixture(
+            Path(tmp) / "train_wv3.h5", n=n_train, size=64, seed=seed, scene=scene
+        )
         test_h5 = write_fixture(
-            Path(tmp) / "test_wv3_multiExm1.h5", n=n_test, size=64, seed=seed + 10_000
+            Path(tmp) / "test_wv3_multiExm1.h5", n=n_test, size=64, seed=seed + 10_000,
+            scene=scene,
         )
         train_ds = PanCollection(train_h5, sensor=sensor)
         test_ds = PanCollection(test_h5, sensor=sensor)
@@ -618,24 +643,32 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         eval_s = time.perf_counter() - t_eval
     best_classical = {k: min(means["brovey"][k], means["gs"][k]) for k in ("SAM", "ERGAS")}
     fig, axes = new_figure(ncols=5, nrows=1, size=3.0)
+
+    def caption(name: str, key: str) -> str:
+        return f"{name}\nSAM {means[key]['SAM']:.2f} ERGAS {means[key]['ERGAS']:.2f}"
+
     panels = [
         ("PAN", images["pan"][0]),
-        (f"LMS ERGAS {means['lms']['ERGAS']:.2f}", images["lms"][0]),
-        (f"Brovey ERGAS {means['brovey']['ERGAS']:.2f}", images["brovey"][0]),
-        (f"SSDiff ERGAS {means['ssdiff']['ERGAS']:.2f}", images["ssdiff"][0]),
+        (caption("LMS", "lms"), images["lms"][0]),
+        (caption("Gram-Schmidt", "gs"), images["gs"][0]),
+        (caption("SSDiff", "ssdiff"), images["ssdiff"][0]),
         ("ground truth", images["gt"][0]),
     ]
     for ax, (title, img) in zip(axes[0], panels, strict=True):
-        ax.imshow(_display(img), cmap="gray")
+        ax.imshow(display_image(img), cmap="gray")
         ax.set_title(title)
         ax.set_axis_off()
-    fig.suptitle("SSDiff (tiny) on synthetic Wald-protocol WV3-like data")
+    fig.suptitle(
+        "SSDiff (tiny) on synthetic Wald-protocol WV3-like material scenes "
+        "(metrics: mean over the test images)",
+        y=1.06,
+    )
     return finish(
         "ssdiff",
         means["ssdiff"],
         means["lms"],
         primary="ERGAS",
-        margin=0.1,
+        margin=DEMO_MARGINS["ERGAS"],
         higher_is_better=False,
         figure=fig,
         out_dir=out_dir,
@@ -643,11 +676,13 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         details={
             "classical": {"brovey": means["brovey"], "gs": means["gs"]},
             "best_classical": best_classical,
+            "margins": dict(DEMO_MARGINS),
             "beats_lms_and_classical": {
                 k: bool(
-                    means["ssdiff"][k] < means["lms"][k] and means["ssdiff"][k] < best_classical[k]
+                    means["ssdiff"][k] < means["lms"][k] - m
+                    and means["ssdiff"][k] < best_classical[k] - m
                 )
-                for k in ("SAM", "ERGAS")
+                for k, m in DEMO_MARGINS.items()
             },
             "train_steps": steps,
             "lbaf_steps_per_phase": lbaf,
@@ -661,5 +696,6 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
             "params": sum(p.numel() for p in module.model.parameters()),
             "checkpoint": str(ckpt),
             "sensor": sensor,
+            "scene": scene,
         },
     )
