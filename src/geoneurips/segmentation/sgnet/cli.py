@@ -45,7 +45,7 @@ def segment(
     import time
 
     from ...errors import CheckpointError, InvalidInputError
-    from .pipeline import load_model, segment_raster
+    from .inference import load_model, segment_raster
 
     if method is not None and method not in ("sgnet", "sliding"):
         raise InvalidInputError(f"--method must be 'sgnet' or 'sliding', got {method!r}")

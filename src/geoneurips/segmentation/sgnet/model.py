@@ -81,7 +81,7 @@ class WindowAttention(nn.Module):
         xp = F.pad(x, (0, pw, 0, ph)) if ph or pw else x
         hp, wp = h + ph, w + pw
         # (B, C, Hp, Wp) -> (B * nW, ws*ws, C)
-        t = xp.view(b, c, hp // ws, ws, wp // ws, ws).permute(0, 2, 4, 3, 5, 1)
+        t = xp.reshape(b, c, hp // ws, ws, wp // ws, ws).permute(0, 2, 4, 3, 5, 1)
         t = t.reshape(-1, ws * ws, c)
         q = self.norm(t) + self.pos
         out, _ = self.attn(q, q, q, need_weights=False)
@@ -326,6 +326,8 @@ class SGNet(nn.Module):
         feats = self.base.forward_features(patch)
         ctx = self.context(context)
         aligned = align_patch_features(ctx, self.context_scale, tuple(feats.shape[-2:]))
+        if feats.is_contiguous(memory_format=torch.channels_last):  # keep the fast CPU layout
+            aligned = aligned.contiguous(memory_format=torch.channels_last)
         out = self.fuse(torch.cat([feats, aligned], dim=1))
         if out.shape[-2:] != patch.shape[-2:]:
             out = F.interpolate(out, size=patch.shape[-2:], mode="bilinear", align_corners=False)
