@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/geoneurips reproduce --quick --out $(OUT)
 
 test: $(STAMP)
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest -q --durations=15
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -1,7 +1,7 @@
 """SGNet vs. plain sliding window: peak memory and throughput on a GeoTIFF > 2 GiB.
 
 Builds (window by window, never whole in memory) an uncompressed 3-band uint8 GeoTIFF of
-``--size`` x ``--size`` pixels (default 27,000: 2.04 GiB of pixels; the file is > 2 GiB) or
+``--size`` x ``--size`` pixels (default 27,000: 2.04 GiB of pixels; the file is 2.06 GiB) or
 uses ``--image``; then segments the *whole* raster with an untrained SGNet and with the
 plain sliding window of the same base network, both through
 ``geoneurips.raster.engine.predict_raster`` (via ``pipeline.segment_raster``), each in its
@@ -10,9 +10,11 @@ own child process. For each run it reports:
 * ``peak_rss_mib``: ``ru_maxrss`` of that child (imports, model and run included);
 * ``rss_before_run_mib``: ``ru_maxrss`` just before ``segment_raster`` (imports + model),
   so ``peak_rss_mib - rss_before_run_mib`` is what the streaming run itself added;
-* ``seconds`` (wall), ``cpu_seconds`` (user + system of the child) and Mpix/s (wall);
+* ``seconds`` (wall), ``cpu_seconds`` (user + system of the child), Mpix/s of wall time
+  and Mpix per CPU second;
 
-and the SGNet / plain ratios of peak RSS, of the run's added RSS and of the wall time.
+and the SGNet / plain ratios of peak RSS, of the run's added RSS, of the throughput (wall)
+and of the throughput per CPU second (the one to trust on a loaded, shared machine).
 
 Weights are random (memory and throughput do not depend on them); the network size is
 configurable so that a 27,000 x 27,000 raster is feasible on a small CPU: the defaults
@@ -24,8 +26,15 @@ overlap. The built raster's content is a few synthetic scenes
 (the cost of the networks does not depend on pixel values). The built raster is deleted at
 the end unless ``--keep-image``. Not run in CI.
 
-    nice -n 10 python benchmarks/sgnet_memory.py --out /tmp/sgnet_bench --json r.json
-    python benchmarks/sgnet_memory.py --size 4096 --out /tmp/sgnet_bench  # smaller raster
+    # full size (what benchmarks/README.md reports; ~1 h on a loaded 2-core machine)
+    python benchmarks/sgnet_memory.py --out /tmp/sgnet_bench --json r.json --concurrent \
+        --threads 1 --progress
+    # same width, 1/13 of the height: the peak RSS should not change
+    python benchmarks/sgnet_memory.py --height 2048 --out /tmp/sgnet_bench --concurrent \
+        --threads 1
+    # smaller raster, the default-size networks (SGNetConfig defaults)
+    python benchmarks/sgnet_memory.py --size 4096 --base-width 16 --base-depth 3 \
+        --context-channels 32 --window-size 8 --num-heads 4 --out /tmp/sgnet_bench
 """
 
 from __future__ import annotations
@@ -66,10 +75,13 @@ print(json.dumps({"method": cfg.method, "seconds": sec, "cpu_seconds": csec,
 SCENE_BLOCK = 1024
 
 
-def build_raster(path: Path, size: int, block: int = SCENE_BLOCK, n_scenes: int = 8) -> Path:
-    """Write a ``size`` x ``size`` 3-band uint8 GeoTIFF window by window (tiled 256, no
-    compression, BigTIFF). ``n_scenes`` synthetic ``block``-sided scenes are drawn once and
-    repeated over the grid, so building takes minutes, not tens of minutes."""
+def build_raster(path: Path, size: int, height: int | None = None, block: int = SCENE_BLOCK,
+                 n_scenes: int = 8) -> Path:
+    """Write a ``size`` (wide) x ``height`` (default ``size``) 3-band uint8 GeoTIFF window by
+    window (tiled 256, no compression, BigTIFF). ``n_scenes`` synthetic ``block``-sided
+    scenes are drawn once and repeated over the grid, so building takes minutes, not tens of
+    minutes."""
+    height = size if height is None else height
     import numpy as np
     import rasterio
     from affine import Affine
@@ -80,14 +92,14 @@ def build_raster(path: Path, size: int, block: int = SCENE_BLOCK, n_scenes: int 
 
     rng = np.random.default_rng(0)
     scenes = [make_ambiguous_scene(block, rng)[0] for _ in range(n_scenes)]
-    profile = {"driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
+    profile = {"driver": "GTiff", "width": size, "height": height, "count": 3, "dtype": "uint8",
                "crs": "EPSG:32614", "transform": Affine(0.3, 0, 600000.0, 0, -0.3, 3400000.0),
                "tiled": True, "blockxsize": 256, "blockysize": 256, "BIGTIFF": "YES"}
     k = 0
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        for r in range(0, size, block):
+        for r in range(0, height, block):
             for c in range(0, size, block):
-                h, w = min(block, size - r), min(block, size - c)
+                h, w = min(block, height - r), min(block, size - c)
                 dst.write(scenes[k % n_scenes][:, :h, :w], window=Window(c, r, w, h))
                 k += 1
     return path
@@ -148,7 +160,9 @@ def finish_method(method: str, proc: subprocess.Popen[str], out: Path,
 def main(argv: list[str] | None = None) -> dict[str, object]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--image", type=Path, help="existing 3-band GeoTIFF (skips building one)")
-    ap.add_argument("--size", type=int, default=27000, help="side of the built raster")
+    ap.add_argument("--size", type=int, default=27000, help="side (width) of the built raster")
+    ap.add_argument("--height", type=int, help="height of the built raster (default: --size); "
+                    "a short strip of the same width checks that memory does not grow with it")
     ap.add_argument("--tile", type=int, default=1024, help="tile side")
     ap.add_argument("--overlap", type=int, default=64, help="tile overlap")
     ap.add_argument("--base-width", type=int, default=4, help="SmallUNet width")
@@ -171,10 +185,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     t_build = 0.0
     built = False
     if image is None:
-        image = args.out / f"ultra_{args.size}.tif"
+        height = args.height or args.size
+        image = args.out / f"ultra_{args.size}x{height}.tif"
         if not image.exists():
             t = time.perf_counter()
-            build_raster(image, args.size)
+            build_raster(image, args.size, height)
             t_build = time.perf_counter() - t
             built = True
             print(f"[sgnet_memory] built {image} in {t_build:.0f} s", file=sys.stderr,
@@ -210,6 +225,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     mpx = info.width * info.height / 1e6
     for r in runs.values():
         r["mpx_per_s"] = mpx / r["seconds"]
+        r["mpx_per_cpu_s"] = mpx / r["cpu_seconds"]
         r["run_added_rss_mib"] = r["peak_rss_mib"] - r["rss_before_run_mib"]
     report["runs"] = runs
     if "sgnet" in runs and "sliding" in runs:
@@ -219,6 +235,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                                                           / pl["run_added_rss_mib"])
         report["ratio_throughput_sgnet_over_plain"] = sg["mpx_per_s"] / pl["mpx_per_s"]
         report["ratio_cpu_seconds_sgnet_over_plain"] = sg["cpu_seconds"] / pl["cpu_seconds"]
+        # throughput per CPU second: less sensitive to the load of a shared machine (and to
+        # --concurrent, where the method that finishes first leaves the other more CPU)
+        report["ratio_cpu_throughput_sgnet_over_plain"] = sg["mpx_per_cpu_s"] / pl["mpx_per_cpu_s"]
     report["machine_end"] = {"loadavg": list(os.getloadavg())}
     text = json.dumps(report, indent=2)
     print(text)

@@ -44,6 +44,19 @@ def test_sgnet_shapes_and_gradients() -> None:
     assert g is not None and float(g.abs().sum()) > 0
 
 
+def test_channels_last_inputs_give_the_same_outputs() -> None:
+    # the streaming kernel passes channels-last tensors: same outputs as contiguous NCHW
+    torch.manual_seed(0)
+    model = build_model(SGNetConfig.tiny()).eval()
+    x, c = torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32)
+    cl = torch.channels_last
+    with torch.inference_mode():
+        ref = model(x, c)
+        got = model(x.contiguous(memory_format=cl), c.contiguous(memory_format=cl))
+    torch.testing.assert_close(got["out"], ref["out"], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got["aux"], ref["aux"], atol=1e-5, rtol=1e-5)
+
+
 def test_context_changes_the_prediction() -> None:
     torch.manual_seed(0)
     model = build_model(SGNetConfig.tiny()).eval()

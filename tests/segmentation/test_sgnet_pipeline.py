@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 import torch
+import torch.nn.functional as F
 import typer
 from typer.testing import CliRunner
 
 from geoneurips.errors import CheckpointError, InvalidInputError
 from geoneurips.segmentation.sgnet.cli import segment
 from geoneurips.segmentation.sgnet.data import SurroundingPatches, write_fixture
+from geoneurips.segmentation.sgnet.inference import _area_resize
 from geoneurips.segmentation.sgnet.model import SGNetConfig, build_model
 from geoneurips.segmentation.sgnet.pipeline import (
     predict_patches,
@@ -64,6 +68,29 @@ def test_engine_kernel_reads_the_surrounding_window(scene: Path, tmp_path: Path)
     np.testing.assert_allclose(prob[:, 32:64, 0:32], ref_p, atol=1e-5)
     np.testing.assert_allclose(prob.sum(0), 1.0, atol=1e-5)
     patches.close()
+
+
+@pytest.mark.parametrize("size", [(32, 32), (40, 24)])
+def test_area_resize_equals_interpolate_area(size: tuple[int, int]) -> None:
+    # integer factors (96 / 32) take the average-pooling path, others F.interpolate
+    x = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    got = _area_resize(x, size)
+    ref = F.interpolate(x, size=size, mode="area")
+    assert got.shape == (1, 3, *size)
+    torch.testing.assert_close(got, ref, atol=1e-6, rtol=0)
+    if size == (32, 32):  # each output pixel is the mean of a 3 x 3 block, by hand
+        assert float(got[0, 1, 2, 5]) == pytest.approx(float(x[0, 1, 6:9, 15:18].mean()),
+                                                       abs=1e-6)
+
+
+def test_inference_module_does_not_import_lightning() -> None:
+    # `geoneurips segment` and the memory benchmark stay free of Lightning (~280 MB RSS)
+    code = ("import sys; import geoneurips.segmentation.sgnet.inference; "
+            "import geoneurips.segmentation.sgnet.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'lightning'))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert res.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("method", ["sgnet", "sliding"])

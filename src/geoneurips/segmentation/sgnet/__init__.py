@@ -6,7 +6,7 @@ register(
     SystemSpec(
         id="sgnet",
         family="segmentation",
-        status="partial",
+        status="working",
         summary=(
             "Surrounding-context branch (W-MSA + conv + GAP) around any segmentation net; "
             "streams GeoTIFFs larger than memory"
@@ -19,8 +19,11 @@ register(
             "No public code: built from the paper. Loss weights (aux 0.4, boundary 0.5), "
             "W-MSA window and context scale 3 are our defaults. Dataset: Inria Aerial layout "
             "(no real Inria sample in shared data; the patch reader is checked on a real "
-            "GeoTIFF). Missing: benchmark numbers (runs timed out on the shared machine); the "
-            "demo takes ~3 min on the loaded shared machine, not yet verified at ~60 s."
+            "GeoTIFF). Demo: SGNet mIoU 0.996 vs. 0.523 for the plain sliding window "
+            "(margin 0.10), about 1 min of CPU. Benchmark on a 2.06 GiB GeoTIFF "
+            "(benchmarks/README.md, SGNet section): peak RSS SGNet / plain 1.02, "
+            "independent of the raster height; throughput per CPU second 0.44 (minimal "
+            "networks) to 0.60 (default-size networks). No pretrained weights."
         ),
     )
 )
