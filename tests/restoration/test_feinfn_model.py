@@ -38,6 +38,46 @@ def test_shapes_and_untrained_model_returns_bicubic(ratio: int) -> None:
     torch.testing.assert_close(model(lr, msi, up), up)
 
 
+def test_encoder_inputs_are_centred_per_image_and_band() -> None:
+    """Per-band constants added to the LR-HSI shift the output by exactly those constants
+    (bicubic HSI_up shifts with them, the encoders see centred inputs); constants added to
+    the MSI change nothing. A model without the centring fails both (checked below)."""
+    torch.manual_seed(3)
+    model = FeINFN(TINY)
+    torch.nn.init.normal_(model.decoder.out.weight, std=0.5)  # a non-trivial residual
+    lr, msi = torch.rand(2, 8, 4, 4), torch.rand(2, 3, 16, 16)
+    base = model(lr, msi)
+    assert (base - bicubic_upsample(lr, 4)).abs().max() > 1e-3
+    c_hsi = torch.linspace(-0.2, 0.3, 8).view(1, 8, 1, 1)
+    c_msi = torch.tensor([0.1, -0.3, 0.2]).view(1, 3, 1, 1)
+    torch.testing.assert_close(model(lr + c_hsi, msi), base + c_hsi, atol=2e-5, rtol=0)
+    torch.testing.assert_close(model(lr, msi + c_msi), base, atol=2e-5, rtol=0)
+    # without the centring the residual depends on the offsets (the check can fail)
+    z_plain = model.spatial_encoder(torch.cat((msi + c_msi, bicubic_upsample(lr, 4)), 1))
+    z_ref = model.spatial_encoder(torch.cat((msi, bicubic_upsample(lr, 4)), 1))
+    assert (z_plain - z_ref).abs().max() > 1e-3
+
+
+def test_param_groups_slow_down_only_the_sfid_hidden_layers() -> None:
+    cfg = FeINFNConfig(hsi_bands=8, msi_bands=3, enc_dim=8, enc_blocks=1, hidden=8, omega0=8.0)
+    model = FeINFN(cfg)
+    fast, slow = model.param_groups(2e-3)
+    assert fast["lr"] == pytest.approx(2e-3) and slow["lr"] == pytest.approx(2e-3 / 8.0)
+    ids = [id(p) for g in (fast, slow) for p in g["params"]]  # type: ignore[attr-defined]
+    assert sorted(ids) == sorted(id(p) for p in model.parameters())  # each exactly once
+    slow_ids = {id(p) for p in slow["params"]}  # type: ignore[attr-defined]
+    for i, layer in enumerate(model.decoder.layers):
+        for lin in (layer.lin_s, layer.lin_f, layer.mix):
+            assert id(lin.weight) in slow_ids and id(lin.bias) in slow_ids, i
+        assert id(layer.act.omega0) not in slow_ids and id(layer.act.scale0) not in slow_ids
+    for mod in (model.decoder.out, model.iff, model.spatial_encoder, model.spectral_encoder):
+        assert not any(id(p) in slow_ids for p in mod.parameters())
+    # omega0 below 1 never speeds the decoder up
+    low = FeINFN(FeINFNConfig(hsi_bands=8, msi_bands=3, enc_dim=8, enc_blocks=1, hidden=8,
+                              omega0=0.5))
+    assert low.param_groups(1e-3)[1]["lr"] == pytest.approx(1e-3)
+
+
 def test_paper_default_config_runs() -> None:
     model = FeINFN()
     assert model.config.hsi_bands == 31 and model.config.decoder_layers == 3

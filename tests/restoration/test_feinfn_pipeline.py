@@ -83,42 +83,47 @@ def test_lightning_task_step(tmp_path: Path) -> None:
     assert "val_psnr" in trainer.callback_metrics
 
 
-@pytest.mark.slow
-def test_training_reduces_loss_on_fixed_batch() -> None:
-    """Optimisation works end to end (gradients reach every stage): 30 Adam steps on one
-    fixed batch lower the L1 loss by more than 3 % from the bicubic starting point.
-    (FeINFN does not yet beat bicubic on held-out data within the CPU budget; see demo.)"""
-    import torch.nn.functional as F
+def test_train_reaches_every_stage_and_lowers_the_loss() -> None:
+    """:func:`train` (param groups, cosine) on a fixture: after training every parameter has
+    moved (gradients reach the encoders, the Spa-Fre IFF, both SFID branches and the Gabor
+    scalars) and the last epoch's loss is below the first's."""
+    import tempfile
 
-    from geoneurips.restoration.feinfn.data import make_sample, synthetic_scene
+    from geoneurips.restoration.feinfn.data import HISRDataset, write_fixture
+    from geoneurips.restoration.feinfn.pipeline import train
 
-    rng = np.random.default_rng(0)
-    samples = [make_sample(synthetic_scene(32, seed=rng)) for _ in range(4)]
-    b = {k: torch.from_numpy(np.stack([s[k] for s in samples])).float()
-         for k in ("LRHSI", "RGB", "HSI_up", "GT")}
-    torch.manual_seed(0)
-    model = FeINFN(FeINFNConfig.tiny())
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(30):
-        loss = F.l1_loss(model(b["LRHSI"], b["RGB"], b["HSI_up"]), b["GT"])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    assert losses[0] == pytest.approx(float(F.l1_loss(b["HSI_up"], b["GT"])), rel=1e-5)
-    assert min(losses[-5:]) < 0.97 * losses[0], losses
+    with tempfile.TemporaryDirectory() as tmp:
+        write_fixture(tmp, "train", n=4, size=16, bands=6, seed=0)
+        ds = HISRDataset(tmp, "train")
+        torch.manual_seed(0)
+        model = FeINFN(TINY)
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        history = train(model, ds, epochs=6, batch_size=2, lr=3e-3, seed=0)
+    assert len(history) == 6 and all(np.isfinite(history))
+    assert history[-1] < history[0], history
+    unchanged = [n for n, p in model.named_parameters() if torch.equal(p, before[n])]
+    assert not unchanged, unchanged
+    assert not model.training
 
 
 @pytest.mark.slow
-def test_demo_runs_and_reports(tmp_path: Path) -> None:
+def test_demo_it_learns_beats_bicubic(tmp_path: Path) -> None:
+    """The "it learns" check (fixed seed): the quick demo (80 Adam steps on 16 synthetic
+    32 x 32 training scenes) beats bicubic HSI upsampling on 3 held-out 64 x 64 scenes by
+    more than 1 dB PSNR, with lower SAM and ERGAS and higher SSIM. (Measured: 32.15 vs
+    29.57 dB, SAM 2.32 vs 2.63 degrees.)"""
     from geoneurips.restoration.feinfn.pipeline import demo
 
     res = demo(tmp_path, quick=True, seed=0)
-    assert set(res.metrics) == set(res.baseline) == {"psnr", "ssim", "sam", "ergas"}
-    assert all(np.isfinite(v) for v in res.metrics.values())
-    assert res.baseline["psnr"] > 20  # bicubic on the synthetic scenes, sanity
-    assert res.beats_baseline == (res.metrics["psnr"] > res.baseline["psnr"] + 1.0)
+    m, b = res.metrics, res.baseline
+    assert set(m) == set(b) == {"psnr", "ssim", "sam", "ergas"}
+    assert all(np.isfinite(v) for v in m.values())
+    assert b["psnr"] > 20  # bicubic on the synthetic scenes, sanity
+    assert m["psnr"] > b["psnr"] + 1.0, (m, b)
+    assert m["sam"] < b["sam"] - 0.1, (m, b)
+    assert m["ergas"] < b["ergas"] and m["ssim"] > b["ssim"], (m, b)
+    assert res.beats_baseline and res.primary == "psnr" and res.margin == 1.0
+    assert res.details["steps"] == 80 and res.details["final_loss"] < res.details["first_loss"]
     assert Path(res.artifacts["figure"]).stat().st_size > 1000
     saved = json.loads(Path(res.artifacts["result"]).read_text())
-    assert saved["system"] == "feinfn" and saved["details"]["epochs_run"] >= 1
+    assert saved["system"] == "feinfn" and saved["beats_baseline"] is True

@@ -7,7 +7,7 @@ register(
     SystemSpec(
         id="feinfn",
         family="restoration",
-        status="partial",
+        status="working",
         summary=(
             "FeINFN HSI+MSI fusion: CAVE/Harvard .h5 reader and fixture writer, spectral and "
             "spatial encoders, spatial-frequency implicit fusion (amplitude/phase 1x1 convs), "
@@ -18,13 +18,14 @@ register(
         model="geoneurips.restoration.feinfn.model:FeINFN",
         commands={"hsi-fusion": "geoneurips.restoration.feinfn.cli:hsi_fusion"},
         notes=(
-            "Missing: 'it learns' - within the CPU demo budget the network does not beat "
-            "bicubic HSI upsampling (about -0.1 to -0.5 dB), although a per-pixel linear map "
-            "of the RGB detail gains +10 dB on the same data; tests check only that training "
-            "lowers the loss. No official code: the SFID branch wiring, encoder sizes and the SSIM weight of "
-            "the loss are inferred from the paper text. No real CAVE/Harvard sample is "
-            "available offline (a 512x512x31 image exceeds the fixture budget), so the reader "
-            "is tested on fixtures written in the published layout only."
+            "It learns: the quick demo (80 Adam steps) beats bicubic HSI upsampling by about "
+            "2.6 dB PSNR, the full demo (200 steps) by about 5.9 dB, with lower SAM and ERGAS. "
+            "Two training choices are ours (the paper gives none): encoder inputs centred per "
+            "image and band, and the SFID hidden layers at lr / omega0. No official code: the "
+            "SFID branch wiring, encoder sizes and the SSIM weight of the loss are inferred "
+            "from the paper text. No real CAVE/Harvard sample is available offline (a "
+            "512x512x31 image exceeds the fixture budget), so the reader is tested on fixtures "
+            "written in the published layout only."
         ),
     )
 )

@@ -72,18 +72,22 @@ def train(
     progress: bool = False,
     max_seconds: float | None = None,
 ) -> list[float]:
-    """Train ``model`` with Adam on the ``l1ssim`` loss (cosine learning-rate decay).
+    """Train ``model`` with Adam on the ``l1ssim`` loss (cosine learning-rate decay to 5 %).
+
+    The optimiser uses :meth:`~geoneurips.restoration.feinfn.model.FeINFN.param_groups`
+    (the SFID hidden layers at ``lr / omega0``).
 
     Args:
         model: the network (modified in place).
         dataset: samples with ``lrhsi``, ``rgb``, ``hsi_up`` and ``gt``.
         epochs: passes over ``dataset``.
         batch_size: samples per step.
-        lr: initial learning rate.
+        lr: initial learning rate of the encoders, the Spa-Fre IFF and the output layer.
         ssim_weight: weight of ``1 - SSIM`` in the loss.
-        seed: shuffling and initialisation seed.
+        seed: shuffling seed.
         progress: show a tqdm bar over epochs.
-        max_seconds: stop early after this wall time (keeps demos bounded).
+        max_seconds: stop early after this wall time (off by default; a wall-time cut makes
+            the result depend on the machine's load, so the demo does not use it).
 
     Returns:
         The mean loss of each epoch.
@@ -92,9 +96,10 @@ def train(
 
     gen = torch.Generator().manual_seed(seed)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=gen)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.param_groups(lr), lr=lr)  # type: ignore[arg-type]
     steps = max(1, epochs * len(loader))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * 0.05)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: 0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * min(k, steps) / steps)))
     history: list[float] = []
     started = time.perf_counter()
     model.train()
@@ -167,7 +172,8 @@ def load_model(path: str | Path) -> tuple[FeINFN, str]:
 
 
 class FeINFNTask(L.LightningModule):
-    """Lightning wrapper: ``l1ssim`` training, PSNR/SAM validation, Adam + cosine."""
+    """Lightning wrapper: ``l1ssim`` training, PSNR/SAM validation, Adam (with
+    :meth:`~geoneurips.restoration.feinfn.model.FeINFN.param_groups`) + cosine."""
 
     def __init__(self, config: dict[str, Any] | None = None, lr: float = 1e-3,
                  ssim_weight: float = 0.1, ratio: int = 4, max_epochs: int = 100) -> None:
@@ -192,7 +198,8 @@ class FeINFNTask(L.LightningModule):
         self.log_dict({f"val_{k}": v for k, v in m.items()}, batch_size=lrhsi.shape[0])
 
     def configure_optimizers(self) -> Any:
-        opt = torch.optim.Adam(self.parameters(), lr=self.hparams["lr"])
+        opt = torch.optim.Adam(self.model.param_groups(self.hparams["lr"]),  # type: ignore[arg-type]
+                               lr=self.hparams["lr"])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             opt, T_max=self.hparams["max_epochs"])
         return {"optimizer": opt, "lr_scheduler": sched}
@@ -204,22 +211,21 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     Writes a training and a test file in the published ``.h5`` layout
     (:func:`~geoneurips.restoration.feinfn.data.write_fixture`, ratio 4, 31 bands), reads
     them through :class:`~geoneurips.restoration.feinfn.data.HISRDataset`, trains the tiny
-    configuration for a fixed budget and reports PSNR / SSIM / SAM / ERGAS of FeINFN and of
-    the bicubic ``HSI_up`` baseline on the held-out test images. Primary metric: PSNR
-    (margin 1 dB).
+    configuration with :func:`train` (Adam, ``lr = 3e-3``, SFID hidden layers at
+    ``lr / omega0``, batch 4, a fixed number of steps: 80 on 16 images with ``quick``, 200 on
+    32 otherwise) and reports PSNR / SSIM / SAM / ERGAS of FeINFN and of the bicubic
+    ``HSI_up`` baseline on 3 held-out 64 x 64 images. Primary metric: PSNR, margin 1 dB.
 
-    Known limitation: within this CPU budget (tens of Adam steps) FeINFN does **not** yet
-    beat bicubic upsampling (measured: about -0.1 to -0.5 dB PSNR, while a per-pixel linear
-    least-squares map from the RGB detail reaches +10 dB on the same data), so
-    ``beats_baseline`` is reported honestly as false; the architecture needs far more
-    steps or a better-conditioned initialisation than found so far.
+    The step count, not a wall-time budget, bounds the run, so a seed gives the same numbers
+    on any machine.
     """
     import tempfile
 
     started = time.perf_counter()
     seed_everything(seed)
     out_dir = Path(out_dir)
-    n_train, epochs, budget = (16, 4, 12.0) if quick else (32, 20, 45.0)
+    n_train, epochs, lr = (16, 20, 3e-3) if quick else (32, 25, 3e-3)
+    batch_size = 4
     with tempfile.TemporaryDirectory() as tmp:
         write_fixture(tmp, "train", n=n_train, size=32, seed=seed)
         write_fixture(tmp, "test", n=3, size=64, seed=seed + 1000)
@@ -227,8 +233,8 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         test_ds = HISRDataset(tmp, "test")
         torch.manual_seed(seed)
         model = FeINFN(FeINFNConfig.tiny())
-        history = train(model, train_ds, epochs=epochs, batch_size=4, lr=1e-3, seed=seed,
-                        max_seconds=budget)
+        history = train(model, train_ds, epochs=epochs, batch_size=batch_size, lr=lr,
+                        seed=seed)
         samples = [test_ds[i] for i in range(len(test_ds))]
     lr_b = torch.stack([s["lrhsi"] for s in samples])
     rgb_b = torch.stack([s["rgb"] for s in samples])
@@ -257,7 +263,9 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         "feinfn", metrics, baseline, primary="psnr", margin=1.0, higher_is_better=True,
         figure=fig, out_dir=out_dir, started=started,
         details={"train_samples": n_train, "epochs_run": len(history),
-                 "final_loss": history[-1], "parameters": count_parameters(model),
+                 "steps": len(history) * -(-n_train // batch_size), "lr": lr,
+                 "first_loss": history[0], "final_loss": history[-1],
+                 "parameters": count_parameters(model),
                  "ratio": 4, "bands": 31, "test_images": len(samples), "quick": quick,
                  "config": model.config.to_dict()},
     )
