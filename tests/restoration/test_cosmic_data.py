@@ -83,14 +83,3 @@ def test_real_vhr_image_in_fmow_layout(real_data: Path, tmp_path: Path) -> None:
     items = model.codec.compress(s["image"][None])
     out = model.reconstruct(items, s["metadata"][None], sample_steps=2)
     assert out["x_tilde"].shape == (1, 3, 128, 128) and items[0].num_bytes > 12
-
-
-@pytest.mark.slow
-def test_demo_quick(tmp_path: Path) -> None:
-    from geoneurips.restoration.cosmic.pipeline import demo
-
-    res = demo(tmp_path, quick=True, seed=0)
-    assert Path(res.artifacts["figure"]).is_file() and Path(res.artifacts["result"]).is_file()
-    assert res.metrics["bpp"] > 0 and np.isfinite(res.metrics["psnr"])
-    assert res.details["encoder_flops_ratio_vs_hyperprior"] > 2.0
-    assert res.baseline["bpp"] == res.metrics["bpp"]

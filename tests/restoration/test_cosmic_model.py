@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -117,9 +119,11 @@ def test_bad_inputs() -> None:
 
 
 def test_codec_learns() -> None:
-    """120 steps of rate-distortion training on synthetic scenes halve the RD loss and the
-    really decoded images gain > 3 dB PSNR over the same codec untrained (trivial baseline).
-    (Beating a mean-colour image or JPEG needs far longer training than a unit test.)"""
+    """120 steps of rate-distortion training on synthetic scenes halve the RD loss; the
+    really decoded images gain > 1.5 dB PSNR over the same codec untrained (which starts as
+    a smooth identity, see ``smooth_identity_init_``; measured +2.5 dB) and beat the
+    per-image mean colour (the trivial baseline) by > 1.5 dB (measured +2.3 dB). (JPEG: see
+    the demo test.)"""
     from geoneurips.restoration.cosmic.data import synthetic_scene
     from geoneurips.restoration.cosmic.metrics import psnr_batch
     from geoneurips.restoration.cosmic.pipeline import train_codec
@@ -140,6 +144,36 @@ def test_codec_learns() -> None:
     items = model.codec.compress(val)
     rec = model.codec.decompress(items)["x_hat"]
     gain = psnr_batch(rec, val) - base
-    assert gain > 3.0, gain
+    assert gain > 1.5, gain
+    flat = val.mean(dim=(2, 3), keepdim=True).expand_as(val)
+    assert psnr_batch(rec, val) > psnr_batch(flat, val) + 1.5, (psnr_batch(rec, val),
+                                                                psnr_batch(flat, val))
     bpp = sum(it.num_bytes for it in items) * 8 / (2 * 128 * 128)
     assert 0.01 < bpp < 4.0
+
+
+def test_config_dict_roundtrip_and_unknown_keys() -> None:
+    cfg = COSMICConfig.tiny()
+    d = cfg.to_dict()
+    assert json.loads(json.dumps(d)) == d  # JSON-ready (stored in checkpoints)
+    assert COSMICConfig.from_dict(d) == cfg
+    with pytest.raises(InvalidInputError, match="unknown COSMIC config keys"):
+        COSMICConfig.from_dict({**d, "bogus": 1})
+
+
+def test_smooth_identity_init_reconstructs_smooth_images_untrained() -> None:
+    """[choice] init: an untrained codec already decodes a smooth image closely (a random
+    init decodes a near-constant image); switching it off must lose > 5 dB."""
+    from geoneurips.restoration.cosmic.metrics import psnr_batch
+
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 128), torch.linspace(0, 1, 128), indexing="ij")
+    x = torch.stack([0.3 + 0.4 * xx, 0.2 + 0.5 * yy, 0.5 + 0.2 * torch.sin(6 * xx)])[None]
+    psnr = {}
+    for init in (True, False):
+        torch.manual_seed(0)
+        cfg = COSMICConfig(**{**COSMICConfig.tiny().to_dict(), "identity_init": init,
+                              "meta_fields": COSMICConfig.tiny().meta_fields})
+        model = COSMIC(cfg).eval()
+        model.codec.update(force=True)
+        psnr[init] = psnr_batch(model.codec.decompress(model.codec.compress(x))["x_hat"], x)
+    assert psnr[True] > 22.0 and psnr[True] > psnr[False] + 5.0, psnr  # measured 24.6 vs 16.5

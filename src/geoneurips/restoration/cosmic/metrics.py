@@ -35,6 +35,8 @@ __all__ = [
     "fid",
     "frechet_distance",
     "jpeg_at_bpp",
+    "jpeg_file_bytes",
+    "jpeg_overhead_bytes",
     "jpeg_roundtrip",
     "lpips_distance",
     "ms_ssim",
@@ -227,25 +229,56 @@ def jpeg_roundtrip(images: Any, quality: int) -> tuple[np.ndarray, float]:
     """JPEG (Pillow/libjpeg, optimised Huffman tables, default 4:2:0) at ``quality``.
 
     Returns the decoded images ``(N, C, H, W)`` in [0, 1] and the mean bpp counted from the
-    whole JPEG file (headers included).
+    whole JPEG file (headers included: that is what a user stores or transmits).
     """
     from PIL import Image
 
     batch = _as_batch(images)
     n, _, h, w = batch.shape
     out = np.empty_like(batch)
-    sizes = []
-    for i in range(n):
+    files = jpeg_file_bytes(batch, quality)
+    for i, data in enumerate(files):
+        with Image.open(io.BytesIO(data)) as im:
+            dec = np.asarray(im, dtype=np.float64) / 255.0
+        out[i] = dec.reshape(h, w, -1).transpose(2, 0, 1)
+    return out, bits_per_pixel([len(f) for f in files], h, w)
+
+
+def jpeg_overhead_bytes(data: bytes) -> int:
+    """Bytes of a baseline JPEG file that are not entropy-coded scan data: every marker
+    segment up to and including the start-of-scan header (SOI, APP0, DQT, SOF, DHT, SOS)
+    plus the 2-byte end-of-image marker.
+
+    Raises:
+        InvalidInputError: not a JPEG, or no start-of-scan marker.
+    """
+    if data[:2] != b"\xff\xd8":
+        raise InvalidInputError("not a JPEG file (no SOI marker)")
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise InvalidInputError(f"JPEG marker expected at byte {pos}")
+        marker = data[pos + 1]
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        pos += 2 + length
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            return pos + 2
+    raise InvalidInputError("JPEG file without a start-of-scan marker")
+
+
+def jpeg_file_bytes(images: Any, quality: int) -> list[bytes]:
+    """The JPEG files of :func:`jpeg_roundtrip` (same encoder settings), one per image."""
+    from PIL import Image
+
+    batch = _as_batch(images)
+    files = []
+    for i in range(batch.shape[0]):
         arr = (np.clip(batch[i].transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
         buf = io.BytesIO()
         Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr).save(
             buf, format="JPEG", quality=int(quality), optimize=True)
-        sizes.append(buf.tell())
-        buf.seek(0)
-        with Image.open(buf) as im:
-            dec = np.asarray(im, dtype=np.float64) / 255.0
-        out[i] = dec.reshape(h, w, -1).transpose(2, 0, 1)
-    return out, bits_per_pixel(sizes, h, w)
+        files.append(buf.getvalue())
+    return files
 
 
 def jpeg_at_bpp(images: Any, target_bpp: float) -> dict[str, float]:

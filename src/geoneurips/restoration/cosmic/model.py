@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 import torch
@@ -61,6 +61,7 @@ __all__ = [
     "count_flops",
     "encoder_flops_report",
     "hyperprior_reference_encoder",
+    "smooth_identity_init_",
 ]
 
 #: Metadata fields used for conditioning, in token order (DiffusionSat-style numeric
@@ -104,8 +105,23 @@ class COSMICConfig:
         noise_scale: scale ``rho`` of the initial noise of DDIM decoding, ``x_T = rho * eps``.
             ``1`` is the standard sampler (perception-oriented); ``0`` decodes
             deterministically from zero and favours distortion (PSNR), the distortion /
-            perception knob of CDC-style decoders [choice].
+            perception knob of CDC-style decoders [choice]. With ``rho = 0`` and no explicit
+            step count, decoding takes one DDIM step (``distortion_steps``): the
+            ``x0``-prediction from ``x_T = 0`` at ``t = T``, an estimate of the posterior mean
+            of the residual, i.e. the PSNR-oriented output.
+        distortion_steps: DDIM steps of the ``rho = 0`` decoding (1: see ``noise_scale``;
+            a deterministic multi-step chain from zero feeds the network noise-free states it
+            never saw in training and, with short training, lowers PSNR) [choice].
+        zero_start_prob: fraction of training samples that are the ``rho = 0`` start state
+            (``t = T``, ``x_T = 0``), so that the PSNR-oriented decoding is in-distribution
+            [choice].
         meta_fields: metadata fields, in token order.
+        latent_gain: fixed gain of the encoder output ``y = gain * g_a'(x)`` (the inverse
+            gain starts in the decoder): it sets the quantiser step relative to the
+            encoder's activations [choice].
+        identity_init: start the transforms as a smooth-identity pair (see
+            :func:`smooth_identity_init_`) instead of PyTorch's random initialisation
+            [choice]; it is what lets a one-minute CPU training converge.
     """
 
     in_channels: int = 3
@@ -121,7 +137,33 @@ class COSMICConfig:
     residual_scale: float = 8.0
     unshuffle: int = 1
     noise_scale: float = 1.0
+    distortion_steps: int = 1
+    zero_start_prob: float = 0.25
     meta_fields: tuple[str, ...] = field(default=METADATA_FIELDS)
+    latent_gain: float = 8.0
+    identity_init: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (stored in checkpoints)."""
+        d = asdict(self)
+        d["meta_fields"] = list(self.meta_fields)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> COSMICConfig:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            InvalidInputError: unknown keys or wrong values.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise InvalidInputError(f"unknown COSMIC config keys {unknown}")
+        kw = dict(d)
+        if "meta_fields" in kw:
+            kw["meta_fields"] = tuple(kw["meta_fields"])
+        return cls(**kw)
 
     @classmethod
     def paper(cls) -> COSMICConfig:
@@ -193,9 +235,15 @@ class ConvAttentionModule(nn.Module):
 
 class LightweightEncoder(nn.Module):
     """The on-board analysis transform ``g_a`` (Sec. 3.2): four stride-2 LCBs (16x
-    downsampling) with a CAM after the second and the fourth block."""
+    downsampling) with a CAM after the second and the fourth block.
 
-    def __init__(self, in_channels: int, n: int, m: int, reduction: int = 4) -> None:
+    The input is centred (``x - 0.5``; the decoder adds it back) and the output multiplied
+    by a fixed ``gain`` [choice]: depthwise/GDN stacks produce small activations that the
+    unit-step quantiser would round away, the gain puts ``y`` on the quantiser's scale.
+    """
+
+    def __init__(self, in_channels: int, n: int, m: int, reduction: int = 4,
+                 gain: float = 8.0) -> None:
         super().__init__()
         self.net = nn.Sequential(
             LightweightConvBlock(in_channels, n, stride=2),
@@ -205,12 +253,10 @@ class LightweightEncoder(nn.Module):
             LightweightConvBlock(n, m, stride=2, gdn=False),
             ConvAttentionModule(m, reduction),
         )
-        # [choice] latent gain: depthwise/GDN stacks start with tiny activations that the
-        # quantiser rounds away; a fixed gain puts y on the quantisation grid's scale
-        self.gain = 8.0
+        self.gain = float(gain)
 
     def forward(self, x: Tensor) -> Tensor:
-        out: Tensor = self.net(x) * self.gain
+        out: Tensor = self.net(x - 0.5) * self.gain
         return out
 
 
@@ -239,7 +285,8 @@ def _deconv(c_in: int, c_out: int, k: int = 5) -> nn.ConvTranspose2d:
 
 class GroundDecoder(nn.Module):
     """The ground synthesis transform ``g_s``: four stride-2 transposed convolutions with
-    inverse GDN (the Balle et al. decoder; the ground has the compute for it)."""
+    inverse GDN (the Balle et al. decoder; the ground has the compute for it). It adds back
+    the ``0.5`` the encoder subtracted."""
 
     def __init__(self, out_channels: int, n: int, m: int) -> None:
         super().__init__()
@@ -251,8 +298,60 @@ class GroundDecoder(nn.Module):
         )
 
     def forward(self, y_hat: Tensor) -> Tensor:
-        out: Tensor = self.net(y_hat)
+        out: Tensor = self.net(y_hat) + 0.5
         return out
+
+
+def _binomial_kernel(size: int = 5) -> Tensor:
+    """Normalised 2-D binomial kernel (``[1, 4, 6, 4, 1] / 16`` outer product for 5)."""
+    row = torch.tensor([math.comb(size - 1, i) for i in range(size)], dtype=torch.float32)
+    row = row / row.sum()
+    return row[:, None] * row[None, :]
+
+
+@torch.no_grad()
+def smooth_identity_init_(g_a: LightweightEncoder, g_s: GroundDecoder,
+                          noise: float = 0.02) -> None:
+    """Initialise the transform pair as a smooth identity [choice, not in the paper].
+
+    With PyTorch's random initialisation a learned codec spends its first several hundred
+    steps at the "mean colour" plateau (PSNR no better than a flat image), far more than a
+    one-minute CPU run has. Here every depthwise kernel of ``g_a`` starts as a normalised
+    binomial low-pass filter, every pointwise convolution and every transposed convolution of
+    ``g_s`` as a Dirac (channel ``i`` -> channel ``i``) with binomial interpolation kernels,
+    plus Gaussian noise of relative size ``noise`` on all weights so that the other channels
+    are free to learn. The untrained pair is then approximately "16x low-pass thumbnail of the
+    first ``in_channels`` latent channels, quantised with step ``1 / gain``, interpolated
+    back", and training refines it. The paper trains for hundreds of thousands of steps, where
+    the initialisation no longer matters.
+    """
+    k = _binomial_kernel(5)
+    for block in g_a.modules():
+        if isinstance(block, LightweightConvBlock):
+            dw, pw = block.depthwise, block.pointwise
+            if dw.kernel_size == (5, 5):
+                c = dw.weight.shape[0]
+                dw.weight.copy_(k.expand(c, 1, 5, 5) + noise / 5 * torch.randn(c, 1, 5, 5))
+                nn.init.zeros_(dw.bias)
+            c_out, c_in = pw.weight.shape[:2]
+            w = noise / math.sqrt(c_in) * torch.randn(c_out, c_in)
+            d = min(c_in, c_out)
+            w[range(d), range(d)] += 1.0
+            pw.weight.copy_(w[:, :, None, None])
+            nn.init.zeros_(pw.bias)
+    deconvs = [mod for mod in g_s.modules() if isinstance(mod, nn.ConvTranspose2d)]
+    # the two attention modules each scale by about 1 + 0.5 * 0.5 at initialisation
+    first_scale = 1.0 / (g_a.gain * 1.25**2)
+    for i, dc in enumerate(deconvs):
+        c_in, c_out, kh, kw = dc.weight.shape
+        if (kh, kw) != (5, 5) or dc.stride != (2, 2):
+            continue
+        w = noise * torch.randn(c_in, c_out, kh, kw) / math.sqrt(c_in * kh * kw / 4)
+        scale = 4.0 * (first_scale if i == 0 else 1.0)  # 4: stride-2 interpolation gain
+        for j in range(min(c_in, c_out)):
+            w[j, j] += scale * k
+        dc.weight.copy_(w)
+        nn.init.zeros_(dc.bias)
 
 
 class HyperDecoder(nn.Module):
@@ -338,10 +437,13 @@ class COSMICCodec(CompressionModel):
         super().__init__()
         cfg = config or COSMICConfig()
         self.config = cfg
-        self.g_a = LightweightEncoder(cfg.in_channels, cfg.n, cfg.m, cfg.attention_reduction)
+        self.g_a = LightweightEncoder(cfg.in_channels, cfg.n, cfg.m, cfg.attention_reduction,
+                                      cfg.latent_gain)
         self.h_a = LightweightHyperEncoder(cfg.m, cfg.n)
         self.h_s = HyperDecoder(cfg.n, cfg.m)
         self.g_s = GroundDecoder(cfg.in_channels, cfg.n, cfg.m)
+        if cfg.identity_init:
+            smooth_identity_init_(self.g_a, self.g_s)
         self.entropy_bottleneck = EntropyBottleneck(cfg.n)
         self.gaussian_conditional = GaussianConditional(None)
         #: use straight-through rounding for the decoder input in training (else noise)
@@ -624,12 +726,24 @@ class GaussianDiffusion(nn.Module):
         return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
     def loss(self, model: Any, x0: Tensor, generator: torch.Generator | None = None,
-             **cond: Tensor) -> Tensor:
-        """Simple DDPM loss, MSE on the chosen target (``x0`` or ``eps``)."""
+             zero_start_prob: float = 0.0, **cond: Tensor) -> Tensor:
+        """Simple DDPM loss, MSE on the chosen target (``x0`` or ``eps``).
+
+        A fraction ``zero_start_prob`` of the batch is replaced by the deterministic start
+        state of ``rho = 0`` decoding (``t = T - 1``, ``x_t = 0``)."""
         b = x0.shape[0]
         t = torch.randint(0, self.steps, (b,), generator=generator)
         noise = torch.randn(x0.shape, generator=generator)
-        pred = model(self.q_sample(x0, t, noise), t.float(), **cond)
+        x_t = self.q_sample(x0, t, noise)
+        if zero_start_prob > 0:
+            start = torch.rand(b, generator=generator) < zero_start_prob
+            t = torch.where(start, torch.full_like(t, self.steps - 1), t)
+            x_t = torch.where(start[:, None, None, None], torch.zeros_like(x_t), x_t)
+            # the noise implied by x_t = 0 (the eps target that gives the right x0)
+            ab = self.alphas_bar[t][:, None, None, None]
+            implied = -(ab / (1 - ab)).sqrt() * x0
+            noise = torch.where(start[:, None, None, None], implied, noise)
+        pred = model(x_t, t.float(), **cond)
         target = x0 if self.prediction == "x0" else noise
         return F.mse_loss(pred, target)
 
@@ -695,17 +809,23 @@ class COSMIC(nn.Module):
             out: Tensor = self.unet(r_t, t, x_hat, y_hat, tokens)
             return out
 
-        return self.diffusion.loss(model, r0, generator=generator)
+        return self.diffusion.loss(model, r0, generator=generator,
+                                   zero_start_prob=self.config.zero_start_prob)
 
     @torch.no_grad()
     def compensate(self, x_hat: Tensor, y_hat: Tensor, meta: Tensor,
                    sample_steps: int | None = None,
                    generator: torch.Generator | None = None,
                    noise_scale: float | None = None) -> Tensor:
-        """Add the sampled residual to the decoder output: ``clamp(x_hat + r / scale)``."""
+        """Add the sampled residual to the decoder output: ``clamp(x_hat + r / scale)``.
+
+        ``noise_scale`` (``rho``) defaults to the config's; ``sample_steps`` defaults to
+        ``config.distortion_steps`` when ``rho == 0`` (the PSNR-oriented output) and to
+        ``config.sample_steps`` otherwise."""
         tokens = self.meta_encoder(meta)
-        steps = sample_steps or self.config.sample_steps
         rho = self.config.noise_scale if noise_scale is None else noise_scale
+        default = self.config.distortion_steps if rho == 0 else self.config.sample_steps
+        steps = sample_steps or default
         r = self.diffusion.sample(self._denoiser(tokens, x_hat, y_hat), x_hat.shape, steps,
                                   generator=generator, noise_scale=rho)
         return (x_hat + r / self.config.residual_scale).clamp(0, 1)
