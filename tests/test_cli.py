@@ -120,3 +120,15 @@ def test_help_lists_task_commands_without_heavy_imports() -> None:
     for spec in registry.systems():
         for name in spec.commands:
             assert name in out.stdout, f"task command {name} missing from --help"
+
+
+def test_report_lists_highlights(tmp_path: Path) -> None:
+    from geoneurips.cli.report import write_report
+
+    row = {"system": "cosmic", "primary": "psnr", "metrics": {"psnr": 23.0},
+           "baseline": {"psnr": 21.5}, "beats_baseline": True, "seconds": 1.0,
+           "artifacts": {}, "details": {"highlights": {"encoder FLOPs ratio": 6.25}}}
+    text = write_report([row], tmp_path).read_text()
+    assert "Also measured:" in text and "- encoder FLOPs ratio: 6.25" in text
+    row["details"] = {}
+    assert "Also measured" not in write_report([row], tmp_path / "b").read_text()

@@ -530,6 +530,12 @@ def _demo(out_dir: Path, quick: bool, seed: int, started: float, cpu0: float) ->
         "encoder_flops_tiny": flops,
         "encoder_flops_paper_widths": flops_paper,
         "encoder_flops_ratio_vs_hyperprior": flops_paper["flops_ratio"],
+        "highlights": {
+            "encoder FLOPs ratio, hyperprior encoder / COSMIC encoder (paper widths, 256 px)":
+                flops_paper["flops_ratio"],
+            "PSNR gain over JPEG charged for scan data only, at COSMIC's bpp (dB)":
+                res["psnr"] - scan_psnr,
+        },
         "cpu_seconds": round(cpu, 2),
         "checkpoint": str(ckpt),
         "cpu_seconds_codec_training": round(t1 - t0, 2),
