@@ -59,7 +59,7 @@ def seco_refine(
     thing_ids = _int_list(things, "things")
     band_list = _int_list(bands, "bands")
     if classifier == "tiny":
-        scc = SCCConfig.tiny(epochs=epochs, filter_mode=filter_mode, seed=seed)  # type: ignore[arg-type]
+        scc = SCCConfig.tiny(epochs=epochs, filter_mode=filter_mode, seed=seed)
     else:
         scc = SCCConfig(
             arch=classifier, epochs=epochs, filter_mode=filter_mode,  # type: ignore[arg-type]

@@ -110,7 +110,9 @@ class LoveDA(Dataset[dict[str, torch.Tensor]]):
             domains = (domains,)
         bad = [d for d in domains if d not in LOVEDA_DOMAINS]
         if bad or not domains:
-            raise InvalidInputError(f"domains must be among {sorted(LOVEDA_DOMAINS)}, got {domains}")
+            raise InvalidInputError(
+                f"domains must be among {sorted(LOVEDA_DOMAINS)}, got {domains}"
+            )
         self.root = Path(root)
         self.split = split
         self.domains = tuple(domains)

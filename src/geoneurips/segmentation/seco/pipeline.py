@@ -114,7 +114,8 @@ def build_seco(
 def _to_uint8(img: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     scale = np.where(hi > lo, hi - lo, 1.0)
     out = (img - lo[:, None, None]) / scale[:, None, None] * 255.0
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+    u8: np.ndarray = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return u8
 
 
 def _stretch(path: Path, bands: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +204,8 @@ def refine_raster(
         if not (lab != IGNORE_INDEX).any():
             return np.full((1, *lab.shape), IGNORE_INDEX, dtype=np.float32)
         refined, _ = seco([rgb], [lab.astype(np.int64)])
-        return refined[0][None].astype(np.float32)
+        band: np.ndarray = refined[0][None].astype(np.float32)
+        return band
 
     def run(dest: Path) -> None:
         predict_raster(

@@ -130,7 +130,8 @@ class InriaAerial(Dataset[dict[str, torch.Tensor]]):
             raise InvalidInputError(
                 f"Inria mask {str(path)!r} must hold only 0 and 255; found {vals}"
             )
-        return (gt == 255).astype(np.int64)
+        mask: np.ndarray = (gt == 255).astype(np.int64)
+        return mask
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         from ...raster.io import read_raster

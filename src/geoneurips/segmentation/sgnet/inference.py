@@ -203,7 +203,8 @@ def segment_raster(
                               progress=progress)
 
     def finalize(prob: np.ndarray) -> np.ndarray:
-        return np.argmax(prob, axis=0)[None].astype(np.float32)
+        label: np.ndarray = np.argmax(prob, axis=0)[None].astype(np.float32)
+        return label
 
     return predict_raster([image], output, kernel, out_bands=k, tile_size=t, overlap=ov,
                           blend="cosine", out_dtype="uint8", out_nodata=255,

@@ -27,7 +27,7 @@ exact values were not available to us (noted on each argument).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, SupportsInt, cast
 
 import torch
 import torch.nn.functional as F
@@ -84,7 +84,8 @@ class WindowAttention(nn.Module):
         t = xp.reshape(b, c, hp // ws, ws, wp // ws, ws).permute(0, 2, 4, 3, 5, 1)
         t = t.reshape(-1, ws * ws, c)
         q = self.norm(t) + self.pos
-        out, _ = self.attn(q, q, q, need_weights=False)
+        attn: tuple[torch.Tensor, torch.Tensor | None] = self.attn(q, q, q, need_weights=False)
+        out = attn[0]
         out = out.view(b, hp // ws, wp // ws, ws, ws, c).permute(0, 5, 1, 3, 2, 4)
         out = out.reshape(b, c, hp, wp)[:, :, :h, :w]
         return out
@@ -161,7 +162,8 @@ class SurroundingBranch(nn.Module):
                 nn.ReLU(inplace=True),
             )
 
-        self.encoder = nn.Sequential(stage(in_channels, channels // 2), stage(channels // 2, channels))
+        self.encoder = nn.Sequential(stage(in_channels, channels // 2),
+                                     stage(channels // 2, channels))
         self.sci = SCIModule(channels, window_size, num_heads)
         self.aux_head = nn.Conv2d(channels, num_classes, 1)
 
@@ -258,6 +260,12 @@ class SGNetConfig:
         return cls(**d)
 
 
+class _FeatureNet(Protocol):
+    """What SGNet needs of its base network: dense features of a patch."""
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
 class SGNet(nn.Module):
     """Surrounding Guided Segmentation network: a wrapper around any segmentation net.
 
@@ -302,7 +310,8 @@ class SGNet(nn.Module):
             raise InvalidInputError(
                 "pass base_channels: the base network has no out_features attribute"
             )
-        cb = base_channels if base_channels is not None else int(base.out_features)
+        cb = (base_channels if base_channels is not None
+              else int(cast(SupportsInt, base.out_features)))
         self.context = SurroundingBranch(in_channels, context_channels, num_classes,
                                          window_size, num_heads)
         self.fuse = nn.Sequential(
@@ -323,9 +332,10 @@ class SGNet(nn.Module):
                 f"SGNet was built for {self.in_channels} bands; got patch with "
                 f"{patch.shape[1]} and context with {context.shape[1]}"
             )
-        feats = self.base.forward_features(patch)
+        feats = cast(_FeatureNet, self.base).forward_features(patch)
         ctx = self.context(context)
-        aligned = align_patch_features(ctx, self.context_scale, tuple(feats.shape[-2:]))
+        size = (feats.shape[-2], feats.shape[-1])
+        aligned = align_patch_features(ctx, self.context_scale, size)
         if feats.is_contiguous(memory_format=torch.channels_last):  # keep the fast CPU layout
             aligned = aligned.contiguous(memory_format=torch.channels_last)
         out = self.fuse(torch.cat([feats, aligned], dim=1))
@@ -430,7 +440,9 @@ class _Plain(nn.Module):
         super().__init__()
         self.base = base
 
-    def forward(self, patch: torch.Tensor, context: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, patch: torch.Tensor, context: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         return {"out": self.base(patch)}
 
 

@@ -96,8 +96,9 @@ class SGNetTask(_LightningBase):  # type: ignore[misc]
                 raise InvalidInputError("all pairs of a batch must share the same shift")
             shift = (int(s[0]), int(s[1]))
             mask_b = batch["mask_b"]
-        terms = self.criterion(out_a, batch["mask"], batch.get("context_mask"), out_b, shift,
-                               mask_b)
+        terms: dict[str, torch.Tensor] = self.criterion(
+            out_a, batch["mask"], batch.get("context_mask"), out_b, shift, mask_b
+        )
         for k, v in terms.items():
             self.log(f"train_{k}", v, batch_size=len(batch["image"]))
         return terms["loss"]
@@ -187,7 +188,11 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         train = InriaAerial(tmp / "data", "train")
         val = InriaAerial(tmp / "data", "val")
         p = cfg_s.patch_size
-        patches = SurroundingPatches([f[0] for f in train.files], [f[1] for f in train.files],
+        train_masks: list[Path] = []
+        for _, gt_path in train.files:
+            assert gt_path is not None  # labelled split
+            train_masks.append(gt_path)
+        patches = SurroundingPatches([f[0] for f in train.files], train_masks,
                                      patch_size=p, context_scale=cfg_s.context_scale,
                                      samples_per_image=spi, pair_shift=(0, p // 2), seed=seed)
         samples = materialize(patches)
