@@ -252,7 +252,8 @@ def _smooth_field(rng: np.random.Generator, size: int, sigma: float) -> np.ndarr
     from scipy import ndimage
 
     f = ndimage.gaussian_filter(rng.normal(size=(size, size)), sigma)
-    return (f - f.mean()) / (f.std() + 1e-9)
+    out: np.ndarray = (f - f.mean()) / (f.std() + 1e-9)
+    return out
 
 
 def make_change_pair(
@@ -314,7 +315,10 @@ def make_change_pair(
     gain, offset = rng.uniform(0.85, 1.15), rng.uniform(-12, 12)
     img1 = img1 + rng.normal(0, 3.0, img1.shape)
     img2 = gain * img2 + offset + rng.normal(0, 3.0, img2.shape)
-    to8 = lambda x: np.clip(np.round(x), 0, 255).astype(np.uint8)  # noqa: E731
+
+    def to8(x: np.ndarray) -> np.ndarray:
+        return np.clip(np.round(x), 0, 255).astype(np.uint8)
+
     return to8(img1), to8(img2), change, instances
 
 
@@ -366,6 +370,7 @@ def write_second_fixture(
 def sample_to_images(sample: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """``(H, W, 3)`` uint8 images of a sample's ``image1``/``image2``."""
     def conv(t: Tensor) -> np.ndarray:
-        return np.clip(t.numpy().transpose(1, 2, 0), 0, 255).astype(np.uint8)
+        out: np.ndarray = np.clip(t.numpy().transpose(1, 2, 0), 0, 255).astype(np.uint8)
+        return out
 
     return conv(sample["image1"]), conv(sample["image2"])

@@ -28,7 +28,14 @@ import numpy as np
 from geoneurips.demo import DemoResult, finish, new_figure
 from geoneurips.errors import InvalidInputError
 
-from .model import AnyChange, AnyChangeConfig, PluggableBackend, SamBackend, build_tiny_sam
+from .model import (
+    AnyChange,
+    AnyChangeConfig,
+    PluggableBackend,
+    SamBackend,
+    _threshold_otsu,
+    build_tiny_sam,
+)
 
 __all__ = ["build_model", "cva_otsu", "demo", "detect_change_geotiff", "evaluate"]
 
@@ -88,7 +95,8 @@ def _to_uint8(block: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """``(C, h, w)`` float -> ``(h, w, C)`` uint8 with a linear stretch."""
     x = (block - lo[:, None, None]) / (hi - lo)[:, None, None]
     x = np.nan_to_num(x, nan=0.0)
-    return np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    out: np.ndarray = np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    return out
 
 
 def detect_change_geotiff(
@@ -240,14 +248,15 @@ def detect_change_geotiff(
 
 def cva_otsu(image1: np.ndarray, image2: np.ndarray) -> np.ndarray:
     """Change-vector-analysis baseline: Otsu threshold of ``|I2 - I1|`` (per-date z-scored)."""
-    from skimage.filters import threshold_otsu
 
     def z(x: np.ndarray) -> np.ndarray:
         x = x.astype(np.float64)
-        return (x - x.mean((0, 1))) / (x.std((0, 1)) + 1e-9)
+        out: np.ndarray = (x - x.mean((0, 1))) / (x.std((0, 1)) + 1e-9)
+        return out
 
-    mag = np.linalg.norm(z(image2) - z(image1), axis=-1)
-    return mag > threshold_otsu(mag)
+    mag: np.ndarray = np.linalg.norm(z(image2) - z(image1), axis=-1)
+    changed: np.ndarray = mag > _threshold_otsu(mag)
+    return changed
 
 
 def evaluate(model: AnyChange, dataset: Any, k: int = 1000) -> dict[str, Any]:

@@ -215,7 +215,8 @@ class FUSU(Dataset[dict[str, Tensor]]):
         """``(T, C, h, w)`` float32 series of patch ``pid`` and its ``(T,)`` month indices."""
         import rasterio
 
-        arrays, dates = [], []
+        arrays: list[npt.NDArray[np.float32]] = []
+        dates: list[int] = []
         for date, path in self.ts_files[pid]:
             try:
                 with rasterio.open(path) as src:
@@ -377,7 +378,7 @@ def write_fixture(
         rng = np.random.default_rng(seed)
         scenes = {}
         for split in FUSU.splits:
-            items = []
+            items: list[dict[str, npt.NDArray[Any]]] = []
             for _ in range(n_per_split):
                 l1 = rng.integers(0, len(CLASSES), (size, size), dtype=np.uint8)
                 l2 = l1.copy()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 import torch
 import torch.nn.functional as F
@@ -218,6 +219,7 @@ class UTAE(nn.Module):
         for down in self.down:
             feats.append(down(feats[-1]))
         feats5 = [f.view(b, t, *f.shape[1:]) for f in feats]
+        out: Tensor
         out, attn = self.ltae(feats5[-1], dates, pad_mask)
         for k, (up, skip_conv, conv) in enumerate(
             zip(self.up, self.skip_conv, self.up_conv, strict=True)
@@ -260,7 +262,7 @@ class FusionModule(nn.Module):
             top, left = (h - self.crop_size) // 2, (w - self.crop_size) // 2
             crop = ts_feat[..., top:top + self.crop_size, left:left + self.crop_size]
         cropped = F.interpolate(self.proj(crop), size=size, mode="bilinear", align_corners=False)
-        collapsed = self.mlp(ts_feat.mean(dim=(-2, -1)))  # per sample (code: sample 0 only)
+        collapsed: Tensor = self.mlp(ts_feat.mean(dim=(-2, -1)))  # per sample (code: sample 0 only)
         return cropped + collapsed[:, :, None, None]
 
 
@@ -324,6 +326,12 @@ class SPPHead(nn.Module):
 
 
 # --------------------------------------------------------------------------- HR encoder
+class _FeatureInfo(Protocol):
+    """The part of timm's ``FeatureInfo`` (``features_only`` models) used here."""
+
+    def channels(self) -> list[int]: ...
+
+
 class HRNetEncoder(nn.Module):
     """HRNet backbone of the paper (Sec. 4: HRNet-w18), built with timm (random init).
 
@@ -347,7 +355,7 @@ class HRNetEncoder(nn.Module):
             from ...io import load_checkpoint
 
             self.body.load_state_dict(load_checkpoint(weights), strict=False)
-        self.out_channels = int(sum(self.body.feature_info.channels()))
+        self.out_channels = int(sum(cast(_FeatureInfo, self.body.feature_info).channels()))
 
     def forward(self, x: Tensor) -> Tensor:
         feats = self.body(x)

@@ -35,7 +35,7 @@ _MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 _STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
-def normalize_images(image: Tensor) -> Tensor:
+def normalize_images(image: Tensor) -> tuple[Tensor, Tensor]:
     """``(B, 2, 3, H, W)`` raw 0-255 RGB -> two ImageNet-normalised ``(B, 3, H, W)`` stacks."""
     x = image.float() / 255.0
     return (x[:, 0] - _MEAN) / _STD, (x[:, 1] - _MEAN) / _STD
@@ -65,6 +65,9 @@ class FUSUTask(L.LightningModule):
         augment: random flips/rotations during training.
         ts_mean, ts_std: per-band normalisation of the Sentinel series (``None``: raw).
     """
+
+    ts_mean: Tensor  # buffers, registered in __init__
+    ts_std: Tensor
 
     def __init__(
         self,
@@ -180,7 +183,7 @@ def make_synthetic_scenes(
     grid = ts_size // pb
     dates = [month_index("A", m) for m in (8, 10, 12)][:dates_per_period] + \
         [month_index("C", m) for m in (2, 5, 8)][:dates_per_period]
-    scenes = []
+    scenes: list[dict[str, npt.NDArray[Any]]] = []
     for _ in range(n):
         c1 = rng.choice(BUILT + GREEN, size=(grid, grid))
         c2 = c1.copy()
