@@ -44,6 +44,7 @@ from ..errors import InvalidInputError
 from .image import ergas, sam
 
 __all__ = [
+    "as_chw",
     "d_lambda_k",
     "d_s",
     "full_resolution_metrics",
@@ -59,7 +60,13 @@ FloatArray = npt.NDArray[np.float64]
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def _chw(x: npt.ArrayLike, name: str) -> FloatArray:
+def as_chw(x: npt.ArrayLike, name: str, nan_hint: str = "") -> FloatArray:
+    """``x`` as a float64 band-first ``(C, H, W)`` array (an ``(H, W)`` image gets one band).
+
+    Raises:
+        InvalidInputError: a non-numeric dtype, another shape or an empty axis, or NaN/inf
+            values (``nan_hint`` is appended to that message).
+    """
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise InvalidInputError(f"{name} must be numeric, got dtype {arr.dtype}")
@@ -69,12 +76,12 @@ def _chw(x: npt.ArrayLike, name: str) -> FloatArray:
     if arr.ndim != 3 or 0 in arr.shape:
         raise InvalidInputError(f"{name} must be (C, H, W) or (H, W), got shape {arr.shape}")
     if not np.isfinite(arr).all():
-        raise InvalidInputError(f"{name} holds NaN or infinite values")
+        raise InvalidInputError(f"{name} holds NaN or infinite values{nan_hint}")
     return arr
 
 
 def _pair(a: npt.ArrayLike, b: npt.ArrayLike, na: str, nb: str) -> tuple[FloatArray, FloatArray]:
-    x, y = _chw(a, na), _chw(b, nb)
+    x, y = as_chw(a, na), as_chw(b, nb)
     if x.shape != y.shape:
         raise InvalidInputError(f"{na} shape {x.shape} != {nb} shape {y.shape}")
     return x, y
@@ -361,7 +368,7 @@ def d_s(
     from ..restoration.pansharpening.mtf import imresize, interp23
 
     f, m = _pair(fused, ms_exp, "fused", "ms_exp")
-    p = _chw(pan, "pan")
+    p = as_chw(pan, "pan")
     if p.shape != (1,) + f.shape[1:]:
         raise InvalidInputError(f"pan must be (1, {f.shape[1]}, {f.shape[2]}), got {p.shape}")
     if not q > 0:
@@ -445,8 +452,8 @@ def full_resolution_metrics(
     """
     from ..restoration.pansharpening.mtf import interp23
 
-    f = _clip(_chw(fused, "fused"), max_value)
-    m = _chw(ms, "ms")
+    f = _clip(as_chw(fused, "fused"), max_value)
+    m = as_chw(ms, "ms")
     if m.shape[0] != f.shape[0] or m.shape[1] * ratio != f.shape[1] or \
             m.shape[2] * ratio != f.shape[2]:
         raise InvalidInputError(

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from .._cli import exit_on_error
+
 __all__ = ["declouds"]
 
 
@@ -29,18 +31,11 @@ def declouds(
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Build a cloud-free composite from a time series of GeoTIFFs with cloud masks."""
-    from ...errors import GeoNeuripsError
     from .composite import composite
 
-    try:
+    with exit_on_error(json_output):
         summary = composite(stack_dir, output, method=method,  # type: ignore[arg-type]
                             fill=fill, block=block, progress=not json_output)  # type: ignore[arg-type]
-    except GeoNeuripsError as exc:
-        if json_output:
-            typer.echo(json.dumps({"error": str(exc)}))
-        else:
-            typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
     if json_output:
         typer.echo(json.dumps(summary))
     else:

@@ -30,7 +30,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from types import TracebackType
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -114,7 +115,7 @@ def _cloudy(mask: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
 
 def _valid(img: npt.NDArray[Any], nodata: float | None) -> npt.NDArray[np.bool_]:
     a = img.astype(np.float32)
-    ok = ~np.isnan(a).any(axis=0)
+    ok = cast(npt.NDArray[np.bool_], ~np.isnan(a).any(axis=0))  # (B, h, w) -> (h, w) array
     if nodata is not None and not np.isnan(nodata):
         ok &= ~(a == nodata).any(axis=0)
     return ok
@@ -195,7 +196,7 @@ def composite(
                 valid[t] = _valid(img, info.nodata)
                 clear[t] = valid[t] & ~_cloudy(read_raster(it.mask, window=win)[0])
                 imgs[t] = img
-            any_clear = clear.any(axis=0)
+            any_clear = cast(npt.NDArray[np.bool_], clear.any(axis=0))
             out = np.full((n_bands, win.height, win.width), np.nan, np.float32)
             if method == "least_cloudy":
                 t0 = int(order[0])
@@ -243,5 +244,6 @@ class _quiet:
         self._ctx.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)
 
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._ctx.__exit__(exc_type, exc, tb)

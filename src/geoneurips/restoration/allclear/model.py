@@ -165,7 +165,8 @@ class MBConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.block(x)
-        return x + self.project(h * self.se(h))
+        out: torch.Tensor = x + self.project(h * self.se(h))
+        return out
 
 
 def sinusoidal_encoding(days: torch.Tensor, dim: int, period: float = 1000.0) -> torch.Tensor:

@@ -88,8 +88,9 @@ class AllClearTask(L.LightningModule):
         self.loss_name = loss
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self.model(batch["input_images"], batch["time_differences"],
-                          batch["input_cld_shdw"])
+        out: tuple[torch.Tensor, torch.Tensor | None] = self.model(
+            batch["input_images"], batch["time_differences"], batch["input_cld_shdw"])
+        return out
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         mean, var = self(batch)
@@ -197,7 +198,7 @@ def _demo(out_dir: Path, quick: bool, seed: int, started: float) -> DemoResult:
         ax.set_title(title, fontsize=8)
         ax.set_axis_off()
     lulc = {DW_CLASSES[c]: {m: round(v, 4) for m, v in row.items()}
-            for c, row in results["uncrtaints"].get("lulc", {}).items()  # type: ignore[union-attr]
+            for c, row in results["uncrtaints"].get("lulc", {}).items()
             if row["pixels"] > 0}
     return finish(
         "allclear", model_m, base_m, primary="PSNR", margin=1.0, higher_is_better=True,

@@ -78,7 +78,8 @@ def fractal_noise(
     phase = rng.normal(size=shape) + 1j * rng.normal(size=shape)
     field = np.real(np.fft.ifft2(amp * phase))
     lo, hi = field.min(), field.max()
-    return (field - lo) / max(hi - lo, 1e-12)
+    out: npt.NDArray[np.float64] = (field - lo) / max(hi - lo, 1e-12)
+    return out
 
 
 def make_landcover(
@@ -86,7 +87,8 @@ def make_landcover(
 ) -> npt.NDArray[np.int64]:
     """A Dynamic World label map: argmax of one smooth random field per class."""
     fields = np.stack([fractal_noise(shape, rng, beta=3.0) for _ in classes])
-    return np.asarray(classes, dtype=np.int64)[fields.argmax(0)]
+    out: npt.NDArray[np.int64] = np.asarray(classes, dtype=np.int64)[fields.argmax(0)]
+    return out
 
 
 def make_surface(
@@ -119,12 +121,14 @@ class CloudyDate:
     @property
     def cloud(self) -> npt.NDArray[np.bool_]:
         """Binary cloud mask (``clouds_30``)."""
-        return self.cld_shdw[1] > 0
+        out: npt.NDArray[np.bool_] = self.cld_shdw[1] > 0
+        return out
 
     @property
     def shadow(self) -> npt.NDArray[np.bool_]:
         """Binary shadow mask (``shadows_thres_30``)."""
-        return self.cld_shdw[4] > 0
+        out: npt.NDArray[np.bool_] = self.cld_shdw[4] > 0
+        return out
 
 
 def make_cloudy_date(

@@ -239,7 +239,8 @@ def synthetic_scene(rng: np.random.Generator, size: int, lat: float, month: floa
         img[y0 + 2:y0 + bh + 2, x0 + 2:x0 + bw + 2] *= 0.5
         img[y0:y0 + bh, x0:x0 + bw] = rng.uniform(0.65, 0.9, 3)
     img = img + rng.normal(0, 0.01, img.shape)
-    return np.clip(img, 0, 1).astype(np.float32)
+    out: np.ndarray = np.clip(img, 0, 1).astype(np.float32)
+    return out
 
 
 def _footprint(lon: float, lat: float, half: float) -> str:

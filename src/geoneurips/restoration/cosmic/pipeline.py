@@ -112,7 +112,7 @@ def train_codec(model: COSMIC, images: Tensor, meta: Tensor, *, lmbda: float, st
         x, _ = random_crops(images, meta, crop, batch_size, gen)
         loss, _, _ = rd_loss(codec(x), x, lmbda)
         opt.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         torch.nn.utils.clip_grad_norm_(main, 50.0)
         opt.step()
         sched.step()
@@ -194,7 +194,7 @@ def train_compensation(model: COSMIC, images: Tensor, meta: Tensor, *, steps: in
                                         gen)
         loss = model.compensation_loss(xs, xh, ys, ms, generator=gen)
         opt.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
@@ -312,6 +312,7 @@ class COSMICTask:
                 x, meta = batch["image"], batch["metadata"]
                 opts = self.optimizers()
                 if self.stage == "codec":
+                    assert isinstance(opts, list)  # two optimizers (configure_optimizers)
                     opt, aux_opt = opts
                     loss, bpp, mse = rd_loss(self.model.codec(x), x, self.lmbda)
                     opt.zero_grad()
@@ -325,6 +326,7 @@ class COSMICTask:
                 else:
                     x_hat, y_hat = decode_for_training(self.model, x)
                     loss = self.model.compensation_loss(x, x_hat, y_hat, meta)
+                    assert not isinstance(opts, list)  # one optimizer (configure_optimizers)
                     opts.zero_grad()
                     self.manual_backward(loss)
                     opts.step()

@@ -38,6 +38,7 @@ from torch.utils.data import Dataset
 
 from ...errors import DataNotFoundError, InvalidInputError
 from ...io import atomic_path
+from .._h5 import H5SampleFile, read_h5_shapes
 
 __all__ = [
     "KEYS",
@@ -64,7 +65,7 @@ def file_name(split: str, dataset: str = "cave", ratio: int = 4) -> str:
     return f"{split}_{dataset}(with_up)x{ratio}.h5"
 
 
-class HISRDataset(Dataset[dict[str, torch.Tensor]]):
+class HISRDataset(H5SampleFile, Dataset[dict[str, torch.Tensor]]):
     """A CAVE / Harvard MHIF ``.h5`` file (``GT``, ``LRHSI``, ``RGB``, ``HSI_up``).
 
     Args:
@@ -96,8 +97,6 @@ class HISRDataset(Dataset[dict[str, torch.Tensor]]):
         rgb_order: Literal["rgb", "bgr"] | None = None,
         transforms: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
     ) -> None:
-        import h5py
-
         root = Path(root)
         self.path = root if root.suffix == ".h5" else root / file_name(split, dataset, ratio)
         if not self.path.is_file():
@@ -109,14 +108,7 @@ class HISRDataset(Dataset[dict[str, torch.Tensor]]):
         self.dataset = dataset
         self.rgb_order = rgb_order or ("bgr" if dataset == "cave" else "rgb")
         self.transforms = transforms
-        try:
-            with h5py.File(self.path, "r") as f:
-                self.shapes = {k: tuple(int(s) for s in f[k].shape) for k in KEYS if k in f}
-                found = sorted(f.keys())
-        except OSError as exc:
-            raise InvalidInputError(
-                f"cannot read {str(self.path)!r} as HDF5 (truncated or not an MHIF file): {exc}"
-            ) from exc
+        self.shapes, found = read_h5_shapes(self.path, KEYS, "an MHIF file")
         missing = [k for k in ("LRHSI", "RGB", "HSI_up") if k not in self.shapes]
         if missing:
             raise InvalidInputError(
@@ -155,38 +147,9 @@ class HISRDataset(Dataset[dict[str, torch.Tensor]]):
     def __len__(self) -> int:
         return self.shapes["LRHSI"][0]
 
-    def _handle(self) -> Any:
-        import h5py
-
-        if self._file is None:  # opened lazily, once per process (DataLoader workers)
-            self._file = h5py.File(self.path, "r")
-        return self._file
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_file"] = None
-        return state
-
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} samples")
-        index %= len(self)
-        f = self._handle()
-        sample: dict[str, torch.Tensor] = {}
-        for k in KEYS:
-            if k not in self.shapes:
-                continue
-            try:
-                arr = np.asarray(f[k][index], dtype=np.float32)
-            except OSError as exc:
-                raise InvalidInputError(
-                    f"cannot read {k!r}[{index}] of {str(self.path)!r} (truncated?): {exc}"
-                ) from exc
-            if not np.isfinite(arr).all():
-                raise InvalidInputError(
-                    f"{str(self.path)!r}: {k!r}[{index}] holds NaN or infinite values"
-                )
-            sample[_SAMPLE_KEYS[k]] = torch.from_numpy(arr)
+        index, arrays = self._read_sample(index, KEYS)
+        sample = {_SAMPLE_KEYS[k]: torch.from_numpy(arr) for k, arr in arrays.items()}
         sample["index"] = torch.tensor(index)
         if self.transforms is not None:
             sample = self.transforms(sample)

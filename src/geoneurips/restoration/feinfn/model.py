@@ -114,7 +114,8 @@ class _ResBlock(nn.Module):
         self.conv2 = nn.Conv2d(dim, dim, 3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.conv2(F.leaky_relu(self.conv1(x), 0.1))
+        out: Tensor = x + self.conv2(F.leaky_relu(self.conv1(x), 0.1))
+        return out
 
 
 class _Encoder(nn.Module):
@@ -126,7 +127,8 @@ class _Encoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.head(x)
-        return self.tail(self.body(h)) + h
+        out: Tensor = self.tail(self.body(h)) + h
+        return out
 
 
 class SpectralEncoder(_Encoder):
@@ -172,7 +174,8 @@ class FourierUnit(nn.Module):
         amp = self.amp(spec.abs())
         pha = self.pha(torch.angle(spec))
         out = torch.complex(amp * torch.cos(pha), amp * torch.sin(pha))
-        return torch.fft.ifft2(out, dim=(1, 2), norm="ortho").real
+        result: Tensor = torch.fft.ifft2(out, dim=(1, 2), norm="ortho").real
+        return result
 
 
 def _make_coord(h: int, w: int, device: torch.device, dtype: torch.dtype) -> Tensor:
@@ -237,7 +240,7 @@ class SpaFreIFF(nn.Module):
         weights = [areas[3], areas[2], areas[1], areas[0]]
         e_s = sum(o * a for o, a in zip(outs_s, weights, strict=True)) / total
         e_f = sum(o * a for o, a in zip(outs_f, weights, strict=True)) / total
-        return e_s, e_f  # type: ignore[return-value]
+        return e_s, e_f
 
 
 class GaborWavelet(nn.Module):
@@ -317,7 +320,8 @@ class SFID(nn.Module):
         for layer in self.layers:
             e_s, e_f = layer(e_s, e_f)
         feats = torch.cat((e_s, e_f), dim=-1) * self.feature_scale
-        return self.out(feats).permute(0, 3, 1, 2)
+        out: Tensor = self.out(feats).permute(0, 3, 1, 2)
+        return out
 
 
 class FeINFN(nn.Module):
@@ -390,7 +394,8 @@ class FeINFN(nn.Module):
         z_spe = self.spectral_encoder(lrhsi - lrhsi.mean(dim=(2, 3), keepdim=True))
         z_spa = self.spatial_encoder(x_spa - x_spa.mean(dim=(2, 3), keepdim=True))
         e_s, e_f = self.iff(z_spe, z_spa)
-        return hsi_up + self.decoder(e_s, e_f)
+        out: Tensor = hsi_up + self.decoder(e_s, e_f)
+        return out
 
     def param_groups(self, lr: float) -> list[dict[str, object]]:
         """Optimiser parameter groups *[inferred]*: the linear layers inside the SFID
@@ -403,8 +408,11 @@ class FeINFN(nn.Module):
         the network (see the module docstring).
         """
         scale = 1.0 / max(abs(float(self.config.omega0)), 1.0)
-        slow = [p for layer in self.decoder.layers
-                for lin in (layer.lin_s, layer.lin_f, layer.mix) for p in lin.parameters()]
+        slow: list[nn.Parameter] = []
+        for layer in self.decoder.layers:
+            assert isinstance(layer, _SFIDLayer)
+            slow.extend(p for lin in (layer.lin_s, layer.lin_f, layer.mix)
+                        for p in lin.parameters())
         slow_ids = {id(p) for p in slow}
         fast = [p for p in self.parameters() if id(p) not in slow_ids]
         return [{"params": fast, "lr": lr}, {"params": slow, "lr": lr * scale}]

@@ -96,7 +96,7 @@ def train(
 
     gen = torch.Generator().manual_seed(seed)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=gen)
-    opt = torch.optim.Adam(model.param_groups(lr), lr=lr)  # type: ignore[arg-type]
+    opt = torch.optim.Adam(model.param_groups(lr), lr=lr)
     steps = max(1, epochs * len(loader))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: 0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * min(k, steps) / steps)))
@@ -111,7 +111,7 @@ def train(
                 raise InvalidInputError("training samples need a 'gt' reference")
             loss = l1_ssim_loss(model(lrhsi, rgb, up), gt, ssim_weight)
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             opt.step()
             sched.step()
             losses.append(float(loss.detach()))
@@ -131,7 +131,8 @@ def predict(model: FeINFN, lrhsi: Tensor, rgb: Tensor, hsi_up: Tensor | None = N
         lrhsi, rgb = lrhsi[None], rgb[None]
         hsi_up = None if hsi_up is None else hsi_up[None]
     out = model(lrhsi.float(), rgb.float(), None if hsi_up is None else hsi_up.float())
-    return out[0] if single else out
+    result: Tensor = out[0] if single else out
+    return result
 
 
 def save_model(model: FeINFN, path: str | Path, msi_order: str = "rgb") -> Path:
@@ -182,7 +183,8 @@ class FeINFNTask(L.LightningModule):
         self.model = FeINFN(FeINFNConfig(**config) if config else FeINFNConfig())
 
     def forward(self, lrhsi: Tensor, rgb: Tensor, hsi_up: Tensor | None = None) -> Tensor:
-        return self.model(lrhsi, rgb, hsi_up)
+        out: Tensor = self.model(lrhsi, rgb, hsi_up)
+        return out
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         lrhsi, rgb, up, gt = _batch(batch)
@@ -198,7 +200,7 @@ class FeINFNTask(L.LightningModule):
         self.log_dict({f"val_{k}": v for k, v in m.items()}, batch_size=lrhsi.shape[0])
 
     def configure_optimizers(self) -> Any:
-        opt = torch.optim.Adam(self.model.param_groups(self.hparams["lr"]),  # type: ignore[arg-type]
+        opt = torch.optim.Adam(self.model.param_groups(self.hparams["lr"]),
                                lr=self.hparams["lr"])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             opt, T_max=self.hparams["max_epochs"])

@@ -34,6 +34,7 @@ from torch.utils.data import Dataset
 
 from ...errors import DataNotFoundError, InvalidInputError
 from ...io import atomic_path
+from .._h5 import H5SampleFile, read_h5_shapes
 from .mtf import interp23, make_reduced_resolution, mtf_filter, mtf_kernel, sensor_max_value
 
 __all__ = [
@@ -62,7 +63,7 @@ def rgb_bands(bands: int) -> tuple[int, int, int]:
     return (0, 0, 0)
 
 
-class PanCollection(Dataset[dict[str, torch.Tensor]]):
+class PanCollection(H5SampleFile, Dataset[dict[str, torch.Tensor]]):
     """A PanCollection ``.h5`` file (reduced- or full-resolution), one sample per image.
 
     Args:
@@ -91,8 +92,6 @@ class PanCollection(Dataset[dict[str, torch.Tensor]]):
         sensor: str | None = None,
         transforms: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
     ) -> None:
-        import h5py
-
         self.path = Path(path)
         if not self.path.is_file():
             raise DataNotFoundError(
@@ -109,15 +108,8 @@ class PanCollection(Dataset[dict[str, torch.Tensor]]):
             if not self.max_value > 0:
                 raise InvalidInputError(f"max_value must be > 0, got {max_value}")
         self.transforms = transforms
-        try:
-            with h5py.File(self.path, "r") as f:
-                present = {k: tuple(int(s) for s in f[k].shape) for k in KEYS if k in f}
-                other = sorted(set(f.keys()) - set(KEYS))
-        except OSError as exc:
-            raise InvalidInputError(
-                f"cannot read {str(self.path)!r} as HDF5 (truncated or not a PanCollection "
-                f"file): {exc}"
-            ) from exc
+        present, found = read_h5_shapes(self.path, KEYS, "a PanCollection file")
+        other = sorted(set(found) - set(KEYS))
         missing = [k for k in ("ms", "lms", "pan") if k not in present]
         if missing:
             raise InvalidInputError(
@@ -169,37 +161,10 @@ class PanCollection(Dataset[dict[str, torch.Tensor]]):
     def __len__(self) -> int:
         return self.shapes["ms"][0]
 
-    def _handle(self) -> Any:
-        import h5py
-
-        if self._file is None:  # opened lazily, once per process (DataLoader workers)
-            self._file = h5py.File(self.path, "r")
-        return self._file
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_file"] = None
-        return state
-
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} samples")
-        index %= len(self)
-        f = self._handle()
+        index, arrays = self._read_sample(index, KEYS)
         sample: dict[str, torch.Tensor] = {}
-        for k in KEYS:
-            if k not in self.shapes:
-                continue
-            try:
-                arr = np.asarray(f[k][index], dtype=np.float32)
-            except OSError as exc:
-                raise InvalidInputError(
-                    f"cannot read {k!r}[{index}] of {str(self.path)!r} (truncated?): {exc}"
-                ) from exc
-            if not np.isfinite(arr).all():
-                raise InvalidInputError(
-                    f"{str(self.path)!r}: {k!r}[{index}] holds NaN or infinite values"
-                )
+        for k, arr in arrays.items():
             if self.max_value is not None:
                 arr = arr / np.float32(self.max_value)
             sample[k] = torch.from_numpy(arr)

@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...errors import InvalidInputError
+from ...metrics.pansharpening import as_chw
 
 __all__ = [
     "MS_GNYQ",
@@ -206,17 +207,7 @@ def mtf_pan_kernel(sensor: str, ratio: int = 4, n: int = 41) -> FloatArray:
 
 
 def _as_chw(x: npt.ArrayLike, name: str) -> FloatArray:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise InvalidInputError(f"{name} must be numeric, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3 or 0 in arr.shape:
-        raise InvalidInputError(f"{name} must be (C, H, W) or (H, W), got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise InvalidInputError(f"{name} holds NaN or infinite values; fill nodata first")
-    return arr
+    return as_chw(x, name, nan_hint="; fill nodata first")
 
 
 def mtf_filter(image: npt.ArrayLike, kernels: npt.ArrayLike) -> FloatArray:

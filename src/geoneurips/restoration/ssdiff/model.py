@@ -205,7 +205,8 @@ class TimeEmbedding(nn.Module):
         )
 
     def forward(self, t: Tensor) -> Tensor:
-        return self.mlp(timestep_embedding(t, self.model_channels))
+        out: Tensor = self.mlp(timestep_embedding(t, self.model_channels))
+        return out
 
 
 def _zero(module: nn.Module) -> nn.Module:
@@ -240,7 +241,8 @@ class BranchInput(nn.Module):
 
     def forward(self, cond: Tensor, x_t: Tensor, emb: Tensor) -> Tensor:
         h = self.conv(torch.cat([cond, x_t], dim=1))
-        return self.out(h + self.emb(emb)[:, :, None, None])
+        out: Tensor = self.out(h + self.emb(emb)[:, :, None, None])
+        return out
 
 
 class ResBlock(nn.Module):
@@ -264,7 +266,8 @@ class ResBlock(nn.Module):
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
         h = self.conv1(self.act(self.conv0(x)))
         h = self.out(h + self.emb(emb)[:, :, None, None])
-        return x + h
+        result: Tensor = x + h
+        return result
 
 
 class Down(nn.Module):
@@ -282,7 +285,8 @@ class Down(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.body(x)
+        out: Tensor = self.body(x)
+        return out
 
 
 class Up(nn.Module):
@@ -296,7 +300,8 @@ class Up(nn.Module):
         self.act = nn.LeakyReLU()
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
-        return self.act(self.conv(self.up(x) + skip))
+        out: Tensor = self.act(self.conv(self.up(x) + skip))
+        return out
 
 
 # -------------------------------------------------------------------------------------- APFM
@@ -316,7 +321,8 @@ class FeedForward(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+        out: Tensor = self.net(x)
+        return out
 
 
 class APFM(nn.Module):
@@ -370,7 +376,8 @@ class APFM(nn.Module):
         t_spa = a_spa @ xc
         t_spe = ya @ a_spe
         fused = (t_spa * t_spe).transpose(1, 2).reshape(x.shape[0], n, -1)
-        return self.to_out(fused)
+        out: Tensor = self.to_out(fused)
+        return out
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """Fuse feature maps ``x`` (spectral) and ``y`` (spatial), both ``(B, C, H, W)``."""
@@ -379,7 +386,8 @@ class APFM(nn.Module):
         yt = y.flatten(2).transpose(1, 2)
         xt = xt + self.fuse(xt, yt)
         xt = xt + self.ff(self.ff_norm(xt))
-        return xt.transpose(1, 2).reshape(b, c, h, w)
+        out: Tensor = xt.transpose(1, 2).reshape(b, c, h, w)
+        return out
 
 
 # -------------------------------------------------------------------------------------- FMIM
@@ -397,7 +405,8 @@ def fourier_lowpass_scale(x: Tensor, threshold: int, scale: float) -> Tensor:
     ch, cw = h // 2, w // 2
     mask[max(ch - threshold, 0) : ch + threshold, max(cw - threshold, 0) : cw + threshold] = scale
     freq = torch.fft.ifftshift(freq * mask, dim=(-2, -1))
-    return torch.fft.ifft2(freq, dim=(-2, -1)).real.to(dtype)
+    out: Tensor = torch.fft.ifft2(freq, dim=(-2, -1)).real.to(dtype)
+    return out
 
 
 class FMIM(nn.Module):
@@ -528,7 +537,8 @@ class SSNet(nn.Module):
             y = self.up[i](y, skips_y[1 - i])
             x, y_f = self.fmim[lvl](x, y)
             x = self.apfm[lvl](x, y_f)
-        return self.to_residual(x) + skip0
+        out: Tensor = self.to_residual(x) + skip0
+        return out
 
 
 def branch_parameters(model: SSNet) -> dict[str, list[nn.Parameter]]:

@@ -232,7 +232,8 @@ class SSDiffModule(L.LightningModule):
         return self
 
     def forward(self, lms: Tensor, pan: Tensor, ms: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
-        return self.model(lms, pan, ms, x_t, t)
+        out: Tensor = self.model(lms, pan, ms, x_t, t)
+        return out
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         loss = self.diffusion.training_loss(

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from .._cli import exit_on_error
+
 __all__ = ["downscale"]
 
 
@@ -28,22 +30,15 @@ def downscale(
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Downscale coarse precipitation frames with a trained STVD checkpoint."""
-    from ...errors import GeoNeuripsError
     from .pipeline import downscale_raster
 
-    try:
+    with exit_on_error(json_output):
         if members < 0 or steps < 1:
             from ...errors import InvalidInputError
 
             raise InvalidInputError(f"members must be >= 0 and steps >= 1, got {members}, {steps}")
         summary = downscale_raster(coarse, output, checkpoint, members=members, steps=steps,
                                    seed=seed)
-    except GeoNeuripsError as exc:
-        if json_output:
-            typer.echo(json.dumps({"error": str(exc)}))
-        else:
-            typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
     if json_output:
         typer.echo(json.dumps(summary))
     else:

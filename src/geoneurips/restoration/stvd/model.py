@@ -146,7 +146,8 @@ class ResBlock(nn.Module):
             h = h * (scale + 1) + shift
         h = F.silu(h)
         h = F.silu(self.norm2(self.conv2(h)))
-        return h + self.skip(x)
+        out: Tensor = h + self.skip(x)
+        return out
 
 
 def _linear_attention(q: Tensor, k: Tensor, v: Tensor, scale: float, n: int) -> Tensor:
@@ -181,7 +182,8 @@ class SpatialLinearAttention(nn.Module):
         q, k, v = (t.reshape(b, self.heads, -1, h * w)
                    for t in self.qkv(self.norm(x)).chunk(3, dim=1))
         o = _linear_attention(q, k, v, self.scale, h * w)
-        return x + self.out(o.reshape(b, -1, h, w))
+        out: Tensor = x + self.out(o.reshape(b, -1, h, w))
+        return out
 
 
 def _to_frames(t: Tensor, frames: int, heads: int) -> Tensor:
@@ -214,7 +216,8 @@ class TemporalLinearAttention(nn.Module):
         q, k, v = (_to_frames(t, frames, self.heads)
                    for t in self.qkv(self.norm(x)).chunk(3, dim=1))
         o = _linear_attention(q, k, v, self.scale, h * w)
-        return x + self.out(_from_frames(o, frames, self.heads, h, w))
+        out: Tensor = x + self.out(_from_frames(o, frames, self.heads, h, w))
+        return out
 
 
 class TemporalAttention(nn.Module):
@@ -254,7 +257,8 @@ class _SpatialAttention(nn.Module):
         q, k, v = (t.reshape(b, self.heads, -1, h * w).transpose(-1, -2)
                    for t in self.qkv(self.norm(x)).chunk(3, dim=1))
         o = F.scaled_dot_product_attention(q, k, v)
-        return x + self.out(o.transpose(-1, -2).reshape(b, -1, h, w))
+        out: Tensor = x + self.out(o.transpose(-1, -2).reshape(b, -1, h, w))
+        return out
 
 
 class _Level(nn.Module):
@@ -272,6 +276,8 @@ class _Level(nn.Module):
 
 class _UNet(nn.Module):
     """Shared encoder/decoder; ``context`` (if given) is concatenated in the encoder."""
+
+    fourier: Tensor
 
     def __init__(self, cfg: STVDConfig, in_channels: int, with_time: bool,
                  with_context: bool) -> None:
@@ -313,7 +319,8 @@ class _UNet(nn.Module):
     def embed_time(self, t: Tensor) -> Tensor:
         x = t.float()[:, None]
         f = x * self.fourier[None] * 2 * math.pi
-        return self.time_mlp(torch.cat([x, f.sin(), f.cos()], dim=-1))
+        out: Tensor = self.time_mlp(torch.cat([x, f.sin(), f.cos()], dim=-1))
+        return out
 
     def forward(self, x: Tensor, frames: int, t: Tensor | None = None,
                 context: list[Tensor] | None = None) -> tuple[Tensor, list[Tensor], Tensor]:
@@ -324,6 +331,7 @@ class _UNet(nn.Module):
         feats: list[Tensor] = []
         ci = 0
         for lvl in self.downs:
+            assert isinstance(lvl, _Level)
             for block in (lvl.block1, lvl.block2):
                 if context is not None:
                     x = torch.cat([x, context[ci]], dim=1)
@@ -343,13 +351,16 @@ class _UNet(nn.Module):
         x = self.mid2(x, temb)
         x, attn = self.mid_tattn(x, frames)
         x = self.mid3(x, temb)
-        for b1, b2, att, up in self.ups:  # type: ignore[misc]
+        for stage in self.ups:
+            assert isinstance(stage, nn.ModuleList)
+            b1, b2, att, up = stage
             x = b1(torch.cat([x, skips.pop()], dim=1), temb)
             x = b2(torch.cat([x, skips.pop()], dim=1), temb)
             x = att(x, frames)
             x = up(x)
         x = self.final(torch.cat([x, r], dim=1), temb)
-        return self.out(x), feats, attn
+        out: Tensor = self.out(x)
+        return out, feats, attn
 
 
 class DownscalerOutput(NamedTuple):
@@ -382,7 +393,8 @@ class Denoiser(nn.Module):
         self.net = _UNet(cfg, 2 + cfg.cond_channels, with_time=True, with_context=True)
 
     def forward(self, x: Tensor, t: Tensor, context: list[Tensor], frames: int) -> Tensor:
-        return self.net(x, frames, t, context)[0]
+        out: Tensor = self.net(x, frames, t, context)[0]
+        return out
 
 
 def sigmoid_beta_schedule(timesteps: int, start: float = -3.0, end: float = 3.0,
@@ -490,7 +502,7 @@ class STVD(nn.Module):
     def downscale(self, lr: Tensor, topo: Tensor | None) -> Tensor:
         """Deterministic prediction ``(B, T, 1, H, W)`` in [0, 1] space."""
         b, t = lr.shape[:2]
-        w = self.downscaler(self.condition(lr, topo), t).warped
+        w: Tensor = self.downscaler(self.condition(lr, topo), t).warped
         return ((w + 1) / 2).reshape(b, t, 1, *w.shape[-2:])
 
     @torch.no_grad()
@@ -505,7 +517,10 @@ class STVD(nn.Module):
         cond = self.condition(lr, topo)
         warped, context, attn = self.downscaler(cond, t)
         s = n_samples
-        rep = lambda z: z.repeat(s, 1, 1, 1)  # noqa: E731  (members outermost)
+
+        def rep(z: Tensor) -> Tensor:
+            return z.repeat(s, 1, 1, 1)  # members outermost
+
         cond_s, warped_s, ctx_s = rep(cond), rep(warped), [rep(c) for c in context]
         x = torch.randn(warped_s.shape, generator=generator)
         times = torch.linspace(-1, cfg.timesteps - 1, steps + 1).long().tolist()[::-1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import numpy as np
@@ -43,9 +43,10 @@ class STVDModule(L.LightningModule):
         self.lr, self.max_steps, self.ema_decay = lr, max_steps, ema_decay
         self.ema: torch.optim.swa_utils.AveragedModel | None = None
         if ema_decay is not None:
-            self.ema = torch.optim.swa_utils.AveragedModel(
-                self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay),
-                use_buffers=True)
+            # torch leaves get_ema_multi_avg_fn unannotated
+            ema_fn = torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay)  # type: ignore[no-untyped-call]
+            self.ema = torch.optim.swa_utils.AveragedModel(self.model, multi_avg_fn=ema_fn,
+                                                           use_buffers=True)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         out = self.model.loss(batch["image"], batch["topo"], batch["target"])
@@ -65,7 +66,7 @@ class STVDModule(L.LightningModule):
     def trained_model(self) -> STVD:
         """The EMA weights when EMA is on, else the raw weights."""
         if self.ema is not None:
-            return self.ema.module  # type: ignore[return-value]
+            return cast(STVD, self.ema.module)
         return self.model
 
 
@@ -74,13 +75,15 @@ def train(dataset: FV3GFSDownscaling, cfg: STVDConfig, *, steps: int, batch_size
           progress: bool = False) -> STVD:
     """Train STVD jointly for ``steps`` optimiser steps on ``dataset``; returns the model
     (EMA weights when ``ema_decay`` is set) in eval mode."""
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, Dataset
 
     from ...nn.training import make_trainer
 
     gen = torch.Generator().manual_seed(seed)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=gen,
-                        num_workers=0, drop_last=True)
+    # FV3GFSDownscaling is a map-style dataset by duck typing (__len__, __getitem__)
+    loader: DataLoader[dict[str, Any]] = DataLoader(
+        cast("Dataset[dict[str, Any]]", dataset), batch_size=batch_size, shuffle=True,
+        generator=gen, num_workers=0, drop_last=True)
     module = STVDModule(cfg, lr=lr, max_steps=steps, ema_decay=ema_decay)
     trainer = make_trainer(max_epochs=-1, max_steps=steps, gradient_clip_val=1.0, seed=seed,
                            progress=progress)
