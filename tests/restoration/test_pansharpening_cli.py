@@ -15,11 +15,11 @@ from affine import Affine
 from typer.testing import CliRunner
 
 from geoneurips.errors import CoregistrationError, InvalidInputError
+from geoneurips.metrics.mtf import interp23
 from geoneurips.raster.io import read_raster, write_raster
 from geoneurips.restoration.pansharpening import classical
 from geoneurips.restoration.pansharpening.cli import pansharpen, run_pansharpen
 from geoneurips.restoration.pansharpening.data import synthetic_scene
-from geoneurips.restoration.pansharpening.mtf import interp23
 
 CRS = "EPSG:32633"
 X0, Y0 = 500000.0, 4200000.0

@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from geoneurips.errors import InvalidInputError
 from geoneurips.metrics import image
+from geoneurips.metrics.mtf import imresize, interp23, mtf_filter, mtf_kernel
 from geoneurips.metrics.pansharpening import (
     d_lambda_k,
     d_s,
@@ -20,7 +21,6 @@ from geoneurips.metrics.pansharpening import (
     reduced_resolution_metrics,
     scc,
 )
-from geoneurips.restoration.pansharpening.mtf import imresize, interp23, mtf_filter, mtf_kernel
 
 
 def _image(bands: int, size: int, seed: int = 0) -> np.ndarray:

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from geoneurips.errors import CheckpointError, InvalidInputError
+from geoneurips.metrics.mtf import interp23, make_reduced_resolution
 from geoneurips.restoration.pansharpening.data import PanCollection, write_fixture
-from geoneurips.restoration.pansharpening.mtf import interp23, make_reduced_resolution
 from geoneurips.restoration.ssdiff.model import SSNet, SSNetConfig, branch_parameters
 from geoneurips.restoration.ssdiff.pipeline import (
     PatchDataset,

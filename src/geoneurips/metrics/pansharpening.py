@@ -341,7 +341,7 @@ def d_lambda_k(
         ratio: resolution ratio.
         block: Q2n block size (and step); ``H`` and ``W`` must be multiples of it.
     """
-    from ..restoration.pansharpening.mtf import mtf_filter, mtf_kernel
+    from .mtf import mtf_filter, mtf_kernel
 
     f, m = _pair(fused, ms_exp, "fused", "ms_exp")
     _check_blocks(f.shape[1], f.shape[2], block, "D_lambda")
@@ -365,7 +365,7 @@ def d_s(
     UQI over non-overlapping ``block x block`` blocks and ``PAN_lp = interp23(imresize(PAN,
     1 / ratio))`` (MATLAB bicubic ``imresize``).
     """
-    from ..restoration.pansharpening.mtf import imresize, interp23
+    from .mtf import imresize, interp23
 
     f, m = _pair(fused, ms_exp, "fused", "ms_exp")
     p = as_chw(pan, "pan")
@@ -450,7 +450,7 @@ def full_resolution_metrics(
     Returns:
         ``{"D_lambda": ..., "D_s": ..., "HQNR": ...}``.
     """
-    from ..restoration.pansharpening.mtf import interp23
+    from .mtf import interp23
 
     f = _clip(as_chw(fused, "fused"), max_value)
     m = as_chw(ms, "ms")

@@ -1,7 +1,8 @@
 """Pansharpening toolkit shared by SSDiff and usable on its own.
 
 - :mod:`.data`: the PanCollection ``.h5`` reader and a fixture writer;
-- :mod:`.mtf`: sensor MTF-matched filters, the 23-tap interpolator and Wald's protocol;
+- :mod:`geoneurips.metrics.mtf` (re-exported as :mod:`.mtf`): sensor MTF-matched filters,
+  the 23-tap interpolator and Wald's protocol;
 - :mod:`.classical`: interpolation, Brovey, Gram-Schmidt and IHS baselines;
 - :mod:`.cli`: the ``geoneurips pansharpen`` command (GeoTIFF in, GeoTIFF out);
 - :mod:`geoneurips.metrics.pansharpening`: SAM, ERGAS, Q2n, SCC, D_lambda, D_s, HQNR with the

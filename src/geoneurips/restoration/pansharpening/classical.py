@@ -1,7 +1,7 @@
 """Classical pansharpening baselines (toolbox conventions, Vivone et al. TGRS 2015).
 
 All methods take the MS image **already upsampled to the PAN grid** (``ms_up``, e.g.
-:func:`~geoneurips.restoration.pansharpening.mtf.interp23`) and the PAN, both band-first:
+:func:`~geoneurips.metrics.mtf.interp23`) and the PAN, both band-first:
 ``ms_up (C, H, W)``, ``pan (1, H, W)`` or ``(H, W)``, and return ``(C, H, W)`` float64 in
 the input units.
 
@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...errors import InvalidInputError
-from .mtf import interp23
+from ...metrics.mtf import interp23
 
 __all__ = [
     "METHODS",

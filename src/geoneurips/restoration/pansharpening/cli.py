@@ -7,7 +7,7 @@ float32 GeoTIFF with the MS bands on the PAN grid (PAN CRS and transform), in th
 
 Processing streams tiles of the PAN (:func:`geoneurips.raster.engine.predict_raster`); each
 tile reads the matching MS window plus a margin of
-:data:`~geoneurips.restoration.pansharpening.mtf.INTERP23_MARGIN` low-resolution pixels, so
+:data:`~geoneurips.metrics.mtf.INTERP23_MARGIN` low-resolution pixels, so
 interp23 sees real context across tile seams; at the raster edges the MS is mirrored
 (``interp23(..., mode="symmetric")`` instead of the toolbox's circular borders, which would
 mix opposite edges of a map). Brovey, IHS and Gram-Schmidt use scene-wide statistics computed
@@ -141,15 +141,15 @@ def run_pansharpen(
     from rasterio.windows import Window
 
     from geoneurips.errors import InvalidInputError
-    from geoneurips.raster.engine import predict_raster
-    from geoneurips.raster.io import raster_info
-    from geoneurips.restoration.pansharpening import classical
-    from geoneurips.restoration.pansharpening.mtf import (
+    from geoneurips.metrics.mtf import (
         INTERP23_MARGIN,
         interp23,
         reflect_index,
         sensor_max_value,
     )
+    from geoneurips.raster.engine import predict_raster
+    from geoneurips.raster.io import raster_info
+    from geoneurips.restoration.pansharpening import classical
 
     started = time.perf_counter()
     name = method.lower()

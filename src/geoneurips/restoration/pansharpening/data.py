@@ -34,8 +34,14 @@ from torch.utils.data import Dataset
 
 from ...errors import DataNotFoundError, InvalidInputError
 from ...io import atomic_path
+from ...metrics.mtf import (
+    interp23,
+    make_reduced_resolution,
+    mtf_filter,
+    mtf_kernel,
+    sensor_max_value,
+)
 from .._h5 import H5SampleFile, read_h5_shapes
-from .mtf import interp23, make_reduced_resolution, mtf_filter, mtf_kernel, sensor_max_value
 
 __all__ = [
     "KEYS",

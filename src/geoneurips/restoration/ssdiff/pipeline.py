@@ -404,7 +404,7 @@ class SSDiffPansharpener:
         return ms.astype(np.float64), pan.astype(np.float64)
 
     def __call__(self, ms: np.ndarray, pan: np.ndarray) -> np.ndarray:
-        from ..pansharpening.mtf import interp23
+        from ...metrics.mtf import interp23
 
         ms64, pan64 = self._check(ms, pan)
         r = self.config.ratio
