@@ -23,6 +23,7 @@ from geoneurips.location.torchspatial.encoders import (
     position_encoding,
 )
 from geoneurips.location.torchspatial.ffn import MultiLayerFeedForwardNN, WrapFCNet
+from geoneurips.location.torchspatial.position import PositionEncoder
 
 POINTS = [(0.0, 0.0), (-73.9, 40.7), (151.2, -33.9), (179.5, 89.0), (-180.0, -90.0), (12.3, 5.4)]
 
@@ -377,6 +378,49 @@ def test_chunked_inference_equals_single_pass(name: str) -> None:
     assert torch.allclose(whole, chunked, atol=1e-6)
     with torch.inference_mode():
         assert torch.allclose(pe(x.view(30, 100, 2)).view(3000, -1), whole, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", ENCODER_NAMES)
+def test_no_grad_fast_path_equals_autograd_path(name: str, dtype: torch.dtype) -> None:
+    """The no-grad path (chunks written into the result, feature-major tables, blocked
+    GEMMs, range reduction, rbf's clamped exp) against the plain autograd formulas."""
+    torch.manual_seed(1)
+    pe = position_encoding(name, **_kwargs(name)).to(dtype)
+    x = torch.rand(2005, 2, dtype=dtype) * torch.tensor([360.0, 180.0], dtype=dtype)
+    x = x - torch.tensor([180.0, 90.0], dtype=dtype)
+    x[:5] = torch.tensor([[-180.0, -90.0], [180.0, 90.0], [0.0, 0.0], [179.9, -89.9], [1.0, 2.0]])
+    xg = x.clone().requires_grad_(True)
+    ref = pe(xg)
+    assert ref.requires_grad  # the autograd path (tile: through its embedding table)
+    ref = ref.detach()
+    tol = 2e-6 if dtype == torch.float32 else 1e-10  # GEMM blocking: ulp of angles ~4e4 rad
+    for chunk in (PositionEncoder.chunk_elements, 333 * pe.out_dim):  # odd sizes: remainders
+        pe.chunk_elements = chunk
+        with torch.no_grad():
+            fast = pe(x)
+        assert fast.shape == ref.shape and fast.dtype == ref.dtype
+        torch.testing.assert_close(fast, ref, atol=tol, rtol=0.0)
+    assert pe.encode(x[:37]).shape == (37, pe.out_dim)  # called directly, without out/arena
+    with torch.no_grad():
+        torch.testing.assert_close(pe.encode(x[:37]), ref[:37], atol=tol, rtol=0.0)
+
+
+def test_large_no_grad_batch_and_rbf_far_points() -> None:
+    pe = position_encoding("sphere_m")
+    x = torch.rand(7001, 2) * torch.tensor([360.0, 180.0]) - torch.tensor([180.0, 90.0])
+    with torch.inference_mode():
+        big = pe(x)  # > 4 MB: huge-page advised result
+    assert torch.equal(big[6000:], pe(x[6000:]).detach())
+    anchors = torch.tensor([[0.0, 0.0], [10.0, 0.0]], dtype=torch.float64)
+    rbf = position_encoding("rbf", anchors=anchors, kernel_size=1.0)
+    pts = torch.tensor([[0.0, 0.0], [13.0, 0.0], [14.0, 0.0], [170.0, 80.0]])
+    with torch.no_grad():
+        got = rbf(pts)
+    want = torch.exp(-(torch.cdist(pts.double(), anchors) ** 2) / 2).float()
+    want[want < torch.finfo(torch.float32).tiny] = 0.0  # the fast path flushes denormals
+    torch.testing.assert_close(got, want, atol=0.0, rtol=1e-5)
+    assert got[3].eq(0).all() and got[1, 1] > 0
 
 
 def test_dtypes() -> None:

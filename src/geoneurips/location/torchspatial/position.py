@@ -12,7 +12,8 @@ Unlike the public code (which builds the PE in float64 numpy, so nothing upstrea
 gets a gradient), the encodings are computed in torch, in the input's floating dtype (float32
 by default; integer inputs become the default dtype), on the input's device, fully
 vectorised and differentiable with respect to the input wherever the formula is (all but the
-tile lookup). Large inference batches are processed in cache-sized chunks.
+tile lookup). Large inference batches are processed in cache-sized chunks written straight
+into the final result (see :class:`PositionEncoder` for the speed notes).
 
 Notation: ``lambda`` = longitude, ``phi`` = latitude, ``S`` = number of scales
 (``frequency_num``), ``f_s`` the scale frequencies of :func:`geometric_frequencies`.
@@ -21,11 +22,16 @@ Feature layouts follow the public code exactly so that checkpoints' first FFN la
 
 from __future__ import annotations
 
+import ctypes
 import math
-from collections.abc import Sequence
+import mmap
+import sys
+import threading
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from geoneurips.errors import InvalidInputError
 
@@ -136,6 +142,15 @@ def check_lonlat(lonlat: Tensor, name: str = "lonlat") -> Tensor:
     if lonlat.numel() == 0:
         return lonlat
     with torch.no_grad():
+        # fast path: a global min/max (one contiguous pass) settles valid input, since
+        # [-90, 90] fits both ranges; otherwise only the latitude column is left to check
+        lo_all, hi_all = (v.item() for v in torch.aminmax(lonlat))
+        if lo_all >= -90.0 and hi_all <= 90.0:
+            return lonlat
+        if lo_all >= -180.0 and hi_all <= 180.0:
+            lo_lat, hi_lat = (v.item() for v in torch.aminmax(lonlat[..., 1]))
+            if lo_lat >= -90.0 and hi_lat <= 90.0:
+                return lonlat
         lows, highs = torch.aminmax(lonlat.reshape(-1, 2), dim=0)
         bounds = lows.tolist() + highs.tolist()
     for idx, label, bound in ((0, "longitude", 180.0), (1, "latitude", 90.0)):
@@ -148,13 +163,74 @@ def check_lonlat(lonlat: Tensor, name: str = "lonlat") -> Tensor:
     return lonlat
 
 
+def _load_madvise() -> Callable[[int, int, int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):  # pragma: no cover - exotic libc
+        return None
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_MADVISE = _load_madvise()
+_MADV_HUGEPAGE = 14
+_HUGE_PAGE_MIN_BYTES = 1 << 22
+
+
+def _empty_output(like: Tensor, n: int, c: int) -> Tensor:
+    """Uninitialised ``(n, c)`` tensor like ``like``; large CPU ones get transparent huge pages.
+
+    A fresh multi-megabyte result is first touched page by page; with 4 KiB pages those page
+    faults cost more than the encoding itself (~2.5 ns per float32 value on a VM against
+    ~2 ns for a ``sin``). numpy advises ``MADV_HUGEPAGE`` for its large arrays; we do the same
+    for our outputs (Linux only; a no-op where transparent huge pages are disabled).
+    """
+    out = like.new_empty((n, c))
+    nbytes = out.numel() * out.element_size()
+    if _MADVISE is not None and out.device.type == "cpu" and nbytes >= _HUGE_PAGE_MIN_BYTES:
+        page = mmap.PAGESIZE
+        start = -(-out.data_ptr() // page) * page
+        end = (out.data_ptr() + nbytes) // page * page
+        if end > start:
+            _MADVISE(start, end - start, _MADV_HUGEPAGE)
+    return out
+
+
+_ARENA = threading.local()
+
+
+def _scratch(tag: str, shape: Sequence[int], like: Tensor) -> Tensor:
+    """An uninitialised intermediate, reused across the chunks of one no-grad forward.
+
+    Intermediates of a ~0.5 MB chunk are above glibc's mmap threshold, so a fresh allocation
+    per chunk is returned to the OS and page-faulted in again each time (measured: 7x the cost
+    of the GEMM that fills it). :meth:`PositionEncoder.forward` opens a per-thread arena for
+    its chunk loop; outside it this is a plain ``new_empty``. ``tag`` must be unique among
+    the intermediates alive at the same time.
+    """
+    arena: dict[tuple[object, ...], Tensor] | None = getattr(_ARENA, "buffers", None)
+    if arena is None:
+        return like.new_empty(tuple(shape))
+    key = (tag, tuple(shape), like.dtype, like.device)
+    buf = arena.get(key)
+    if buf is None:
+        buf = like.new_empty(tuple(shape))
+        arena[key] = buf
+    return buf
+
+
 class PositionEncoder(nn.Module):
     """Base class: validation, flattening, and chunked inference around :meth:`encode`.
 
     Subclasses set ``out_dim`` and implement :meth:`encode` on a validated ``(N, 2)`` tensor.
-    When no gradient is needed and ``N`` is large, the points are encoded in chunks of about
-    ``chunk_elements`` output values (default 2^17, ~0.5 MB in float32) so that the
-    intermediates stay in cache; the result is identical to a single call.
+    When no gradient is needed, the result is allocated once (with huge pages, see
+    :func:`_empty_output`) and the points are encoded in chunks of about ``chunk_elements``
+    output values (default 2^17, ~0.5 MB in float32), each written straight into its slice of
+    the result, so that the intermediates stay in cache; the result is identical to a single
+    call. With a gradient, :meth:`encode` runs once on all points through plain autograd ops.
     """
 
     out_dim: int
@@ -168,27 +244,34 @@ class PositionEncoder(nn.Module):
         """
         raise NotImplementedError
 
+    def _empty_result(self, x: Tensor, n: int) -> Tensor:
+        return _empty_output(x, n, self.out_dim)
+
     def forward(self, lonlat: Tensor) -> Tensor:
         """Encode ``lonlat`` of shape ``(..., 2)`` (degrees, lon first) into ``(..., out_dim)``."""
         x = check_lonlat(lonlat)
         lead = x.shape[:-1]
         flat = x.reshape(-1, 2)
         n = flat.shape[0]
-        rows = max(256, self.chunk_elements // max(self.out_dim, 1))
         needs_grad = torch.is_grad_enabled() and (
             flat.requires_grad or any(p.requires_grad for p in self.parameters())
         )
-        if needs_grad or n <= rows:
+        if needs_grad:
             out = self.encode(flat)
         else:
-            first = self.encode(flat[:rows])
-            out = first.new_empty((n, self.out_dim))
-            out[:rows] = first
-            for start in range(rows, n, rows):
-                dst = out[start : start + rows]
-                res = self.encode(flat[start : start + rows], out=dst)
-                if res.data_ptr() != dst.data_ptr():
-                    dst.copy_(res)
+            flat = flat.detach().contiguous()  # the fast paths key on requires_grad
+            rows = max(256, self.chunk_elements // max(self.out_dim, 1))
+            out = self._empty_result(flat, n)
+            outer_arena = getattr(_ARENA, "buffers", None)
+            _ARENA.buffers = {}
+            try:
+                for start in range(0, n, rows):
+                    dst = out[start : start + rows]
+                    res = self.encode(flat[start : start + rows], out=dst)
+                    if res.data_ptr() != dst.data_ptr():
+                        dst.copy_(res)
+            finally:
+                _ARENA.buffers = outer_arena
         return out.reshape(*lead, self.out_dim)
 
     def extra_repr(self) -> str:
@@ -197,6 +280,176 @@ class PositionEncoder(nn.Module):
 
 def _split(x: Tensor) -> tuple[Tensor, Tensor]:
     return x[:, 0], x[:, 1]
+
+
+# --------------------------------------------------------------------------------------
+# shared sinusoid primitive
+# --------------------------------------------------------------------------------------
+
+_TWO_PI_HI = 6.28125  # 8 significant bits: k * _TWO_PI_HI is exact in float32 for |k| < 2^16
+_TWO_PI_LO = 2.0 * math.pi - _TWO_PI_HI
+_REDUCE_ABOVE = 8000.0  # torch's float32 sin leaves its fast path for |angle| >~ 1e4
+_SMALL_WIDTH = 16  # narrower affine maps are computed on blocks of _BLOCK points per GEMM row
+_BLOCK = 8
+
+
+def _reduce_sin_(
+    ang: Tensor, bound: float, runs: Sequence[tuple[int, int]] | None = None
+) -> Tensor:
+    """``sin`` in place; float32 angles that can exceed ``_REDUCE_ABOVE`` radians (``bound``)
+    are first reduced modulo 2 pi (Cody-Waite with a two-part 2 pi), which keeps ``sin`` on
+    its fast path; the reduction error (~1e-9 rad) is far below the float32 rounding of the
+    angle itself. ``runs``: the column ranges that can exceed it (the high-frequency scales,
+    e.g. 11 % of Space2Vec-grid's columns); with at most two, only those are reduced."""
+    if bound > _REDUCE_ABOVE and ang.dtype == torch.float32:
+        if runs is not None and len(runs) <= 2:
+            for lo, hi in runs:
+                _reduce_(ang[:, lo:hi])
+        else:
+            _reduce_(ang)
+    return ang.sin_()
+
+
+def _reduce_(ang: Tensor) -> None:
+    k = torch.mul(ang, 1.0 / (2.0 * math.pi), out=_scratch("reduce", ang.shape, ang))
+    k.round_()
+    ang.add_(k, alpha=-_TWO_PI_HI).add_(k, alpha=-_TWO_PI_LO)
+
+
+def _transpose_into(feat: Tensor, out: Tensor | None) -> Tensor:
+    """Write a feature-major ``(C, N)`` chunk into a point-major ``(N, C)`` ``out``."""
+    if out is None:
+        return feat.t().contiguous()
+    return out.copy_(feat.t())
+
+
+def _block_diag(w: Tensor, block: int) -> Tensor:
+    k, c = w.shape
+    out = w.new_zeros((k * block, c * block))
+    for i in range(block):
+        out[i * k : (i + 1) * k, i * c : (i + 1) * c] = w
+    return out
+
+
+def _blocked_rows(n: int, width: int) -> int:
+    """How many of ``n`` points go through the blocked GEMM (see :class:`_Sinusoids`)."""
+    return n - n % _BLOCK if width < _SMALL_WIDTH else 0
+
+
+class _Sinusoids(PositionEncoder):
+    """A PE whose features are (products of) sinusoids of affine functions of the input.
+
+    Subclasses call :meth:`_set_affine` with the weight ``(K, C)`` and phase ``(C,)`` (float64)
+    and the largest absolute input per row of the weight (to bound the angles); the float64
+    masters are cast once per dtype/device and cached. Every sinusoid of an encoder comes out
+    of one GEMM ``x @ W + phase`` (``torch.addmm``; without autograd ``[x, 1] @ [W; phase]``),
+    each output column one feature (``cos`` as ``sin(. + pi/2)``), already in the public
+    feature layout; without autograd the angles are written into the caller's buffer and
+    transformed in place (:func:`_reduce_sin_`).
+
+    Speed note: GEMMs with few output columns (``C < 16``, e.g. wrap and xyz) are inefficient
+    in MKL (~5 ns per value for ``C = 4``), so they are computed on rows of ``_BLOCK`` points
+    at once, ``x.view(N/8, 8K) @ blockdiag(W, ..., W) + [phase, ..., phase]``, whose result
+    is the ``(N, C)`` layout (the block-diagonal product only adds exact zeros).
+    """
+
+    def _set_affine(
+        self, name: str, weight: Tensor, phase: Tensor, input_bound: Sequence[float]
+    ) -> None:
+        self.register_buffer(f"{name}_w", weight.contiguous(), persistent=False)
+        self.register_buffer(f"{name}_b", phase.to(weight.dtype).contiguous(), persistent=False)
+        lim = torch.tensor(list(input_bound), dtype=torch.float64)
+        col_bound = lim @ weight.abs() + phase.abs()
+        setattr(self, f"{name}_bound", float(col_bound.max()))
+        runs: list[tuple[int, int]] = []
+        for j, big in enumerate((col_bound > _REDUCE_ABOVE).tolist()):
+            if big and runs and runs[-1][1] == j:
+                runs[-1] = (runs[-1][0], j + 1)
+            elif big:
+                runs.append((j, j + 1))
+        setattr(self, f"{name}_runs", runs)
+
+    def _cached(self, key: tuple[object, ...], make: Callable[[], Tensor]) -> Tensor:
+        cache: dict[tuple[object, ...], Tensor] = self.__dict__.setdefault("_cast_cache", {})
+        hit = cache.get(key)
+        if hit is None:
+            hit = make()
+            cache[key] = hit
+        return hit
+
+    def _cast(self, name: str, like: Tensor) -> Tensor:
+        master: Tensor = getattr(self, name)
+        if master.dtype == like.dtype and master.device == like.device:
+            return master
+        key = (name, like.dtype, like.device, master.data_ptr(), master._version)
+        return self._cached(key, lambda: master.to(device=like.device, dtype=like.dtype))
+
+    def _blocked(self, names: Sequence[str], like: Tensor, block: int) -> tuple[Tensor, Tensor]:
+        """Block-diagonal weight and tiled bias for ``block`` points per row; the column
+        groups of several affine maps ``names`` are concatenated (all of one, then the next)."""
+        ws = [self._cast(f"{n}_w", like) for n in names]
+        bs = [self._cast(f"{n}_b", like) for n in names]
+        key = ("blocked", *names, block, like.dtype, like.device, *(w.data_ptr() for w in ws))
+        w = self._cached(key + ("w",), lambda: torch.cat([_block_diag(w, block) for w in ws], 1))
+        b = self._cached(key + ("b",), lambda: torch.cat([b.repeat(block) for b in bs]))
+        return w, b
+
+    def _angles(self, names: Sequence[str], x: Tensor, out: Tensor | None = None) -> Tensor:
+        """No-grad angles ``x @ W + phase``; with several maps, rows of ``_BLOCK`` (or 1)
+        points hold each map's columns for all the row's points, one map after the other."""
+        n = x.shape[0]
+        width = sum(getattr(self, f"{nm}_b").shape[0] for nm in names)
+        if out is None:
+            out = _scratch("angles:" + "+".join(names), (n, width), x)
+        m = _blocked_rows(n, width)
+        if m:
+            w, b = self._blocked(names, x, _BLOCK)
+            torch.addmm(b, x[:m].reshape(m // _BLOCK, -1), w, out=out[:m].view(m // _BLOCK, -1))
+        if m < n:
+            # [x, 1] @ [W; phase]: a single write of the output (addmm would first broadcast
+            # the bias into it, then read it back in the GEMM: one more pass over it)
+            w1 = self._with_phase_row(names, x)
+            xr = x[m:]
+            x1 = _scratch("x1", (n - m, xr.shape[1] + 1), x)
+            x1[:, :-1] = xr
+            x1[:, -1] = 1.0
+            torch.mm(x1, w1, out=out[m:])
+        return out
+
+    def _with_phase_row(self, names: Sequence[str], like: Tensor) -> Tensor:
+        w, b = self._blocked(names, like, 1)
+        key = ("phase_row", *names, like.dtype, like.device, w.data_ptr())
+        return self._cached(key, lambda: torch.cat([w, b[None, :]], 0).contiguous())
+
+    def _sin(self, name: str, x: Tensor, out: Tensor | None = None) -> Tensor:
+        """``sin(x @ W + phase)`` of the affine map ``name`` for points ``x`` ``(N, K)``."""
+        if x.requires_grad:
+            return torch.sin(torch.addmm(self._cast(f"{name}_b", x), x, self._cast(f"{name}_w", x)))
+        ang = self._angles((name,), x, out)
+        if _blocked_rows(x.shape[0], ang.shape[1]):
+            return _reduce_sin_(ang, getattr(self, f"{name}_bound"))
+        return _reduce_sin_(ang, getattr(self, f"{name}_bound"), getattr(self, f"{name}_runs"))
+
+    def _sin_product(
+        self, atoms: str, factors: str, x: Tensor, out: Tensor | None = None
+    ) -> Tensor:
+        """No-grad ``sin(x @ Wa + pa) * sin(x @ Wf + pf)`` (elementwise), from one GEMM."""
+        n, c = x.shape[0], getattr(self, f"{atoms}_b").shape[0]
+        if out is None:
+            out = x.new_empty((n, c))
+        ang = self._angles((atoms, factors), x, _scratch("product", (n, 2 * c), x))
+        bound = max(getattr(self, f"{atoms}_bound"), getattr(self, f"{factors}_bound"))
+        _reduce_sin_(ang, bound)
+        m = _blocked_rows(n, 2 * c)
+        for lo, hi, blk in ((0, m, _BLOCK), (m, n, 1)):
+            if hi > lo:
+                t = ang[lo:hi].view((hi - lo) // blk, 2 * c * blk)
+                torch.mul(t[:, : c * blk], t[:, c * blk :], out=out[lo:hi].view(-1, c * blk))
+        return out
+
+
+_LONLAT_BOUND = (180.0, 90.0)
+_PHASE = {"sin": 0.0, "cos": _HALF_PI, "one": _HALF_PI}
 
 
 # --------------------------------------------------------------------------------------
@@ -225,7 +478,7 @@ class TilePositionEncoder(PositionEncoder):
     embedding table.
     """
 
-    chunk_elements = 1 << 62  # a gather gains nothing from chunking
+    chunk_elements = 1 << 20  # a gather gains little from chunking; keeps the index small
 
     def __init__(
         self,
@@ -256,9 +509,15 @@ class TilePositionEncoder(PositionEncoder):
         row = torch.floor((lonlat[..., 1] - y_min) / self.interval).clamp_(0, self.num_row - 1)
         return (row * self.num_col + col).long()
 
+    def _empty_result(self, x: Tensor, n: int) -> Tensor:
+        return _empty_output(self.embedding.weight, n, self.out_dim)
+
     def encode(self, lonlat: Tensor, out: Tensor | None = None) -> Tensor:
-        emb: Tensor = self.embedding(self.cell_index(lonlat.detach()))
-        return emb
+        idx = self.cell_index(lonlat.detach())
+        if out is None:
+            emb: Tensor = self.embedding(idx)
+            return emb
+        return torch.index_select(self.embedding.weight, 0, idx, out=out)
 
     def extra_repr(self) -> str:
         return (
@@ -271,7 +530,7 @@ class TilePositionEncoder(PositionEncoder):
 # --------------------------------------------------------------------------------------
 
 
-class WrapPositionEncoder(PositionEncoder):
+class WrapPositionEncoder(_Sinusoids):
     """``wrap`` / ``wrap_ffn`` input: Mac Aodha et al., ICCV 2019, Sec. 3.1.
 
     Coordinates are scaled to [-1, 1] (``lambda/180``, ``phi/90``) and wrapped:
@@ -282,19 +541,16 @@ class WrapPositionEncoder(PositionEncoder):
     """
 
     out_dim = 4
-    _w: Tensor
 
     def __init__(self) -> None:
         super().__init__()
         a, b = math.pi / 180.0, math.pi / 90.0
-        w = torch.tensor(
-            [[a, 0.0, a, 0.0], [0.0, b, 0.0, b], [0.0, 0.0, _HALF_PI, _HALF_PI]],
-            dtype=torch.float64,
-        )
-        self.register_buffer("_w", w, persistent=False)
+        w = torch.tensor([[a, 0.0, a, 0.0], [0.0, b, 0.0, b]], dtype=torch.float64)
+        ph = torch.tensor([0.0, 0.0, _HALF_PI, _HALF_PI], dtype=torch.float64)
+        self._set_affine("pe", w, ph, _LONLAT_BOUND)
 
     def encode(self, lonlat: Tensor, out: Tensor | None = None) -> Tensor:
-        return _sin_affine(lonlat, self._w.to(lonlat.dtype), 0.0, out)
+        return self._sin("pe", lonlat, out)
 
 
 # --------------------------------------------------------------------------------------
@@ -311,6 +567,11 @@ class RBFPositionEncoder(PositionEncoder):
     ``sigma`` = ``kernel_size`` (degrees; 2.0 in the published checkpoints). TorchSpatial draws
     ``M = 200`` anchors at random from the training locations; pass them in as ``anchors``.
     The anchors are a persistent buffer, so a saved state dict restores the same encoder.
+
+    Speed note (no-grad path, float32/64): the exponent is clamped at ``log(tiny)`` (``tiny``
+    the smallest normal float of the dtype) and results below ``tiny`` are set to 0, because
+    ``exp`` of far, underflowing arguments leaves its vectorised fast path (~10x slower);
+    with autograd such values stay denormal. Either way they are below 1.2e-38 in float32.
     """
 
     anchors: Tensor
@@ -330,18 +591,40 @@ class RBFPositionEncoder(PositionEncoder):
         self.out_dim = int(anchors.shape[0])
 
     def encode(self, lonlat: Tensor, out: Tensor | None = None) -> Tensor:
-        a = self.anchors.to(lonlat.dtype)
         lon, lat = _split(lonlat)
-        scale = -0.5 / self.kernel_size**2
         if lonlat.requires_grad:
+            a = self.anchors.to(lonlat.dtype)
             d2 = (lon[:, None] - a[:, 0]).square() + (lat[:, None] - a[:, 1]).square()
-            return torch.exp(d2 * scale)
-        d = lon[:, None] - a[:, 0]
-        d.square_()
-        e = lat[:, None] - a[:, 1]
-        d.addcmul_(e, e)
-        d.mul_(scale)
-        return d.exp_()
+            return torch.exp(d2 * (-0.5 / self.kernel_size**2))
+        # no-grad path: the same float operations in place, written into the result; the
+        # exponent is clamped at log(tiny) because exp of far (underflowing) arguments leaves
+        # the vectorised fast path (~10x slower), and results below the smallest normal float
+        # are flushed to 0 (a change < 1.2e-38 in float32, where they would be denormal or 0).
+        a = self._cast_anchors(lonlat)
+        if out is None:
+            out = lonlat.new_empty((lonlat.shape[0], self.out_dim))
+        torch.sub(lon[:, None], a[0], out=out)
+        out.square_()
+        e = torch.sub(lat[:, None], a[1], out=_scratch("rbf", out.shape, out))
+        out.addcmul_(e, e).mul_(-0.5 / self.kernel_size**2)
+        if out.dtype not in (torch.float32, torch.float64):  # half types: plain exp
+            return out.exp_()
+        tiny = torch.finfo(out.dtype).tiny
+        out.clamp_min_(math.log(tiny) + 0.01).exp_()
+        return F.threshold(out, 1.02 * tiny, 0.0, inplace=True)
+
+    def _cast_anchors(self, like: Tensor) -> Tensor:
+        """The anchors as contiguous ``(2, M)`` rows in ``like``'s dtype, cached (keyed on the
+        buffer's version counter too: ``load_state_dict`` copies in place)."""
+        cache: dict[tuple[torch.dtype, torch.device, int, int], Tensor]
+        cache = self.__dict__.setdefault("_anchor_cache", {})
+        key = (like.dtype, like.device, self.anchors.data_ptr(), self.anchors._version)
+        hit = cache.get(key)
+        if hit is None:
+            hit = self.anchors.t().to(device=like.device, dtype=like.dtype).contiguous()
+            cache.clear()
+            cache[key] = hit
+        return hit
 
     def extra_repr(self) -> str:
         return f"anchors={self.out_dim}, kernel_size={self.kernel_size}"
@@ -417,73 +700,6 @@ class RFFPositionEncoder(PositionEncoder):
 
     def extra_repr(self) -> str:
         return f"frequency_num={self.out_dim}, kernel_size={self.kernel_size}"
-
-
-# --------------------------------------------------------------------------------------
-# shared sinusoid primitive
-# --------------------------------------------------------------------------------------
-
-_TWO_PI_HI = 6.28125  # 8 significant bits: k * _TWO_PI_HI is exact in float32 for |k| < 2^16
-_TWO_PI_LO = 2.0 * math.pi - _TWO_PI_HI
-_REDUCE_ABOVE = 8000.0  # torch's float32 sin leaves its fast path for |angle| >~ 1e4
-
-
-def _sin_affine(x: Tensor, weight: Tensor, bound: float, out: Tensor | None = None) -> Tensor:
-    """``sin([x, 1] @ weight)`` for ``x`` ``(N, K)``, ``weight`` ``(K+1, C)`` (last row: phases).
-
-    Every sinusoid of an encoder comes out of one GEMM, each output column one feature
-    (``cos`` as ``sin(. + pi/2)``), already in the public feature layout. Without autograd
-    the angles are written into ``out`` (if given) and transformed in place and, when they
-    can exceed ``_REDUCE_ABOVE`` radians in float32 (``bound``), reduced modulo 2 pi
-    (Cody-Waite with a two-part 2 pi), which keeps ``sin`` on its fast path; the reduction
-    error (~1e-9 rad) is far below the float32 rounding of the angle itself.
-    """
-    x1 = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
-    if x.requires_grad:
-        return torch.sin(x1 @ weight)
-    ang = torch.mm(x1, weight, out=out) if out is not None else torch.mm(x1, weight)
-    if bound > _REDUCE_ABOVE and x.dtype == torch.float32:
-        k = torch.mul(ang, 1.0 / (2.0 * math.pi)).round_()
-        ang.add_(k, alpha=-_TWO_PI_HI).add_(k, alpha=-_TWO_PI_LO)
-    return ang.sin_()
-
-
-class _Sinusoids(PositionEncoder):
-    """A PE whose features are (products of) sinusoids of affine functions of the input.
-
-    Subclasses call :meth:`_set_affine` with the weight ``(K, C)`` and phase ``(C,)`` (float64)
-    and the largest absolute input per row of the weight (to bound the angles); the float64
-    masters are cast once per dtype/device and cached.
-    """
-
-    def _set_affine(
-        self, name: str, weight: Tensor, phase: Tensor, input_bound: Sequence[float]
-    ) -> None:
-        full = torch.cat([weight, phase[None, :].to(weight.dtype)], dim=0).contiguous()
-        self.register_buffer(f"{name}_w", full, persistent=False)
-        lim = torch.tensor(list(input_bound), dtype=torch.float64)
-        bound = float((lim @ weight.abs()).max() + phase.abs().max())
-        setattr(self, f"{name}_bound", bound)
-
-    def _cast(self, name: str, like: Tensor) -> Tensor:
-        master: Tensor = getattr(self, name)
-        if master.dtype == like.dtype and master.device == like.device:
-            return master
-        cache: dict[tuple[str, torch.dtype, torch.device, int], Tensor]
-        cache = self.__dict__.setdefault("_cast_cache", {})
-        key = (name, like.dtype, like.device, master.data_ptr())
-        hit = cache.get(key)
-        if hit is None:
-            hit = master.to(device=like.device, dtype=like.dtype)
-            cache[key] = hit
-        return hit
-
-    def _sin(self, name: str, x: Tensor, out: Tensor | None = None) -> Tensor:
-        return _sin_affine(x, self._cast(f"{name}_w", x), getattr(self, f"{name}_bound"), out)
-
-
-_LONLAT_BOUND = (180.0, 90.0)
-_PHASE = {"sin": 0.0, "cos": _HALF_PI, "one": _HALF_PI}
 
 
 # --------------------------------------------------------------------------------------
@@ -577,16 +793,43 @@ def _xyz(lonlat: Tensor) -> Tensor:
     return torch.stack([cos_lat * cos_lon, cos_lat * sin_lon, sin_lat], dim=-1)
 
 
-class XYZPositionEncoder(PositionEncoder):
+def _set_xyz_affine(module: _Sinusoids) -> None:
+    """xyz as ``sin(atoms) * sin(factors)``: ``[cos l, sin l, sin p] * [cos p, cos p, 1]``."""
+    d = _DEG2RAD
+    atoms = torch.tensor([[d, d, 0.0], [0.0, 0.0, d]], dtype=torch.float64)
+    factors = torch.tensor([[0.0, 0.0, 0.0], [d, d, 0.0]], dtype=torch.float64)
+    module._set_affine(
+        "xyz_a", atoms, torch.tensor([_HALF_PI, 0.0, 0.0], dtype=torch.float64), _LONLAT_BOUND
+    )
+    module._set_affine(
+        "xyz_f", factors, torch.full((3,), _HALF_PI, dtype=torch.float64), _LONLAT_BOUND
+    )
+
+
+def _xyz_fast(module: _Sinusoids, lonlat: Tensor, out: Tensor | None = None) -> Tensor:
+    if lonlat.requires_grad:
+        return _xyz(lonlat)
+    return module._sin_product("xyz_a", "xyz_f", lonlat, out)
+
+
+class XYZPositionEncoder(_Sinusoids):
     """``xyz``: the point on the unit sphere (TorchSpatial Table 1).
 
     ``PE(x) = [cos(phi) cos(lambda), cos(phi) sin(lambda), sin(phi)]`` (radians).
+
+    Speed note: without autograd the six sinusoids ``[cos l, sin l, sin p, cos p, cos p, 1]``
+    (``1 = sin(pi/2)``) come from one blocked GEMM (see :class:`_Sinusoids`) and one ``sin``
+    pass, and the result is one contiguous product of the two halves.
     """
 
     out_dim = 3
 
+    def __init__(self) -> None:
+        super().__init__()
+        _set_xyz_affine(self)
+
     def encode(self, lonlat: Tensor, out: Tensor | None = None) -> Tensor:
-        return _xyz(lonlat)
+        return _xyz_fast(self, lonlat, out)
 
 
 class NeRFPositionEncoder(_Sinusoids):
@@ -616,9 +859,10 @@ class NeRFPositionEncoder(_Sinusoids):
             w[c, :, c] = self.freqs
         ph = torch.tensor([0.0, _HALF_PI], dtype=torch.float64).repeat_interleave(3 * n)
         self._set_affine("pe", w.reshape(3, -1), ph, (1.0, 1.0, 1.0))
+        _set_xyz_affine(self)
 
     def encode(self, lonlat: Tensor, out: Tensor | None = None) -> Tensor:
-        return self._sin("pe", _xyz(lonlat), out)
+        return self._sin("pe", _xyz_fast(self, lonlat), out)
 
     def extra_repr(self) -> str:
         return f"frequency_num={self.frequency_num}, out_dim={self.out_dim}"
@@ -642,13 +886,26 @@ class _SphereBase(_MultiScale):
     scale-major (one group of ``k`` values per scale), as in the public code.
 
     Implementation: each group is described by ``atoms`` (one sinusoid per column, in output
-    order) and ``products`` (column slices multiplied by ``cos phi_s`` or ``cos phi``); one GEMM
-    + ``sin`` fills the output with the atoms, a second one gives the factors (1 for the plain
-    columns) and one contiguous multiply finishes.
+    order) and ``products`` (column slices multiplied by ``cos phi_s`` or ``cos phi``). With
+    autograd, one GEMM + ``sin`` gives the atoms in output layout, a second one the factors (1
+    for the plain columns) and one multiply finishes.
+
+    Speed note (no-grad path of the ``atoms`` variants): ``sin`` is the dominant cost, and the autograd layout evaluates
+    two per output value although each group only has 3-4 distinct sinusoids
+    (``sin/cos phi_s``, ``sin/cos lambda_s``). So the distinct sinusoids are computed once, as
+    a feature-major table ``(D, N)`` (one GEMM + ``sin``); the atoms are gathered from it
+    into the feature-major output chunk (one row gather), the product columns are multiplied
+    in place by their ``(S, N)`` factor block (feature-major, every operation runs along the
+    points), and one blocked transpose writes the chunk into the point-major result.
+    Column-wise (strided) operations on the point-major layout are several times slower than
+    this transpose.
     """
 
     atoms: tuple[_Atom, ...] = ()
     products: tuple[tuple[slice, str], ...] = ()
+    _atom_rows: Tensor
+    _rows: dict[_Atom, slice]
+    table_bound: float
 
     def __init__(
         self,
@@ -672,6 +929,49 @@ class _SphereBase(_MultiScale):
                 for i in range(len(self.atoms))[cols]:
                     factors[i] = _COS_PHI_S if which == "cos_lat_s" else _COS_PHI
             self._set_atoms("factor", factors)
+            self._plan = self._set_table(self.atoms, factors)
+            self._set_gather("_atom_rows", [atom for atom, _ in self._plan])
+
+    def _set_table(
+        self, atoms: Sequence[_Atom], factors: Sequence[_Atom] = ()
+    ) -> list[tuple[slice, slice | None]]:
+        """Register the affine map ``table`` of the distinct sinusoids among ``atoms`` and
+        ``factors`` (a scaled one as ``S`` rows in scale order, an unscaled one as 1 row);
+        return per output column of a group the table rows of its atom and its factor."""
+        s = self.frequency_num
+        rows: dict[_Atom, slice] = {}
+        ws: list[Tensor] = []
+        phs: list[Tensor] = []
+        for atom in dict.fromkeys([*atoms, *factors]):
+            coord, scaled, fn = atom
+            if fn == "one":
+                continue
+            cnt = s if scaled else 1
+            w = torch.zeros(2, cnt, dtype=torch.float64)
+            w[0 if coord == "lon" else 1] = (self.freqs if scaled else 1.0) * _DEG2RAD
+            start = sum(int(p.shape[0]) for p in phs)
+            rows[atom] = slice(start, start + cnt)
+            ws.append(w)
+            phs.append(torch.full((cnt,), _PHASE[fn], dtype=torch.float64))
+        self._set_affine("table", torch.cat(ws, 1), torch.cat(phs), _LONLAT_BOUND)
+        self._rows = rows
+        facs = list(factors) or [_ONE] * len(atoms)
+        return [(rows[a], None if f == _ONE else rows[f]) for a, f in zip(atoms, facs, strict=True)]
+
+    def _set_gather(self, name: str, rows: Sequence[slice]) -> None:
+        """Register the table row of each feature-major output row ``s * k + j`` (scale
+        ``s``, column ``j`` of a group of ``k``) for columns ``j`` given by table slices."""
+        s = self.frequency_num
+        idx = [r.start + (i if r.stop - r.start == s else 0) for i in range(s) for r in rows]
+        self.register_buffer(name, torch.tensor(idx, dtype=torch.long), persistent=False)
+
+    def _table(self, x: Tensor) -> Tensor:
+        """No-grad feature-major table ``(D, N)`` of the distinct sinusoids."""
+        w, b = self._cast("table_w", x), self._cast("table_b", x)
+        t = torch.addmm(
+            b[:, None], w.t(), x.t(), out=_scratch("table", (b.shape[0], x.shape[0]), x)
+        )
+        return _reduce_sin_(t, self.table_bound)
 
     def _set_atoms(self, name: str, atoms: Sequence[_Atom]) -> None:
         s, k = self.frequency_num, len(atoms)
@@ -684,11 +984,19 @@ class _SphereBase(_MultiScale):
         self._set_affine(name, w.reshape(2, -1), ph.reshape(-1), _LONLAT_BOUND)
 
     def encode(self, lonlat: Tensor, out: Tensor | None = None) -> Tensor:
-        g = self._sin("pe", lonlat, out)  # first factors, in output layout
-        f = self._sin("factor", lonlat)  # cos phi_s, cos phi or 1 per column
         if lonlat.requires_grad:
+            g = self._sin("pe", lonlat)  # first factors, in output layout
+            f = self._sin("factor", lonlat)  # cos phi_s, cos phi or 1 per column
             return g * f
-        return g.mul_(f)
+        n, s, k = lonlat.shape[0], self.frequency_num, len(self.atoms)
+        t = self._table(lonlat)
+        feat = _scratch("feat", (s * k, n), lonlat)  # feature-major chunk, atoms gathered
+        torch.index_select(t, 0, self._atom_rows.to(t.device), out=feat)
+        groups = feat.view(s, k, n)
+        for cols, which in self.products:
+            factor = t[self._rows[_COS_PHI_S if which == "cos_lat_s" else _COS_PHI]]
+            groups[:, cols].mul_(factor.view(-1, 1, n))
+        return _transpose_into(feat, out)
 
 
 _ONE: _Atom = ("lat", False, "one")
@@ -799,7 +1107,13 @@ class DFSPositionEncoder(_SphereBase):
     values (288 for the paper's ``S = 8``). Same frequency-schedule decision as
     :class:`SphereMPlusPositionEncoder` (geometric by default, ``legacy_frequencies=True`` for
     the public ``r_max^(-s/(S-1))``, which at ``r_max = 1`` reduces all scales to ``f = 1``).
+
+    Speed note (no-grad path): ``u`` and ``v`` are computed once (``4S`` sinusoids), the outer
+    product is written straight into the result and the last ``4S`` columns are gathered
+    from ``u``, ``v`` instead of being evaluated a second time.
     """
+
+    _single_cols: Tensor
 
     def __init__(
         self,
@@ -818,18 +1132,26 @@ class DFSPositionEncoder(_SphereBase):
         ph = torch.tensor([0.0, _HALF_PI], dtype=torch.float64).repeat_interleave(s).repeat(2)
         self._set_affine("uv", w.reshape(2, -1), ph, _LONLAT_BOUND)
         self._set_atoms("single", (_SIN_PHI_S, _COS_PHI_S, _SIN_LAM_S, _COS_LAM_S))
+        # no-grad path: the last 4S columns gathered from uv (column of each value in uv)
+        blocks = (2, 3, 0, 1)  # sin p, cos p, sin l, cos l
+        idx = [b * s + i for i in range(s) for b in blocks]
+        self.register_buffer("_single_cols", torch.tensor(idx, dtype=torch.long), persistent=False)
 
     def encode(self, lonlat: Tensor, out: Tensor | None = None) -> Tensor:
         n, s = lonlat.shape[0], self.frequency_num
-        uv = self._sin("uv", lonlat)
-        u, v = uv[:, : 2 * s], uv[:, 2 * s :]
-        single = self._sin("single", lonlat)
         if lonlat.requires_grad:
+            uv = self._sin("uv", lonlat)
+            u, v = uv[:, : 2 * s], uv[:, 2 * s :]
             outer = (u[:, :, None] * v[:, None, :]).reshape(n, 4 * s * s)
-            return torch.cat([outer, single], dim=-1)
-        out = lonlat.new_empty((n, self.out_dim))
+            return torch.cat([outer, self._sin("single", lonlat)], dim=-1)
+        # no-grad: uv once (4S sinusoids; the point-major layout suits this small width),
+        # the outer product written straight into the result, the 4S singles gathered
+        uv = self._sin("uv", lonlat)
+        if out is None:
+            out = lonlat.new_empty((n, self.out_dim))
+        u, v = uv[:, : 2 * s], uv[:, 2 * s :]
         torch.mul(u[:, :, None], v[:, None, :], out=out[:, : 4 * s * s].view(n, 2 * s, 2 * s))
-        out[:, 4 * s * s :] = single
+        torch.index_select(uv, 1, self._single_cols.to(uv.device), out=out[:, 4 * s * s :])
         return out
 
 
@@ -938,11 +1260,16 @@ class SphericalHarmonicsPositionEncoder(_Sinusoids):
         z_pow = torch.cat([ones, zs[:, 0:1].expand(-1, big_l - 1)], dim=-1).cumprod(dim=-1)
         s_pow = torch.cat([ones, zs[:, 1:2].expand(-1, big_l - 1)], dim=-1).cumprod(dim=-1)
         trig = self._sin("lon", lonlat) * (s_pow @ self._sel_pow.to(dt))  # s^|m| trig(m lambda)
-        legendre = z_pow @ self._poly.to(dt)
-        angular = trig @ self._sel_trig.to(dt)
         if lonlat.requires_grad:
-            return legendre * angular
-        return legendre.mul_(angular)
+            return (z_pow @ self._poly.to(dt)) * (trig @ self._sel_trig.to(dt))
+        # no-grad: the Legendre part straight into the result, the angular part in a reused
+        # intermediate, one in-place product
+        n = lonlat.shape[0]
+        if out is None:
+            out = lonlat.new_empty((n, self.out_dim))
+        torch.mm(z_pow, self._poly.to(dt), out=out)
+        angular = torch.mm(trig, self._sel_trig.to(dt), out=_scratch("sh", out.shape, out))
+        return out.mul_(angular)
 
     def extra_repr(self) -> str:
         return f"legendre_poly_num={self.legendre_poly_num}, out_dim={self.out_dim}"
