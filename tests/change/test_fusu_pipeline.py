@@ -61,3 +61,31 @@ def test_demo_fusu_net_beats_no_time_series(tmp_path: Path) -> None:
     data = json.loads(Path(res.artifacts["result"]).read_text())
     assert data["system"] == "fusu" and data["metrics"]["sek"] == res.metrics["sek"]
     assert Path(res.artifacts["figure"]).stat().st_size > 1000
+    # the demo saves its model; fusu-change applies it to a synthetic scene as GeoTIFFs
+    ck = Path(res.details["checkpoint"])
+    assert ck == tmp_path / "fusu_demo.pt" and ck.is_file()
+    _demo_checkpoint_on_geotiffs(ck, tmp_path / "geo")
+
+
+def _demo_checkpoint_on_geotiffs(ck: Path, d: Path) -> None:
+    from affine import Affine
+
+    from geoneurips.change.fusu.cli import run_fusu_change
+    from geoneurips.raster.io import read_raster, write_raster
+
+    sc = make_synthetic_scenes(1, np.random.default_rng(7))[0]
+    hr = Affine(1.0, 0, 500000.0, 0, -1.0, 2500000.0)
+    ts = Affine(4.0, 0, 500000.0 - 8, 0, -4.0, 2500000.0 + 8)
+    before = write_raster(d / "b.tif", sc["im1"].transpose(2, 0, 1), crs="EPSG:32650",
+                          transform=hr)
+    after = write_raster(d / "a.tif", sc["im2"].transpose(2, 0, 1), crs="EPSG:32650",
+                         transform=hr)
+    for date, arr in zip(sc["dates"].tolist(), sc["time_series"], strict=True):
+        name = f"p_{chr(ord('A') + date // 12)}_{date % 12 + 1}.tif"
+        write_raster(d / "series" / name, arr, crs="EPSG:32650", transform=ts)
+    run_fusu_change(before, after, d / "out", ck, series=[d / "series"], progress=False)
+    seg2, _ = read_raster(d / "out" / "landuse_t2.tif")
+    change, _ = read_raster(d / "out" / "change.tif")
+    acc = float((seg2[0] == sc["label2"]).mean())
+    ch_acc = float((change[0] == (sc["label1"] != sc["label2"])).mean())
+    assert acc > 0.6 and ch_acc > 0.8, (acc, ch_acc)

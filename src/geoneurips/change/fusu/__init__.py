@@ -14,12 +14,13 @@ register(
         demo="geoneurips.change.fusu.pipeline:demo",
         dataset="geoneurips.change.fusu.data:FUSU",
         model="geoneurips.change.fusu.model:FUSUNet",
-        commands={},
+        commands={"fusu-change": "geoneurips.change.fusu.cli:fusu_change"},
         notes=(
             "No real FUSU sample exists in shared/data, so the reader is tested on the "
             "project's own fixture in the published layout only. HRNet-w18 (timm, random init "
             "or a local checkpoint) is the paper default; tests and the demo use the tiny "
-            "U-Net stand-in. No GeoTIFF task command (not required by the issue)."
+            "U-Net stand-in. `fusu-change` applies a checkpoint (pipeline.save_model; the demo "
+            "writes fusu_demo.pt) to GeoTIFFs: land-use maps of both dates + binary change."
         ),
     )
 )

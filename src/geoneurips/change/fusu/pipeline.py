@@ -24,12 +24,22 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from ...demo import DemoResult, finish, new_figure
+from ...errors import CheckpointError
+from ...io import atomic_path, load_checkpoint
 from ...seed import seed_everything
 from .data import FUSU, collate_fusu, month_index, write_fixture
 from .metrics import SCDMetric
 from .model import FUSUNet, FUSUNetConfig, fusu_loss
 
-__all__ = ["FUSUTask", "demo", "flip_rotate", "make_synthetic_scenes", "predict"]
+__all__ = [
+    "FUSUTask",
+    "demo",
+    "flip_rotate",
+    "load_model",
+    "make_synthetic_scenes",
+    "predict",
+    "save_model",
+]
 
 _MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 _STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -130,6 +140,90 @@ def predict(task: FUSUTask, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
     seg = torch.stack([out["seg1"].argmax(1), out["seg2"].argmax(1)], dim=1) + 1
     change = (torch.sigmoid(out["change"]) > 0.5).long()
     return seg, change
+
+
+_CONFIG_KEY = "fusu_config"
+_META_KEY = "fusu_meta"
+
+
+def save_model(
+    model_or_task: FUSUNet | FUSUTask,
+    path: str | Path,
+    *,
+    tile_size: int | None = None,
+    series_window: int | None = None,
+) -> Path:
+    """Save FUSU-Net weights, its configuration and the series normalisation, atomically.
+
+    The file is a flat dict of tensors and plain values (loadable with
+    ``weights_only=True``): the :class:`FUSUTask` state dict (``model.*`` weights and the
+    ``ts_mean``/``ts_std`` buffers; a bare :class:`FUSUNet` gets mean 0 / std 1), the
+    configuration under ``"fusu_config"`` and the training patch geometry under
+    ``"fusu_meta"``.
+
+    Args:
+        model_or_task: a :class:`FUSUNet` or a :class:`FUSUTask`.
+        path: destination (``.pt``).
+        tile_size: HR patch edge the model was trained on (pixels), used as the default
+            tile of ``geoneurips fusu-change``.
+        series_window: edge of the Sentinel patch that went with it (series pixels).
+    """
+    if isinstance(model_or_task, FUSUTask):
+        state: dict[str, Any] = dict(model_or_task.state_dict())
+        cfg = model_or_task.model.config
+    elif isinstance(model_or_task, FUSUNet):
+        cfg = model_or_task.config
+        state = {f"model.{k}": v for k, v in model_or_task.state_dict().items()}
+        c = cfg.ts_channels
+        state["ts_mean"] = torch.zeros(1, 1, c, 1, 1)
+        state["ts_std"] = torch.ones(1, 1, c, 1, 1)
+    else:
+        raise TypeError(f"save_model needs a FUSUNet or FUSUTask, got {type(model_or_task)}")
+    from dataclasses import asdict
+
+    state[_CONFIG_KEY] = asdict(cfg)
+    state[_META_KEY] = {
+        "tile_size": None if tile_size is None else int(tile_size),
+        "series_window": None if series_window is None else int(series_window),
+    }
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(state, tmp)
+    return Path(path)
+
+
+def load_model(path: str | Path) -> tuple[FUSUTask, dict[str, Any]]:
+    """Load a checkpoint written by :func:`save_model` (through
+    :func:`geoneurips.io.load_checkpoint`, ``weights_only=True``).
+
+    Returns:
+        ``(task in eval mode, meta)``; ``meta`` holds ``tile_size`` and ``series_window``
+        (``None`` when unknown).
+
+    Raises:
+        CheckpointError: missing file, unsafe content, no FUSU-Net configuration, or weights
+            that do not fit the configuration.
+    """
+    state = load_checkpoint(path)
+    cfg = state.pop(_CONFIG_KEY, None)
+    meta = state.pop(_META_KEY, None)
+    if not isinstance(cfg, dict):
+        raise CheckpointError(
+            f"{str(path)!r} is not a FUSU-Net checkpoint (no {_CONFIG_KEY!r} entry; write it "
+            "with geoneurips.change.fusu.pipeline.save_model)")
+    meta_out: dict[str, Any] = {"tile_size": None, "series_window": None}
+    if isinstance(meta, dict):
+        meta_out.update({k: meta.get(k) for k in meta_out})
+    try:
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in cfg.items()}
+        task = FUSUTask(FUSUNetConfig(**fields))
+        task.load_state_dict(state)
+    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"{str(path)!r} does not match FUSU-Net: {exc}") from exc
+    except Exception as exc:  # e.g. InvalidInputError from an inconsistent configuration
+        raise CheckpointError(f"{str(path)!r} holds an unusable FUSU-Net config: {exc}") \
+            from exc
+    return task.eval(), meta_out
 
 
 def evaluate(task: FUSUTask, loader: DataLoader[Any]) -> dict[str, Any]:
@@ -242,7 +336,11 @@ def train_and_evaluate(
 
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     """Train FUSU-Net and the same network without the time-series branch on synthetic
-    bi-temporal scenes (written in the FUSU layout) and compare SeK / Score / mIoU."""
+    bi-temporal scenes (written in the FUSU layout) and compare SeK / Score / mIoU.
+
+    The trained FUSU-Net is saved to ``out_dir/fusu_demo.pt`` (:func:`save_model`, 32 px HR
+    tiles with 12 px series windows at a resolution ratio of 4), for ``geoneurips
+    fusu-change``; its path is ``details["checkpoint"]``."""
     import tempfile
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -261,6 +359,8 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         sample = ds[0]
         batch = collate_fusu([sample])
         seg, change = predict(task, batch)
+    checkpoint = save_model(task, Path(out_dir) / "fusu_demo.pt", tile_size=32,
+                            series_window=12)
     keys = ("sek", "score", "miou_bin", "iou_c", "seg_miou")
     metrics = {k: float(full[k]) for k in keys}
     baseline = {k: float(base[k]) for k in keys}
@@ -291,5 +391,6 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
             "per_class_iou": {k: full[k] for k in full if k.startswith("iou_")
                               and k[4:].isdigit() and np.isfinite(full[k])},
             "score_weight": 0.5,
+            "checkpoint": str(checkpoint),
         },
     )
