@@ -176,3 +176,31 @@ def test_cli_commands_json(checkpoint: Path, tmp_path: Path) -> None:
     assert json.loads(r.output)["noise_scale"] == 1.0
     with rasterio.open(tmp_path / "a.tif") as ds:
         assert ds.shape == (64, 128) and ds.crs == CRS_UTM
+
+
+def test_real_landsat_geotiff_roundtrip(real_data: Path, checkpoint: Path,
+                                        tmp_path: Path) -> None:
+    """The real Landsat-7 RGB GeoTIFF (EPSG:32618, nodata collar around a rotated footprint):
+    grid, dtype and the nodata collar come back exactly; the file is far smaller than the
+    pixels; the decoded image correlates with the input."""
+    src = real_data / "rasters" / "RGB.byte.tif"
+    stream = tmp_path / "rgb.cosmic"
+    s = run_compress(src, stream, checkpoint, tile_size=256, progress=False)
+    with rasterio.open(src) as ds:
+        x = ds.read()
+        profile = (ds.crs, ds.transform, ds.shape, ds.dtypes, ds.nodata)
+    collar = (x == 0).any(axis=0)
+    assert s["nodata_pixels"] == int(collar.sum()) > 0 and s["tiles"] == 12
+    assert s["bpp"] < 2.0, s
+    run_decompress(stream, tmp_path / "rgb.tif", checkpoint, compensate=False, progress=False)
+    with rasterio.open(tmp_path / "rgb.tif") as ds:
+        y = ds.read()
+        assert (ds.crs, ds.transform, ds.shape, ds.dtypes, ds.nodata) == profile
+    assert (y[:, collar] == 0).all()
+    # plumbing check, not quality: an untrained tiny codec is a blurred thumbnail (measured:
+    # correlation 0.65, PSNR 14.9 dB against 12.7 dB for the per-band mean image)
+    xv, yv = x[:, ~collar].astype(float), y[:, ~collar].astype(float)
+    assert np.corrcoef(xv.ravel(), yv.ravel())[0, 1] > 0.5
+    mse = ((xv - yv) ** 2).mean()
+    mse_flat = ((xv - xv.mean(axis=1, keepdims=True)) ** 2).mean()
+    assert mse < 0.8 * mse_flat, (mse, mse_flat)
