@@ -11,7 +11,7 @@ Values are divided by ``--scale`` (default: the dtype's maximum for integer rast
 float rasters) and clipped to ``[0, 1]``, the range the codec was trained on; decoding
 multiplies back (and rounds for integer dtypes). Pixels that are nodata (or NaN) in any band
 are filled with the tile's mean before coding and restored as nodata after decoding, from a
-deflated bit mask stored in the file (counted in its size).
+deflated bit mask stored with each tile (counted in the file size).
 
 The conditioning metadata of each tile (Sec. 3.3: coordinates, GSD, time, cloud cover) is
 derived on both sides from the grid: lon/lat of the tile centre (reprojected to WGS 84) and
@@ -22,8 +22,9 @@ NaN (the metadata encoder's null token).
 File layout (little endian)::
 
     b"CSMG" | u16 version (1) | u32 header length | header (UTF-8 JSON)
-    | u32 mask length | mask (zlib of numpy.packbits of the H x W nodata mask; 0 if none)
     | per tile, row-major: u32 length | CompressedImage.to_bytes()
+                           | u32 mask length | mask (zlib of numpy.packbits of the tile's
+                             nodata mask; length 0 when the tile has no nodata)
 
 The header records the grid, the value scale, the tile size, the metadata and the SHA-256 of
 the checkpoint file: decoding with another checkpoint is refused (a range coder decodes
@@ -178,18 +179,18 @@ def run_compress(
         "descriptions": list(info.descriptions), "scale": scale, "tile": tile_size,
         "fixed_metadata": fixed, "checkpoint_sha256": _sha256(Path(checkpoint)),
     }
-    mask = np.zeros((info.height, info.width), dtype=bool)
-    n_tiles, clipped = 0, 0
+    n_tiles, clipped, n_bad = 0, 0, 0
     tiles = list(_tiles(info.height, info.width, tile_size))
+    head = json.dumps(header).encode()
     with atomic_path(output) as tmp, open(tmp, "wb") as body:
-        payload: list[bytes] = []
+        body.write(_MAGIC + _U16.pack(_VERSION) + _U32.pack(len(head)) + head)
         for r, c, h, w in tqdm(tiles, disable=not progress, desc="cosmic-compress"):
             data, _ = read_raster(image, window=Window(c, r, w, h))
             x = data.astype(np.float64) / scale
             bad = ~np.isfinite(x).all(axis=0)
             if info.nodata is not None and not math.isnan(info.nodata):
                 bad |= (data == info.nodata).any(axis=0)
-            mask[r:r + h, c:c + w] = bad
+            n_bad += int(bad.sum())
             good = ~bad
             fill = x[:, good].mean(axis=1) if good.any() else np.full(bands, 0.5)
             x[:, bad] = fill[:, None]
@@ -198,18 +199,13 @@ def run_compress(
             x = np.clip(x, 0.0, 1.0)
             item = model.codec.compress(torch.from_numpy(x[None].astype(np.float32)))[0]
             blob = item.to_bytes()
-            payload.append(_U32.pack(len(blob)) + blob)
+            packed = zlib.compress(np.packbits(bad).tobytes(), 9) if bad.any() else b""
+            body.write(_U32.pack(len(blob)) + blob + _U32.pack(len(packed)) + packed)
             n_tiles += 1
-        packed = zlib.compress(np.packbits(mask).tobytes(), 9) if mask.any() else b""
-        head = json.dumps(header).encode()
-        body.write(_MAGIC + _U16.pack(_VERSION) + _U32.pack(len(head)) + head)
-        body.write(_U32.pack(len(packed)) + packed)
-        for chunk in payload:
-            body.write(chunk)
     size = output.stat().st_size
     return {"input": str(image), "output": str(output), "width": info.width,
             "height": info.height, "tiles": n_tiles, "bytes": size,
-            "bpp": size * 8.0 / (info.width * info.height), "nodata_pixels": int(mask.sum()),
+            "bpp": size * 8.0 / (info.width * info.height), "nodata_pixels": n_bad,
             "clipped_pixels": clipped, "scale": scale,
             "seconds": round(time.perf_counter() - started, 3)}
 
@@ -296,20 +292,8 @@ def run_decompress(
                 f"{str(stream)!r} was coded with another checkpoint (SHA-256 "
                 f"{str(header.get('checkpoint_sha256'))[:12]}...); decode it with that one")
         model = load_model(checkpoint)
-        (n_mask,) = _U32.unpack(_read_exact(f, 4, "the mask length", stream))
-        mask = np.zeros((height, width), dtype=bool)
-        if n_mask:
-            try:
-                bits = np.frombuffer(zlib.decompress(_read_exact(f, n_mask, "the mask", stream)),
-                                     dtype=np.uint8)
-                mask = np.unpackbits(bits, count=height * width).astype(bool).reshape(height,
-                                                                                      width)
-            except (zlib.error, ValueError) as exc:
-                raise InvalidInputError(f"{str(stream)!r} has a corrupt nodata mask") from exc
         is_int = np.issubdtype(np.dtype(dtype), np.integer)
         fill = nodata if nodata is not None else (np.nan if not is_int else 0)
-        if mask.any() and nodata is None and is_int:
-            raise InvalidInputError(f"{str(stream)!r}: masked pixels but no nodata value")
         info = RasterInfo(path=output, crs=crs, transform=transform, width=width,
                           height=height, count=count, dtype=dtype, nodata=nodata,
                           descriptions=tuple(header.get("descriptions") or [None] * count))
@@ -323,6 +307,21 @@ def run_decompress(
                 if (item.height, item.width) != (h, w):
                     raise InvalidInputError(f"{str(stream)!r}: tile at ({r}, {c}) is "
                                             f"{item.height}x{item.width}, expected {h}x{w}")
+                (n_mask,) = _U32.unpack(_read_exact(f, 4, "a tile mask length", stream))
+                mask = np.zeros((h, w), dtype=bool)
+                if n_mask:
+                    try:
+                        bits = np.frombuffer(
+                            zlib.decompress(_read_exact(f, n_mask, "a tile mask", stream)),
+                            dtype=np.uint8)
+                        mask = np.unpackbits(bits, count=h * w).astype(bool).reshape(h, w)
+                    except (zlib.error, ValueError) as exc:
+                        raise InvalidInputError(
+                            f"{str(stream)!r} has a corrupt nodata mask at tile ({r}, {c})"
+                        ) from exc
+                    if nodata is None and is_int:
+                        raise InvalidInputError(
+                            f"{str(stream)!r}: masked pixels but no nodata value")
                 meta = torch.tensor([_tile_metadata(info, r, c, h, w, fixed)],
                                     dtype=torch.float32)
                 out = model.reconstruct([item], meta, compensate=compensate, generator=gen,
@@ -331,7 +330,7 @@ def run_decompress(
                 if is_int:
                     lim = np.iinfo(np.dtype(dtype))
                     x = np.clip(np.rint(x), lim.min, lim.max)
-                x[:, mask[r:r + h, c:c + w]] = fill
+                x[:, mask] = fill
                 dst.write(x.astype(dtype), window=Window(c, r, w, h))
             if f.read(1):
                 raise InvalidInputError(f"{str(stream)!r} has trailing data after the last "
