@@ -1,0 +1,195 @@
+"""OAM-TCD training, checkpoints, the tcd-segment command and the demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+import typer
+from affine import Affine
+from rasterio.windows import Window
+from typer.testing import CliRunner
+
+from geoneurips.errors import CheckpointError, InvalidInputError
+from geoneurips.segmentation.oamtcd.cli import tcd_segment
+from geoneurips.segmentation.oamtcd.data import OAMTCD, write_fixture
+from geoneurips.segmentation.oamtcd.inference import (
+    green_baseline,
+    load_model,
+    save_checkpoint,
+    segment_raster,
+)
+from geoneurips.segmentation.oamtcd.metrics import semantic_scores
+from geoneurips.segmentation.oamtcd.model import TCDConfig, build_model
+from geoneurips.segmentation.oamtcd.pipeline import evaluate, train_model
+
+SAMPLE = "5b3622402b6a08001185f8d8_10_00004"
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(tcd_segment)
+    return app
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, float],
+                                                               dict[str, float]]:
+    tmp = tmp_path_factory.mktemp("oamtcd")
+    root = write_fixture(tmp / "data", n_train=16, n_test=4, size=64, folds=2, seed=0)
+    train, test = OAMTCD(root, "train"), OAMTCD(root, "test")
+    cfg = TCDConfig.tiny()
+    model = train_model(cfg, [train[i] for i in range(len(train))], epochs=15, seed=0,
+                        checkpoint=tmp / "model.pt")
+    scores, _ = evaluate(model, cfg, test)
+    samples = [test[i] for i in range(len(test))]
+    base = semantic_scores(
+        np.concatenate([green_baseline(s["image"].numpy()).ravel() for s in samples]),
+        np.concatenate([s["mask"].numpy().ravel() for s in samples]))
+    return root, tmp / "model.pt", scores, base
+
+
+def test_it_learns_beats_green_threshold(trained: tuple[Path, Path, dict[str, float],
+                                                        dict[str, float]]) -> None:
+    _, _, scores, base = trained
+    # fixed seed; measured 0.71 vs 0.11 tree IoU
+    assert scores["iou_tree"] > base["iou_tree"] + 0.3, (scores["iou_tree"], base["iou_tree"])
+    assert scores["iou_canopy"] > 0.5
+    assert scores["miou"] > base["miou"] + 0.3
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path: Path,
+                                          trained: tuple[Path, Path, dict[str, float],
+                                                         dict[str, float]]) -> None:
+    _, ckpt, _, _ = trained
+    model, cfg = load_model(ckpt)
+    assert cfg == TCDConfig.tiny()
+    fresh = build_model(cfg)
+    p = save_checkpoint(tmp_path / "again.pt", model, cfg)
+    m2, _ = load_model(p)
+    for (k, a), b in zip(m2.state_dict().items(), model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    assert any(not torch.equal(a, b) for a, b in zip(fresh.state_dict().values(),
+                                                     model.state_dict().values(), strict=True))
+    torch.save({"w": torch.zeros(1)}, tmp_path / "noconf.pt")
+    with pytest.raises(CheckpointError, match="config"):
+        load_model(tmp_path / "noconf.pt")
+    state = torch.load(ckpt, weights_only=True)
+    state["__config__"] = json.dumps(TCDConfig.tiny(width=4).to_dict())
+    torch.save(state, tmp_path / "mismatch.pt")
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_model(tmp_path / "mismatch.pt")
+
+
+def test_segment_raster_keeps_grid_and_nodata(tmp_path: Path,
+                                              trained: tuple[Path, Path, dict[str, float],
+                                                             dict[str, float]]) -> None:
+    root, ckpt, _, _ = trained
+    src = next((root / "holdout/images").glob("*00016.tif"))
+    ds = OAMTCD(root, "test")
+    with rasterio.open(src) as s:
+        prof, img = s.profile, s.read()
+    prof.update(nodata=0)
+    img[:, :5, :5] = 0  # nodata corner
+    nod = tmp_path / "with_nodata.tif"
+    with rasterio.open(nod, "w", **prof) as d:
+        d.write(img)
+    dst = tmp_path / "out.tif"
+    res = CliRunner().invoke(_app(), [str(nod), "-o", str(dst), "--checkpoint", str(ckpt),
+                                      "--tile-size", "32", "--overlap", "8", "--json"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.output.strip().splitlines()[-1])
+    assert info["classes"] == ["background", "tree", "canopy"]
+    with rasterio.open(dst) as o:
+        out = o.read(1)
+        assert o.crs == prof["crs"] and o.transform == prof["transform"]
+        assert o.nodata == 255 and o.dtypes[0] == "uint8"
+    assert (out[:5, :5] == 255).all()
+    valid = out != 255
+    target = ds[0]["mask"].numpy()
+    assert set(np.unique(out[valid])) <= {0, 1, 2}
+    assert (out[valid] == target[valid]).mean() > 0.85
+    # no leftovers from the atomic write
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif", "with_nodata.tif"]
+
+
+def test_cli_bad_inputs(tmp_path: Path, trained: tuple[Path, Path, dict[str, float],
+                                                      dict[str, float]]) -> None:
+    root, ckpt, _, _ = trained
+    src = next((root / "holdout/images").glob("*00016.tif"))
+    dst = tmp_path / "o.tif"
+    one = tmp_path / "one.tif"
+    with rasterio.open(one, "w", driver="GTiff", width=16, height=16, count=1,
+                       dtype="uint8", crs="EPSG:3395",
+                       transform=Affine(0.1, 0.0, 0.0, 0.0, -0.1, 0.0)) as d:
+        d.write(np.zeros((1, 16, 16), dtype=np.uint8))
+    app = _app()
+    r = CliRunner().invoke(app, [str(one), "-o", str(dst), "--checkpoint", str(ckpt)])
+    assert isinstance(r.exception, InvalidInputError) and "RGB" in str(r.exception)
+    r = CliRunner().invoke(app, [str(tmp_path / "nope.tif"), "-o", str(dst),
+                                 "--checkpoint", str(ckpt)])
+    assert isinstance(r.exception, InvalidInputError)
+    r = CliRunner().invoke(app, [str(src), "-o", str(dst), "--checkpoint", str(ckpt),
+                                 "--tile-size", "4"])
+    assert isinstance(r.exception, InvalidInputError)
+    r = CliRunner().invoke(app, [str(src), "-o", str(dst), "--checkpoint", str(src)])
+    assert r.exception is not None and not dst.exists()
+    with pytest.raises(InvalidInputError, match="overlap"):
+        model, cfg = load_model(ckpt)
+        segment_raster(src, dst, model, cfg, tile_size=32, overlap=20)
+    assert not dst.exists()
+
+
+def test_real_tile_window(real_data: Path, tmp_path: Path,
+                          trained: tuple[Path, Path, dict[str, float], dict[str, float]]) -> None:
+    """The command runs on a 256 x 256 window of the real JPEG-compressed tile."""
+    _, ckpt, _, _ = trained
+    with rasterio.open(real_data / "oam_tcd" / f"{SAMPLE}.tif") as s:
+        win = Window(1024, 1024, 256, 256)
+        arr = s.read(window=win)
+        prof = s.profile
+        t = s.transform
+        shifted = Affine(t.a, 0.0, t.c + 1024 * t.a, 0.0, t.e, t.f + 1024 * t.e)
+        prof.update(width=256, height=256, transform=shifted, compress="deflate",
+                    blockxsize=256, blockysize=16)
+    crop = tmp_path / "crop.tif"
+    with rasterio.open(crop, "w", **prof) as d:
+        d.write(arr)
+    dst = tmp_path / "crop_out.tif"
+    r = CliRunner().invoke(_app(), [str(crop), "-o", str(dst), "--checkpoint", str(ckpt),
+                                    "--tile-size", "128", "--overlap", "32"])
+    assert r.exit_code == 0, r.output
+    with rasterio.open(dst) as o:
+        out = o.read(1)
+        assert o.crs.to_epsg() == 3395
+        assert isinstance(o.transform, Affine) and o.transform.c == pytest.approx(
+            1009956.8118939905 + 102.4)
+    assert out.shape == (256, 256) and set(np.unique(out)) <= {0, 1, 2}
+
+
+def test_cli_module_is_light() -> None:
+    code = ("import sys, geoneurips.segmentation.oamtcd, geoneurips.segmentation.oamtcd.cli; "
+            "bad = [m for m in ('torch', 'rasterio') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+def test_demo_quick(tmp_path: Path) -> None:
+    from geoneurips.registry import get
+    from geoneurips.segmentation.oamtcd.pipeline import demo
+
+    res = demo(tmp_path, quick=True, seed=0)
+    assert res.beats_baseline
+    assert res.metrics["iou_tree"] > res.baseline["iou_tree"] + 0.15
+    assert (tmp_path / "oamtcd.png").is_file() and (tmp_path / "oamtcd.json").is_file()
+    model, cfg = load_model(tmp_path / "oamtcd_model.pt")
+    assert cfg.num_classes == 3
+    spec = get("oamtcd")
+    assert spec.demo == "geoneurips.segmentation.oamtcd.pipeline:demo"
