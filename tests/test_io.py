@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from geoneurips.errors import CheckpointError, InvalidInputError
-from geoneurips.io import atomic_path, load_checkpoint, safe_extract, write_json
+from geoneurips.io import atomic_path, load_checkpoint, safe_extract, save_checkpoint, write_json
 
 
 def test_atomic_path_success_and_failure(tmp_path: Path) -> None:
@@ -84,3 +84,15 @@ def test_safe_extract_refuses_traversal(tmp_path: Path) -> None:
         tf.addfile(link)
     with pytest.raises(InvalidInputError):
         safe_extract(tmp_path / "c.tar", tmp_path / "z")
+
+
+def test_save_checkpoint_round_trip_and_atomic(tmp_path: Path) -> None:
+    w = torch.arange(6.0, requires_grad=True).view(2, 3)
+    state = {"w": w, "cfg": {"n": 3, "name": "x"}, "order": "rgb"}
+    path = save_checkpoint(tmp_path / "m.pt", state)
+    back = load_checkpoint(path)
+    assert torch.equal(back["w"], w.detach()) and not back["w"].requires_grad
+    assert back["cfg"] == {"n": 3, "name": "x"} and back["order"] == "rgb"
+    with pytest.raises(Exception):  # a lambda cannot be pickled: nothing is written
+        save_checkpoint(tmp_path / "bad.pt", {"f": lambda: 0})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]

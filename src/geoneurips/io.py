@@ -29,6 +29,7 @@ __all__ = [
     "atomic_path",
     "load_checkpoint",
     "safe_extract",
+    "save_checkpoint",
     "write_json",
     "write_text",
 ]
@@ -130,6 +131,21 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
     if not isinstance(state, Mapping):
         raise CheckpointError(f"checkpoint {str(p)!r} does not hold a state dict")
     return dict(state)
+
+
+def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
+    """Write a checkpoint that :func:`load_checkpoint` reads back, atomically.
+
+    ``state`` maps names to tensors (stored detached, on the CPU) and to plain values
+    (numbers, strings, lists and dicts of them, e.g. a model configuration), all of which
+    ``torch.load(weights_only=True)`` accepts. On any error nothing is left at ``path``.
+    """
+    import torch
+
+    flat = {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(flat, tmp)
+    return Path(path)
 
 
 def safe_extract(archive: str | Path, dest: str | Path) -> Path:

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 
 from ...demo import DemoResult, finish, new_figure
 from ...errors import CheckpointError
-from ...io import atomic_path, load_checkpoint
+from ...io import load_checkpoint, save_checkpoint
 from ...seed import seed_everything
 from .data import FUSU, collate_fusu, month_index, write_fixture
 from .metrics import SCDMetric
@@ -186,9 +186,7 @@ def save_model(
         "tile_size": None if tile_size is None else int(tile_size),
         "series_window": None if series_window is None else int(series_window),
     }
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+    return save_checkpoint(path, state)
 
 
 def load_model(path: str | Path) -> tuple[FUSUTask, dict[str, Any]]:

@@ -242,14 +242,12 @@ def save_model(model: COSMIC, path: str | Path) -> Path:
     rebuilds them from the learned entropy parameters with ``update(force=True)``, so the
     encoder and the decoder side always derive identical tables from the same weights.
     """
-    from ...io import atomic_path
+    from ...io import save_checkpoint
 
     state: dict[str, Any] = {k: v for k, v in model.state_dict().items()
                              if not k.endswith(_DERIVED)}
     state[_CONFIG_KEY] = model.config.to_dict()
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+    return save_checkpoint(path, state)
 
 
 def load_model(path: str | Path) -> COSMIC:

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ...demo import DemoResult, finish, new_figure
 from ...errors import CheckpointError, InvalidInputError
-from ...io import atomic_path, load_checkpoint
+from ...io import load_checkpoint, save_checkpoint
 from ...metrics.image import ergas, psnr, sam, ssim
 from ...seed import seed_everything
 from .data import HISRDataset, _display, write_fixture
@@ -141,9 +141,7 @@ def save_model(model: FeINFN, path: str | Path, msi_order: str = "rgb") -> Path:
     state: dict[str, Any] = dict(model.state_dict())
     state[_CONFIG_KEY] = model.config.to_dict()
     state[_ORDER_KEY] = msi_order
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+    return save_checkpoint(path, state)
 
 
 def load_model(path: str | Path) -> tuple[FeINFN, str]:

@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from ...errors import CheckpointError, InvalidInputError
-from ...io import atomic_path
+from ...io import save_checkpoint as write_checkpoint
 from .diffusion import ResidualDiffusion
 from .model import SSNet, SSNetConfig, branch_parameters
 
@@ -471,9 +471,7 @@ def save_checkpoint(
     }
     for k, v in model.state_dict().items():
         state[f"weights.{k}"] = v.detach().cpu().clone()
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+    return write_checkpoint(path, state)
 
 
 def load_model(checkpoint: str | Path) -> tuple[SSNet, SamplingConfig]:

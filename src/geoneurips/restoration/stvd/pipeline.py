@@ -137,18 +137,16 @@ def save_model(model: STVD, path: str | Path,
     with :func:`load_model` through ``geoneurips.io.load_checkpoint`` (weights_only)."""
     import json
 
-    from ...io import atomic_path
+    from ...io import save_checkpoint
 
     def blob(obj: Any) -> torch.Tensor:
         return torch.tensor(list(json.dumps(obj).encode()), dtype=torch.uint8)
 
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state: dict[str, Any] = dict(model.state_dict())
     state["stvd_config_json"] = blob(model.cfg.to_dict())
     if stats is not None:
         state["stvd_stats_json"] = blob(stats)
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+    return save_checkpoint(path, state)
 
 
 def load_model(path: str | Path) -> STVD:

@@ -33,13 +33,11 @@ CONFIG_KEY = "__config__"
 
 def save_checkpoint(path: str | Path, model: nn.Module, config: TCDConfig) -> Path:
     """Write weights + config (atomic)."""
-    from ...io import atomic_path
+    from ...io import save_checkpoint as write_checkpoint
 
-    state: dict[str, Any] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state: dict[str, Any] = dict(model.state_dict())
     state[CONFIG_KEY] = json.dumps(config.to_dict())
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+    return write_checkpoint(path, state)
 
 
 def load_model(checkpoint: str | Path) -> tuple[nn.Module, TCDConfig]:

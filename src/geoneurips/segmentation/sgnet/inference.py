@@ -65,13 +65,11 @@ def predict_patches(
 
 def save_checkpoint(path: str | Path, model: nn.Module, config: SGNetConfig) -> Path:
     """Write a plain state-dict checkpoint with the config beside the weights (atomic)."""
-    from ...io import atomic_path
+    from ...io import save_checkpoint as write_checkpoint
 
-    state: dict[str, Any] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state: dict[str, Any] = dict(model.state_dict())
     state[CONFIG_KEY] = json.dumps(config.to_dict())
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+    return write_checkpoint(path, state)
 
 
 def load_model(checkpoint: str | Path) -> tuple[nn.Module, SGNetConfig]:
