@@ -93,6 +93,6 @@ def test_save_checkpoint_round_trip_and_atomic(tmp_path: Path) -> None:
     back = load_checkpoint(path)
     assert torch.equal(back["w"], w.detach()) and not back["w"].requires_grad
     assert back["cfg"] == {"n": 3, "name": "x"} and back["order"] == "rgb"
-    with pytest.raises(Exception):  # a lambda cannot be pickled: nothing is written
+    with pytest.raises((AttributeError, pickle.PicklingError)):  # a lambda: nothing written
         save_checkpoint(tmp_path / "bad.pt", {"f": lambda: 0})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]

@@ -81,15 +81,7 @@ def test_category_ids_mapped_by_name() -> None:
 def test_rle_decode_and_string_round_trip() -> None:
     rng = np.random.default_rng(0)
     m = rng.random((7, 5)) > 0.6
-    flat = m.ravel(order="F").astype(np.int64)
-    counts, cur, run = [], 0, 0
-    for v in flat:
-        if v == cur:
-            run += 1
-        else:
-            counts.append(run)
-            cur, run = v, 1
-    counts.append(run)
+    counts = _rle_counts(m)
     assert (decode_rle({"size": [7, 5], "counts": counts}) == m).all()
     s = encode_rle_string(counts)
     assert (decode_rle({"size": [7, 5], "counts": s}) == m).all()
