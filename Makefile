@@ -7,10 +7,10 @@ OUT ?= out/reproduce
 
 .PHONY: demo test lint typecheck install clean readme
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev]" -c constraints.txt
 	# compressai declares numpy<2 but works with numpy 2: install it without its pins
 	$(PY) -m pip install --quiet --no-deps "compressai==1.2.8"
 	touch $(STAMP)

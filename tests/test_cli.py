@@ -28,10 +28,11 @@ def fake_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     return finish(
         "torchspatial",
         {"top1": 0.8, "mrr": 0.9},
-        {"top1": 0.5, "mrr": 0.7},
+        baselines={"no prior": {"top1": 0.5, "mrr": 0.7}, "weak": {"top1": 0.3, "mrr": 0.4}},
+        ablations={"without encoder": {"top1": 0.6, "mrr": 0.75}},
         primary="top1",
         margin=0.1,
-        higher_is_better=True,
+        directions={"top1": "max", "mrr": "max"},
         figure=fig,
         out_dir=out_dir,
         started=time.perf_counter(),
@@ -87,7 +88,9 @@ def test_demo_json_contract(fake_working: None, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert {"system", "metrics", "baseline", "beats_baseline", "seconds", "artifacts"} <= set(data)
-    assert data["beats_baseline"] is True
+    assert {"baselines", "strongest_baseline", "ablations", "regressions"} <= set(data)
+    assert data["beats_baseline"] is True and data["strongest_baseline"] == "no prior"
+    assert set(data["baselines"]) == {"no prior", "weak"}
     assert Path(data["artifacts"]["figure"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(Path(data["artifacts"]["result"]).read_text())["metrics"]["top1"] == 0.8
 
@@ -96,7 +99,10 @@ def test_reproduce_writes_report(fake_working: None, tmp_path: Path) -> None:
     res = runner.invoke(build_app(), ["reproduce", "--quick", "--out", str(tmp_path), "--json"])
     assert res.exit_code == 0, res.output
     report = (tmp_path / "report.md").read_text()
-    assert "| `torchspatial` | top1 | 0.8 | 0.5 | yes |" in report
+    assert "| `torchspatial` | top1 | 0.8 | no prior: 0.5 | yes |" in report
+    # every baseline and the ablation are shown, the strongest is marked
+    assert "| metric | ours | no prior (strongest) | weak | without encoder (ablation) |" in report
+    assert "| mrr ↑ | 0.9 | 0.7 | 0.4 | 0.75 |" in report
     assert "real dataset" in report
 
 
@@ -126,6 +132,7 @@ def test_report_lists_highlights(tmp_path: Path) -> None:
     from geoneurips.cli.report import write_report
 
     row = {"system": "cosmic", "primary": "psnr", "metrics": {"psnr": 23.0},
+           "baselines": {"jpeg": {"psnr": 21.5}}, "strongest_baseline": "jpeg",
            "baseline": {"psnr": 21.5}, "beats_baseline": True, "seconds": 1.0,
            "artifacts": {}, "details": {"highlights": {"encoder FLOPs ratio": 6.25}}}
     text = write_report([row], tmp_path).read_text()

@@ -40,6 +40,10 @@ def test_write_json_handles_numpy_and_nan(tmp_path: Path) -> None:
     assert data == {"a": 1.5, "b": [0, 1, 2], "c": None, "d": str(tmp_path)}
 
 
+class _Opaque:
+    """A class torch's weights-only unpickler does not allow."""
+
+
 def test_load_checkpoint_unwraps_and_refuses_pickles(tmp_path: Path) -> None:
     good = tmp_path / "good.pt"
     torch.save({"state_dict": {"w": torch.ones(2)}, "epoch": 3}, good)
@@ -52,9 +56,20 @@ def test_load_checkpoint_unwraps_and_refuses_pickles(tmp_path: Path) -> None:
 
     bad = tmp_path / "bad.pt"
     with bad.open("wb") as fh:
-        pickle.dump({"x": Evil()}, fh)
-    with pytest.raises(CheckpointError, match="safely"):
+        pickle.dump({"x": Evil()}, fh, protocol=2)
+    with pytest.raises(CheckpointError, match="refused") as info:
         load_checkpoint(bad)
+    msg = str(info.value)
+    # one line naming the blocked object, never advice to load unsafely
+    assert "\n" not in msg and "'print'" in msg
+    assert "weights_only=False" not in msg and "trust" not in msg.lower()
+
+    bad2 = tmp_path / "bad2.pt"
+    torch.save({"w": torch.ones(1), "obj": _Opaque()}, bad2)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(bad2)
+    msg = str(info.value)
+    assert "\n" not in msg and "_Opaque" in msg and "weights_only=False" not in msg
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
 

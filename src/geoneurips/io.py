@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tarfile
 import tempfile
 import zipfile
@@ -94,6 +95,34 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+_BLOCKED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def _unsafe_load_message(path: Path, exc: BaseException) -> str:
+    """One line for a refused checkpoint: what was blocked, never advice to load unsafely.
+
+    torch's own text suggests re-running with ``weights_only=False``, which would execute
+    whatever code the file holds; we do not pass that advice on.
+    """
+    text = str(exc)
+    found = _BLOCKED_GLOBAL.search(text)
+    if found:
+        return (
+            f"checkpoint {str(path)!r} refused: it references {found.group(1)!r}, which is "
+            "not a tensor, number, string or container; geoneurips loads weights only "
+            "(save the model's state_dict with tensors alone)"
+        )
+    opcode = re.search(r"Unsupported operand (\w+)", text)
+    if opcode or "Weights only" in text or "weights_only" in text:
+        what = f" (pickle opcode {opcode.group(1)})" if opcode else ""
+        return (
+            f"checkpoint {str(path)!r} refused: it is not a plain tensor dict{what}; "
+            "geoneurips loads weights only"
+        )
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    return f"checkpoint {str(path)!r} cannot be read: {first[:200]}"
+
+
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
     """Load a checkpoint safely and return its state dict.
 
@@ -119,9 +148,7 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
     except ImportError as exc:
         raise CheckpointError(f"cannot read {str(p)!r}: {exc}") from exc
     except Exception as exc:
-        raise CheckpointError(
-            f"cannot load checkpoint {str(p)!r} safely (weights_only=True): {exc}"
-        ) from exc
+        raise CheckpointError(_unsafe_load_message(p, exc)) from None
     if isinstance(state, Mapping):
         for key in ("state_dict", "model", "model_state_dict"):
             inner = state.get(key)

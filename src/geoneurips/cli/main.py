@@ -186,6 +186,11 @@ def demo(
                     "artifacts",
                     "primary",
                     "margin",
+                    "baselines",
+                    "strongest_baseline",
+                    "ablations",
+                    "directions",
+                    "regressions",
                 )
             }
         )
@@ -197,7 +202,7 @@ def _print_result_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="demo results")
-    for col in ("system", "primary", "method", "baseline", "beats", "seconds"):
+    for col in ("system", "primary", "method", "strongest baseline", "beats", "seconds"):
         table.add_column(col)
     for r in rows:
         if "error" in r:
@@ -208,16 +213,28 @@ def _print_result_table(rows: list[dict[str, Any]]) -> None:
             r["system"],
             p,
             f"{r['metrics'][p]:.4g}",
-            f"{r['baseline'][p]:.4g}",
+            f"{r.get('strongest_baseline', 'baseline')}: {r['baseline'][p]:.4g}",
             "[green]yes[/]" if r["beats_baseline"] else "[red]no[/]",
             f"{r['seconds']:.1f}",
         )
     _console().print(table)
     for r in rows:
-        if "metrics" in r:
+        if "metrics" not in r:
+            continue
+        _console().print(
+            f"[bold]{r['system']}[/]: "
+            + ", ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items())
+        )
+        for kind, group in (("baseline", r.get("baselines", {})), ("ablation", r.get("ablations", {}))):
+            for name, vals in group.items():
+                _console().print(
+                    f"  {kind} {name}: " + ", ".join(f"{k}={v:.4g}" for k, v in vals.items())
+                )
+        for g in r.get("regressions", []):
+            why = g.get("explanation") or "[red]not explained[/]"
             _console().print(
-                f"[bold]{r['system']}[/]: "
-                + ", ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items())
+                f"  [yellow]regression[/] {g['metric']}: ours {g['ours']:.4g} vs "
+                f"{g['best_baseline']} {g['best']:.4g}: {why}"
             )
 
 
