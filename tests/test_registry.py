@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +76,18 @@ def test_listing_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"heavy modules imported at start-up: {out.stdout}"
+
+
+def test_pyproject_declares_ranges_and_constraints_pin() -> None:
+    """Installing geoneurips must not replace a user's torch: ranges in pyproject, exact
+    versions in constraints.txt (which `make` uses)."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    for name in ("torch", "torchvision", "torchgeo"):
+        spec = next(d for d in deps if re.split(r"[<>=!~ \[]", d)[0] == name)
+        assert "==" not in spec, spec
+    pins = (root / "constraints.txt").read_text()
+    assert "torch==" in pins and "torchgeo==" in pins
+    assert "-c constraints.txt" in (root / "Makefile").read_text()
