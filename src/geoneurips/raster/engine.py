@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -263,19 +263,22 @@ def _dask_tile(
 TileResult = tuple[int, int, np.ndarray, np.ndarray]
 
 
-def _local_tiles(kernel: Kernel, plan: _Plan) -> Iterator[TileResult]:
+def _local_tiles(
+    kernel: Kernel, plan: _Plan, order: Iterable[tuple[int, int]]
+) -> Iterator[TileResult]:
     stack = _SourceStack(plan.paths, plan.info.height, plan.info.width)
     try:
-        for ti in range(plan.n_rows):
-            for tj in range(plan.n_cols):
-                pred, valid = _compute_tile(stack, kernel, plan, ti, tj)
-                yield ti, tj, pred, valid
+        for ti, tj in order:
+            pred, valid = _compute_tile(stack, kernel, plan, ti, tj)
+            yield ti, tj, pred, valid
     finally:
         stack.close()
 
 
-def _dask_tiles(kernel: Kernel, plan: _Plan, client: Any) -> Iterator[TileResult]:
-    """Map :func:`_dask_tile` over the client, yielding results in row-major order.
+def _dask_tiles(
+    kernel: Kernel, plan: _Plan, client: Any, order: Iterable[tuple[int, int]]
+) -> Iterator[TileResult]:
+    """Map :func:`_dask_tile` over the client, yielding results in the given order.
 
     The kernel is scattered (broadcast) to the workers once; at most ``2 x threads``
     (at least 4) tiles are in flight, so the driver's memory stays bounded.
@@ -283,7 +286,6 @@ def _dask_tiles(kernel: Kernel, plan: _Plan, client: Any) -> Iterator[TileResult
     kernel_future = client.scatter(kernel, broadcast=True, hash=False)
     nthreads = sum(client.nthreads().values()) or 1
     max_inflight = max(4, 2 * nthreads)
-    order = ((ti, tj) for ti in range(plan.n_rows) for tj in range(plan.n_cols))
     pending: deque[tuple[int, int, Any]] = deque()
     try:
         for ti, tj in order:
@@ -303,28 +305,28 @@ def _dask_tiles(kernel: Kernel, plan: _Plan, client: Any) -> Iterator[TileResult
         kernel_future.cancel()
 
 
-class _BlockWriter:
-    """Writes finished output rows to a GeoTIFF, whole 256-row block rows at a time.
-
-    The file is created on the first rows (when the final band count is known). Rows wait
-    in one preallocated buffer of ``256 + max_rows`` rows of the output width.
-    """
+class _Output:
+    """The output GeoTIFF, created on the first block (when the band count is known)."""
 
     def __init__(self, path: Path, info: RasterInfo, dtype: str, nodata: float | None,
-                 descriptions: Sequence[str] | None, bands: int | None, max_rows: int) -> None:
+                 descriptions: Sequence[str] | None, bands: int | None) -> None:
         self.path = path
         self.info = info
         self.dtype = dtype
         self.nodata = nodata
         self.descriptions = descriptions
         self.bands = bands
-        self.max_rows = max_rows
-        self.row = 0
-        self._buf: np.ndarray | None = None
-        self._n = 0
-        self._ds: Any = None
+        self.ds: Any = None
 
-    def _open(self, bands: int) -> None:
+    def check(self, bands: int) -> None:
+        """Open the file on the first block; check later blocks' band count."""
+        if self.ds is not None:
+            if bands != self.bands:
+                raise InvalidInputError(
+                    f"finalize returned {bands} band(s) for one block and {self.bands} "
+                    "for another"
+                )
+            return
         if self.bands is not None and bands != self.bands:
             raise InvalidInputError(
                 f"finalize returned {bands} band(s) but final_bands={self.bands}"
@@ -338,22 +340,39 @@ class _BlockWriter:
             width=self.info.width, height=self.info.height, count=bands, dtype=self.dtype,
             crs=self.info.crs, transform=self.info.transform, nodata=self.nodata, zlevel=1,
         )
-        self._ds = rasterio.open(self.path, "w", **profile)
+        self.ds = rasterio.open(self.path, "w", **profile)
         if self.descriptions is not None:
             for i, d in enumerate(self.descriptions, start=1):
-                self._ds.set_band_description(i, str(d))
-        rows = min(BLOCK_SIZE + self.max_rows, self.info.height)
-        self._buf = np.empty((bands, rows, self.info.width), dtype=self.dtype)
+                self.ds.set_band_description(i, str(d))
+
+    def close(self) -> None:
+        if self.ds is not None:
+            self.ds.close()
+            self.ds = None
+
+
+class _StripeWriter:
+    """Writes the finished rows of one column stripe, whole 256-row blocks at a time.
+
+    The stripe's columns ``[c0, c1)`` start on a 256-pixel block column and end on one (or
+    at the raster's right edge), so every output block is written exactly once. Rows wait in
+    one preallocated buffer of ``256 + max_rows`` rows of the stripe's width.
+    """
+
+    def __init__(self, out: _Output, c0: int, c1: int, max_rows: int) -> None:
+        self.out = out
+        self.c0, self.c1 = c0, c1
+        self.max_rows = max_rows
+        self.row = 0
+        self._buf: np.ndarray | None = None
+        self._n = 0
 
     def add(self, block: np.ndarray) -> None:
-        if self._ds is None:
-            self._open(block.shape[0])
-        elif block.shape[0] != self.bands:
-            raise InvalidInputError(
-                f"finalize returned {block.shape[0]} band(s) for one block and {self.bands} "
-                "for another"
-            )
-        assert self._buf is not None
+        self.out.check(block.shape[0])
+        if self._buf is None:
+            rows = min(BLOCK_SIZE + self.max_rows, self.out.info.height)
+            self._buf = np.empty((block.shape[0], rows, self.c1 - self.c0),
+                                 dtype=self.out.dtype)
         h = block.shape[1]
         self._buf[:, self._n:self._n + h] = block
         self._n += h
@@ -365,8 +384,8 @@ class _BlockWriter:
             return
         nrows = (self._n // BLOCK_SIZE) * BLOCK_SIZE if full_blocks_only else self._n
         if nrows:
-            self._ds.write(self._buf[:, :nrows],
-                           window=Window(0, self.row, self.info.width, nrows))
+            self.out.ds.write(self._buf[:, :nrows],
+                              window=Window(self.c0, self.row, self.c1 - self.c0, nrows))
             self.row += nrows
         rest = self._n - nrows  # < BLOCK_SIZE <= nrows: source and target do not overlap
         if rest:
@@ -375,13 +394,50 @@ class _BlockWriter:
 
     def finish(self) -> None:
         self._flush(full_blocks_only=False)
-        if self.row != self.info.height:
-            raise RuntimeError(f"wrote {self.row} of {self.info.height} rows")  # a bug
+        if self.row != self.out.info.height:  # a bug
+            raise RuntimeError(f"wrote {self.row} of {self.out.info.height} rows")
 
-    def close(self) -> None:
-        if self._ds is not None:
-            self._ds.close()
-            self._ds = None
+
+@dataclass(frozen=True)
+class _Stripe:
+    """Output columns ``[c0, c1)`` and the tile columns ``[j0, j1]`` that touch them."""
+
+    c0: int
+    c1: int
+    j0: int
+    j1: int
+
+
+def _stripes(plan: _Plan, stripe_width: int) -> list[_Stripe]:
+    """Cut the raster's columns into stripes of ``stripe_width`` (a multiple of 256)."""
+    width, t, s = plan.info.width, plan.tile, plan.stride
+    out: list[_Stripe] = []
+    for c0 in range(0, width, stripe_width):
+        c1 = min(c0 + stripe_width, width)
+        j0 = 0 if c0 < t else (c0 - t) // s + 1
+        j1 = min(plan.n_cols - 1, (c1 - 1) // s)
+        out.append(_Stripe(c0, c1, j0, j1))
+    return out
+
+
+def _bytes_per_column(plan: _Plan, out_bands: int, final_bands: int, itemsize: int) -> int:
+    """Memory the engine holds per output column of a stripe (see ``predict_raster``)."""
+    t = plan.tile
+    return (
+        8 * plan.out_bands * t          # float64 accumulator of one tile row
+        + t                             # validity of that tile row
+        + 4 * out_bands * t             # the finished strip as float32
+        + (BLOCK_SIZE + t) * final_bands * itemsize  # rows waiting to be written
+        + (t + BLOCK_SIZE) * plan.info.count * 4     # input blocks in GDAL's cache
+    )
+
+
+def _stripe_width(plan: _Plan, per_column: int, memory_mb: float) -> int:
+    """The widest multiple of 256 columns whose buffers fit ``memory_mb`` (>= 256, and at
+    least one tile wide so that boundary tiles are not recomputed too often)."""
+    cols = int(memory_mb * 2**20 // max(per_column, 1))
+    cols = max(cols, 2 * plan.tile, BLOCK_SIZE)
+    return max(BLOCK_SIZE, (cols // BLOCK_SIZE) * BLOCK_SIZE)
 
 
 def default_out_nodata(dtype: str) -> float:
@@ -403,17 +459,20 @@ def _cast(block: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
     return block.astype(dtype, copy=False)
 
 
-def _gdal_cache_mb(plan: _Plan, out_bands: int, out_dtype: np.dtype[Any]) -> int:
-    """GDAL block cache (MiB): the input blocks one tile row touches (``tile_size`` + one
-    block height of rows) plus one output block row, with 25 % slack, at least 64 MiB."""
+def _gdal_cache_mb(plan: _Plan, stripe_width: int, out_bands: int,
+                   out_dtype: np.dtype[Any]) -> int:
+    """GDAL block cache (MiB): the input blocks one tile row of a stripe touches
+    (``tile_size`` + one block height of rows, the stripe's width + one tile on each side)
+    plus one output block row of the stripe, with 25 % slack, at least 64 MiB."""
     in_bytes = 0
+    cols = min(plan.info.width, stripe_width + 2 * plan.tile)
     for p in plan.paths:
         with rasterio.open(p) as ds:
             bh = int(ds.block_shapes[0][0])
             itemsize = max(np.dtype(d).itemsize for d in ds.dtypes)
-            in_bytes += (plan.tile + min(bh, plan.info.height)) * plan.info.width * \
-                ds.count * itemsize
-    out_bytes = BLOCK_SIZE * plan.info.width * out_bands * out_dtype.itemsize
+            in_bytes += (plan.tile + min(bh, plan.info.height)) * cols * ds.count * itemsize
+    out_bytes = BLOCK_SIZE * min(stripe_width, plan.info.width) * out_bands * \
+        out_dtype.itemsize
     return max(64, math.ceil(1.25 * (in_bytes + out_bytes) / 2**20))
 
 
@@ -435,6 +494,7 @@ def predict_raster(
     driver: Literal["local", "dask"] = "local",
     dask_client: Any = None,
     progress: bool = True,
+    memory_mb: float = 512.0,
 ) -> Path:
     """Run ``kernel`` tile by tile over co-registered rasters and write the blended result.
 
@@ -462,9 +522,10 @@ def predict_raster(
             outputs, 255 for uint8 (the dtype's maximum for unsigned, minimum for signed
             integers). Otherwise the output has no nodata.
         band_descriptions: one description per written band.
-        finalize: applied to each blended float32 block ``(out_bands, h, width)`` before it
-            is written, e.g. ``lambda p: p.argmax(0)`` for class ids; returns
-            ``(final_bands, h, width)`` or ``(h, width)``.
+        finalize: applied to each blended float32 block ``(out_bands, h, w)`` (``w`` the
+            width of the current column stripe) before it is written, pixel-wise, e.g.
+            ``lambda p: p.argmax(0)`` for class ids; returns ``(final_bands, h, w)`` or
+            ``(h, w)``.
         final_bands: bands returned by ``finalize`` (checked; inferred from the first
             block when ``None``). Without ``finalize`` the output has ``out_bands`` bands.
         fill_value: what the kernel sees outside the raster and at invalid pixels.
@@ -474,21 +535,26 @@ def predict_raster(
         dask_client: a ``distributed.Client`` for ``driver="dask"``; when ``None`` a
             threaded ``LocalCluster`` is started for the call and closed afterwards.
         progress: show a tqdm progress bar (one step per tile).
+        memory_mb: budget for the engine's own buffers. The raster is processed in vertical
+            stripes of whole 256-pixel block columns, as wide as fit the budget (at least
+            two tiles); a raster narrower than that is one stripe. Tiles that straddle a
+            stripe boundary are computed once per stripe they touch (a few percent of extra
+            kernel calls on very wide rasters); the output is identical whatever the stripes.
 
     Returns:
         ``Path(output)``.
 
-    Memory bound (independent of the raster height; linear in its width ``W``), bytes::
+    Memory bound, independent of the raster's height and width: with ``Ws`` the stripe
+    width (``memory_mb`` divided by the bytes per column below, at least ``2 * tile_size``),
+    bytes::
 
-        8 * out_bands * tile_size * W          float64 accumulator of one tile row
-        + tile_size * W                        validity of that tile row
-        + h * W * 4 * out_bands                 the finished strip (h = stride rows,
-                                                up to tile_size for the last one) as float32
-        + (256 + tile_size) * W * final_bands * itemsize   rows waiting to be written
+        Ws * (8 * out_bands * tile_size            float64 accumulator of one tile row
+              + tile_size                          validity of that tile row
+              + 4 * out_bands * tile_size          the finished strip as float32
+              + (256 + tile_size) * final_bands * itemsize   rows waiting to be written
+              + (tile_size + 256) * C * 4)         input blocks in GDAL's cache (C bands)
         + k * (C + out_bands) * tile_size^2 * 4   tiles in flight (k = 1 local;
                                                   max(4, 2 * dask threads) with Dask)
-        + the GDAL block cache, set for the call to 1.25 x (the input blocks of one tile
-          row + one 256-row output block row), at least 64 MiB
         + whatever the kernel allocates.
 
     Raises:
@@ -517,6 +583,8 @@ def predict_raster(
         raise InvalidInputError("dask_client is only used with driver='dask'")
     if out_bands < 1:
         raise InvalidInputError(f"out_bands must be >= 1, got {out_bands}")
+    if not memory_mb > 0:
+        raise InvalidInputError(f"memory_mb must be positive, got {memory_mb}")
     if final_bands is not None and final_bands < 1:
         raise InvalidInputError(f"final_bands must be >= 1, got {final_bands}")
     if finalize is None and final_bands is not None and final_bands != out_bands:
@@ -555,7 +623,12 @@ def predict_raster(
     )
     plan = _Plan(paths=tuple(paths), info=stacked, tile=int(tile_size), overlap=int(overlap),
                  out_bands=int(out_bands), fill_value=float(fill_value), blend=blend)
-    cache_mb = _gdal_cache_mb(plan, max(out_bands, bands_written or 1), odt)
+    per_column = _bytes_per_column(plan, out_bands, bands_written or out_bands, odt.itemsize)
+    stripes = _stripes(plan, _stripe_width(plan, per_column, memory_mb))
+    cache_mb = _gdal_cache_mb(plan, stripes[0].c1 - stripes[0].c0,
+                              max(out_bands, bands_written or 1), odt)
+    order = [(ti, tj) for st in stripes for ti in range(plan.n_rows)
+             for tj in range(st.j0, st.j1 + 1)]
 
     from tqdm.auto import tqdm
 
@@ -568,19 +641,20 @@ def predict_raster(
         own_cluster = distributed.LocalCluster(processes=False, dashboard_address=None)
         client = distributed.Client(own_cluster)
     try:
-        tiles = _local_tiles(kernel, plan) if driver == "local" else \
-            _dask_tiles(kernel, plan, client)
-        bar = tqdm(total=plan.n_rows * plan.n_cols, disable=not progress, unit="tile",
+        tiles = _local_tiles(kernel, plan, order) if driver == "local" else \
+            _dask_tiles(kernel, plan, client, order)
+        bar = tqdm(total=len(order), disable=not progress, unit="tile",
                    desc=f"predict_raster {out_path.name}")
         with atomic_path(out_path) as tmp, rasterio.Env(GDAL_CACHEMAX=cache_mb):
-            writer = _BlockWriter(tmp, stacked, odt.name, out_nodata, band_descriptions,
-                                  final_bands if finalize is not None else out_bands,
-                                  max_rows=plan.tile)
+            output_file = _Output(tmp, stacked, odt.name, out_nodata, band_descriptions,
+                                  final_bands if finalize is not None else out_bands)
             try:
-                _assemble(tiles, plan, writer, finalize, odt, out_nodata, bar)
-                writer.finish()
+                for st in stripes:
+                    writer = _StripeWriter(output_file, st.c0, st.c1, max_rows=plan.tile)
+                    _assemble(tiles, plan, st, writer, finalize, odt, out_nodata, bar)
+                    writer.finish()
             finally:
-                writer.close()
+                output_file.close()
                 close = getattr(tiles, "close", None)
                 if close is not None:
                     close()
@@ -595,40 +669,46 @@ def predict_raster(
 def _assemble(
     tiles: Iterator[TileResult],
     plan: _Plan,
-    writer: _BlockWriter,
+    stripe: _Stripe,
+    writer: _StripeWriter,
     finalize: Callable[[np.ndarray], np.ndarray] | None,
     out_dtype: np.dtype[Any],
     out_nodata: float | None,
     bar: Any,
 ) -> None:
-    """Blend tiles (given in row-major order) tile row by tile row and write each strip.
+    """Blend one stripe's tiles (row-major within the stripe) tile row by tile row and write
+    each finished strip of the stripe's columns.
 
     Strip ``k`` is source rows ``[k * stride, (k + 1) * stride)`` (to the end for the last
-    tile row): once tile row ``k`` is added, no later tile touches these rows.
+    tile row): once tile row ``k`` is added, no later tile touches these rows. A pixel's
+    contributions are summed in the same tile order whatever the stripes, so the output does
+    not depend on them.
     """
     t, s, o = plan.tile, plan.stride, plan.overlap
     height, width = plan.info.height, plan.info.width
+    c0s, c1s = stripe.c0, stripe.c1
+    ws = c1s - c0s
     n_rows, n_cols = plan.n_rows, plan.n_cols
-    col_w = [_axis_weight(plan, k, n_cols) for k in range(n_cols)]
     sum_r = _axis_weight_sum(plan, height)
-    sum_c = _axis_weight_sum(plan, width)
-    acc = np.zeros((plan.out_bands, t, width), dtype=np.float64)
-    valid = np.zeros((t, width), dtype=bool)
-    expected = ((ti, tj) for ti in range(n_rows) for tj in range(n_cols))
-    for (ti, tj, pred, tvalid), (ei, ej) in zip(tiles, expected, strict=False):
-        if (ti, tj) != (ei, ej):
-            raise RuntimeError(f"tile ({ti}, {tj}) arrived instead of ({ei}, {ej})")  # a bug
-        if tj == 0:
-            wr = _axis_weight(plan, ti, n_rows)
-        c0 = tj * s
-        c1 = min(c0 + t, width)
-        n = c1 - c0
-        weight = np.outer(wr, col_w[tj][:n])
-        acc[:, :, c0:c1] += pred[:, :, :n] * weight
-        valid[:, c0:c1] = tvalid[:, :n]
-        bar.update(1)
-        if tj < n_cols - 1:
-            continue
+    sum_c = _axis_weight_sum(plan, width)[c0s:c1s]
+    acc = np.zeros((plan.out_bands, t, ws), dtype=np.float64)
+    valid = np.zeros((t, ws), dtype=bool)
+    for ti in range(n_rows):
+        wr = _axis_weight(plan, ti, n_rows)
+        for ej in range(stripe.j0, stripe.j1 + 1):
+            got = next(tiles, None)
+            if got is None or got[:2] != (ti, ej):  # a bug
+                raise RuntimeError(f"tile {None if got is None else got[:2]} arrived "
+                                   f"instead of ({ti}, {ej})")
+            _, tj, pred, tvalid = got
+            # the tile's columns [a, b) clipped to the stripe
+            a, b = tj * s, min(tj * s + t, width)
+            lo, hi = max(a, c0s), min(b, c1s)
+            if lo < hi:
+                cw = _axis_weight(plan, tj, n_cols)[lo - a:hi - a]
+                acc[:, :, lo - c0s:hi - c0s] += pred[:, :, lo - a:hi - a] * np.outer(wr, cw)
+                valid[:, lo - c0s:hi - c0s] = tvalid[:, lo - a:hi - a]
+            bar.update(1)
         r0 = ti * s
         r1 = min(r0 + s, height) if ti < n_rows - 1 else height
         h = r1 - r0
@@ -641,10 +721,10 @@ def _assemble(
             block = np.asarray(finalize(blended))
             if block.ndim == 2:
                 block = block[None]
-            if block.ndim != 3 or block.shape[1:] != (h, width):
+            if block.ndim != 3 or block.shape[1:] != (h, ws):
                 raise InvalidInputError(
                     f"finalize returned shape {block.shape} for a block of shape "
-                    f"{blended.shape}; expected (bands, {h}, {width}) or ({h}, {width})"
+                    f"{blended.shape}; expected (bands, {h}, {ws}) or ({h}, {ws})"
                 )
         out = _cast(block, out_dtype)
         bad = ~valid[:h]
