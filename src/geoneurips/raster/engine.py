@@ -692,6 +692,7 @@ def _assemble(
     sum_r = _axis_weight_sum(plan, height)
     sum_c = _axis_weight_sum(plan, width)[c0s:c1s]
     acc = np.zeros((plan.out_bands, t, ws), dtype=np.float64)
+    scratch = np.empty((plan.out_bands, t, min(t, ws)), dtype=np.float64)
     valid = np.zeros((t, ws), dtype=bool)
     for ti in range(n_rows):
         wr = _axis_weight(plan, ti, n_rows)
@@ -706,16 +707,18 @@ def _assemble(
             lo, hi = max(a, c0s), min(b, c1s)
             if lo < hi:
                 cw = _axis_weight(plan, tj, n_cols)[lo - a:hi - a]
-                acc[:, :, lo - c0s:hi - c0s] += pred[:, :, lo - a:hi - a] * np.outer(wr, cw)
+                tmp = scratch[:, :, :hi - lo]
+                np.multiply(pred[:, :, lo - a:hi - a], np.outer(wr, cw), out=tmp)
+                acc[:, :, lo - c0s:hi - c0s] += tmp
                 valid[:, lo - c0s:hi - c0s] = tvalid[:, lo - a:hi - a]
             bar.update(1)
         r0 = ti * s
         r1 = min(r0 + s, height) if ti < n_rows - 1 else height
         h = r1 - r0
-        strip = acc[:, :h]  # normalized in place (these rows are done)
-        strip /= sum_r[r0:r1, None]
-        strip /= sum_c[None, :]
-        blended = strip.astype(np.float32)
+        # these rows are done: divide by the summed weights, straight into float32
+        blended = np.empty((plan.out_bands, h, ws), dtype=np.float32)
+        np.divide(acc[:, :h], np.outer(sum_r[r0:r1], sum_c), out=blended,
+                  casting="same_kind")
         block = blended
         if finalize is not None:
             block = np.asarray(finalize(blended))
