@@ -278,28 +278,38 @@ def test_real_worldview3_sample(real_data: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_beats_lms_and_classical(tmp_path: Path) -> None:
-    from geoneurips.restoration.ssdiff.pipeline import DEMO_MARGINS, demo
+def test_demo_reports_every_baseline_and_learns(tmp_path: Path) -> None:
+    """The demo on ``"metamers"`` scenes (unseen test seeds) against lms, Brovey, GS and a
+    PanNet-style CNN of similar size trained the same steps, with the no-L-BAF ablation.
+
+    Measured ERGAS (seeds 0, 1, 2): SSDiff 6.35 / 5.98 / 7.14, CNN 6.23 / 5.77 / 7.16, GS
+    6.70 / 6.15 / 6.67, lms 6.90 / 6.52 / 7.94. SSDiff learns (ERGAS 0.54 to 0.79 below lms:
+    asserted margin 0.3 on seed 0) but does not beat the strongest baseline, so the system is
+    ``partial``; the test checks that ``beats_baseline`` is decided by the strongest baseline
+    and the stated margin, whatever it says.
+    """
+    from geoneurips.restoration.ssdiff.demo import DEMO_MARGIN, DIRECTIONS
+    from geoneurips.restoration.ssdiff.pipeline import demo
 
     res = demo(tmp_path, seed=0)
     assert Path(res.artifacts["figure"]).is_file() and Path(res.artifacts["result"]).is_file()
     assert Path(tmp_path / "ssdiff_checkpoint.pt").is_file()
     saved = json.loads(Path(res.artifacts["result"]).read_text())
     assert saved["metrics"]["ERGAS"] == pytest.approx(res.metrics["ERGAS"])
-    assert saved["metrics"]["SAM"] == pytest.approx(res.metrics["SAM"])
-    assert res.primary == "ERGAS" and res.beats_baseline
-    assert res.details["scene"] == "materials" and res.details["test_images"] == 2
-    # stated margins (measured, seed 0: SAM 5.04 deg vs lms 9.53 and best classical 9.53;
-    # ERGAS 2.75 vs lms 8.38 and best classical 6.24): SAM at least 2 degrees and ERGAS at
-    # least 2 below both the interpolated MS and the best of Brovey / Gram-Schmidt
-    assert DEMO_MARGINS == {"SAM": 2.0, "ERGAS": 2.0}
-    classical = res.details["classical"]
-    best = {k: min(classical["brovey"][k], classical["gs"][k]) for k in ("SAM", "ERGAS")}
-    assert best == pytest.approx(res.details["best_classical"])
-    for key in ("SAM", "ERGAS"):
-        assert res.metrics[key] < res.baseline[key] - 2.0, (key, res.metrics, res.baseline)
-        assert res.metrics[key] < best[key] - 2.0, (key, res.metrics, classical)
-    assert res.details["beats_lms_and_classical"] == {"SAM": True, "ERGAS": True}
-    assert res.metrics["Q2n"] > max(res.baseline["Q2n"], classical["gs"]["Q2n"]) + 0.05
-    assert res.metrics["SCC"] > max(res.baseline["SCC"], classical["gs"]["SCC"])
+    assert set(res.baselines) == {"pannet_cnn", "gs", "brovey", "lms"}
+    assert set(res.ablations) == {"ssdiff_without_lbaf"}
+    metrics = {"SAM", "ERGAS", "Q2n", "SCC", "D_lambda", "D_s", "HQNR"}
+    assert set(res.metrics) == metrics and set(DIRECTIONS) == metrics
+    assert all(set(m) == metrics for m in res.baselines.values())
+    assert res.primary == "ERGAS" and res.details["scene"] == "metamers"
+    assert res.details["cnn_steps"] == 600 and res.details["test_images"] == 2
+    assert abs(res.details["cnn_params"] - res.details["params"]) < 0.2 * res.details["params"]
+    strongest = min(res.baselines, key=lambda k: res.baselines[k]["ERGAS"])
+    assert res.strongest_baseline == strongest
+    assert res.beats_baseline == (
+        res.metrics["ERGAS"] < res.baselines[strongest]["ERGAS"] - DEMO_MARGIN
+        and not [r for r in res.regressions if not r["explanation"]])
+    # it learns: clearly better than the interpolated MS
+    assert res.metrics["ERGAS"] < res.baselines["lms"]["ERGAS"] - 0.3
+    assert res.metrics["Q2n"] > res.baselines["lms"]["Q2n"] + 0.03
     assert res.details["final_train_loss"] < res.details["first_train_loss"]

@@ -23,9 +23,11 @@ import numpy as np
 
 __all__ = ["DEMO_MARGIN", "DIRECTIONS", "demo", "evaluate"]
 
-#: ERGAS margin (the primary metric, lower is better) by which SSDiff must beat the strongest
-#: baseline in the demo.
-DEMO_MARGIN = 0.3
+#: ERGAS margin (the primary metric, lower is better) by which SSDiff would have to beat the
+#: strongest baseline. Measured (seeds 0, 1, 2) it does not beat it at all: SSDiff ERGAS
+#: 6.35 / 5.98 / 7.14 against the strongest baseline 6.23 (PanNet-style CNN) / 5.77 (CNN) /
+#: 6.67 (Gram-Schmidt), so ``beats_baseline`` is false and the system is ``partial``.
+DEMO_MARGIN = 0.1
 
 #: Directions of every metric the demo reports.
 DIRECTIONS: dict[str, str] = {
@@ -99,6 +101,20 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     Ablation: SSDiff after base training only (no L-BAF). Primary metric: ERGAS (reduced
     resolution), margin :data:`DEMO_MARGIN` over the strongest baseline. ``quick=True``:
     150 base steps on 4 training images, no L-BAF, 1 test image.
+
+    Measured (ERGAS; SAM in degrees), about 40 s of CPU time on one thread:
+
+    ====  =======  ==========  =====  ======  =====  ===================
+    seed  SSDiff   PanNet CNN  GS     Brovey  lms    SSDiff without L-BAF
+    ====  =======  ==========  =====  ======  =====  ===================
+    0     6.35     6.23        6.70   6.79    6.90   6.37
+    1     5.98     5.77        6.15   6.39    6.52   5.93
+    2     7.14     7.16        6.67   6.91    7.94   7.07
+    ====  =======  ==========  =====  ======  =====  ===================
+
+    SAM (seeds 0/1/2): SSDiff 10.46/10.42/11.24, CNN 10.28/10.25/11.77, GS 11.22/10.97/10.77,
+    lms 11.35/11.36/10.86. SSDiff learns (ERGAS 0.5-0.8 below lms on every seed) but does not
+    beat the strongest baseline: ``beats_baseline`` is false (status ``partial``).
     """
     import torch
 
@@ -198,5 +214,33 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     )
 
 
-#: Metrics on which SSDiff may trail a baseline, and why (filled from measured runs).
-REGRESSIONS_EXPLAINED: dict[str, str] = {}
+#: Why SSDiff trails a baseline on some metrics (measured on seeds 0, 1, 2). These explain the
+#: numbers; they do not excuse the primary metric, on which SSDiff loses (status ``partial``).
+REGRESSIONS_EXPLAINED: dict[str, str] = {
+    "D_lambda": (
+        "D_lambda compares the fusion, MTF-filtered, with the interpolated MS, so lms (which "
+        "is that MS) scores near 0 by construction and the component-substitution methods, "
+        "which add only PAN detail, stay close; learned methods change the low-pass spectrum "
+        "and score 0.06-0.14 (SSDiff and the CNN alike)."
+    ),
+    "D_s": (
+        "GS and Brovey inject the PAN's high-pass almost unchanged, which is what D_s (PAN "
+        "vs. fusion band correlations across scales) rewards on these synthetic scenes; the "
+        "learned methods inject less detail at this budget."
+    ),
+    "HQNR": "(1 - D_lambda)(1 - D_s): follows the two explanations above.",
+    "SAM": (
+        "At this CPU budget (600 steps, 8 training scenes) neither learned method recovers "
+        "the spectra reliably on scenes where the PAN does not identify them: SSDiff's SAM is "
+        "within 0.2-0.5 deg of the CNN's and, on seed 2, worse than lms/GS (as the CNN's)."
+    ),
+    "ERGAS": (
+        "The primary metric: the PanNet-style CNN of similar size (seeds 0, 1) or "
+        "Gram-Schmidt (seed 2) is better; SSDiff does not beat the strongest baseline."
+    ),
+    "Q2n": "Same cause as ERGAS: the CNN (or GS) is better at this budget.",
+    "SCC": (
+        "GS injects the full PAN detail and the CNN sees high-pass inputs directly; SSDiff's "
+        "gradient correlation is close (within 0.01-0.04) but lower."
+    ),
+}
