@@ -110,9 +110,13 @@ def test_pansharpener_tiles_pads_and_validates() -> None:
     pan = rng.uniform(0.2, 0.8, size=(1, 28, 28)).astype(np.float32)
     out = p(ms, pan)
     assert out.dtype == np.float32 and out.shape == (4, 28, 28)
-    assert np.allclose(out, np.clip(interp23(ms.astype(np.float64), 4), 0, 1), atol=1e-5)
-    odd = p(ms[:, :5, :3], pan[:, :20, :12])  # padded on both axes
-    assert odd.shape == (4, 20, 12) and np.isfinite(odd).all()
+    # whole image, borders included: lms is interp23 with mirrored (not circular) borders
+    lms = interp23(ms.astype(np.float64), 4, mode="symmetric")
+    assert np.abs(out - np.clip(lms, 0, 1)).max() < 1e-5
+    odd = p(ms[:, :5, :3], pan[:, :20, :12])  # grid extends past both edges (mirrored)
+    assert odd.shape == (4, 20, 12)
+    lms_odd = interp23(ms[:, :5, :3].astype(np.float64), 4, mode="symmetric")
+    assert np.abs(odd - np.clip(lms_odd, 0, 1)).max() < 1e-5
     assert np.array_equal(p(ms, pan[0]), out)  # (H, W) PAN accepted, deterministic
     with pytest.raises(InvalidInputError, match="4 MS bands"):
         p(ms[:3], pan)
@@ -124,6 +128,51 @@ def test_pansharpener_tiles_pads_and_validates() -> None:
         p(bad, pan)
     with pytest.raises(InvalidInputError, match="patch_size"):
         SSDiffPansharpener(model, SamplingConfig(patch_size=20))
+
+
+def _random_model(bands: int = 4, seed: int = 0) -> SSNet:
+    """A tiny SSNet whose weights are all perturbed (its output is not just ``lms``)."""
+    torch.manual_seed(seed)
+    model = SSNet(SSNetConfig.tiny(bands))
+    with torch.no_grad():
+        for prm in model.parameters():
+            prm.add_(0.05 * torch.randn_like(prm))
+    return model.eval()
+
+
+def test_tiled_run_equals_untiled_run_everywhere() -> None:
+    """Regression: tiled inference corrupted a band of about 8 px at every tile and image
+    edge (circular interp23 on the padded canvas; per-tile noise). Any split of the image
+    into windows now gives the untiled result at every pixel, borders included."""
+    model = _random_model()
+    sampling = SamplingConfig(steps=2, patch_size=16, overlap=4, batch_tiles=5, seed=3)
+    p = SSDiffPansharpener(model, sampling)
+    rng = np.random.default_rng(0)
+    ms = rng.uniform(0.2, 0.8, size=(4, 11, 9))
+    pan = rng.uniform(0.2, 0.8, size=(1, 44, 36))
+    whole = p(ms, pan)
+    assert np.abs(whole - np.clip(interp23(ms, 4, mode="symmetric"), 0, 1)).mean() > 1e-3
+
+    def read_ms(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return ms[:, rows][:, :, cols]
+
+    def read_pan(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return pan[0][rows][:, cols]
+
+    for cuts_r, cuts_c in (([0, 20, 44], [0, 12, 36]), ([0, 8, 9, 28, 44], [0, 4, 24, 36])):
+        tiled = np.zeros_like(whole)
+        for a, b in zip(cuts_r[:-1], cuts_r[1:], strict=True):
+            for c, d in zip(cuts_c[:-1], cuts_c[1:], strict=True):
+                tiled[:, a:b, c:d] = p.fuse_region(read_ms, read_pan, (44, 36), (a, b, c, d))
+        assert np.abs(tiled - whole).max() < 1e-5
+    # eta > 0: the per-step noise also belongs to the patch, not to the batch
+    q = SSDiffPansharpener(model, SamplingConfig(steps=2, eta=0.5, patch_size=16, overlap=4,
+                                                 batch_tiles=4))
+    whole_q = q(ms, pan)
+    part = q.fuse_region(read_ms, read_pan, (44, 36), (20, 44, 12, 36))
+    assert np.abs(part - whole_q[:, 20:, 12:]).max() < 1e-5
+    with pytest.raises(InvalidInputError, match="region"):
+        p.fuse_region(read_ms, read_pan, (44, 36), (0, 50, 0, 8))
 
 
 def test_checkpoint_round_trip_and_errors(tmp_path: Path, fixture_h5: Path) -> None:
@@ -167,11 +216,12 @@ def test_pansharpen_cli_with_ssdiff_checkpoint(tmp_path: Path) -> None:
 
     spec = get("ssdiff")
     assert spec.family == "restoration" and "pansharpen" in spec.commands
-    ckpt = save_checkpoint(SSNet(SSNetConfig.tiny(4)), tmp_path / "m.pt",
-                           SamplingConfig(steps=2, patch_size=16, overlap=4))
+    sampling = SamplingConfig(steps=2, patch_size=16, overlap=4)
+    model = _random_model()
+    ckpt = save_checkpoint(model, tmp_path / "m.pt", sampling)
     rng = np.random.default_rng(0)
-    ms = rng.uniform(300, 1500, size=(4, 16, 16)).astype(np.float32)
-    pan = rng.uniform(300, 1500, size=(1, 64, 64)).astype(np.float32)
+    ms = rng.uniform(300, 1500, size=(4, 15, 13)).astype(np.float32)  # not a tile multiple
+    pan = rng.uniform(300, 1500, size=(1, 60, 52)).astype(np.float32)
     ms_path = write_raster(tmp_path / "ms.tif", ms, crs="EPSG:32633",
                            transform=from_origin(500000, 4000000, 2.0, 2.0))
     pan_path = write_raster(tmp_path / "pan.tif", pan, crs="EPSG:32633",
@@ -186,11 +236,12 @@ def test_pansharpen_cli_with_ssdiff_checkpoint(tmp_path: Path) -> None:
     assert json.loads(res.output.strip().splitlines()[-1])["method"] == "ssdiff"
     fused, info = read_raster(out)
     _, pan_info = read_raster(pan_path)
-    assert fused.shape == (4, 64, 64) and np.isfinite(fused).all()
+    assert fused.shape == (4, 60, 52) and np.isfinite(fused).all()
     assert info.crs == pan_info.crs and info.transform == pan_info.transform
-    # untrained model = interpolated MS; the command's tiles agree with it in the interior
-    ref = interp23(ms.astype(np.float64), 4)
-    assert np.abs(fused - ref)[:, 8:-8, 8:-8].mean() < 0.02 * ref.mean()
+    # regression: 32-px tiles of the command equal one untiled run at EVERY pixel (the old
+    # command passed MS tiles without margin and differed in a band at every tile edge)
+    ref = SSDiffPansharpener(model, sampling)(ms / 2047.0, pan / 2047.0) * 2047.0
+    assert np.abs(fused - ref).max() < 0.02  # DN, float32 rounding
 
 
 def test_real_worldview3_sample(real_data: Path) -> None:
@@ -227,28 +278,38 @@ def test_real_worldview3_sample(real_data: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_beats_lms_and_classical(tmp_path: Path) -> None:
-    from geoneurips.restoration.ssdiff.pipeline import DEMO_MARGINS, demo
+def test_demo_reports_every_baseline_and_learns(tmp_path: Path) -> None:
+    """The demo on ``"metamers"`` scenes (unseen test seeds) against lms, Brovey, GS and a
+    PanNet-style CNN of similar size trained the same steps, with the no-L-BAF ablation.
+
+    Measured ERGAS (seeds 0, 1, 2): SSDiff 6.35 / 5.98 / 7.14, CNN 6.23 / 5.77 / 7.16, GS
+    6.70 / 6.15 / 6.67, lms 6.90 / 6.52 / 7.94. SSDiff learns (ERGAS 0.54 to 0.79 below lms:
+    asserted margin 0.3 on seed 0) but does not beat the strongest baseline, so the system is
+    ``partial``; the test checks that ``beats_baseline`` is decided by the strongest baseline
+    and the stated margin, whatever it says.
+    """
+    from geoneurips.restoration.ssdiff.demo import DEMO_MARGIN, DIRECTIONS
+    from geoneurips.restoration.ssdiff.pipeline import demo
 
     res = demo(tmp_path, seed=0)
     assert Path(res.artifacts["figure"]).is_file() and Path(res.artifacts["result"]).is_file()
     assert Path(tmp_path / "ssdiff_checkpoint.pt").is_file()
     saved = json.loads(Path(res.artifacts["result"]).read_text())
     assert saved["metrics"]["ERGAS"] == pytest.approx(res.metrics["ERGAS"])
-    assert saved["metrics"]["SAM"] == pytest.approx(res.metrics["SAM"])
-    assert res.primary == "ERGAS" and res.beats_baseline
-    assert res.details["scene"] == "materials" and res.details["test_images"] == 2
-    # stated margins (measured, seed 0: SAM 5.04 deg vs lms 9.53 and best classical 9.53;
-    # ERGAS 2.75 vs lms 8.38 and best classical 6.24): SAM at least 2 degrees and ERGAS at
-    # least 2 below both the interpolated MS and the best of Brovey / Gram-Schmidt
-    assert DEMO_MARGINS == {"SAM": 2.0, "ERGAS": 2.0}
-    classical = res.details["classical"]
-    best = {k: min(classical["brovey"][k], classical["gs"][k]) for k in ("SAM", "ERGAS")}
-    assert best == pytest.approx(res.details["best_classical"])
-    for key in ("SAM", "ERGAS"):
-        assert res.metrics[key] < res.baseline[key] - 2.0, (key, res.metrics, res.baseline)
-        assert res.metrics[key] < best[key] - 2.0, (key, res.metrics, classical)
-    assert res.details["beats_lms_and_classical"] == {"SAM": True, "ERGAS": True}
-    assert res.metrics["Q2n"] > max(res.baseline["Q2n"], classical["gs"]["Q2n"]) + 0.05
-    assert res.metrics["SCC"] > max(res.baseline["SCC"], classical["gs"]["SCC"])
+    assert set(res.baselines) == {"pannet_cnn", "gs", "brovey", "lms"}
+    assert set(res.ablations) == {"ssdiff_without_lbaf"}
+    metrics = {"SAM", "ERGAS", "Q2n", "SCC", "D_lambda", "D_s", "HQNR"}
+    assert set(res.metrics) == metrics and set(DIRECTIONS) == metrics
+    assert all(set(m) == metrics for m in res.baselines.values())
+    assert res.primary == "ERGAS" and res.details["scene"] == "metamers"
+    assert res.details["cnn_steps"] == 600 and res.details["test_images"] == 2
+    assert abs(res.details["cnn_params"] - res.details["params"]) < 0.2 * res.details["params"]
+    strongest = min(res.baselines, key=lambda k: res.baselines[k]["ERGAS"])
+    assert res.strongest_baseline == strongest
+    assert res.beats_baseline == (
+        res.metrics["ERGAS"] < res.baselines[strongest]["ERGAS"] - DEMO_MARGIN
+        and not [r for r in res.regressions if not r["explanation"]])
+    # it learns: clearly better than the interpolated MS
+    assert res.metrics["ERGAS"] < res.baselines["lms"]["ERGAS"] - 0.3
+    assert res.metrics["Q2n"] > res.baselines["lms"]["Q2n"] + 0.03
     assert res.details["final_train_loss"] < res.details["first_train_loss"]

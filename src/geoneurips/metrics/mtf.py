@@ -20,7 +20,8 @@ build and evaluate their data:
 - **Wald's protocol** (``resize_images``): the MS image is MTF-filtered and decimated by
   ``ratio`` keeping pixels ``ratio // 2, ratio // 2 + ratio, ...`` (MATLAB
   ``imresize(..., 1/ratio, 'nearest')``); the PAN is reduced with MATLAB's bicubic
-  ``imresize(PAN, 1/ratio)`` (with antialiasing), the toolbox default
+  ``imresize(PAN, 1/ratio)`` (with antialiasing; :func:`geoneurips.metrics.resize.imresize`,
+  re-exported here), the toolbox default
   (``flag_PAN_MTF = 0``), or optionally MTF-filtered with the PAN Nyquist gain and decimated
   like the MS.
 
@@ -45,9 +46,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import InvalidInputError
-from .pansharpening import as_chw
+from .resize import as_chw, imresize, reflect_index
 
 __all__ = [
+    "INTERP23_MARGIN",
     "MS_GNYQ",
     "PAN_GNYQ",
     "SENSOR_MAX_VALUE",
@@ -59,6 +61,7 @@ __all__ = [
     "mtf_kernel",
     "mtf_pan_kernel",
     "normalize_sensor",
+    "reflect_index",
     "sensor_max_value",
     "wald_reduce",
 ]
@@ -278,65 +281,11 @@ def interp23(
     return np.ascontiguousarray(x)
 
 
-def reflect_index(idx: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
-    """Map any integer index onto ``[0, n)`` by symmetric reflection (numpy ``'symmetric'``)."""
-    period = 2 * n
-    i = np.mod(idx, period)
-    out: npt.NDArray[np.int64] = np.where(i >= n, period - 1 - i, i)
-    return out
-
-
 def _reflect_pad(x: FloatArray, m: int) -> FloatArray:
     """Symmetric padding by ``m`` pixels that also works when ``m`` exceeds the image size."""
     rows = reflect_index(np.arange(-m, x.shape[1] + m), x.shape[1])
     cols = reflect_index(np.arange(-m, x.shape[2] + m), x.shape[2])
     out: FloatArray = x[:, rows][:, :, cols]
-    return out
-
-
-def _cubic(x: FloatArray) -> FloatArray:
-    """Keys' cubic convolution kernel with a = -0.5 (MATLAB ``imresize`` bicubic)."""
-    ax = np.abs(x)
-    ax2, ax3 = ax * ax, ax * ax * ax
-    out: FloatArray = (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1) + (
-        -0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0
-    ) * ((ax > 1) & (ax <= 2))
-    return out
-
-
-def _imresize_weights(in_len: int, out_len: int, scale: float) -> tuple[
-    npt.NDArray[np.int64], FloatArray
-]:
-    """Indices and weights of MATLAB's bicubic ``imresize`` along one axis."""
-    width = 4.0 / scale if scale < 1 else 4.0
-    x = np.arange(1, out_len + 1, dtype=np.float64)
-    u = x / scale + 0.5 * (1.0 - 1.0 / scale)
-    left = np.floor(u - width / 2.0)
-    taps = int(math.ceil(width)) + 2
-    ind = left[:, None] + np.arange(taps)[None, :]
-    dist = u[:, None] - ind
-    w = scale * _cubic(scale * dist) if scale < 1 else _cubic(dist)
-    w = w / w.sum(axis=1, keepdims=True)
-    idx = reflect_index(ind.astype(np.int64) - 1, in_len)  # 1-based -> 0-based, mirrored
-    keep = np.any(w != 0, axis=0)
-    return idx[:, keep], w[:, keep]
-
-
-def imresize(image: npt.ArrayLike, scale: float) -> FloatArray:
-    """MATLAB ``imresize(image, scale)`` with the default bicubic kernel and antialiasing.
-
-    Output size ``ceil(scale * H) x ceil(scale * W)``; borders are mirrored (edge pixel
-    repeated) as in MATLAB. Applied band by band to ``(C, H, W)``.
-    """
-    x = _as_chw(image, "image")
-    if not scale > 0:
-        raise InvalidInputError(f"imresize scale must be > 0, got {scale}")
-    _, h, w = x.shape
-    oh, ow = int(math.ceil(scale * h - 1e-9)), int(math.ceil(scale * w - 1e-9))
-    ri, rw = _imresize_weights(h, oh, scale)
-    ci, cw = _imresize_weights(w, ow, scale)
-    rows = np.einsum("ok,cokw->cow", rw, x[:, ri, :])
-    out: FloatArray = np.einsum("ok,chok->cho", cw, rows[:, :, ci])
     return out
 
 

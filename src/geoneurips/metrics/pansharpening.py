@@ -42,6 +42,8 @@ import numpy.typing as npt
 
 from ..errors import InvalidInputError
 from .image import ergas, sam
+from .mtf import interp23, mtf_filter, mtf_kernel
+from .resize import as_chw, imresize
 
 __all__ = [
     "as_chw",
@@ -58,26 +60,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 _EPS = float(np.finfo(np.float64).eps)
-
-
-def as_chw(x: npt.ArrayLike, name: str, nan_hint: str = "") -> FloatArray:
-    """``x`` as a float64 band-first ``(C, H, W)`` array (an ``(H, W)`` image gets one band).
-
-    Raises:
-        InvalidInputError: a non-numeric dtype, another shape or an empty axis, or NaN/inf
-            values (``nan_hint`` is appended to that message).
-    """
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise InvalidInputError(f"{name} must be numeric, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3 or 0 in arr.shape:
-        raise InvalidInputError(f"{name} must be (C, H, W) or (H, W), got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise InvalidInputError(f"{name} holds NaN or infinite values{nan_hint}")
-    return arr
 
 
 def _pair(a: npt.ArrayLike, b: npt.ArrayLike, na: str, nb: str) -> tuple[FloatArray, FloatArray]:
@@ -341,8 +323,6 @@ def d_lambda_k(
         ratio: resolution ratio.
         block: Q2n block size (and step); ``H`` and ``W`` must be multiples of it.
     """
-    from .mtf import mtf_filter, mtf_kernel
-
     f, m = _pair(fused, ms_exp, "fused", "ms_exp")
     _check_blocks(f.shape[1], f.shape[2], block, "D_lambda")
     degraded = mtf_filter(f, mtf_kernel(sensor, f.shape[0], ratio))
@@ -365,8 +345,6 @@ def d_s(
     UQI over non-overlapping ``block x block`` blocks and ``PAN_lp = interp23(imresize(PAN,
     1 / ratio))`` (MATLAB bicubic ``imresize``).
     """
-    from .mtf import imresize, interp23
-
     f, m = _pair(fused, ms_exp, "fused", "ms_exp")
     p = as_chw(pan, "pan")
     if p.shape != (1,) + f.shape[1:]:
@@ -450,8 +428,6 @@ def full_resolution_metrics(
     Returns:
         ``{"D_lambda": ..., "D_s": ..., "HQNR": ...}``.
     """
-    from .mtf import interp23
-
     f = _clip(as_chw(fused, "fused"), max_value)
     m = as_chw(ms, "ms")
     if m.shape[0] != f.shape[0] or m.shape[1] * ratio != f.shape[1] or \

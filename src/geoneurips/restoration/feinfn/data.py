@@ -38,6 +38,7 @@ from torch.utils.data import Dataset
 
 from ...errors import DataNotFoundError, InvalidInputError
 from ...io import atomic_path
+from ...metrics.resize import bicubic_upsample
 from .._h5 import H5SampleFile, read_h5_shapes
 
 __all__ = [
@@ -206,49 +207,6 @@ def camera_response(bands: int = 31, width_nm: float = 35.0) -> np.ndarray:
     srf = np.stack([np.exp(-0.5 * ((wl - c) / width_nm) ** 2) for c in (610.0, 540.0, 450.0)])
     out: np.ndarray = srf / srf.sum(axis=1, keepdims=True)
     return out
-
-
-def _cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
-    ax = np.abs(x)
-    return np.where(
-        ax <= 1, (a + 2) * ax**3 - (a + 3) * ax**2 + 1,
-        np.where(ax < 2, a * ax**3 - 5 * a * ax**2 + 8 * a * ax - 4 * a, 0.0),
-    )
-
-
-def _bicubic_matrix(n_in: int, ratio: int) -> np.ndarray:
-    """``(n_in * ratio, n_in)`` MATLAB ``imresize`` bicubic upsampling matrix (Keys kernel
-    ``a = -0.5``, pixel-centre alignment, mirrored borders)."""
-    n_out = n_in * ratio
-    u = (np.arange(n_out) + 0.5) / ratio - 0.5  # output centres in input pixel units
-    left = np.floor(u).astype(int) - 1
-    idx = left[:, None] + np.arange(4)[None, :]
-    w = _cubic(u[:, None] - idx)
-    w /= w.sum(axis=1, keepdims=True)
-    period = 2 * n_in
-    idx = np.mod(idx, period)
-    idx = np.where(idx >= n_in, period - 1 - idx, idx)  # symmetric (half-sample) mirror
-    mat = np.zeros((n_out, n_in))
-    np.add.at(mat, (np.repeat(np.arange(n_out), 4), idx.ravel()), w.ravel())
-    return mat
-
-
-def bicubic_upsample(lr: np.ndarray | torch.Tensor, ratio: int) -> Any:
-    """Bicubic upsampling by an integer ``ratio`` over the last two axes, as MATLAB's
-    ``imresize(x, ratio)`` (the ``HSI_up`` key of the published files).
-
-    Works on numpy arrays (returns float64) and torch tensors (returns the input dtype,
-    differentiable).
-    """
-    if ratio < 1 or int(ratio) != ratio:
-        raise InvalidInputError(f"ratio must be a positive integer, got {ratio}")
-    h, w = lr.shape[-2:]
-    mh, mw = _bicubic_matrix(h, ratio), _bicubic_matrix(w, ratio)
-    if isinstance(lr, torch.Tensor):
-        th = torch.as_tensor(mh, dtype=lr.dtype, device=lr.device)
-        tw = torch.as_tensor(mw, dtype=lr.dtype, device=lr.device)
-        return th @ lr @ tw.T
-    return mh @ np.asarray(lr, dtype=np.float64) @ mw.T
 
 
 def degrade(hsi: np.ndarray, ratio: int, sigma: float = 2.0) -> np.ndarray:

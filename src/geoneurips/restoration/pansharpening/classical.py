@@ -16,7 +16,8 @@ the input units.
 standard deviation of ``I0 = I - mean(I)`` and mean 0. These global statistics are a
 :class:`FusionStats`; by default they are computed from the given arrays (the toolbox). For
 tiled processing (the ``pansharpen`` command) they are computed once for the whole scene
-(:func:`fusion_stats`, streamed) and passed in, so every tile uses the same coefficients.
+(:class:`StatsAccumulator` over the upsampled MS, streamed) and passed in, so every tile
+uses the same coefficients as the in-memory method on the whole image.
 """
 
 from __future__ import annotations
@@ -170,7 +171,11 @@ def _prepare(ms_up: npt.ArrayLike, pan: npt.ArrayLike) -> tuple[FloatArray, Floa
 
 
 def fusion_stats(ms: npt.ArrayLike, pan: npt.ArrayLike) -> FusionStats:
-    """:class:`FusionStats` of an MS image (any resolution) and a PAN, in memory."""
+    """:class:`FusionStats` of an MS image and a PAN, in memory.
+
+    The toolbox (and :func:`brovey`, :func:`ihs`, :func:`gram_schmidt` without ``stats``)
+    takes them from the MS **upsampled to the PAN grid**; pass that to get the same numbers.
+    """
     m = np.asarray(ms, dtype=np.float64)
     if m.ndim != 3:
         raise InvalidInputError(f"ms must be (C, H, W), got shape {m.shape}")

@@ -11,10 +11,13 @@ tile reads the matching MS window plus a margin of
 interp23 sees real context across tile seams; at the raster edges the MS is mirrored
 (``interp23(..., mode="symmetric")`` instead of the toolbox's circular borders, which would
 mix opposite edges of a map). Brovey, IHS and Gram-Schmidt use scene-wide statistics computed
-in a first streamed pass (from the MS at its own resolution and the PAN), so tiles agree.
-``--method ssdiff`` runs a trained SSDiff checkpoint through
+in a first streamed pass, as the toolbox computes them: from the MS upsampled to the PAN grid
+(the same interp23) and the PAN, so tiles agree and the output equals the in-memory
+methods on the whole image. ``--method ssdiff`` runs a trained SSDiff checkpoint through
 ``geoneurips.restoration.ssdiff.pipeline:load_pansharpener`` on inputs divided by
-``--max-value`` (sensor default: 2047, GF2 1023), with overlapping tiles blended.
+``--max-value`` (sensor default: 2047, GF2 1023): each output tile is the matching window of
+the pansharpener's global patch grid (``fuse_region``, reading MS and PAN context around the
+tile), so the result does not depend on ``--tile-size``.
 
 Nothing heavy is imported at module level.
 """
@@ -94,25 +97,69 @@ def _valid_mask(data: Any, nodata: float | None) -> Any:
     return ok
 
 
-def _scene_stats(ms_path: Path, pan_path: Path, bands: int, rows: int = 256) -> Any:
-    """Scene-wide :class:`FusionStats` from a streamed pass over both rasters."""
+def _read_ms_block(src: Any, path: Path, rows: Any, cols: Any, nodata: float | None) -> Any:
+    """MS at (reflected, in-range) LR indices ``rows`` x ``cols``: ``(float64 block, valid)``;
+    invalid pixels are filled with the block's valid mean (before interpolation)."""
+    import numpy as np
     from rasterio.windows import Window
 
+    from geoneurips.errors import InvalidInputError
+
+    r_a, r_b, c_a, c_b = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    try:
+        raw = src.read(window=Window(c_a, r_a, c_b - c_a, r_b - r_a))
+    except Exception as exc:  # rasterio raises several types for corrupt data
+        raise InvalidInputError(
+            f"cannot read the MS window rows {r_a}:{r_b}, cols {c_a}:{c_b} of "
+            f"{str(path)!r} (corrupt or truncated?): {exc}"
+        ) from exc
+    block = raw[:, rows - r_a][:, :, cols - c_a].astype(np.float64)
+    ok = _valid_mask(block, nodata)
+    if not ok.all():
+        fill = block[:, ok].mean(axis=1) if ok.any() else np.zeros(block.shape[0])
+        block[:, ~ok] = fill[:, None]
+    return block, ok
+
+
+def _scene_stats(ms_path: Path, pan_path: Path, ratio: int, rows: int = 256) -> Any:
+    """Scene-wide :class:`FusionStats` from a streamed pass over both rasters.
+
+    As the toolbox (and :func:`~.classical.fusion_stats` on the in-memory arrays), the MS
+    statistics are those of the MS **upsampled to the PAN grid** (interp23 with symmetric
+    borders, as the fusion pass), computed strip by strip with
+    :data:`~geoneurips.metrics.mtf.INTERP23_MARGIN` rows of context, so they equal the
+    statistics of the whole upsampled image.
+    """
+    import numpy as np
+    import rasterio
+    from rasterio.windows import Window
+
+    from geoneurips.metrics.mtf import INTERP23_MARGIN, interp23, reflect_index
     from geoneurips.raster.io import raster_info, read_raster
     from geoneurips.restoration.pansharpening.classical import StatsAccumulator
 
+    m = INTERP23_MARGIN
+    ms_info = raster_info(ms_path)
+    bands, ms_h, ms_w = ms_info.count, ms_info.height, ms_info.width
+    # LR rows per strip: about 64 MiB of upsampled float64 (and at most ``rows``)
+    step = int(max(1, min(rows, 2**26 // (8 * bands * ratio * ratio * (ms_w + 2 * m)))))
     acc = StatsAccumulator(bands)
-    for path, is_ms in ((ms_path, True), (pan_path, False)):
-        info = raster_info(path)
-        step = rows if is_ms else rows * 4
-        for r0 in range(0, info.height, step):
-            h = min(step, info.height - r0)
-            data, _ = read_raster(path, window=Window(0, r0, info.width, h))
-            ok = _valid_mask(data, info.nodata)
-            if is_ms:
-                acc.add_ms(data, ok)
-            else:
-                acc.add_pan(data[0], ok)
+    cols = reflect_index(np.arange(-m, ms_w + m), ms_w)
+    with rasterio.open(ms_path) as src:
+        for r0 in range(0, ms_h, step):
+            h = min(step, ms_h - r0)
+            lr_rows = reflect_index(np.arange(r0 - m, r0 + h + m), ms_h)
+            block, ok = _read_ms_block(src, ms_path, lr_rows, cols, ms_info.nodata)
+            up = interp23(block, ratio)[:, m * ratio : (m + h) * ratio,
+                                        m * ratio : (m + ms_w) * ratio]
+            core_ok = ok[m : m + h, m : m + ms_w]
+            acc.add_ms(up, np.kron(core_ok, np.ones((ratio, ratio), dtype=bool)))
+    pan_info = raster_info(pan_path)
+    pan_step = rows * ratio
+    for r0 in range(0, pan_info.height, pan_step):
+        h = min(pan_step, pan_info.height - r0)
+        data, _ = read_raster(pan_path, window=Window(0, r0, pan_info.width, h))
+        acc.add_pan(data[0], _valid_mask(data, pan_info.nodata))
     return acc.result()
 
 
@@ -138,7 +185,6 @@ def run_pansharpen(
     """
     import numpy as np
     import rasterio
-    from rasterio.windows import Window
 
     from geoneurips.errors import InvalidInputError
     from geoneurips.metrics.mtf import (
@@ -174,23 +220,29 @@ def run_pansharpen(
 
     fn: Any = None
     stats = None
-    blend: Literal["cosine", "none"]
+    blend: Literal["none"]
     if name == "ssdiff":
         from geoneurips.restoration.ssdiff.pipeline import load_pansharpener
 
         assert checkpoint is not None
         fn = load_pansharpener(Path(checkpoint))
-        overlap = max(2 * ratio, (tile_size // 8) // ratio * ratio)
-        blend = "cosine"
-    else:
-        if name != "interp":
-            stats = _scene_stats(Path(ms), Path(pan), bands)
-        overlap, blend = 0, "none"
+    elif name != "interp":
+        stats = _scene_stats(Path(ms), Path(pan), ratio)
+    overlap, blend = 0, "none"
     m = INTERP23_MARGIN
     ms_h, ms_w = ms_info.height, ms_info.width
     ms_nodata = ms_info.nodata
 
-    with rasterio.open(ms) as src:
+    pan_h, pan_w = pan_info.height, pan_info.width
+
+    with rasterio.open(ms) as src, rasterio.open(pan) as pan_src:
+
+        def read_ms(rows: Any, cols: Any) -> Any:
+            return _read_ms_block(src, Path(ms), rows, cols, ms_nodata)[0] / top
+
+        def read_pan(rows: Any, cols: Any) -> Any:
+            block, _ = _read_ms_block(pan_src, Path(pan), rows, cols, pan_info.nodata)
+            return block[0] / top
 
         def kernel(tile: Any, ctx: Any) -> Any:
             t = tile.shape[-1]
@@ -198,31 +250,23 @@ def run_pansharpen(
             n_lr = t // ratio + 2 * m
             rows = reflect_index(np.arange(lr0, lr0 + n_lr), ms_h)
             cols = reflect_index(np.arange(lc0, lc0 + n_lr), ms_w)
-            r_a, r_b, c_a, c_b = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-            try:
-                raw = src.read(window=Window(c_a, r_a, c_b - c_a, r_b - r_a))
-            except Exception as exc:  # rasterio raises several types for corrupt data
-                raise InvalidInputError(
-                    f"cannot read the MS window rows {r_a}:{r_b}, cols {c_a}:{c_b} of "
-                    f"{str(ms)!r} (corrupt or truncated?): {exc}"
-                ) from exc
-            block = raw[:, rows - r_a][:, :, cols - c_a].astype(np.float64)
-            ok = _valid_mask(block, ms_nodata)
-            if not ok.all():
-                fill = block[:, ok].mean(axis=1) if ok.any() else np.zeros(bands)
-                block[:, ~ok] = fill[:, None]
+            block, ok = _read_ms_block(src, Path(ms), rows, cols, ms_nodata)
             core = (slice(m, m + t // ratio), slice(m, m + t // ratio))
             pan_t = tile[0].astype(np.float64)
             if name == "ssdiff":
-                ms_core = block[:, core[0], core[1]]
-                fused = np.asarray(fn((ms_core / top).astype(np.float32),
-                                      (pan_t[None] / top).astype(np.float32)),
-                                   dtype=np.float64) * top
-                if fused.shape != (bands, t, t):
+                # the pansharpener's own global patch grid, read with context from both
+                # rasters (mirrored at their edges): equal to an untiled run everywhere
+                h_c, w_c = min(t, pan_h - ctx.row_off), min(t, pan_w - ctx.col_off)
+                region = (ctx.row_off, ctx.row_off + h_c, ctx.col_off, ctx.col_off + w_c)
+                part = np.asarray(fn.fuse_region(read_ms, read_pan, (pan_h, pan_w), region),
+                                  dtype=np.float64) * top
+                if part.shape != (bands, h_c, w_c):
                     raise InvalidInputError(
-                        f"the SSDiff pansharpener returned shape {fused.shape}, expected "
-                        f"{(bands, t, t)}"
+                        f"the SSDiff pansharpener returned shape {part.shape}, expected "
+                        f"{(bands, h_c, w_c)}"
                     )
+                fused = np.full((bands, t, t), np.nan)
+                fused[:, :h_c, :w_c] = part
             else:
                 up = interp23(block, ratio)[:, m * ratio : m * ratio + t, m * ratio : m * ratio + t]
                 if name == "interp":

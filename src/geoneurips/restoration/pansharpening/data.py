@@ -318,6 +318,44 @@ def _materials_latent(
     return out
 
 
+def _metamers_latent(
+    hr: int, bands: int, ratio: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Latent scene of the ``"metamers"`` kind (values up to about 1).
+
+    The layout of :func:`_materials_latent` (Voronoi fields and small rectangles, many finer
+    than the MS grid), but the materials are drawn for every scene: three brightness levels,
+    and at each level two materials with unrelated random spectra rescaled to the same band
+    mean. Since the PAN is the band mean, it cannot tell the two materials of a level apart
+    (nor, across scenes, which spectrum any brightness has): the spectrum of a pixel must
+    come from the MS, the PAN only says where the edges are.
+    """
+    from scipy.ndimage import gaussian_filter
+    from scipy.spatial import cKDTree
+
+    levels = np.sort(rng.uniform(0.12, 0.5, size=3))
+    spectra = rng.uniform(0.05, 1.0, size=(6, bands))
+    spectra *= (np.repeat(levels, 2) / spectra.mean(axis=1))[:, None]
+    k = spectra.shape[0]
+    cell = 5 * ratio
+    n_cells = max(8, round((hr / cell) ** 2))
+    seeds = rng.uniform(0, hr, size=(n_cells, 2))
+    cell_material = rng.integers(0, k, size=n_cells)
+    grid = np.stack(np.meshgrid(np.arange(hr) + 0.5, np.arange(hr) + 0.5, indexing="ij"), -1)
+    _, nearest = cKDTree(seeds).query(grid.reshape(-1, 2))
+    labels = cell_material[np.asarray(nearest)].reshape(hr, hr)
+    small, large = max(1, 2 * ratio), max(3, 8 * ratio)
+    for _ in range(max(4, hr * hr // (16 * ratio * ratio * 4))):
+        r0, c0 = rng.integers(0, hr - 1, size=2)
+        h, w = rng.integers(small, large, size=2)
+        labels[r0 : r0 + h, c0 : c0 + w] = rng.integers(0, k)
+    latent = spectra.T[:, labels]
+    texture = gaussian_filter(rng.normal(size=(hr, hr)), sigma=1.0)
+    latent *= 1.0 + 0.05 * texture / texture.std()
+    out: np.ndarray = latent / max(float(spectra.max()), 1.0)
+    return out
+
+
 def synthetic_scene(
     size: int,
     bands: int = 8,
@@ -345,6 +383,9 @@ def synthetic_scene(
       tells which material lies on each side of a sub-pixel edge, so the pure spectra that
       interpolation mixes are recoverable from PAN + MS context (a learning method can
       improve the spectral angle, which component-substitution methods cannot).
+    - ``"metamers"``: the same layout with six materials drawn for each scene, two at each
+      of three PAN brightness levels (unrelated spectra with equal band means), so the PAN
+      never identifies a spectrum: it gives the edges, the MS gives the spectra.
 
     Returns:
         ``(ms (bands, size, size), pan (1, size * ratio, size * ratio))`` float64 DN.
@@ -356,8 +397,12 @@ def synthetic_scene(
         latent = _mixture_latent(hr, bands, rng)
     elif scene == "materials":
         latent = _materials_latent(hr, bands, ratio, rng)
+    elif scene == "metamers":
+        latent = _metamers_latent(hr, bands, ratio, rng)
     else:
-        raise InvalidInputError(f"scene must be 'mixture' or 'materials', got {scene!r}")
+        raise InvalidInputError(
+            f"scene must be 'mixture', 'materials' or 'metamers', got {scene!r}"
+        )
     latent = latent * 0.9 * top
     pan = latent.mean(axis=0, keepdims=True) + rng.normal(scale=0.002 * top, size=(1, hr, hr))
     ms = mtf_filter(latent, mtf_kernel(sensor, bands, ratio))[:, ratio // 2 :: ratio,
@@ -386,7 +431,8 @@ def write_fixture(
     size/ratio)``, ``lms`` = interp23(ms), ``pan`` ``(1, size, size)``.
     Full resolution: ``ms`` ``(C, size/ratio, size/ratio)`` is the original MS of a scene
     whose PAN is ``(1, size, size)``, ``lms`` = interp23(ms), and no ``gt``.
-    ``scene`` picks the kind of synthetic scene (``"mixture"`` or ``"materials"``, see
+    ``scene`` picks the kind of synthetic scene (``"mixture"``, ``"materials"`` or
+    ``"metamers"``, see
     :func:`synthetic_scene`).
 
     Returns:

@@ -29,7 +29,7 @@ steps.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -140,7 +140,7 @@ class ResidualDiffusion:
         steps: int = 10,
         eta: float = 0.0,
         noise: Tensor | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
         clip: bool = True,
     ) -> Tensor:
         """DDIM sampling of the fused image ``lms + x0`` (residual space throughout).
@@ -151,14 +151,16 @@ class ResidualDiffusion:
             steps: number of DDIM steps (10 in the paper).
             eta: DDIM stochasticity (0: deterministic, the paper's setting).
             noise: initial ``x_T`` (default: standard normal from ``generator``).
-            generator: torch generator for the initial noise (and ``eta > 0``).
+            generator: torch generator for the initial noise (and ``eta > 0``), or one
+                generator per batch item (each item's noise then depends only on its own
+                generator, not on the batch it is sampled in: tiled inference uses this).
             clip: clamp the predicted image to ``[0, 1]`` at every step.
 
         Returns:
             The fused image ``(B, C, H, W)`` (in ``[0, 1]`` with ``clip``).
         """
         if noise is None:
-            x = torch.randn(lms.shape, generator=generator, dtype=lms.dtype, device=lms.device)
+            x = _randn(lms, generator)
         else:
             if noise.shape != lms.shape:
                 raise InvalidInputError(f"noise shape {tuple(noise.shape)} != {tuple(lms.shape)}")
@@ -181,7 +183,20 @@ class ResidualDiffusion:
             )
             x = math.sqrt(a_prev) * x0 + math.sqrt(max(1 - a_prev - sigma**2, 0.0)) * eps
             if sigma > 0:
-                z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+                z = _randn(x, generator)
                 x = x + sigma * z
         out = lms + x0
         return out.clamp(0.0, 1.0) if clip else out
+
+
+def _randn(like: Tensor, generator: torch.Generator | Sequence[torch.Generator] | None) -> Tensor:
+    """Standard normal noise shaped like ``like``, from one generator or one per batch item."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
+    gens = list(generator)
+    if len(gens) != like.shape[0]:
+        raise InvalidInputError(f"{len(gens)} generators for a batch of {like.shape[0]}")
+    return torch.stack([
+        torch.randn(like.shape[1:], generator=g, dtype=like.dtype, device=like.device)
+        for g in gens
+    ])
