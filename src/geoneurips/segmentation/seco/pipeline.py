@@ -90,7 +90,7 @@ def build_seco(
     stuff = tuple(c for c in range(num_classes) if c not in things) if stuff is None \
         else tuple(int(c) for c in stuff)
     if sam_checkpoint is not None or tiny_sam:
-        from ...change.anychange.model import build_sam, build_tiny_sam, sam_type_from_state
+        from ...proposals.sam import build_sam, build_tiny_sam, sam_type_from_state
 
         if sam_checkpoint is not None:
             if sam_type is None:
