@@ -1,4 +1,4 @@
-"""Imports only point down: the shared layers never import a system family."""
+"""Imports only point down: shared layers never import a system, systems never each other."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from geoneurips.registry import SYSTEM_FAMILIES
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "geoneurips"
 SHARED = ["errors.py", "registry.py", "io.py", "seed.py", "demo.py", "catalog", "raster",
-          "metrics", "nn"]
+          "metrics", "nn", "proposals"]
 
 
-def _imports(path: Path) -> list[str]:
+def _imports(path: Path, pkg: Path = PKG) -> list[str]:
     """Absolute module names imported by ``path`` (relative imports resolved)."""
     tree = ast.parse(path.read_text())
-    parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
+    parts = list(path.relative_to(pkg.parent).with_suffix("").parts)
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -43,3 +43,35 @@ def test_import_resolution_sees_relative_imports() -> None:
     """The checker resolves ``from ..x import y`` (else the test above could not fail)."""
     mods = _imports(PKG / "metrics" / "pansharpening.py")
     assert "geoneurips.metrics.mtf" in mods
+
+
+def _cross_system_imports(pkg: Path = PKG) -> list[tuple[str, str]]:
+    """``(file, module)`` pairs where a system's file imports another system."""
+    systems = {f"geoneurips.{fam}.{sid}": sid for sid, fam in SYSTEM_FAMILIES.items()}
+    bad = []
+    for prefix, sid in systems.items():
+        folder = pkg / prefix.split(".", 1)[1].replace(".", "/")
+        for p in sorted(folder.rglob("*.py")) if folder.is_dir() else []:
+            for m in _imports(p, pkg):
+                for other, oid in systems.items():
+                    if oid != sid and (m == other or m.startswith(other + ".")):
+                        bad.append((str(p.relative_to(pkg)), m))
+    return bad
+
+
+def test_systems_do_not_import_each_other() -> None:
+    """What two systems share lives in a shared layer (e.g. ``proposals/`` for SAM)."""
+    assert (PKG / "segmentation" / "seco").is_dir() and (PKG / "change" / "anychange").is_dir()
+    bad = _cross_system_imports()
+    assert not bad, bad
+
+
+def test_cross_system_checker_can_fail(tmp_path: Path) -> None:
+    """The checker sees a relative import of another system (else the test above is void)."""
+    fake = tmp_path / "geoneurips"
+    (fake / "segmentation" / "seco").mkdir(parents=True)
+    (fake / "segmentation" / "seco" / "x.py").write_text(
+        "from ...change.anychange.model import build_sam\n")
+    assert _cross_system_imports(fake) == [
+        ("segmentation/seco/x.py", "geoneurips.change.anychange.model")
+    ]

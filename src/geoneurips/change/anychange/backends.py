@@ -3,8 +3,9 @@
 :class:`ChangeBackend` is the interface the matching (:mod:`.model`) uses;
 :class:`~geoneurips.change.anychange.sam.SamBackend` implements it on SAM (Sec. 3.2) and
 :class:`PluggableBackend` on any mask-proposal generator plus any dense feature extractor
-(defaults: multi-scale SLIC segments and simple spectral/texture features), so that the
-method runs without SAM weights.
+(defaults: multi-scale SLIC segments, :class:`~geoneurips.proposals.superpixels.SlicProposer`
+from the shared proposals layer, and simple spectral/texture features), so that the method
+runs without SAM weights.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import torch
 from torch import Tensor
 
 from geoneurips.errors import InvalidInputError
+from geoneurips.proposals.superpixels import SlicProposer
+from geoneurips.proposals.superpixels import as_uint8_rgb as _as_uint8_rgb
 
 from .config import AnyChangeConfig
 from .features import DenseFeatures
@@ -48,47 +51,6 @@ class ChangeBackend(Protocol):
     def features(self, state: Any, normalized: bool) -> DenseFeatures: ...
 
     def point_mask(self, state: Any, xy: tuple[float, float]) -> Tensor: ...
-
-
-def _as_uint8_rgb(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """Check an ``(H, W, 3)`` image and bring it to uint8 (floats in [0, 1] or [0, 255])."""
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise InvalidInputError(f"{name} must be (H, W, 3) RGB, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise InvalidInputError(f"{name} contains NaN or infinite values")
-    if arr.dtype == np.uint8:
-        return arr
-    x = arr.astype(np.float64)
-    if x.max() <= 1.0 + 1e-6:
-        x = x * 255.0
-    return np.clip(np.round(x), 0, 255).astype(np.uint8)
-
-class SlicProposer:
-    """Mask proposals from SLIC superpixels at several scales (a SAM-free proposer).
-
-    Args:
-        n_segments: superpixel counts, one SLIC run per value (coarse to fine).
-        compactness: SLIC compactness.
-    """
-
-    def __init__(self, n_segments: Sequence[int] = (100, 300), compactness: float = 10.0) -> None:
-        self.n_segments = tuple(int(n) for n in n_segments)
-        self.compactness = float(compactness)
-
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """``(N, H, W)`` bool masks for an ``(H, W, C)`` image in [0, 1]."""
-        from skimage.segmentation import slic
-
-        masks = []
-        for n in self.n_segments:
-            labels = slic(
-                image, n_segments=n, compactness=self.compactness, start_label=0,
-                channel_axis=-1, enforce_connectivity=True,
-            )
-            for k in np.unique(labels):
-                masks.append(labels == k)
-        return np.stack(masks) if masks else np.zeros((0, *image.shape[:2]), bool)
 
 
 class SpectralTextureFeatures:

@@ -32,7 +32,9 @@ or :func:`build_tiny_sam` with random weights for tests; :mod:`.sam`) and
 :class:`PluggableBackend` (any mask-proposal generator plus any dense feature extractor;
 defaults: multi-scale SLIC segments and simple spectral/texture features; :mod:`.backends`),
 so that the method runs without SAM weights. Hyper-parameters: :class:`AnyChangeConfig`
-(:mod:`.config`); mask proposals: :class:`Proposals` (:mod:`.proposals`).
+(:mod:`.config`); mask proposals: :class:`Proposals`. SAM building, grid mask generation,
+:class:`Proposals` and the SLIC proposer live in the shared layer :mod:`geoneurips.proposals`
+(used by SeCo too) and are re-exported here.
 
 Differences from the public code (``torchange``), all deliberate:
 
@@ -66,23 +68,21 @@ from geoneurips.io import load_checkpoint
 
 # The components live in their own modules; every name this module defined before they moved
 # stays importable from here ("X as X": explicit re-exports of the names not in ``__all__``).
-from .backends import (
-    ChangeBackend,
-    PluggableBackend,
-    SlicProposer,
-    SpectralTextureFeatures,
-    _as_uint8_rgb,
-)
+from geoneurips.proposals.masks import Proposals, masks_to_boxes
+from geoneurips.proposals.masks import stability_score as stability_score
+from geoneurips.proposals.sam import build_sam, build_tiny_sam
+from geoneurips.proposals.sam import sam_type_from_state as sam_type_from_state
+from geoneurips.proposals.superpixels import SlicProposer
+from geoneurips.proposals.superpixels import as_uint8_rgb as _as_uint8_rgb
+
+from .backends import ChangeBackend, PluggableBackend, SpectralTextureFeatures
 from .backends import PluggableState as PluggableState
 from .config import AnyChangeConfig, angle_to_cosine, cosine_to_angle
 from .features import DenseFeatures as DenseFeatures
 from .features import _cosine_map, _cosine_to_vector, interpolation_matrix
-from .proposals import Proposals, masks_to_boxes
-from .proposals import stability_score as stability_score
-from .sam import SamBackend, build_sam, build_tiny_sam
+from .sam import SamBackend
 from .sam import SamState as SamState
 from .sam import SamType as SamType
-from .sam import sam_type_from_state as sam_type_from_state
 
 __all__ = [
     "AnyChange",

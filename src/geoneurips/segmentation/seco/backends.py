@@ -2,22 +2,27 @@
 
 PSA (Sec. 3.2) needs two things from a foundation model: the *stuff* segments of SAM's
 automatic mask generator and the single mask SAM's predictor returns for a box plus point
-prompt (*things*). :class:`SamSegments`/:class:`SamPrompter` wrap ``segment_anything``'s
-``SamAutomaticMaskGenerator``/``SamPredictor`` on any SAM: a local checkpoint through
-:func:`geoneurips.change.anychange.model.build_sam`, or the tiny random SAM of
-:func:`~geoneurips.change.anychange.model.build_tiny_sam` for tests. The SAM-free back ends
-(:class:`FelzenszwalbSegments`, :class:`SlicSegments`, :class:`RegionGrowPrompter`) fill the
-same :class:`SegmentGenerator`/:class:`Prompter` interfaces.
+prompt (*things*). Both come from the shared layer :mod:`geoneurips.proposals`
+(:class:`SamSegments` is :class:`~geoneurips.proposals.sam.SamMaskGenerator` with SAM's
+automatic-generator defaults; :class:`SamPrompter`), on any SAM: a local checkpoint through
+:func:`geoneurips.proposals.sam.build_sam`, or the tiny random SAM of
+:func:`~geoneurips.proposals.sam.build_tiny_sam` for tests. The SAM-free back ends
+(:class:`FelzenszwalbSegments`, :class:`SlicSegments` from the shared layer, and
+:class:`RegionGrowPrompter` here) fill the same :class:`SegmentGenerator`/:class:`Prompter`
+interfaces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
-import torch
-from torch import nn
+
+from geoneurips.proposals.sam import SamMaskGenerator
+from geoneurips.proposals.sam import SamPrompter as SamPrompter
+from geoneurips.proposals.superpixels import FelzenszwalbSegments as FelzenszwalbSegments
+from geoneurips.proposals.superpixels import SegmentGenerator as SegmentGenerator
+from geoneurips.proposals.superpixels import SlicSegments as SlicSegments
 
 from ...errors import InvalidInputError
 from ._checks import _check_image
@@ -32,78 +37,8 @@ __all__ = [
     "SlicSegments",
 ]
 
-
-class SegmentGenerator(Protocol):
-    """Class-agnostic segments of an image: ``image (H, W, 3) uint8 -> (N, H, W) bool``."""
-
-    def __call__(self, image: np.ndarray) -> np.ndarray: ...
-
-
-class FelzenszwalbSegments:
-    """SAM-free segment generator: Felzenszwalb-Huttenlocher graph segmentation (skimage).
-
-    Args:
-        scale: higher means larger segments.
-        sigma: Gaussian pre-smoothing.
-        min_size: minimum segment size in pixels.
-    """
-
-    def __init__(self, scale: float = 100.0, sigma: float = 0.8, min_size: int = 20) -> None:
-        self.scale, self.sigma, self.min_size = float(scale), float(sigma), int(min_size)
-
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        from skimage.segmentation import felzenszwalb
-
-        img = _check_image(image)
-        lab = felzenszwalb(img, scale=self.scale, sigma=self.sigma, min_size=self.min_size)
-        return np.stack([lab == k for k in np.unique(lab)])
-
-
-class SlicSegments:
-    """SAM-free segment generator: SLIC superpixels (AnyChange's :class:`SlicProposer`).
-
-    Args:
-        n_segments: superpixel counts, one SLIC run per value (masks of all runs, coarse
-            to fine, so finer segments are applied last).
-        compactness: SLIC compactness.
-    """
-
-    def __init__(self, n_segments: Sequence[int] = (60,), compactness: float = 10.0) -> None:
-        from ...change.anychange.model import SlicProposer
-
-        self._proposer = SlicProposer(n_segments, compactness)
-
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        img = _check_image(image).astype(np.float32) / 255.0
-        return np.asarray(self._proposer(img), dtype=bool)
-
-
-class SamSegments:
-    """SAM's automatic mask generator (the paper's stuff segments; defaults = SAM's).
-
-    Args:
-        sam: a ``segment_anything`` ``Sam`` (``build_sam(type, checkpoint)`` or
-            ``build_tiny_sam()`` from :mod:`geoneurips.change.anychange.model`).
-        **kwargs: ``SamAutomaticMaskGenerator`` options (``points_per_side``, ...).
-    """
-
-    def __init__(self, sam: nn.Module, **kwargs: Any) -> None:
-        from segment_anything import SamAutomaticMaskGenerator
-
-        self.generator = SamAutomaticMaskGenerator(sam, **kwargs)
-
-    @classmethod
-    def tiny(cls, sam: nn.Module) -> SamSegments:
-        """Settings for a random tiny SAM (4 x 4 grid, quality filters opened)."""
-        return cls(sam, points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0)
-
-    @torch.no_grad()
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        img = _check_image(image)
-        anns = self.generator.generate(img)
-        if not anns:
-            return np.zeros((0, *img.shape[:2]), dtype=bool)
-        return np.stack([np.asarray(a["segmentation"], dtype=bool) for a in anns])
+#: SAM's automatic mask generator (the paper's stuff segments; defaults = SAM's).
+SamSegments = SamMaskGenerator
 
 
 class Prompter(Protocol):
@@ -116,28 +51,6 @@ class Prompter(Protocol):
     def set_image(self, image: np.ndarray) -> None: ...
 
     def predict(self, points: np.ndarray, labels: np.ndarray, box: np.ndarray) -> np.ndarray: ...
-
-
-class SamPrompter:
-    """SAM's predictor with one box and positive points, single-mask output (paper)."""
-
-    def __init__(self, sam: nn.Module) -> None:
-        from segment_anything import SamPredictor
-
-        self.predictor = SamPredictor(sam)
-
-    @torch.no_grad()
-    def set_image(self, image: np.ndarray) -> None:
-        self.predictor.set_image(_check_image(image))
-
-    @torch.no_grad()
-    def predict(self, points: np.ndarray, labels: np.ndarray, box: np.ndarray) -> np.ndarray:
-        masks, _, _ = self.predictor.predict(
-            point_coords=np.asarray(points, dtype=np.float32),
-            point_labels=np.asarray(labels, dtype=np.int64),
-            box=np.asarray(box, dtype=np.float32), multimask_output=False,
-        )
-        return np.asarray(masks[0], dtype=bool)
 
 
 class RegionGrowPrompter:

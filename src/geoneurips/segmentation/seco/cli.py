@@ -47,12 +47,18 @@ def seco_refine(
         str, typer.Option(help="SCC filter (both_loss = paper; none keeps all components)")
     ] = "both_loss",
     psa_only: Annotated[bool, typer.Option(help="skip SCC (PSA only)")] = False,
-    tile_size: Annotated[int, typer.Option(help="tile edge in pixels")] = 1024,
+    tile_size: Annotated[
+        int, typer.Option(help="PSA tile edge (and strip height of the component pass)")
+    ] = 1024,
     overlap: Annotated[int, typer.Option(help="tile overlap in pixels")] = 64,
     seed: Annotated[int, typer.Option(help="seed of the SCC classifier")] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Refine pseudo-labels with SeCo (PSA + SCC); write a georeferenced label map."""
+    """Refine pseudo-labels with SeCo (PSA + SCC); write a georeferenced label map.
+
+    PSA runs tile by tile; SCC trains one classifier over the components of the whole
+    raster (components may cross tiles) and sets its thresholds over all of them.
+    """
     from .model import SCCConfig
     from .pipeline import build_seco, refine_raster
 

@@ -278,8 +278,8 @@ class PixelSemanticAggregation:
 
 def psa_tiny_sam(num_classes: int, stuff: Sequence[int], things: Sequence[int],
                  seed: int = 0) -> PixelSemanticAggregation:
-    """PSA on the random tiny SAM of AnyChange (smoke tests only; meaningless masks)."""
-    from ...change.anychange.model import build_tiny_sam
+    """PSA on the shared random tiny SAM (smoke tests only; meaningless masks)."""
+    from ...proposals.sam import build_tiny_sam
 
     sam = build_tiny_sam(seed=seed)
     return PixelSemanticAggregation(num_classes, stuff, things,
