@@ -31,8 +31,11 @@ change on LEVIR-CD, S2Looking, xView2 and SECOND). Every sample holds ``image1``
   ``<root>/<split>/targets/<...>_{pre,post}_disaster_target.png``; pre targets are the
   building footprints (0/1), post targets the damage classes 0 background, 1 no damage,
   2 minor, 3 major damage, 4 destroyed. Splits ``train``, ``test``, ``hold``, ``tier3``.
-  Binary change as AnyChange evaluates it: a building damaged on the post image, ``post
-  >= 2`` (an undamaged building is not a change). TorchGeo's :class:`torchgeo.datasets.
+  Binary change: a building damaged on the post image, ``post >= 2`` (an undamaged
+  building is not a change). The paper's exact binarisation of xView2 could not be
+  retrieved (the public code returns both targets and leaves it to the evaluation); this
+  rule is the one that agrees with TorchGeo, and ``damage``/``buildings`` make any other
+  one a line of code. TorchGeo's :class:`torchgeo.datasets.
   XView2` gives ``clamp(post - pre, 0, 4)``, whose non-zero pixels are exactly these when
   the pre target is the 0/1 footprint under the post target (as in the real data); TorchGeo
   needs both ``train/`` and ``test/`` to exist. Samples also hold ``damage`` (post target)
