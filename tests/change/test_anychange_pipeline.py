@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from geoneurips.change.anychange.cli import change
 from geoneurips.change.anychange.data import LEVIRCD, write_levircd_fixture
-from geoneurips.change.anychange.model import AnyChange, AnyChangeConfig, PluggableBackend
+from geoneurips.change.anychange.model import AnyChangeConfig
 from geoneurips.change.anychange.pipeline import build_model, detect_change_geotiff, evaluate
 from geoneurips.errors import CoregistrationError, InvalidInputError
 from geoneurips.raster.io import raster_info, write_raster
@@ -29,15 +29,26 @@ def _tif(path: Path, hwc: np.ndarray, crs: str = CRS, transform=TRANSFORM) -> Pa
 
 
 def test_planted_changes_recovered(tmp_path: Path) -> None:
+    """The demo's SAM-free AnyChange on three nuisance-laden LEVIR-CD fixture pairs.
+
+    Measured on fixture seeds 0 / 1 / 2 (3 pairs, 128 px): F1 0.819 / 0.909 / 0.727,
+    precision 0.861 / 0.920 / 0.849, mask AR@1000 0.575 / 0.800 / 0.625; plain pixel
+    differencing + Otsu F1 0.378 / 0.603 / 0.597. Asserted on seed 0 with bounds that hold
+    on all three: F1 > 0.65, F1 > pixel differencing + 0.08, precision > 0.75, AR > 0.45.
+    """
+    from geoneurips.change.anychange.baselines import pixel_difference_otsu
+    from geoneurips.change.anychange.data import sample_to_images
+    from geoneurips.change.anychange.pipeline import _binary_metrics, demo_model
+
     root = write_levircd_fixture(tmp_path, (0, 0, 3), size=128, seed=0)
     ds = LEVIRCD(root, split="test")
-    out = evaluate(AnyChange(PluggableBackend()), ds)["metrics"]
-    gt_frac = np.mean([ds[i]["mask"].float().mean().item() for i in range(len(ds))])
-    all_change_f1 = 2 * gt_frac / (1 + gt_frac)
-    assert out["f1"] > 0.5, out
-    assert out["f1"] > all_change_f1 + 0.3
-    assert out["recall"] > 0.8
-    assert out["mask_ar@1000"] > 0.5
+    out = evaluate(demo_model(), ds)["metrics"]
+    diff = _binary_metrics([pixel_difference_otsu(*sample_to_images(ds[i])) for i in range(3)],
+                           [ds[i]["mask"].numpy() for i in range(3)])
+    assert out["f1"] > 0.65, out
+    assert out["f1"] > diff["f1"] + 0.08, (out, diff)
+    assert out["precision"] > 0.75
+    assert out["mask_ar@1000"] > 0.45
 
 
 def test_geotiff_tiled_outputs_georeferenced(tmp_path: Path) -> None:
@@ -137,11 +148,47 @@ def test_cli_change_with_point(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_quick(tmp_path: Path) -> None:
+    """The demo on its nuisance-laden synthetic LEVIR-CD, every baseline reported.
+
+    Measured F1 (quick: 4 pairs of 128 px; seeds 0 / 1 / 2; scene seeds never used to choose
+    anything: the proposer was chosen on scene seeds 100-123):
+
+    ====================================  =====  =====  =====
+    AnyChange (SAM-free, region merging)  0.793  0.826  0.717
+    cva_otsu (per-date z-scores)          0.724  0.734  0.695
+    cva_histmatch_otsu                    0.733  0.788  0.684
+    feature_difference_otsu (same feats)  0.666  0.646  0.563
+    pixel_difference_otsu                 0.406  0.572  0.545
+    all_change                            0.115  0.128  0.114
+    ablation: date-2 proposals only       0.433  0.486  0.538
+    ====================================  =====  =====  =====
+
+    The full demo (12 pairs) on seeds 0 / 1 / 2 / 3 gives AnyChange 0.773 / 0.835 / 0.670 /
+    0.768 against the strongest baseline (cva_otsu) 0.748 / 0.729 / 0.758 / 0.767: no
+    margin over the strongest baseline holds on every seed, so none is asserted here and
+    the system is ``partial``. Asserted (bounds under the minimum gap of the three quick
+    seeds): F1 above feature differencing + 0.08 (gaps 0.127 / 0.180 / 0.154), above pixel
+    differencing + 0.1 (0.387 / 0.254 / 0.172), above the ablation + 0.12 (0.360 / 0.340 /
+    0.179), and the strongest baseline is the best of all five on F1.
+    """
     from geoneurips.change.anychange.pipeline import demo
 
     r = demo(tmp_path, quick=True, seed=0)
-    assert r.beats_baseline and r.metrics["f1"] > r.baseline["f1"] + 0.2
-    assert Path(r.artifacts["figure"]).is_file() and Path(r.artifacts["result"]).is_file()
+    assert set(r.baselines) == {"pixel_difference_otsu", "cva_otsu", "cva_histmatch_otsu",
+                                "feature_difference_otsu", "all_change"}
+    best = max(r.baselines, key=lambda k: r.baselines[k]["f1"])
+    assert r.strongest_baseline == best and r.baseline == r.baselines[best]
+    assert set(r.directions) == set(r.metrics) and r.primary == "f1"
+    f1 = r.metrics["f1"]
+    assert f1 > r.baselines["feature_difference_otsu"]["f1"] + 0.08
+    assert f1 > r.baselines["pixel_difference_otsu"]["f1"] + 0.1
+    (ablation,) = r.ablations.values()
+    assert f1 > ablation["f1"] + 0.12
+    assert r.beats_baseline == (f1 - r.baseline["f1"] > r.margin
+                                and all(x["explanation"] for x in r.regressions))
+    saved = json.loads(Path(r.artifacts["result"]).read_text())
+    assert saved["baselines"] == r.baselines and saved["ablations"] == r.ablations
+    assert Path(r.artifacts["figure"]).is_file()
 
 
 def test_tiny_config_is_small() -> None:

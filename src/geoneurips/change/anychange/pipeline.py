@@ -28,16 +28,18 @@ import numpy as np
 from geoneurips.demo import DemoResult, finish, new_figure
 from geoneurips.errors import InvalidInputError
 
+from .baselines import cva_otsu
 from .model import (
     AnyChange,
     AnyChangeConfig,
     PluggableBackend,
     SamBackend,
-    _threshold_otsu,
     build_tiny_sam,
 )
 
-__all__ = ["build_model", "cva_otsu", "demo", "detect_change_geotiff", "evaluate"]
+__all__ = [
+    "build_model", "cva_otsu", "demo", "demo_model", "detect_change_geotiff", "evaluate",
+]
 
 
 def build_model(
@@ -246,17 +248,27 @@ def detect_change_geotiff(
 # --------------------------------------------------------------------------- evaluation
 
 
-def cva_otsu(image1: np.ndarray, image2: np.ndarray) -> np.ndarray:
-    """Change-vector-analysis baseline: Otsu threshold of ``|I2 - I1|`` (per-date z-scored)."""
+def _binary_metrics(preds: list[np.ndarray], targets: list[np.ndarray], k: int = 1000,
+                    masks: list[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, float]:
+    """Pixel P/R/F1/IoU of the change class over a split and mask AR@k.
 
-    def z(x: np.ndarray) -> np.ndarray:
-        x = x.astype(np.float64)
-        out: np.ndarray = (x - x.mean((0, 1))) / (x.std((0, 1)) + 1e-9)
-        return out
+    ``masks`` gives each image's instance proposals and scores; without it the connected
+    components of the binary prediction are the proposals (how a pixel method is scored).
+    """
+    from .metrics import ChangeMetric, MaskRecall, instances_from_mask
 
-    mag: np.ndarray = np.linalg.norm(z(image2) - z(image1), axis=-1)
-    changed: np.ndarray = mag > _threshold_otsu(mag)
-    return changed
+    pix, ar = ChangeMetric(), MaskRecall(k=k)
+    for i, (p, t) in enumerate(zip(preds, targets, strict=True)):
+        pix.update(p, t)
+        if masks is not None:
+            pm, sc = masks[i]
+        else:
+            pm = instances_from_mask(p)
+            sc = np.ones(len(pm))
+        ar.update(pm, sc, instances_from_mask(t))
+    out = pix.compute()
+    out[f"mask_ar@{k}"] = ar.compute()["ar"]
+    return out
 
 
 def evaluate(model: AnyChange, dataset: Any, k: int = 1000) -> dict[str, Any]:
@@ -264,74 +276,118 @@ def evaluate(model: AnyChange, dataset: Any, k: int = 1000) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     from .data import sample_to_images
-    from .metrics import ChangeMetric, MaskRecall, instances_from_mask
 
-    pix, ar = ChangeMetric(), MaskRecall(k=k)
-    preds = []
+    preds, targets, masks = [], [], []
     for i in tqdm(range(len(dataset)), desc="anychange eval", leave=False):
         s = dataset[i]
         a, b = sample_to_images(s)
         res = model(a, b)
-        gt = s["mask"].numpy()
-        pred = res.change_mask()
-        pix.update(pred, gt)
-        ar.update(res.changes.masks.numpy(), res.changes.confidence.numpy(),
-                  instances_from_mask(gt))
-        preds.append(pred)
-    out = pix.compute()
-    out[f"mask_ar@{k}"] = ar.compute()["ar"]
-    return {"metrics": out, "predictions": preds}
+        targets.append(s["mask"].numpy())
+        preds.append(res.change_mask())
+        masks.append((res.changes.masks.numpy(), res.changes.confidence.numpy()))
+    return {"metrics": _binary_metrics(preds, targets, k, masks), "predictions": preds}
+
+
+#: The SAM-free proposer of the demo: 300 SLIC superpixels merged at a colour distance of
+#: 0.1 (:class:`~geoneurips.change.anychange.regions.RegionMergeProposer`), chosen on
+#: scenes of seeds 100-123 (never used for evaluation) among plain multi-scale SLIC
+#: ((100, 300), (200, 600), (300,), (400,), (250, 500) segments, compactness 5/10/20),
+#: Felzenszwalb, compact watershed and region merging (200/300/400/500 superpixels,
+#: compactness 10/20, thresholds 0.06/0.07/0.1/0.12/(0.05, 0.1)/(0.08, 0.16)/(0.1, 0.2));
+#: theta stays the paper's 155 degrees.
+DEMO_PROPOSER: tuple[int, float, tuple[float, ...]] = (300, 10.0, (0.1,))
+
+
+def demo_model(config: AnyChangeConfig | None = None) -> AnyChange:
+    """AnyChange on the demo's SAM-free back end (:data:`DEMO_PROPOSER` region proposals,
+    spectral/texture features), paper defaults unless ``config`` says otherwise."""
+    from .regions import RegionMergeProposer
+
+    n_segments, compactness, thresholds = DEMO_PROPOSER
+    proposer = RegionMergeProposer(n_segments, compactness, thresholds)
+    return AnyChange(PluggableBackend(proposer), config)
 
 
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
-    """Zero-shot change detection on a synthetic LEVIR-CD (planted buildings).
+    """Zero-shot change detection on a synthetic LEVIR-CD with non-semantic nuisances.
 
-    AnyChange with the SAM-free back end vs the trivial all-change baseline (primary: F1 of
-    the change class, margin 0.2); change-vector analysis with Otsu is also reported.
+    Scenes (:func:`~geoneurips.change.anychange.synthetic.make_scene`, seeds
+    ``seed * 1000 + k``) hold built and demolished buildings (the label) plus
+    illumination (per-band gain/offset, gamma), vegetation phenology, up to one pixel of
+    misregistration and sensor noise between the dates. They are written by the LEVIR-CD
+    fixture writer and read back by :class:`~geoneurips.change.anychange.data.LEVIRCD`.
+
+    AnyChange (SAM-free back end: SLIC superpixels merged into colour regions as
+    proposals, spectral/texture features, paper defaults otherwise) against every training-free baseline of :mod:`.baselines` given the
+    same two images (plain pixel differencing, change-vector analysis with per-date
+    z-scores or after histogram matching, per-pixel differencing of the very features
+    AnyChange matches) and the trivial all-change map; primary metric F1 of the change
+    class, the strongest baseline decides. Ablation: matching only date 2's proposals
+    (without the paper's bitemporal matching).
     """
     import torch
 
     from geoneurips.seed import seed_everything
 
+    from .baselines import BASELINES
     from .data import LEVIRCD, sample_to_images, write_levircd_fixture
-    from .metrics import ChangeMetric, MaskRecall, instances_from_mask
 
     started = time.perf_counter()
     seed_everything(seed)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     out = Path(out_dir)
-    n, size = (3, 128) if quick else (8, 160)
+    n, size = (4, 128) if quick else (12, 128)
     root = write_levircd_fixture(out / "levircd_fixture", (0, 0, n), size=size, seed=seed)
     ds = LEVIRCD(root, split="test")
-    model = build_model()
+    model = demo_model()
     res = evaluate(model, ds)
     metrics = res["metrics"]
-    base_pix, base_ar, cva = ChangeMetric(), MaskRecall(), ChangeMetric()
-    for i in range(len(ds)):
-        s = ds[i]
-        gt = s["mask"].numpy()
-        a, b = sample_to_images(s)
-        base_pix.update(np.ones_like(gt), gt)
-        base_ar.update(np.ones((1, *gt.shape), bool), np.ones(1), instances_from_mask(gt))
-        cva.update(cva_otsu(a, b), gt)
-    baseline = base_pix.compute()
-    baseline["mask_ar@1000"] = base_ar.compute()["ar"]
+    ablation = evaluate(model.with_config(bitemporal_match=False), ds)["metrics"]
+    pairs = [sample_to_images(ds[i]) for i in range(len(ds))]
+    targets = [ds[i]["mask"].numpy() for i in range(len(ds))]
+    preds = {name: [f(a, b) for a, b in pairs] for name, f in BASELINES.items()}
+    preds["all_change"] = [np.ones(t.shape, bool) for t in targets]
+    baselines = {name: _binary_metrics(p, targets) for name, p in preds.items()}
 
-    fig, axes = new_figure(4, 1, size=3.0)
-    s = ds[0]
-    a, b = sample_to_images(s)
+    strongest = max(baselines, key=lambda k: baselines[k]["f1"])
+    fig, axes = new_figure(5, 1, size=3.0)
+    a, b = pairs[0]
     for ax, img, title in zip(
-        axes[0], [a, b, s["mask"].numpy(), res["predictions"][0]],
-        ["date 1", "date 2", "planted change", f"AnyChange (F1 {metrics['f1']:.2f})"],
+        axes[0], [a, b, targets[0], res["predictions"][0], preds[strongest][0]],
+        ["date 1", "date 2 (nuisances)", "planted change", f"AnyChange (F1 {metrics['f1']:.2f})",
+         f"{strongest} (F1 {baselines[strongest]['f1']:.2f})"],
         strict=True,
     ):
-        ax.imshow(img, cmap=None if img.ndim == 3 else "gray")
-        ax.set_title(title)
+        ax.imshow(img, cmap=None if img.ndim == 3 else "gray", interpolation="none")
+        ax.set_title(title, fontsize=8)
         ax.axis("off")
+    directions = {k: "max" for k in metrics}
     return finish(
-        "anychange", metrics, baseline, primary="f1", margin=0.2, higher_is_better=True,
+        "anychange", metrics, baselines=baselines, primary="f1", margin=DEMO_MARGIN,
+        directions=directions, ablations={"date-2 proposals only (no bitemporal matching)":
+                                          ablation},
+        regressions_explained={
+            "precision": "a changed object's mask is the whole merged region, which can "
+                         "take in some background around a building",
+            "recall": "the all-change map has recall 1 by construction; among the real "
+                      "detectors, AnyChange misses buildings whose roof colour merges with "
+                      "the surroundings in the SAM-free region proposals",
+            "mask_ar@1000": "AnyChange's instances are the SAM-free proposer's regions, one "
+                            "segmentation level; a roof merged with its surroundings gives "
+                            "no mask at IoU >= 0.5, while a pixel map's connected "
+                            "components follow the changed pixels",
+        },
         figure=fig, out_dir=out, started=started,
-        details={"pairs": n, "size": size, "backend": "SLIC + spectral/texture (SAM-free)",
-                 "cva_otsu": cva.compute(),
-                 "threshold_deg": model.config.change_confidence_threshold},
+        details={"pairs": n, "size": size, "scene_seeds": [seed * 1000 + k for k in range(n)],
+                 "backend": "SLIC superpixels merged by colour + spectral/texture features "
+                            f"(SAM-free), segments/compactness/merge thresholds {DEMO_PROPOSER}",
+                 "threshold_deg": model.config.change_confidence_threshold,
+                 "nuisances": "per-band gain/offset, gamma, vegetation phenology, "
+                              "<=1 px misregistration, noise"},
     )
+
+
+#: Margin of the demo on F1 over the strongest baseline. The SAM-free AnyChange does not
+#: clear it on every seed (tests/change/test_anychange_pipeline.py::test_demo_quick gives
+#: the measured values), which is why the system is registered ``partial``.
+DEMO_MARGIN = 0.02
