@@ -12,8 +12,8 @@ from geoneurips.change.anychange.baselines import (
     feature_difference_otsu,
     pixel_difference_otsu,
 )
-from geoneurips.change.anychange.regions import RegionMergeProposer
 from geoneurips.metrics.confusion import binary_scores
+from geoneurips.proposals.regions import RegionMergeProposer
 
 
 def _pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

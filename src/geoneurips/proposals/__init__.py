@@ -6,7 +6,9 @@
   (random, tests), :func:`sam_encode` / :class:`SamEmbedding` (padding-aware features),
   :class:`SamMaskGenerator` (automatic mask generation), :class:`SamPrompter` (box + points);
 * :mod:`.superpixels`: the SAM-free :class:`SlicProposer`, :class:`SlicSegments`,
-  :class:`FelzenszwalbSegments` and the :class:`SegmentGenerator` interface.
+  :class:`FelzenszwalbSegments` and the :class:`SegmentGenerator` interface;
+* :mod:`.regions`: :class:`RegionMergeProposer`, SLIC superpixels merged into colour
+  regions (object-like SAM-free proposals).
 
 The names are importable from here; the submodules are loaded on first use, so importing
 this package does not import torch.
@@ -25,6 +27,7 @@ _WHERE = {
     "FelzenszwalbSegments": "superpixels", "SegmentGenerator": "superpixels",
     "SlicProposer": "superpixels", "SlicSegments": "superpixels",
     "as_uint8_rgb": "superpixels",
+    "RegionMergeProposer": "regions",
 }
 
 __all__ = sorted(_WHERE)

@@ -301,7 +301,7 @@ DEMO_PROPOSER: tuple[int, float, tuple[float, ...]] = (300, 10.0, (0.1,))
 def demo_model(config: AnyChangeConfig | None = None) -> AnyChange:
     """AnyChange on the demo's SAM-free back end (:data:`DEMO_PROPOSER` region proposals,
     spectral/texture features), paper defaults unless ``config`` says otherwise."""
-    from .regions import RegionMergeProposer
+    from geoneurips.proposals.regions import RegionMergeProposer
 
     n_segments, compactness, thresholds = DEMO_PROPOSER
     proposer = RegionMergeProposer(n_segments, compactness, thresholds)
