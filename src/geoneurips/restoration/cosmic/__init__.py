@@ -14,7 +14,7 @@ register(
             "compensation; bpp/PSNR/MS-SSIM, LPIPS/FID with user feature networks, encoder "
             "FLOPs vs a hyperprior encoder, fMoW-rgb reader"
         ),
-        demo="geoneurips.restoration.cosmic.pipeline:demo",
+        demo="geoneurips.restoration.cosmic.demo:demo",
         dataset="geoneurips.restoration.cosmic.data:FMoWRGB",
         model="geoneurips.restoration.cosmic.model:COSMIC",
         commands={"cosmic-compress": "geoneurips.restoration.cosmic.cli:cosmic_compress",
