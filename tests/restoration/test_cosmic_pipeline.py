@@ -60,7 +60,14 @@ def test_learned_baselines_code_real_bitstreams() -> None:
 def test_demo_quick_contract_and_margins(tmp_path: Path) -> None:
     """Quick demo, seed 0 (120 codec steps for every codec, 50 compensation steps, 1 thread).
 
-    MEASURED
+    Measured (PSNR dB at bpp; baselines at their lowest-rate point at or above COSMIC's):
+    seed 0: COSMIC 23.05 @ 0.035 (decoder alone 23.04, rho = 1 sampler 21.46), scale
+    hyperprior 22.33 @ 0.070, mean-scale hyperprior 22.26 @ 0.054, JPEG file 21.68 @ 0.126,
+    JPEG scan-only 21.68; seed 1: 23.19 vs 22.69 (scale hyperprior @ 0.046); seed 2: 22.01
+    vs 21.78 (@ 0.093). Full demo (rate-matched by interpolation where bracketed): seed 0
+    24.36 vs 23.71, seed 1 24.52 vs 24.06, seed 2 23.91 vs 23.47. The demo's margin is 0.2 dB; this
+    test asserts it on seed 0 (gain 0.72 dB) and that the gain over the strongest baseline
+    exceeds 0.4 dB.
     """
     from geoneurips.restoration.cosmic.demo import demo
     from geoneurips.restoration.cosmic.pipeline import load_model
@@ -68,8 +75,7 @@ def test_demo_quick_contract_and_margins(tmp_path: Path) -> None:
     res = demo(tmp_path, quick=True, seed=0)
     m, d = res.metrics, res.details
     assert set(res.baselines) == {"jpeg_file", "jpeg_scan_only", "scale_hyperprior",
-                                  "mean_scale_hyperprior",
-                                  "factorized_prior"}
+                                  "mean_scale_hyperprior"}
     assert set(res.ablations) == {"decoder_only", "sampler_rho1"}
     # no stand-in perceptual metrics; the true sampler is reported beside rho = 0
     assert not any("lpips" in k or "fid" in k for k in m)
@@ -79,12 +85,15 @@ def test_demo_quick_contract_and_margins(tmp_path: Path) -> None:
     for name, b in res.baselines.items():
         assert b["bpp"] >= m["bpp"] - 1e-9, name
     assert d["unmatched_baselines"] == []
+    assert res.beats_baseline and res.margin == 0.2 and res.primary == "psnr"
+    assert m["psnr"] > res.baseline["psnr"] + 0.4, (m, res.baselines)
+    # the compensation is reported against the decoder alone (measured +0.02 dB here)
+    assert abs(m["psnr"] - res.ablations["decoder_only"]["psnr"]) < 1.0
     # tile test: independently coded tiles leave seams (ratio > 1) that whole-image coding
     # does not; reported for every codec
     tt = d["tile_test"]
     assert set(tt["seam_ratio_tiled"]) == {"cosmic", "decoder_only", "jpeg_file",
-                                           "scale_hyperprior", "mean_scale_hyperprior",
-                                           "factorized_prior"}
+                                           "scale_hyperprior", "mean_scale_hyperprior"}
     assert tt["seam_ratio_tiled"]["cosmic"] > tt["seam_ratio_whole_image_coding"]["cosmic"]
     assert Path(res.artifacts["figure"]).stat().st_size > 1000
     saved = json.loads(Path(res.artifacts["result"]).read_text())
