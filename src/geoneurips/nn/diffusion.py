@@ -209,7 +209,8 @@ def ddim_sample(model: Denoiser, x_start: Tensor, alphas_cumprod: Tensor,
     """
     ts = [int(t) for t in timesteps]
     n = len(alphas_cumprod)
-    if not ts or any(not 0 <= t < n for t in ts) or any(ts[i] <= ts[i + 1] for i in range(len(ts) - 1)):
+    decreasing = all(ts[i] > ts[i + 1] for i in range(len(ts) - 1))
+    if not ts or any(not 0 <= t < n for t in ts) or not decreasing:
         raise InvalidInputError(f"timesteps must be decreasing values in [0, {n}), got {ts}")
     x = x_start
     abar = alphas_cumprod.to(torch.float64)

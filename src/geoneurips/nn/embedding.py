@@ -5,38 +5,29 @@ features ``cos(v w_k)`` and ``sin(v w_k)`` at ``half = dim // 2`` geometric freq
 
     ``w_k = max_period ** (-k / (half - freq_shift))``,  ``k = 0 .. half - 1``
 
-(``w_0 = 1``, the slowest ``w_{half-1} = max_period ** (-(half - 1) / (half - freq_shift))``).
+(``w_0 = 1``; the slowest is ``w_{half-1} = max_period ** (-(half - 1) /
+(half - freq_shift))``).
 An odd ``dim`` gets one zero column at the end.
 
 Conventions of the papers that use it (so that switching a system to this function is exact):
 
-============================  =========  ===========  ==========  =================================
-source                        order      max_period   freq_shift  notes
-============================  =========  ===========  ==========  =================================
-guided/improved-diffusion,    cos_sin    10000        0           ``timestep_embedding`` of
-Stable Diffusion / LDM                                            OpenAI's code (SD:
-                                                                  ``flip_sin_to_cos=True``,
-                                                                  ``downscale_freq_shift=0``)
-SSDiff (builds on             cos_sin    10000        0           ``ssdiff.model.timestep_embedding``
-improved-diffusion)                                               (identical)
-COSMIC (ours, and its         cos_sin    10000        0           diffusion time; the metadata
-DiffusionSat-style metadata                                       values are normalised and
-embedding)                                                        multiplied by 1000 first
-DDPM (Ho et al. 2020, TF)     sin_cos    10000        1           diffusers'
-                                                                  ``downscale_freq_shift=1``
-AllClear (L-TAE date          sin_cos    1000         0           ``allclear.model.
-encoding)                                                         sinusoidal_encoding`` (``(B, T)``
-                                                                  days)
-FUSU (L-TAE, Garnot 2020)     interleaved 1000        0           ``fusu.model.positional_encoding``:
-                                                                  sin at even, cos at odd columns,
-                                                                  ``w_k = period ** (-2k / dim)``
-                                                                  (the same frequencies for an even
-                                                                  ``dim``)
-STVD                          --         --           --          not this embedding: learned or
-                                                                  random Fourier features
-                                                                  ``[t, sin 2 pi f t, cos 2 pi f t]``
-                                                                  (keep its own)
-============================  =========  ===========  ==========  =================================
+* guided/improved-diffusion (OpenAI's ``timestep_embedding``), Stable Diffusion / LDM
+  (``flip_sin_to_cos=True, downscale_freq_shift=0``): ``order="cos_sin"``,
+  ``max_period=10000``, ``freq_shift=0`` (the defaults).
+* SSDiff (builds on improved-diffusion; ``ssdiff.model.timestep_embedding``): the defaults,
+  identical.
+* COSMIC (diffusion time, and its DiffusionSat-style metadata embedding, whose values are
+  normalised and multiplied by 1000 first): the defaults.
+* DDPM (Ho et al. 2020, TF code; diffusers' ``downscale_freq_shift=1``):
+  ``order="sin_cos"``, ``max_period=10000``, ``freq_shift=1``.
+* AllClear (L-TAE date encoding, ``allclear.model.sinusoidal_encoding`` of ``(B, T)`` days):
+  ``order="sin_cos"``, ``max_period=1000``, ``freq_shift=0``.
+* FUSU (L-TAE, Garnot 2020; ``fusu.model.positional_encoding``): sin at even, cos at odd
+  columns with ``w_k = period ** (-2k / dim)``: ``order="interleaved"``,
+  ``max_period=1000`` (identical for an even ``dim``; for an odd ``dim`` FUSU's exponent
+  ``2k / dim`` and its extra sine column differ from this function's zero padding).
+* STVD: not this embedding -- learned or random Fourier features
+  ``[t, sin(2 pi f t), cos(2 pi f t)]``; it keeps its own.
 
 Heavy import (torch) at module level: import this module lazily.
 """

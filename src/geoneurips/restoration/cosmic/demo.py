@@ -122,9 +122,9 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     ``ms_ssim`` trailing a JPEG file is explained only when that file spends over twice
     COSMIC's bits (it cannot reach COSMIC's rate); any other regression fails the demo.
 
-    **Tile seams** (the paper's tile test, reported as information): each held-out scene is cut into 64-pixel tiles
-    coded independently, then stitched; COSMIC's compensation runs on the stitched mosaic (the
-    ground has all tiles). ``seam_ratio`` (lower is better, 1 = no seam) is the mean squared
+    **Tile seams** (the paper's tile test, reported as information): each held-out scene
+    is cut into 64-pixel tiles coded independently, then stitched; COSMIC's compensation runs
+    on the stitched mosaic (the ground has all tiles). ``seam_ratio`` (lower is better, 1 = no seam) is the mean squared
     gradient of the error across tile boundaries over that inside tiles
     (:func:`~.metrics.seam_ratio`).
 
