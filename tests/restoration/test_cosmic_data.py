@@ -31,6 +31,10 @@ def test_fixture_layout_and_metadata(tmp_path: Path) -> None:
     assert len(FMoWRGB(root, split="val", crop_size=32)) == 2
     fig = ds.plot(s)
     assert fig is not None
+    # a torch Dataset: a DataLoader batches it
+    assert isinstance(ds, torch.utils.data.Dataset)
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=3)))
+    assert batch["image"].shape == (3, 3, 64, 64) and batch["metadata"].shape == (3, 7)
 
 
 def test_parse_metadata_hand_values() -> None:

@@ -1,4 +1,4 @@
-"""COSMIC metrics: Frechet distance, LPIPS, MS-SSIM, bpp and the JPEG baseline."""
+"""COSMIC metrics: Frechet distance, LPIPS, MS-SSIM, bpp, tile seams and the JPEG baseline."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from geoneurips.restoration.cosmic.metrics import (
     jpeg_roundtrip,
     lpips_distance,
     ms_ssim,
+    seam_ratio,
+    ssim,
 )
 
 
@@ -81,3 +83,29 @@ def test_bpp_and_jpeg_matched_rate() -> None:
     assert 10 < res["quality"] < 90
     low = jpeg_at_bpp(imgs, 0.001)  # below JPEG's header cost
     assert low["reachable"] == 0.0 and low["bpp"] > 0.001
+
+
+def test_ssim_is_the_project_ssim() -> None:
+    """One SSIM in the project: cosmic's is geoneurips.metrics.image.ssim itself."""
+    from geoneurips.metrics import image
+
+    assert ssim is image.ssim
+
+
+def test_seam_ratio_hand_value_and_smooth_error() -> None:
+    # error rows [0, 1, 3, 4] (both rows), 2-pixel tiles: horizontal differences 1, 2, 1, the
+    # middle one crosses the tile boundary; vertical differences are 0 and inside the tile.
+    # Across: mean(4, 4) = 4; inside: (1 + 1 + 1 + 1 + 0 * 4) / 8 = 0.5 -> ratio 8
+    pred = np.array([[[[0, 1, 3, 4], [0, 1, 3, 4]]]], dtype=np.float64)
+    assert seam_ratio(pred, np.zeros_like(pred), 2) == pytest.approx(8.0)
+    # i.i.d. noise has no seams: the ratio is about 1
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(2, 3, 128, 128))
+    assert seam_ratio(noise, np.zeros_like(noise), 32) == pytest.approx(1.0, abs=0.1)
+    # a per-tile constant offset (independently coded tiles) makes the seams stand out
+    offs = np.kron(rng.normal(size=(4, 4)), np.ones((32, 32)))
+    assert seam_ratio(0.1 * noise + offs, np.zeros_like(noise), 32) > 3.0
+    with pytest.raises(InvalidInputError, match="tile"):
+        seam_ratio(noise, noise, 128)
+    with pytest.raises(InvalidInputError, match="shapes"):
+        seam_ratio(noise, noise[:1], 32)

@@ -177,3 +177,23 @@ def test_smooth_identity_init_reconstructs_smooth_images_untrained() -> None:
         model.codec.update(force=True)
         psnr[init] = psnr_batch(model.codec.decompress(model.codec.compress(x))["x_hat"], x)
     assert psnr[True] > 22.0 and psnr[True] > psnr[False] + 5.0, psnr  # measured 24.6 vs 16.5
+
+
+def test_compensation_uses_the_shared_embedding_and_sampler() -> None:
+    """One sinusoidal embedding and one DDIM sampler in the project (geoneurips.nn)."""
+    from geoneurips.nn import diffusion, embedding
+    from geoneurips.restoration.cosmic import compensation
+
+    assert compensation.sinusoidal_embedding is embedding.sinusoidal_embedding
+    diff = compensation.GaussianDiffusion(200, "x0")
+    want = diffusion.alphas_cumprod_from_betas(diffusion.linear_betas(200)).float()
+    torch.testing.assert_close(diff.alphas_bar, want)
+    seen: list[float] = []
+
+    def oracle(r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        seen.append(float(t[0]))
+        return torch.full_like(r, 0.25)
+
+    out = diff.sample(oracle, (2, 3, 4, 4), 5, noise_scale=0.0)
+    assert seen == [199.0, 149.0, 100.0, 50.0, 0.0]  # round(linspace(T - 1, 0, 5))
+    torch.testing.assert_close(out, torch.full((2, 3, 4, 4), 0.25))

@@ -11,25 +11,31 @@ register(
             "COSMIC: lightweight on-board encoder (depthwise/pointwise LCBs + convolutional "
             "attention), compressai mean-scale hyperprior with real range-coded bitstreams, "
             "ground decoder, metadata-conditioned (lon/lat/time/GSD/cloud) diffusion "
-            "compensation; bpp/PSNR/MS-SSIM, LPIPS/FID with user feature networks, encoder "
-            "FLOPs vs a hyperprior encoder, fMoW-rgb reader"
+            "compensation; bpp/PSNR/MS-SSIM, tile-seam test, encoder FLOPs vs a hyperprior "
+            "encoder, compressai baselines, fMoW-rgb reader"
         ),
-        demo="geoneurips.restoration.cosmic.pipeline:demo",
+        demo="geoneurips.restoration.cosmic.demo:demo",
         dataset="geoneurips.restoration.cosmic.data:FMoWRGB",
         model="geoneurips.restoration.cosmic.model:COSMIC",
         commands={"cosmic-compress": "geoneurips.restoration.cosmic.cli:cosmic_compress",
                   "cosmic-decompress": "geoneurips.restoration.cosmic.cli:cosmic_decompress"},
         notes=(
-            "It learns: the quick demo codes 192x192 scenes at about 0.06 bpp (real "
-            "range-coded bytes) and beats JPEG quality 1 (about 0.13 bpp, JPEG cannot go "
-            "lower) by about 1.4 dB PSNR, and JPEG charged for its scan data only at equal "
-            "rate by about 1.4 dB (full demo: 2.6 dB). In this CPU budget the diffusion "
-            "compensation adds little (+0.02 to +0.08 dB at rho = 0; the rho = 1 sampler "
-            "lowers PSNR). Training choices that are ours (smooth-identity initialisation, "
-            "latent gain, rho = 0 one-step decoding) are documented in COSMICConfig. No fMoW "
-            "sample is available offline: the reader is tested on a fixture in the published "
-            "layout and on a real VHR image arranged in it. LPIPS/FID need a user-supplied "
-            "feature network (the demo uses a fixed random stand-in)."
+            "Demo (seeds 0-2): trained alike (same scenes, steps, lambda), COSMIC's real "
+            "bitstreams beat compressai's scale and mean-scale hyperpriors at equal or lower "
+            "rate by 0.44-0.65 dB PSNR (full) and 0.23-0.72 dB (quick), JPEG by more; margin "
+            "0.2 dB. The win is the codec's: in this one-minute budget the diffusion "
+            "compensation adds only +0.02 to +0.10 dB over the decoder alone (rho = 0), and "
+            "the true sampler (rho = 1) is 1-2 dB below the decoder in PSNR and MS-SSIM; the "
+            "paper's perceptual gains (LPIPS/FID) are not measured: they need VGG/Inception "
+            "weights (only the formulas ship, for user networks). The dense baselines may "
+            "also be handicapped by the short training (more weights to fit). Tile seams "
+            "(64-px tiles coded independently): all learned codecs alike, JPEG 2-3x worse; "
+            "the compensation on the stitched mosaic does not remove them. Training choices "
+            "that are ours (smooth-identity start and latent gain, given to the baselines "
+            "too; entropy-model learning-rate x10; rho = 0 one-step decoding) are documented "
+            "in COSMICConfig and pipeline. No fMoW sample is available offline: the reader is "
+            "tested on a fixture in the published layout and on a real VHR image arranged "
+            "in it."
         ),
     )
 )

@@ -9,7 +9,6 @@ marked "[choice]".
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -18,6 +17,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import InvalidInputError
+from ...nn.diffusion import (
+    alphas_cumprod_from_betas,
+    ddim_sample,
+    ddim_timesteps,
+    linear_betas,
+    q_sample,
+)
+from ...nn.embedding import sinusoidal_embedding
 from .config import METADATA_FIELDS, COSMICConfig
 
 __all__ = [
@@ -41,18 +48,6 @@ _META_NORM: dict[str, tuple[float, float]] = {
 
 
 # ------------------------------------------------------------------- compensation module
-
-
-def sinusoidal_embedding(values: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
-    """Transformer sinusoidal embedding of real values ``(B,) -> (B, dim)``."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32,
-                                                            device=values.device) / half)
-    args = values.float()[:, None] * freqs[None]
-    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
-    if dim % 2:
-        emb = F.pad(emb, (0, 1))
-    return emb
 
 
 class MetadataEncoder(nn.Module):
@@ -204,8 +199,10 @@ class CompensationUNet(nn.Module):
 
 
 class GaussianDiffusion(nn.Module):
-    """DDPM training (linear beta schedule 1e-4..0.02 over ``T`` steps, Ho et al. 2020) and
-    deterministic DDIM decoding in ``sample_steps`` steps (Song et al. 2021; eta = 0)."""
+    """DDPM training (linear betas 1e-4..0.02 over ``T`` steps, Ho et al. 2020, scaled by
+    ``1000 / T`` as in improved-diffusion) and deterministic DDIM decoding (Song et al. 2021;
+    ``eta = 0``, timesteps ``round(linspace(T - 1, 0, steps))``) through the project's one
+    sampler, :func:`geoneurips.nn.diffusion.ddim_sample`."""
 
     alphas_bar: Tensor
 
@@ -214,15 +211,13 @@ class GaussianDiffusion(nn.Module):
         if prediction not in ("x0", "eps"):
             raise InvalidInputError(f"prediction must be 'x0' or 'eps', got {prediction!r}")
         self.steps = steps
-        self.prediction = prediction
-        betas = torch.linspace(1e-4, 0.02 * 1000 / steps, steps, dtype=torch.float64)
-        alphas_bar = torch.cumprod(1.0 - betas, dim=0).float()
+        self.prediction: Literal["x0", "eps"] = prediction
+        alphas_bar = alphas_cumprod_from_betas(linear_betas(steps)).float()
         self.register_buffer("alphas_bar", alphas_bar, persistent=False)
 
     def q_sample(self, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
         """``x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps`` (Ho et al. eq. 4)."""
-        ab = self.alphas_bar[t][:, None, None, None]
-        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+        return q_sample(x0, self.alphas_bar[t], noise)
 
     def loss(self, model: Any, x0: Tensor, generator: torch.Generator | None = None,
              zero_start_prob: float = 0.0, **cond: Tensor) -> Tensor:
@@ -251,22 +246,15 @@ class GaussianDiffusion(nn.Module):
                generator: torch.Generator | None = None, noise_scale: float = 1.0,
                **cond: Tensor) -> Tensor:
         """DDIM (eta = 0) over ``sample_steps`` evenly spaced timesteps, starting from
-        ``x_T = noise_scale * eps``."""
+        ``x_T = noise_scale * eps`` (``noise_scale = rho``: 1 is the true sampler)."""
         if sample_steps < 1 or sample_steps > self.steps:
             raise InvalidInputError(f"sample_steps must be in [1, {self.steps}], got "
                                     f"{sample_steps}")
-        ts = torch.linspace(self.steps - 1, 0, sample_steps).round().long()
+        ts = ddim_timesteps(self.steps, sample_steps, "linspace")
         x = noise_scale * torch.randn(tuple(shape), generator=generator)
-        for i, t in enumerate(ts):
-            ab = self.alphas_bar[t]
-            ab_prev = self.alphas_bar[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0)
-            out = model(x, t.float().expand(shape[0]), **cond)
-            if self.prediction == "x0":
-                x0 = out
-                eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
-            else:
-                eps = out
-                x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
-            x = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
-        return x
 
+        def fn(x_t: Tensor, t: Tensor) -> Tensor:
+            out: Tensor = model(x_t, t, **cond)
+            return out
+
+        return ddim_sample(fn, x, self.alphas_bar, ts, prediction=self.prediction, eta=0.0)

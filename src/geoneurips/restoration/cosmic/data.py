@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch.utils.data import Dataset
 
 from ...errors import DataNotFoundError, InvalidInputError
 from ...io import atomic_path, write_json
@@ -105,8 +106,14 @@ def parse_metadata(record: dict[str, Any]) -> np.ndarray:
     return np.array([out[f] for f in METADATA_FIELDS], dtype=np.float32)
 
 
-class FMoWRGB:
-    """fMoW-rgb images with their sensor metadata (TorchGeo-style dataset).
+class FMoWRGB(Dataset[dict[str, Any]]):
+    """fMoW-rgb images with their sensor metadata (a ``torch.utils.data.Dataset`` with
+    TorchGeo's ``NonGeoDataset`` interface: dict samples, ``plot``).
+
+    It subclasses ``torch.utils.data.Dataset`` rather than TorchGeo's ``NonGeoDataset`` (which
+    adds nothing but the abstract methods and ``__str__``) because importing
+    ``torchgeo.datasets`` costs several CPU seconds, a third of the quick demo; TorchGeo has
+    no fMoW reader to compare with.
 
     Args:
         root: folder holding ``train/``, ``val/``, ``test/`` (see the module docstring).

@@ -8,13 +8,20 @@ Conventions:
   bytes are real range-coder / JPEG file bytes (headers included), not entropy estimates.
 * **PSNR** is computed per image (``10 log10(1 / MSE)`` over all bands and pixels) and
   averaged over images (CompressAI's evaluation convention).
+* **SSIM** is :func:`geoneurips.metrics.image.ssim` (the project's one SSIM; re-exported
+  here as ``ssim``).
 * **MS-SSIM** (Wang, Simoncelli & Bovik 2003): 5 scales with weights
   ``(0.0448, 0.2856, 0.3001, 0.2363, 0.1333)``, an 11-tap Gaussian window (sigma 1.5),
   2x2 average-pool downsampling, valid convolution, contrast-structure terms clamped at 0
   (as in ``pytorch_msssim``); per image and averaged. Images smaller than 161 pixels use
   fewer scales with the leading weights renormalised (stated in the result).
-* **LPIPS** (Zhang et al. 2018) and **FID** (Heusel et al. 2017) take a user-supplied
-  feature network (no weights ship with geoneurips and nothing downloads).
+* **LPIPS** (Zhang et al. 2018) and **FID** (Heusel et al. 2017) are only the formulas: they
+  take a user-supplied feature network (VGG with LPIPS's learned layer weights, Inception
+  pool3 for FID) loaded from local weights; no weights ship with geoneurips and nothing
+  downloads, so the demo reports neither (a random network would not be those metrics).
+* **Tile seams** (:func:`seam_ratio`): tiles coded independently and stitched; the mean
+  squared gradient of the reconstruction error across tile boundaries over that inside
+  tiles (1: no seam).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import numpy.typing as npt
 
 from ...errors import InvalidInputError
 from ...metrics.image import psnr as _psnr
+from ...metrics.image import ssim
 
 __all__ = [
     "MS_SSIM_WEIGHTS",
@@ -41,6 +49,8 @@ __all__ = [
     "lpips_distance",
     "ms_ssim",
     "psnr_batch",
+    "seam_ratio",
+    "ssim",
 ]
 
 MS_SSIM_WEIGHTS: tuple[float, ...] = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -77,51 +87,41 @@ def psnr_batch(pred: Any, target: Any) -> float:
 def ms_ssim(pred: Any, target: Any, data_range: float = 1.0,
             weights: Sequence[float] = MS_SSIM_WEIGHTS, win_size: int = 11,
             win_sigma: float = 1.5) -> float:
-    """Multi-scale SSIM, mean over images (see the module docstring for the convention)."""
-    import torch
-    import torch.nn.functional as F
+    """Multi-scale SSIM, mean over images (see the module docstring for the convention).
 
-    p = torch.as_tensor(_as_batch(pred))
-    t = torch.as_tensor(_as_batch(target))
+    Built on the project's one SSIM, :func:`geoneurips.metrics.image.ssim_map` (Gaussian
+    window, valid filtering, population variances): at the coarsest scale the SSIM map
+    itself (luminance x contrast-structure), at the finer scales the contrast-structure map
+    ``cs``, obtained from the same function with the luminance constant ``C1`` made so large
+    (``k1 = 1e6``, i.e. ``C1 = 1e12 data_range^2``) that the luminance factor is 1 to
+    within ``1e-12`` (``ssim_map`` has no option returning ``cs`` alone).
+    """
+    from ...metrics.image import ssim_map
+
+    p, t = _as_batch(pred), _as_batch(target)
     if p.shape != t.shape:
-        raise InvalidInputError(f"ms_ssim: shapes differ {tuple(p.shape)} vs {tuple(t.shape)}")
+        raise InvalidInputError(f"ms_ssim: shapes differ {p.shape} vs {t.shape}")
     smallest = min(p.shape[-2:])
     levels = len(weights)
     while levels > 1 and smallest < (win_size - 1) * 2 ** (levels - 1) + 1:
         levels -= 1
     if smallest < win_size:
-        raise InvalidInputError(f"ms_ssim: images {tuple(p.shape[-2:])} smaller than the "
+        raise InvalidInputError(f"ms_ssim: images {p.shape[-2:]} smaller than the "
                                 f"{win_size}-pixel window")
-    w = torch.tensor(weights[:levels], dtype=torch.float64)
+    w = np.asarray(weights[:levels], dtype=np.float64)
     w = w / w.sum()
-    coords = torch.arange(win_size, dtype=torch.float64) - win_size // 2
-    g = torch.exp(-(coords**2) / (2 * win_sigma**2))
-    g = g / g.sum()
-    c = p.shape[1]
-    gx = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
-    gy = g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
-
-    def blur(a: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.conv2d(a, gx, groups=c), gy, groups=c)
-
-    c1 = (0.01 * data_range) ** 2
-    c2 = (0.03 * data_range) ** 2
     values = []
     for level in range(levels):
-        mu_p, mu_t = blur(p), blur(t)
-        s_pp = blur(p * p) - mu_p**2
-        s_tt = blur(t * t) - mu_t**2
-        s_pt = blur(p * t) - mu_p * mu_t
-        cs = ((2 * s_pt + c2) / (s_pp + s_tt + c2)).flatten(2).mean(-1)  # (N, C)
-        if level == levels - 1:
-            lum = ((2 * mu_p * mu_t + c1) / (mu_p**2 + mu_t**2 + c1)).flatten(2).mean(-1)
-            values.append(torch.relu(lum * cs))
-        else:
-            values.append(torch.relu(cs))
-            p = F.avg_pool2d(p, 2, ceil_mode=False)
-            t = F.avg_pool2d(t, 2, ceil_mode=False)
-    stack = torch.stack(values, dim=0)  # (levels, N, C)
-    score = torch.prod(stack ** w[:, None, None], dim=0).mean(dim=1)  # per image
+        last = level == levels - 1
+        smap = ssim_map(p, t, data_range, band_axis=1, win_sigma=win_sigma,
+                        win_size=win_size, k1=0.01 if last else 1e6, k2=0.03)
+        values.append(np.maximum(smap.mean(axis=(-2, -1)), 0.0))  # (C, N), relu as pytorch_msssim
+        if not last:
+            h2, w2 = p.shape[-2] // 2 * 2, p.shape[-1] // 2 * 2  # 2x2 average pool, floor
+            p = p[..., :h2, :w2].reshape(*p.shape[:2], h2 // 2, 2, w2 // 2, 2).mean((3, 5))
+            t = t[..., :h2, :w2].reshape(*t.shape[:2], h2 // 2, 2, w2 // 2, 2).mean((3, 5))
+    stack = np.stack(values)  # (levels, C, N)
+    score = np.prod(stack ** w[:, None, None], axis=0).mean(axis=0)  # per image
     return float(score.mean())
 
 
@@ -315,3 +315,41 @@ def jpeg_at_bpp(images: Any, target_bpp: float) -> dict[str, float]:
     a = (target_bpp - lo[0]) / (hi[0] - lo[0])
     return {"bpp": float(target_bpp), "psnr": p0 + a * (p1 - p0), "ms_ssim": s0 + a * (s1 - s0),
             "quality": lo[1] + a * (hi[1] - lo[1]), "reachable": 1.0}
+
+
+# ------------------------------------------------------------------------------ tile seams
+
+
+def seam_ratio(pred: Any, target: Any, tile: int) -> float:
+    """Seam artefact of independently coded ``tile x tile`` tiles (the paper's tile test).
+
+    With ``e = pred - target`` and its horizontal and vertical neighbour differences ``de``,
+    returns ``mean(de^2 across tile boundaries) / mean(de^2 inside tiles)`` over all images,
+    bands and both directions: about 1 when the error is as smooth across the tile grid as
+    inside the tiles, larger when the tiles' errors jump at the seams.
+
+    Raises:
+        InvalidInputError: shape mismatch, ``tile < 2`` or images without an inner boundary.
+    """
+    p, t = _as_batch(pred), _as_batch(target)
+    if p.shape != t.shape:
+        raise InvalidInputError(f"seam_ratio: shapes differ {p.shape} vs {t.shape}")
+    if tile < 2 or max(p.shape[-2:]) <= tile:
+        raise InvalidInputError(f"seam_ratio: tile {tile} gives no boundary in {p.shape[-2:]}")
+    e = p - t
+    seam_sum, seam_n, in_sum, in_n = 0.0, 0, 0.0, 0
+    for axis in (-1, -2):
+        d = np.diff(e, axis=axis) ** 2
+        n = d.shape[axis]
+        across = (np.arange(n) + 1) % tile == 0  # difference between pixel j and j + 1
+        shape = [1] * d.ndim
+        shape[axis] = n
+        across = across.reshape(shape)
+        dd = np.broadcast_to(across, d.shape)
+        seam_sum += float(d[dd].sum())
+        seam_n += int(dd.sum())
+        in_sum += float(d[~dd].sum())
+        in_n += int((~dd).sum())
+    if seam_n == 0 or in_n == 0 or in_sum == 0:
+        raise InvalidInputError("seam_ratio: no boundary or no interior difference")
+    return (seam_sum / seam_n) / (in_sum / in_n)
