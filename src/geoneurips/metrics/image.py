@@ -12,6 +12,13 @@ Conventions (shared by every function here):
   clipped.
 - ``mae``/``rmse`` are re-exported from :mod:`geoneurips.metrics.regression`.
 
+SSIM: this module holds the project's one SSIM. :func:`ssim` (numpy, float64) and
+:func:`ssim_torch` (``(B, C, H, W)`` tensors, differentiable, for training losses and
+batched benchmarks) share the conventions and options (window, constants, ``data_range``,
+border cropping or ``pad_mode`` padding, ``mask`` and AllClear's ``premask``, per-band
+averaging); the tests hold them equal to each other, to scikit-image and to torchmetrics.
+Systems call them with their paper's options instead of keeping copies.
+
 Raises ``InvalidInputError`` on shape mismatch, empty inputs, bad axes or bad parameters.
 """
 
