@@ -141,3 +141,39 @@ def test_declouds_detector_bad_inputs(tmp_path: Path, real_data: Path) -> None:
     with pytest.raises(InvalidInputError, match="sun azimuth"):
         write_cld_shdw(stack / "img.tif", tmp_path / "m.tif")
     assert not (tmp_path / "o.tif").exists() and not (tmp_path / "m.tif").exists()
+
+
+def test_declouds_cli_computes_masks(real_data: Path, tmp_path: Path) -> None:
+    """``geoneurips declouds --cloud-detector ukis-csmask --json`` on a 256 x 256 crop of the
+    real image and a clouded copy: masks computed, a georeferenced composite written."""
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from geoneurips.restoration.allclear.cli import declouds
+
+    dn, info = read_raster(real_data / S2)
+    crop = dn[:, 22:278, 172:428]  # holds most of the pasted disc
+    from rasterio.windows import Window, transform
+
+    tr = transform(Window(172, 22, 256, 256), info.transform)
+    stack = tmp_path / "stack"
+    write_raster(stack / "a_2019-09-18.tif", crop, crs=info.crs, transform=tr, nodata=0)
+    write_raster(stack / "a_2019-09-23.tif", _clouded(dn)[:, 22:278, 172:428], crs=info.crs,
+                 transform=tr, nodata=0)
+    app = typer.Typer()
+    app.command()(declouds)
+    out = tmp_path / "c.tif"
+    res = CliRunner().invoke(app, [str(stack), "-o", str(out), "--cloud-detector",
+                                   "ukis-csmask", "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])
+    assert summary["cloud_detector"] == "ukis-csmask"
+    assert summary["detected_masks"]["a_2019-09-23.tif"]["cloud_fraction"] > 0.1
+    oi = raster_info(out)
+    assert oi.transform == tr and oi.crs == info.crs and oi.count == 13
+    bad = CliRunner().invoke(app, [str(stack), "-o", str(tmp_path / "d.tif"),
+                                   "--cloud-detector", "fmask"])
+    assert bad.exit_code != 0 and "unknown cloud detector" in bad.output
+    assert not (tmp_path / "d.tif").exists()
