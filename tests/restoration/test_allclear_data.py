@@ -147,3 +147,20 @@ def test_real_sentinel_rasters_in_allclear_layout(real_data: Path, tmp_path: Pat
     np.testing.assert_allclose(s["input_images"][13:15, 0].numpy(),
                                preprocess_s1(center_crop(s1, 32)), rtol=1e-6)
     assert s["input_cld_shdw"][0].sum(dim=(1, 2)).tolist() == [32 * 6, 32 * 16, 32 * 26]
+
+
+def test_dataset_is_a_torchgeo_nongeo_dataset_and_batches(fixture_root: Path) -> None:
+    """AllClearDataset is a torch Dataset (TorchGeo NonGeoDataset): a plain DataLoader
+    batches it, and plot() gives a figure with the sample's dates."""
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+    from torchgeo.datasets import NonGeoDataset
+
+    ds = AllClearDataset(fixture_root, "test", center_crop_size=16)
+    assert isinstance(ds, NonGeoDataset) and isinstance(ds, Dataset)
+    batch = next(iter(DataLoader(ds, batch_size=2)))
+    assert batch["input_images"].shape == (2, 13 + 2, 3, 16, 16)
+    assert batch["target_cld_shdw"].dtype == torch.float32
+    assert batch["roi"] == [ds[0]["roi"], ds[1]["roi"]]
+    fig = ds.plot(ds[0], suptitle="x", prediction=ds[0]["target"][:, 0])
+    assert len(fig.axes) == 3 + 2

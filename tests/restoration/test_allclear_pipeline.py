@@ -1,4 +1,4 @@
-"""AllClear demo: the small UnCRtainTS beats least-cloudy on synthetic cloudy series."""
+"""AllClear demo: the small UnCRtainTS against every baseline on synthetic cloudy series."""
 
 from __future__ import annotations
 
@@ -7,17 +7,38 @@ from pathlib import Path
 
 import pytest
 
-from geoneurips.restoration.allclear.pipeline import demo
+from geoneurips.restoration.allclear.pipeline import DIRECTIONS, demo
 
 
 @pytest.mark.slow
-def test_demo_learns_and_beats_least_cloudy(tmp_path: Path) -> None:
-    res = demo(tmp_path, quick=True, seed=0)
+def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
+    """The full demo (300 steps on 15 synthetic training series; 3 test ROIs from another
+    seed) against least-cloudy and mosaicing (the paper's), per-pixel least-cloudy, median
+    and nearest-in-time clear compositing, and a stacked U-Net trained the same steps.
+
+    Measured PSNR (dB) on clear target pixels, seeds 0 / 1 / 2, full demo: UnCRtainTS
+    36.09 / 34.41 / 35.32; strongest baseline 32.22 (U-Net) / 31.51 (U-Net) / 31.46
+    (median): margins 3.86 / 2.90 / 3.86 dB (asserted: 1 dB). SAM (degrees): UnCRtainTS
+    3.41 / 4.13 / 3.82, best baseline 4.06 / 3.24 / 2.79 (median of clear dates): the
+    explained regression. Quick demo (200 steps), seeds 0 / 1 / 2: margins 2.72 / 1.08 /
+    -1.12 dB (the median of clear dates wins seed 2), so only the full demo is asserted.
+    """
+    res = demo(tmp_path, quick=False, seed=0)
     assert res.primary == "PSNR" and res.margin == 1.0
-    # learned model beats least-cloudy by more than 1 dB PSNR on clear target pixels
-    assert res.metrics["PSNR"] - res.baseline["PSNR"] > 1.0
+    assert set(res.baselines) == {"least_cloudy", "mosaicing", "pixel_least_cloudy",
+                                  "median_clear", "nearest_clear", "stack_unet"}
+    assert set(res.metrics) == set(DIRECTIONS) == {"MAE", "RMSE", "PSNR", "SAM", "SSIM"}
+    best = max(b["PSNR"] for b in res.baselines.values())
+    assert res.baseline["PSNR"] == best
+    assert res.metrics["PSNR"] - best > 1.0, (res.metrics, res.baselines)
+    # every regression is on SAM only, and explained
+    assert all(r["metric"] == "SAM" and r["explanation"] for r in res.regressions)
     assert res.beats_baseline
-    assert res.metrics["MAE"] < res.baseline["MAE"]
+    assert res.metrics["MAE"] < min(b["MAE"] for b in res.baselines.values())
+    assert res.metrics["SSIM"] > max(b["SSIM"] for b in res.baselines.values())
+    # the paper's mosaicing beats least-cloudy here (more clear pixels used)
+    assert res.baselines["mosaicing"]["PSNR"] > res.baselines["least_cloudy"]["PSNR"]
     assert Path(res.artifacts["figure"]).stat().st_size > 0
     data = json.loads(Path(res.artifacts["result"]).read_text())
     assert data["details"]["uncrtaints_by_landcover"]
+    assert data["details"]["test_seed"] != data["details"]["train_seed"]

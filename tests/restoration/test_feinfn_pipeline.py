@@ -107,23 +107,47 @@ def test_train_reaches_every_stage_and_lowers_the_loss() -> None:
 
 
 @pytest.mark.slow
-def test_demo_it_learns_beats_bicubic(tmp_path: Path) -> None:
-    """The "it learns" check (fixed seed): the quick demo (80 Adam steps on 16 synthetic
-    32 x 32 training scenes) beats bicubic HSI upsampling on 3 held-out 64 x 64 scenes by
-    more than 1 dB PSNR, with lower SAM and ERGAS and higher SSIM. (Measured: 32.15 vs
-    29.57 dB, SAM 2.32 vs 2.63 degrees.)"""
+def test_demo_reports_every_baseline_and_ablation_honestly(tmp_path: Path) -> None:
+    """The quick demo (80 Adam steps on 16 synthetic 32 x 32 scenes, 3 held-out 64 x 64
+    scenes from another seed) against every baseline.
+
+    Measured PSNR (dB), seeds 0 / 1 / 2, quick: FeINFN 32.23 / 32.54 / 32.79; bicubic
+    29.57 / 29.48 / 28.91; guided filter 30.44 / 30.30 / 29.71; MTF-matched guided fusion
+    51.30 / 49.44 / 54.96; CNN [HSI_up, RGB] 32.73 / 32.76 / 33.36; ablations: without the
+    Fourier unit 31.68 / 32.64 / 31.84, ReLU instead of Gabor 28.81 / 31.03 / 30.38. Full
+    demo (200 steps), seed 0: FeINFN 35.53, CNN 37.26, guided fusion 51.30.
+
+    Asserted (seed 0): FeINFN learns (beats bicubic by > 1 dB PSNR with lower SAM and
+    ERGAS, higher SSIM: measured margins 2.7 dB, 0.33 degrees), the Gabor activation helps
+    (the ReLU ablation is > 1 dB worse: measured 3.4 dB), and the demo reports, truthfully,
+    that FeINFN does not beat the strongest baseline (guided fusion), so the system is
+    registered ``partial``.
+    """
+    from geoneurips.registry import get as get_spec
     from geoneurips.restoration.feinfn.pipeline import demo
 
     res = demo(tmp_path, quick=True, seed=0)
-    m, b = res.metrics, res.baseline
-    assert set(m) == set(b) == {"psnr", "ssim", "sam", "ergas"}
+    m, bs = res.metrics, res.baselines
+    assert set(bs) == {"bicubic_hsi_up", "guided_filter_rgb", "guided_fusion_mtf",
+                       "cnn_hsi_up_rgb"}
+    assert set(res.ablations) == {"feinfn_without_fourier_unit",
+                                  "feinfn_relu_instead_of_gabor"}
+    assert all(set(v) == {"psnr", "ssim", "sam", "ergas"} for v in bs.values())
     assert all(np.isfinite(v) for v in m.values())
+    b = bs["bicubic_hsi_up"]
     assert b["psnr"] > 20  # bicubic on the synthetic scenes, sanity
     assert m["psnr"] > b["psnr"] + 1.0, (m, b)
     assert m["sam"] < b["sam"] - 0.1, (m, b)
     assert m["ergas"] < b["ergas"] and m["ssim"] > b["ssim"], (m, b)
-    assert res.beats_baseline and res.primary == "psnr" and res.margin == 1.0
+    relu = res.ablations["feinfn_relu_instead_of_gabor"]
+    assert m["psnr"] > relu["psnr"] + 1.0, (m, relu)
+    # the strongest baseline decides, and it is not beaten
+    assert res.strongest_baseline == "guided_fusion_mtf"
+    assert res.baseline == bs["guided_fusion_mtf"] and res.baseline["psnr"] > m["psnr"] + 5
+    assert not res.beats_baseline and res.primary == "psnr" and res.margin == 1.0
+    assert get_spec("feinfn").status == "partial"
     assert res.details["steps"] == 80 and res.details["final_loss"] < res.details["first_loss"]
     assert Path(res.artifacts["figure"]).stat().st_size > 1000
     saved = json.loads(Path(res.artifacts["result"]).read_text())
-    assert saved["system"] == "feinfn" and saved["beats_baseline"] is True
+    assert saved["system"] == "feinfn" and saved["beats_baseline"] is False
+    assert set(saved["baselines"]) == set(bs)

@@ -12,10 +12,19 @@ Conventions (shared by every function here):
   clipped.
 - ``mae``/``rmse`` are re-exported from :mod:`geoneurips.metrics.regression`.
 
+SSIM: this module holds the project's one SSIM. :func:`ssim` (numpy, float64) and
+:func:`ssim_torch` (``(B, C, H, W)`` tensors, differentiable, for training losses and
+batched benchmarks) share the conventions and options (window, constants, ``data_range``,
+border cropping or ``pad_mode`` padding, ``mask`` and AllClear's ``premask``, per-band
+averaging); the tests hold them equal to each other, to scikit-image and to torchmetrics.
+Systems call them with their paper's options instead of keeping copies.
+
 Raises ``InvalidInputError`` on shape mismatch, empty inputs, bad axes or bad parameters.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +33,11 @@ from ..errors import InvalidInputError
 from ._checks import FloatArray, as_float, broadcast_mask, float_pair, normalize_axis
 from .regression import mae, rmse
 
-__all__ = ["ergas", "mae", "psnr", "rmse", "sam", "sam_map", "ssim"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["PadMode", "ergas", "mae", "psnr", "rmse", "sam", "sam_map", "ssim", "ssim_map",
+           "ssim_torch"]
 
 
 # --------------------------------------------------------------------------------------- PSNR
@@ -104,6 +117,12 @@ def _psnr_from_mse(data_range: float, err: float) -> float:
 
 # --------------------------------------------------------------------------------------- SSIM
 
+#: Border handling of ``crop_border=False``: ``"symmetric"`` repeats the edge pixel
+#: (scipy/skimage ``"reflect"``), ``"reflect"`` mirrors about it (PyTorch ``"reflect"``,
+#: numpy ``"reflect"``), ``"zeros"`` pads with 0 (AllClear's ``conv2d(padding=5)``).
+PadMode = Literal["symmetric", "reflect", "zeros"]
+_NP_PAD = {"symmetric": "symmetric", "reflect": "reflect", "zeros": "constant"}
+
 
 def _gaussian_window(win_size: int, sigma: float) -> FloatArray:
     radius = (win_size - 1) // 2
@@ -139,12 +158,13 @@ def ssim_map(
     k1: float = 0.01,
     k2: float = 0.03,
     crop_border: bool = True,
+    pad_mode: PadMode = "symmetric",
 ) -> FloatArray:
     """The local SSIM map of :func:`ssim`, band axis first.
 
     Returns an array of shape ``(C, ..., H', W')`` where the band axis (if any) has been
     moved to the front and ``H' = H - (win_size - 1)`` (``crop_border=True``) or ``H``
-    (``crop_border=False``, reflect padding). See :func:`ssim` for the conventions.
+    (``crop_border=False``, padded by ``pad_mode``). See :func:`ssim` for the conventions.
     """
     p, t = float_pair(pred, target)
     if band_axis is not None:
@@ -169,11 +189,14 @@ def ssim_map(
         raise InvalidInputError(
             f"ssim: the spatial size {(h, w)} is smaller than win_size={win_size}"
         )
+    if pad_mode not in _NP_PAD:
+        raise InvalidInputError(
+            f"ssim: pad_mode must be one of {sorted(_NP_PAD)}, got {pad_mode!r}")
     radius = (win_size - 1) // 2
     if not crop_border and radius:
         pad = [(0, 0)] * (p.ndim - 2) + [(radius, radius), (radius, radius)]
-        p = np.pad(p, pad, mode="symmetric")
-        t = np.pad(t, pad, mode="symmetric")
+        p = np.pad(p, pad, mode=_NP_PAD[pad_mode])  # type: ignore[call-overload]
+        t = np.pad(t, pad, mode=_NP_PAD[pad_mode])  # type: ignore[call-overload]
     g = _gaussian_window(win_size, win_sigma)
     mu_p = _blur(p, g)
     mu_t = _blur(t, g)
@@ -200,6 +223,8 @@ def ssim(
     k2: float = 0.03,
     mask: npt.ArrayLike | None = None,
     crop_border: bool = True,
+    pad_mode: PadMode = "symmetric",
+    premask: bool = False,
 ) -> float:
     """Gaussian-window SSIM (Wang et al. 2004) averaged over pixels and bands.
 
@@ -218,9 +243,9 @@ def ssim(
     use_sample_covariance=False, data_range=..., channel_axis=...)`` (which crops the same
     border, so its padding does not matter). ``crop_border=False`` pads by half-sample
     symmetric reflection (scipy's ``"reflect"``) and averages the full map (skimage's
-    ``full=True`` map). torchmetrics 1.x ``structural_similarity_index_measure`` differs at
-    the border: it averages the full map padded with PyTorch's ``"reflect"`` (edge pixel not
-    repeated); its map equals ours on the cropped interior.
+    ``full=True`` map). torchmetrics 1.x ``structural_similarity_index_measure`` averages
+    the full map padded with PyTorch's ``"reflect"`` (edge pixel not repeated): that is
+    ``crop_border=False, pad_mode="reflect"`` (tested equal).
 
     Args:
         pred: estimate.
@@ -236,6 +261,16 @@ def ssim(
             the input's own layout) or a 2-D ``(H, W)`` mask shared by all bands. With
             ``crop_border=True`` it is cropped like the map.
         crop_border: see "Border".
+        pad_mode: padding of ``crop_border=False``: ``"symmetric"`` (default, skimage's
+            full map), ``"reflect"`` (PyTorch's, torchmetrics) or ``"zeros"``.
+        premask: multiply both images by ``mask`` before filtering (AllClear's
+            ``benchmark.py``: masked-out pixels enter the windows as zeros). AllClear's exact
+            convention is ``mask=clear, premask=True, crop_border=False,
+            pad_mode="zeros"``, per sample.
+
+    Averaging: the map is averaged over every (masked) element at once; with a mask shared
+    by all bands (or none) this equals the mean over bands of per-band SSIMs, the
+    pansharpening/MHIF toolbox convention (``band_axis`` given).
 
     Returns:
         Mean SSIM in ``[-1, 1]``; NaN if the mask selects nothing. A NaN input pixel spreads
@@ -246,6 +281,19 @@ def ssim(
         InvalidInputError: shape mismatch, image smaller than the window, even ``win_size``,
             non-positive ``data_range`` or ``win_sigma``, or a mask that does not fit.
     """
+    if premask:
+        if mask is None:
+            raise InvalidInputError("ssim: premask=True needs a mask")
+        shape0 = np.asarray(pred).shape
+        mm = _spatial_mask(mask, shape0, band_axis)
+        pa, ta = float_pair(pred, target)
+        if band_axis is not None:
+            ax0 = normalize_axis(band_axis, pa.ndim)
+            pa, ta = np.moveaxis(pa, ax0, 0), np.moveaxis(ta, ax0, 0)
+        mm = np.broadcast_to(mm, pa.shape)
+        pred, target = np.where(mm, pa, 0.0), np.where(mm, ta, 0.0)
+        mask = mm
+        band_axis = 0 if band_axis is not None else None
     smap = ssim_map(
         pred,
         target,
@@ -256,6 +304,7 @@ def ssim(
         k1=k1,
         k2=k2,
         crop_border=crop_border,
+        pad_mode=pad_mode,
     )
     if mask is None:
         return float(np.mean(smap))
@@ -268,6 +317,119 @@ def ssim(
     if not m.any():
         return float("nan")
     return float(np.mean(smap[m]))
+
+
+def ssim_torch(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    data_range: float = 1.0,
+    *,
+    win_sigma: float = 1.5,
+    win_size: int = 11,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    mask: torch.Tensor | None = None,
+    crop_border: bool = True,
+    pad_mode: PadMode = "symmetric",
+    premask: bool = False,
+    per_sample: bool = False,
+) -> torch.Tensor:
+    """:func:`ssim` on ``(B, C, H, W)`` torch tensors, differentiable (training losses).
+
+    The same conventions and options as :func:`ssim` with ``band_axis=1`` (the map is
+    computed per band on ``H, W``, separable Gaussian window, population variances); the
+    computation stays in the input dtype and device.
+
+    Args:
+        pred, target: ``(B, C, H, W)`` tensors of one shape.
+        mask: ``(B, 1, H, W)`` or ``(B, C, H, W)`` selection (bool or 0/1), averaged over
+            as in :func:`ssim`.
+        per_sample: return ``(B,)`` per-image means (NaN where a mask selects nothing)
+            instead of the mean over the whole batch (AllClear averages per sample).
+        data_range, win_sigma, win_size, k1, k2, crop_border, pad_mode, premask: as in
+            :func:`ssim`.
+
+    Returns:
+        A 0-d tensor (or ``(B,)`` with ``per_sample``).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if pred.ndim != 4 or pred.shape != target.shape:
+        raise InvalidInputError(
+            f"ssim_torch needs two (B, C, H, W) tensors of one shape, got "
+            f"{tuple(pred.shape)} and {tuple(target.shape)}")
+    if win_size < 1 or win_size % 2 == 0:
+        raise InvalidInputError(f"ssim: win_size must be odd and positive, got {win_size}")
+    if not win_sigma > 0 or not data_range > 0:
+        raise InvalidInputError("ssim: win_sigma and data_range must be > 0")
+    if pad_mode not in _NP_PAD:
+        raise InvalidInputError(
+            f"ssim: pad_mode must be one of {sorted(_NP_PAD)}, got {pad_mode!r}")
+    b, c, h, w = pred.shape
+    if h < win_size or w < win_size:
+        raise InvalidInputError(
+            f"ssim: the spatial size {(h, w)} is smaller than win_size={win_size}")
+    m: torch.Tensor | None = None
+    if mask is not None:
+        if mask.ndim != 4 or mask.shape[0] != b or mask.shape[1] not in (1, c) \
+                or tuple(mask.shape[-2:]) != (h, w):
+            raise InvalidInputError(
+                f"ssim: mask {tuple(mask.shape)} does not fit images {tuple(pred.shape)}; "
+                "expected (B, 1, H, W) or (B, C, H, W)")
+        m = (mask != 0).expand(b, c, h, w)
+    if premask:
+        if m is None:
+            raise InvalidInputError("ssim: premask=True needs a mask")
+        pred = pred * m.to(pred.dtype)
+        target = target * m.to(target.dtype)
+    r = (win_size - 1) // 2
+    if not crop_border and r:
+        pred, target = _pad_torch(pred, r, pad_mode), _pad_torch(target, r, pad_mode)
+    g = torch.as_tensor(_gaussian_window(win_size, win_sigma), dtype=pred.dtype,
+                        device=pred.device)
+    kh = g.view(1, 1, -1, 1).expand(c, 1, -1, 1)
+    kw = g.view(1, 1, 1, -1).expand(c, 1, 1, -1)
+
+    def blur(x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.conv2d(x, kh, groups=c), kw, groups=c)
+
+    mu_p, mu_t = blur(pred), blur(target)
+    var_p = blur(pred * pred) - mu_p**2
+    var_t = blur(target * target) - mu_t**2
+    cov = blur(pred * target) - mu_p * mu_t
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    smap = ((2 * mu_p * mu_t + c1) * (2 * cov + c2)) / (
+        (mu_p**2 + mu_t**2 + c1) * (var_p + var_t + c2))
+    if m is None:
+        return smap.flatten(1).mean(1) if per_sample else smap.mean()
+    if crop_border:
+        m = m[..., r : h - r, r : w - r]
+    mf = m.to(smap.dtype)
+    dims = (1, 2, 3) if per_sample else (0, 1, 2, 3)
+    # masked-out positions may hold NaN/inf from a NaN-free but degenerate window: select
+    total = torch.where(m, smap, torch.zeros_like(smap)).sum(dim=dims)
+    return total / mf.sum(dim=dims)
+
+
+def _pad_torch(x: torch.Tensor, r: int, mode: PadMode) -> torch.Tensor:
+    """Pad the last two axes by ``r`` (``"symmetric"`` repeats the edge pixel)."""
+    import torch
+    import torch.nn.functional as F
+
+    if mode == "zeros":
+        return F.pad(x, (r, r, r, r))
+    if mode == "reflect":
+        return F.pad(x, (r, r, r, r), mode="reflect")
+    h, w = x.shape[-2:]
+
+    def index(n: int) -> torch.Tensor:
+        i = np.arange(-r, n + r)
+        i = np.mod(i, 2 * n)
+        i = np.where(i >= n, 2 * n - 1 - i, i)
+        return torch.as_tensor(i, device=x.device)
+
+    return x.index_select(-2, index(h)).index_select(-1, index(w))
 
 
 def _spatial_mask(

@@ -11,6 +11,11 @@ Folder convention of ``STACK_DIR`` (searched recursively), first match wins:
    ``YYYY-MM-DD``/``YYYY_MM_DD``/``YYYYMMDD`` in ``NAME``; files without one are ordered by
    name.
 
+Stacks without masks (a user rarely has them): with ``cloud_detector="s2cloudless"`` (or
+``"ukis-csmask"``) every 13-band Sentinel-2 L1C image that lacks a mask gets one computed
+(:mod:`.cloudmask`: AllClear's own 5-band ``cld_shdw`` product from s2cloudless, or the UKIS
+cloud/shadow U-Net), window by window, before compositing.
+
 All images and masks must be co-registered (same CRS, transform and size, checked) and the
 images must have the same band count. A pixel of a date is *clear* when its mask is 0 and
 none of its bands is NaN or nodata (a NaN mask counts as cloudy, as in AllClear).
@@ -50,7 +55,7 @@ class StackItem:
     """One date of a stack: its image, its cloud/shadow mask and its date (if known)."""
 
     image: Path
-    mask: Path
+    mask: Path | None
     date: datetime | None
 
 
@@ -66,12 +71,17 @@ def _generic_date(name: str) -> datetime | None:
     return None
 
 
-def find_stack(stack_dir: str | Path) -> list[StackItem]:
+def find_stack(stack_dir: str | Path, *, allow_missing_masks: bool = False) -> list[StackItem]:
     """The dated images and masks of ``stack_dir`` (see the module docstring), by date.
+
+    Args:
+        stack_dir: the folder (searched recursively).
+        allow_missing_masks: images without a mask get ``mask=None`` (a cloud detector
+            will make one) instead of an error.
 
     Raises:
         InvalidInputError: the folder does not exist, holds fewer than one image, or an
-            image lacks its mask.
+            image lacks its mask (unless ``allow_missing_masks``).
     """
     root = Path(stack_dir)
     if not root.is_dir():
@@ -84,7 +94,12 @@ def find_stack(stack_dir: str | Path) -> list[StackItem]:
             if not mask.is_file():
                 mask = Path(str(p).replace("s2_toa", "cld_shdw"))
             if not mask.is_file():
-                raise InvalidInputError(f"image {str(p)!r} has no cloud mask {str(mask)!r}")
+                if not allow_missing_masks:
+                    raise InvalidInputError(
+                        f"image {str(p)!r} has no cloud mask {str(mask)!r} (or compute one: "
+                        "--cloud-detector s2cloudless)")
+                items.append(StackItem(p, None, parse_date_from_path(p)))
+                continue
             items.append(StackItem(p, mask, parse_date_from_path(p)))
     else:
         for p in sorted(root.rglob("*.tif")):
@@ -92,10 +107,14 @@ def find_stack(stack_dir: str | Path) -> list[StackItem]:
                 continue
             mask = p.with_name(p.stem + "_mask.tif")
             if not mask.is_file():
-                raise InvalidInputError(
-                    f"image {str(p)!r} has no cloud mask {mask.name!r} beside it (expected "
-                    "NAME.tif + NAME_mask.tif, or AllClear s2_toa/cld_shdw naming)"
-                )
+                if not allow_missing_masks:
+                    raise InvalidInputError(
+                        f"image {str(p)!r} has no cloud mask {mask.name!r} beside it (expected "
+                        "NAME.tif + NAME_mask.tif, or AllClear s2_toa/cld_shdw naming; or "
+                        "compute masks: --cloud-detector s2cloudless)"
+                    )
+                items.append(StackItem(p, None, _generic_date(p.stem)))
+                continue
             items.append(StackItem(p, mask, _generic_date(p.stem)))
     if not items:
         raise InvalidInputError(
@@ -129,24 +148,38 @@ def composite(
     fill: Fill = "least_cloudy",
     block: int = 256,
     progress: bool = True,
+    cloud_detector: str | None = None,
+    sun_azimuth: float | None = None,
+    reflectance_scale: float = 1e4,
+    masks_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Build a cloud-free composite of the time series in ``stack_dir`` (see module doc).
 
+    Args:
+        stack_dir: the time series (module docstring).
+        output: the composite GeoTIFF.
+        method: ``mosaic``, ``median`` or ``least_cloudy``.
+        fill: ``least_cloudy`` or ``nodata`` for pixels without a clear date.
+        block: window edge in pixels.
+        progress: show a progress bar.
+        cloud_detector: ``None`` (every image needs its mask file), ``"s2cloudless"``
+            (AllClear's own masks, :func:`~.cloudmask.write_cld_shdw`) or ``"ukis-csmask"``:
+            images without a mask get one computed (13-band Sentinel-2 L1C images only).
+        sun_azimuth: for the s2cloudless shadow projection (default: from each image's
+            date and centre, Sentinel-2's 10:30 overpass).
+        reflectance_scale: image value of reflectance 1 (AllClear/GEE/Sen1Floods11: 1e4).
+        masks_dir: keep the computed masks there (``NAME_cld_shdw.tif``); default a
+            temporary folder removed afterwards.
+
     Returns:
         A summary: output path, dates used, method, per-date cloud fractions, the fraction
-        of output pixels that had at least one clear date, and of nodata pixels.
+        of output pixels that had at least one clear date, and of nodata pixels (and, with a
+        detector, what it computed for each image).
 
     Raises:
         InvalidInputError: bad folder, missing masks, band-count mismatch, bad method.
         CoregistrationError: the rasters do not share one grid.
     """
-    import rasterio
-    from rasterio.windows import Window
-    from tqdm.auto import tqdm
-
-    from ...io import atomic_path
-    from ...raster.io import check_coregistered, raster_info, read_raster
-
     if method not in ("mosaic", "median", "least_cloudy"):
         raise InvalidInputError(f"unknown method {method!r}; use mosaic, median or least_cloudy")
     if fill not in ("least_cloudy", "nodata"):
@@ -154,17 +187,61 @@ def composite(
     if block < 16:
         raise InvalidInputError(f"block must be at least 16 pixels, got {block}")
     out_path = Path(output)
-    items = find_stack(stack_dir)
+    if cloud_detector is not None and cloud_detector not in ("s2cloudless", "ukis-csmask"):
+        raise InvalidInputError(
+            f"unknown cloud detector {cloud_detector!r}; use s2cloudless or ukis-csmask")
+    items = find_stack(stack_dir, allow_missing_masks=cloud_detector is not None)
     for it in items:
-        if out_path.resolve() in (it.image.resolve(), it.mask.resolve()):
+        paths = [it.image.resolve()] + ([it.mask.resolve()] if it.mask else [])
+        if out_path.resolve() in paths:
             raise InvalidInputError(f"output {str(out_path)!r} would overwrite an input")
-    ref = check_coregistered([p for it in items for p in (it.image, it.mask)])
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="declouds_masks_") as tmp_masks:
+        detected: dict[str, Any] = {}
+        if any(it.mask is None for it in items):
+            from .cloudmask import write_cld_shdw
+
+            mdir = Path(masks_dir) if masks_dir is not None else Path(tmp_masks)
+            mdir.mkdir(parents=True, exist_ok=True)
+            done = []
+            for it in items:
+                if it.mask is None:
+                    mpath = mdir / f"{it.image.stem}_cld_shdw.tif"
+                    detected[it.image.name] = write_cld_shdw(
+                        it.image, mpath, detector=cloud_detector,  # type: ignore[arg-type]
+                        when=it.date, sun_azimuth=sun_azimuth, scale=reflectance_scale)
+                    it = StackItem(it.image, mpath, it.date)
+                done.append(it)
+            items = done
+        summary = _composite(items, out_path, method, fill, block, progress)
+    if detected:
+        summary["cloud_detector"] = cloud_detector
+        summary["detected_masks"] = detected
+    return summary
+
+
+def _composite(items: list[StackItem], out_path: Path, method: Method, fill: Fill, block: int,
+               progress: bool) -> dict[str, Any]:
+    import rasterio
+    from rasterio.windows import Window
+    from tqdm.auto import tqdm
+
+    from ...io import atomic_path
+    from ...raster.io import check_coregistered, raster_info, read_raster
+
+    masks: list[Path] = []
+    for it in items:
+        assert it.mask is not None
+        masks.append(it.mask)
+    ref = check_coregistered([p for it, m in zip(items, masks, strict=True)
+                              for p in (it.image, m)])
     infos = [raster_info(it.image) for it in items]
     counts = {i.count for i in infos}
     if len(counts) != 1:
         detail = ", ".join(f"{i.path.name}: {i.count}" for i in infos)
         raise InvalidInputError(f"images of the stack have different band counts ({detail})")
-    mask_counts = {raster_info(it.mask).count for it in items}
+    mask_counts = {raster_info(m).count for m in masks}
     bad = [c for c in mask_counts if c not in (1, 5)]
     if bad:
         raise InvalidInputError(f"cloud masks must have 1 band (or 5, AllClear), found {bad}")
@@ -175,8 +252,8 @@ def composite(
     # pass 1: cloud fraction per date (masks only), for least-cloudy choice and fill order
     cloudy_px = np.zeros(len(items))
     for win in windows:
-        for t, it in enumerate(items):
-            cloudy_px[t] += _cloudy(read_raster(it.mask, window=win)[0]).sum()
+        for t, m in enumerate(masks):
+            cloudy_px[t] += _cloudy(read_raster(m, window=win)[0]).sum()
     frac = cloudy_px / float(h * w)
     order = np.argsort(frac, kind="stable")
     profile = ref.profile()
@@ -194,7 +271,7 @@ def composite(
             for t, (it, info) in enumerate(zip(items, infos, strict=True)):
                 img = read_raster(it.image, window=win)[0].astype(np.float32)
                 valid[t] = _valid(img, info.nodata)
-                clear[t] = valid[t] & ~_cloudy(read_raster(it.mask, window=win)[0])
+                clear[t] = valid[t] & ~_cloudy(read_raster(masks[t], window=win)[0])
                 imgs[t] = img
             any_clear = cast(npt.NDArray[np.bool_], clear.any(axis=0))
             out = np.full((n_bands, win.height, win.width), np.nan, np.float32)

@@ -52,11 +52,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+import torch
+from torchgeo.datasets import NonGeoDataset
 
 from ...errors import DataNotFoundError, InvalidInputError
 
 if TYPE_CHECKING:
-    import torch
     from matplotlib.figure import Figure
 
 __all__ = [
@@ -158,8 +159,12 @@ def _roi_key(roi: Any) -> str:
 # ------------------------------------------------------------------------------------ dataset
 
 
-class AllClearDataset:
+class AllClearDataset(NonGeoDataset):
     """AllClear samples from the published metadata JSON and ROI/date folders.
+
+    A TorchGeo :class:`~torchgeo.datasets.NonGeoDataset` (hence a
+    :class:`torch.utils.data.Dataset`): samples are fixed-size center crops indexed by
+    integer, batched by a plain ``DataLoader`` (the ``roi`` string is collated to a list).
 
     Args:
         root: dataset folder (see the module docstring for the layout).
@@ -338,8 +343,6 @@ class AllClearDataset:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        import torch
-
         uid, entry = self.samples[index]
         inputs = entry["s2_toa"]
         dates = [datetime.strptime(ts, _TS_FORMAT) for ts, _ in inputs]

@@ -21,8 +21,8 @@ Conventions of the benchmark (reproduced exactly, on values in [0, 1]):
   each Dynamic World class 0..8 (``evaluate_strat_lulc`` of the public code).
 
 The shared :mod:`geoneurips.metrics.image` / :mod:`~geoneurips.metrics.regression` functions
-compute the same MAE, RMSE, PSNR and SAM on one sample (tests cross-check them); SSIM differs
-from the shared one by the pre-masking and zero padding, which is AllClear-specific.
+compute the same MAE, RMSE, PSNR and SAM on one sample (tests cross-check them); SSIM *is*
+the shared one, called with AllClear's options (pre-masking, zero padding, per sample).
 """
 
 from __future__ import annotations
@@ -130,34 +130,17 @@ def masked_ssim(
     k2: float = 0.03,
     data_range: float = 1.0,
 ) -> torch.Tensor:
-    """Per-sample masked SSIM ``(B,)`` with AllClear's pre-masking and zero padding."""
-    import torch
-    import torch.nn.functional as F
+    """Per-sample masked SSIM ``(B,)`` with AllClear's pre-masking and zero padding.
+
+    The project's one SSIM (:func:`geoneurips.metrics.image.ssim_torch`) with AllClear's
+    options: ``premask=True, crop_border=False, pad_mode="zeros", per_sample=True``.
+    """
+    from ...metrics.image import ssim_torch
 
     m = _check(outputs, targets, masks) > 0.5
-    c = outputs.shape[1]
-    coords = torch.arange(window_size, dtype=outputs.dtype, device=outputs.device)
-    coords = coords - window_size // 2
-    g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    window = (g[:, None] * g[None, :]).expand(c, 1, window_size, window_size).contiguous()
-    pad = window_size // 2
-
-    def blur(x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, window, padding=pad, groups=c)
-
-    mf = m.to(outputs.dtype)
-    x, y = outputs * mf, targets * mf
-    mu_x, mu_y = blur(x), blur(y)
-    s_x = blur(outputs**2 * mf) - mu_x**2
-    s_y = blur(targets**2 * mf) - mu_y**2
-    s_xy = blur(outputs * targets * mf) - mu_x * mu_y
-    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
-    smap = ((2 * mu_x * mu_y + c1) * (2 * s_xy + c2)) / (
-        (mu_x**2 + mu_y**2 + c1) * (s_x + s_y + c2)
-    )
-    smap = torch.where(m, smap, torch.full_like(smap, float("nan")))
-    return torch.nanmean(smap.flatten(1), dim=1)
+    return ssim_torch(outputs, targets, data_range, win_sigma=sigma, win_size=window_size,
+                      k1=k1, k2=k2, mask=m, crop_border=False, pad_mode="zeros",
+                      premask=True, per_sample=True)
 
 
 def per_sample_metrics(

@@ -5,6 +5,9 @@ module holds the two training-free ones and a compact re-implementation of the a
 of UnCRtainTS (Ebel et al., CVPRW 2023), the model AllClear trains at scale:
 
 * :func:`least_cloudy`: the input frame with the smallest cloud + shadow mask sum.
+* :func:`pixel_least_cloudy`, :func:`nearest_clear`, :func:`median_clear`: the per-pixel
+  compositing a practitioner tries next (clear observation of the least cloudy frame, of the
+  frame nearest in time to the target, median of the clear frames); not in the paper.
 * :func:`mosaicing`: per-pixel mean over the clear frames. **Bug fixed:** the public code
   replaces a zero clear-frame count by 1 *before* testing for zero, so its intended fill of
   0.5 for pixels without any clear frame is never applied (those pixels come out 0); here
@@ -36,11 +39,15 @@ from ...errors import InvalidInputError
 __all__ = [
     "LTAE",
     "MBConv",
+    "StackUNet",
     "UnCRtainTS",
     "UnCRtainTSConfig",
     "gaussian_nll",
     "least_cloudy",
+    "median_clear",
     "mosaicing",
+    "nearest_clear",
+    "pixel_least_cloudy",
 ]
 
 
@@ -85,6 +92,67 @@ def mosaicing(images: torch.Tensor, masks: torch.Tensor, fill: float = 0.5) -> t
     none = count == 0
     out = total / count.clamp_min(1.0)
     return torch.where(none.expand_as(out), torch.full_like(out, fill), out)
+
+
+def _clear_frames(masks: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, T, H, W)`` True where a frame is clear (no cloud, no shadow)."""
+    return masks.sum(dim=1, keepdim=True) == 0
+
+
+def pixel_least_cloudy(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Per pixel, the clear observation of the least cloudy frame where the pixel is clear
+    (a per-pixel least-cloudy mosaic, the way operational "best available pixel" composites
+    rank scenes); pixels clear in no frame come from the least cloudy frame.
+
+    Args:
+        images: ``(B, C, T, H, W)``.
+        masks: ``(B, 2, T, H, W)`` (1 = cloudy/shadow).
+    """
+    _check_stack(images, masks)
+    cloudiness = masks.sum(dim=(1, 3, 4)).to(images.dtype)  # (B, T)
+    t = images.shape[2]
+    rank = cloudiness.argsort(dim=1, stable=True).argsort(dim=1).to(images.dtype)  # (B, T)
+    clear = _clear_frames(masks)
+    score = torch.where(clear, rank[:, None, :, None, None], rank[:, None, :, None, None] + t)
+    idx = score.argmin(dim=2, keepdim=True).expand(-1, images.shape[1], -1, -1, -1)
+    return images.gather(2, idx)[:, :, 0]
+
+
+def nearest_clear(images: torch.Tensor, masks: torch.Tensor,
+                  time_differences: torch.Tensor) -> torch.Tensor:
+    """Per pixel, the clear observation closest in time to the target date (ties: the
+    earlier frame); pixels clear in no frame come from the least cloudy frame.
+
+    Args:
+        images: ``(B, C, T, H, W)``.
+        masks: ``(B, 2, T, H, W)``.
+        time_differences: ``(B, T)`` days from the target date to each frame.
+    """
+    _check_stack(images, masks)
+    if time_differences.shape != images.shape[:1] + images.shape[2:3]:
+        raise InvalidInputError(
+            f"time_differences {tuple(time_differences.shape)} must be (B, T) for images "
+            f"{tuple(images.shape)}")
+    gap = time_differences.abs().to(images.dtype)[:, None, :, None, None]
+    clear = _clear_frames(masks)
+    score = torch.where(clear, gap, torch.full_like(gap.expand_as(clear.to(gap.dtype)),
+                                                    float("inf")))
+    idx = score.argmin(dim=2, keepdim=True)
+    none = ~clear.any(dim=2, keepdim=True)
+    out = images.gather(2, idx.expand(-1, images.shape[1], -1, -1, -1))[:, :, 0]
+    fallback = least_cloudy(images, masks)
+    return torch.where(none[:, :, 0].expand_as(out), fallback, out)
+
+
+def median_clear(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Per-pixel median of the clear frames (lower median for an even count); pixels clear
+    in no frame come from the least cloudy frame."""
+    _check_stack(images, masks)
+    clear = _clear_frames(masks).expand_as(images)
+    vals = torch.where(clear, images, torch.full_like(images, float("nan")))
+    med = vals.nanmedian(dim=2).values
+    fallback = least_cloudy(images, masks)
+    return torch.where(torch.isnan(med), fallback, med)
 
 
 def gaussian_nll(
@@ -260,3 +328,38 @@ class UnCRtainTS(nn.Module):
             return mean, None
         var = nn.functional.softplus(y[:, cfg.out_channels:]) + 1e-4
         return mean, var
+
+
+class StackUNet(nn.Module):
+    """The plain network a practitioner tries first (demo baseline, not in the paper): a
+    :class:`~geoneurips.nn.unet.SmallUNet` fed every date's bands and cloud/shadow masks
+    stacked on the channel axis (``T * (C + 2)`` channels) plus the dates' time differences
+    as constant planes, sigmoid output. Same inputs and call signature as
+    :class:`UnCRtainTS` (returns ``(mean, None)``), no temporal attention.
+
+    Args:
+        in_channels: bands per date (``C``).
+        tx: number of dates ``T``.
+        out_channels: predicted bands (13).
+        width: first-level U-Net channels.
+        depth: U-Net levels (inputs must be divisible by ``2**depth``).
+    """
+
+    def __init__(self, in_channels: int, tx: int, out_channels: int = 13, width: int = 16,
+                 depth: int = 2) -> None:
+        super().__init__()
+        from ...nn.unet import SmallUNet
+
+        self.in_channels, self.tx = in_channels, tx
+        self.net = SmallUNet(tx * (in_channels + 3), out_channels, width=width, depth=depth)
+
+    def forward(self, images: torch.Tensor, time_differences: torch.Tensor,
+                masks: torch.Tensor) -> tuple[torch.Tensor, None]:
+        _check_stack(images, masks)
+        b, c, t, h, w = images.shape
+        if c != self.in_channels or t != self.tx:
+            raise InvalidInputError(
+                f"StackUNet expects {self.in_channels} bands x {self.tx} dates, got {c} x {t}")
+        days = (time_differences.to(images.dtype) / 30.0)[:, None, :, None, None]
+        x = torch.cat((images, masks.to(images.dtype), days.expand(b, 1, t, h, w)), dim=1)
+        return torch.sigmoid(self.net(x.reshape(b, -1, h, w))), None

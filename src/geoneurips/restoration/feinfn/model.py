@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import InvalidInputError
+from ...metrics.image import ssim_torch
 
 __all__ = [
     "SFID",
@@ -85,6 +86,12 @@ class FeINFNConfig:
         omega0: initial Gabor frequency ``w0`` (learnable); the SFID hidden layers train at
             ``lr / omega0`` (:meth:`FeINFN.param_groups`).
         scale0: initial Gabor spread ``s0`` (learnable).
+        fourier: the Spa-Fre IFF frequency path uses :class:`FourierUnit` (paper); ``False``
+            is the ablation "without the Fourier unit": the same path, a per-pixel MLP of
+            the same shape in place of FFT -> amplitude/phase convs -> iFFT.
+        activation: ``"gabor"`` (the paper's complex Gabor wavelet); ``"relu"`` or
+            ``"siren"`` (``sin(w0 x)``) are the ablations "without the Gabor activation"
+            (real features, the same interaction by concatenation and product).
     """
 
     hsi_bands: int = 31
@@ -95,6 +102,13 @@ class FeINFNConfig:
     decoder_layers: int = 3
     omega0: float = 10.0
     scale0: float = 1.0
+    fourier: bool = True
+    activation: str = "gabor"
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise InvalidInputError(
+                f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
 
     @classmethod
     def tiny(cls, hsi_bands: int = 31, msi_bands: int = 3) -> FeINFNConfig:
@@ -207,12 +221,12 @@ class SpaFreIFF(nn.Module):
     channels-last ``(B, H, W, hidden)``.
     """
 
-    def __init__(self, enc_dim: int, hidden: int) -> None:
+    def __init__(self, enc_dim: int, hidden: int, fourier: bool = True) -> None:
         super().__init__()
         in_dim = 2 * enc_dim + 2
         self.spatial = _mlp(in_dim, hidden, hidden)
         self.freq_proj = nn.Linear(in_dim, hidden)
-        self.fourier = FourierUnit(hidden)
+        self.fourier: nn.Module = FourierUnit(hidden) if fourier else _mlp(hidden, hidden, hidden)
 
     def forward(self, z_spe: Tensor, z_spa: Tensor) -> tuple[Tensor, Tensor]:
         b, _, h, w = z_spe.shape
@@ -268,22 +282,42 @@ class GaborWavelet(nn.Module):
         return torch.cat((z.real, z.imag), dim=-1)
 
 
+#: SFID activations: the paper's Gabor wavelet and the ablations' real activations.
+ACTIVATIONS = ("gabor", "relu", "siren")
+
+
 class _SFIDLayer(nn.Module):
     """One SFID layer *[inferred wiring]*: ``s = W_s E_s``, ``f = W_f E_f`` (1x1 convs);
     the spatial branch sees both domains by channel concatenation,
     ``E_s' = psi(W_m [s, f])``; the frequency branch is modulated by the spatial one
-    through a complex (element-wise) product, ``E_f' = psi(f) * E_s'``."""
+    through a complex (element-wise) product, ``E_f' = psi(f) * E_s'``.
 
-    def __init__(self, in_dim: int, hidden: int, omega0: float, scale0: float) -> None:
+    With a real ``activation`` (ablation) the same wiring runs on real features
+    (``hidden`` channels out per branch instead of ``2 hidden``)."""
+
+    def __init__(self, in_dim: int, hidden: int, omega0: float, scale0: float,
+                 activation: str = "gabor") -> None:
         super().__init__()
         self.lin_s = nn.Linear(in_dim, hidden)
         self.lin_f = nn.Linear(in_dim, hidden)
         self.mix = nn.Linear(2 * hidden, hidden)
+        self.activation = activation
+        self.omega0 = float(omega0)
         self.act = GaborWavelet(omega0, scale0)
+        if activation != "gabor":
+            self.act.requires_grad_(False)  # unused by the real activations
+
+    def _real(self, x: Tensor) -> Tensor:
+        if self.activation == "relu":
+            return F.relu(x)
+        return torch.sin(self.omega0 * x)
 
     def forward(self, e_s: Tensor, e_f: Tensor) -> tuple[Tensor, Tensor]:
         s = self.lin_s(e_s)
         f = self.lin_f(e_f)
+        if self.activation != "gabor":
+            rs = self._real(self.mix(torch.cat((s, f), dim=-1)))
+            return rs, self._real(f) * rs
         zs = self.act.complex(self.mix(torch.cat((s, f), dim=-1)))
         zf = self.act.complex(f) * zs
         return torch.cat((zs.real, zs.imag), -1), torch.cat((zf.real, zf.imag), -1)
@@ -304,15 +338,16 @@ class SFID(nn.Module):
     """
 
     def __init__(self, hidden: int, out_bands: int, layers: int = 3, omega0: float = 10.0,
-                 scale0: float = 1.0) -> None:
+                 scale0: float = 1.0, activation: str = "gabor") -> None:
         super().__init__()
         if layers < 1:
             raise InvalidInputError(f"SFID needs at least 1 layer, got {layers}")
+        width = 2 * hidden if activation == "gabor" else hidden
         self.layers = nn.ModuleList(
-            [_SFIDLayer(hidden if i == 0 else 2 * hidden, hidden, omega0, scale0)
+            [_SFIDLayer(hidden if i == 0 else width, hidden, omega0, scale0, activation)
              for i in range(layers)])
-        self.out = nn.Linear(4 * hidden, out_bands)
-        self.feature_scale = 1.0 / math.sqrt(4 * hidden)
+        self.out = nn.Linear(2 * width, out_bands)
+        self.feature_scale = 1.0 / math.sqrt(2 * width)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -341,8 +376,9 @@ class FeINFN(nn.Module):
         c = self.config
         self.spectral_encoder = SpectralEncoder(c.hsi_bands, c.enc_dim, c.enc_blocks)
         self.spatial_encoder = SpatialEncoder(c.msi_bands, c.hsi_bands, c.enc_dim, c.enc_blocks)
-        self.iff = SpaFreIFF(c.enc_dim, c.hidden)
-        self.decoder = SFID(c.hidden, c.hsi_bands, c.decoder_layers, c.omega0, c.scale0)
+        self.iff = SpaFreIFF(c.enc_dim, c.hidden, fourier=c.fourier)
+        self.decoder = SFID(c.hidden, c.hsi_bands, c.decoder_layers, c.omega0, c.scale0,
+                            c.activation)
 
     def _check(self, lrhsi: Tensor, msi: Tensor, hsi_up: Tensor | None) -> int:
         c = self.config
@@ -408,6 +444,8 @@ class FeINFN(nn.Module):
         the network (see the module docstring).
         """
         scale = 1.0 / max(abs(float(self.config.omega0)), 1.0)
+        if self.config.activation == "relu":
+            scale = 1.0  # no phase: the ablation trains at one learning rate
         slow: list[nn.Parameter] = []
         for layer in self.decoder.layers:
             assert isinstance(layer, _SFIDLayer)
@@ -418,46 +456,15 @@ class FeINFN(nn.Module):
         return [{"params": fast, "lr": lr}, {"params": slow, "lr": lr * scale}]
 
 
-def _gauss_window(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> Tensor:
-    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
-    g = torch.exp(-0.5 * (x / sigma) ** 2)
-    return g / g.sum()
-
-
-def ssim_torch(pred: Tensor, target: Tensor, data_range: float = 1.0, win_size: int = 11,
-               sigma: float = 1.5) -> Tensor:
-    """Differentiable Gaussian-window SSIM of ``(B, C, H, W)`` tensors, averaged over the
-    valid (fully covered) positions, channels and batch; the convention of
-    :func:`geoneurips.metrics.image.ssim` with ``crop_border=True``."""
-    if pred.shape != target.shape or pred.ndim != 4:
-        raise InvalidInputError(
-            f"ssim_torch needs two (B, C, H, W) tensors of one shape, got {tuple(pred.shape)} "
-            f"and {tuple(target.shape)}")
-    c = pred.shape[1]
-    g = _gauss_window(win_size, sigma, pred.dtype, pred.device)
-    kh = g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
-    kw = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
-
-    def blur(x: Tensor) -> Tensor:
-        return F.conv2d(F.conv2d(x, kh, groups=c), kw, groups=c)
-
-    mu_p, mu_t = blur(pred), blur(target)
-    var_p = blur(pred * pred) - mu_p**2
-    var_t = blur(target * target) - mu_t**2
-    cov = blur(pred * target) - mu_p * mu_t
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    smap = ((2 * mu_p * mu_t + c1) * (2 * cov + c2)) / ((mu_p**2 + mu_t**2 + c1) *
-                                                          (var_p + var_t + c2))
-    return smap.mean()
-
-
 def l1_ssim_loss(pred: Tensor, target: Tensor, ssim_weight: float = 0.1,
                  data_range: float = 1.0) -> Tensor:
     """The ``l1ssim`` training loss: ``L1(pred, target) + ssim_weight * (1 - SSIM)``.
 
     The Efficient-MIF command trains FeINFN with ``--loss l1ssim``; the weight of the SSIM
-    term is not stated in the paper *[inferred: 0.1]*. Images smaller than the 11-pixel
-    SSIM window fall back to L1 only.
+    term is not stated in the paper *[inferred: 0.1]*. SSIM is the project's one
+    implementation (:func:`geoneurips.metrics.image.ssim_torch`: Gaussian window 11 / 1.5,
+    valid positions, mean over bands and batch). Images smaller than the 11-pixel SSIM window
+    fall back to L1 only.
     """
     l1 = F.l1_loss(pred, target)
     if min(pred.shape[-2:]) < 11 or ssim_weight == 0:
