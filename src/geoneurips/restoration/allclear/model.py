@@ -238,14 +238,12 @@ class MBConv(nn.Module):
 
 
 def sinusoidal_encoding(days: torch.Tensor, dim: int, period: float = 1000.0) -> torch.Tensor:
-    """Transformer positional encoding of (fractional) days ``(B, T)`` -> ``(B, T, dim)``."""
-    half = dim // 2
-    freq = period ** (-torch.arange(half, dtype=days.dtype, device=days.device) / max(half, 1))
-    ang = days[..., None] * freq
-    enc = torch.cat([torch.sin(ang), torch.cos(ang)], dim=-1)
-    if enc.shape[-1] < dim:
-        enc = torch.cat([enc, torch.zeros_like(enc[..., :1])], dim=-1)
-    return enc
+    """Transformer positional encoding of (fractional) days ``(B, T)`` -> ``(B, T, dim)``:
+    the project's one sinusoidal embedding (:func:`geoneurips.nn.embedding.sinusoidal_embedding`)
+    with L-TAE's settings (all sines then all cosines, period 1000)."""
+    from geoneurips.nn.embedding import sinusoidal_embedding
+
+    return sinusoidal_embedding(days, dim, order="sin_cos", max_period=period)
 
 
 class LTAE(nn.Module):
