@@ -410,7 +410,7 @@ def test_large_no_grad_batch_and_rbf_far_points() -> None:
     pe = position_encoding("sphere_m")
     x = torch.rand(7001, 2) * torch.tensor([360.0, 180.0]) - torch.tensor([180.0, 90.0])
     with torch.inference_mode():
-        big = pe(x)  # > 4 MB: huge-page advised result
+        big = pe(x)  # > 4 MB result, many chunks
     assert torch.equal(big[6000:], pe(x[6000:]).detach())
     anchors = torch.tensor([[0.0, 0.0], [10.0, 0.0]], dtype=torch.float64)
     rbf = position_encoding("rbf", anchors=anchors, kernel_size=1.0)
