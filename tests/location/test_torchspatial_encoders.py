@@ -611,3 +611,40 @@ def test_invalid_construction_raises() -> None:
     with pytest.raises(InvalidInputError):
         position_encoding("xyz")(np.zeros((3, 2)))  # type: ignore[arg-type]
     assert build_encoder("Sphere2Vec-sphereC+").name == "sphere_c_plus"
+
+
+def test_siren_sh_network_and_initialisation() -> None:
+    """Siren(SH): sine layers with SIREN's initialisation on top of the harmonics."""
+    from geoneurips.location.torchspatial.siren import SineLayer, SirenNet
+
+    torch.manual_seed(0)
+    enc = build_encoder("spherical_harmonics", hidden_dim=256, out_dim=32, dropout=0.0)
+    assert isinstance(enc.ffn, SirenNet)
+    first, second = enc.ffn.layers[0], enc.ffn.layers[1]
+    assert isinstance(first, SineLayer) and first.w0 == 30.0 and first.is_first
+    assert first.linear.weight.abs().max() <= 1 / 64
+    assert first.linear.weight.abs().max() > 0.9 / 64  # uniform fills the bound
+    bound = math.sqrt(6 / 256) / 1.0
+    assert second.w0 == 1.0 and second.linear.weight.abs().max() <= bound
+    # forward = sin(w0 (W x + b)) twice, then a linear layer
+    x = torch.tensor([[10.0, 80.0], [-170.0, -60.0]])
+    h = enc.position(x)
+    for layer in (first, second):
+        h = torch.sin(layer.w0 * (h @ layer.linear.weight.T + layer.linear.bias))
+    assert torch.allclose(enc(x), enc.ffn.last(h), atol=1e-5)
+    # SIREN's point: the activations' spread neither vanishes nor saturates through depth
+    # (measured std per layer, seeds 0-2: 0.55, 0.59, 0.61, 0.63; with PyTorch's default
+    # Linear init: 0.71, 0.38, 0.22, 0.13 -- saturated, then decaying)
+    deep = SirenNet(64, 8, hidden_dim=256, num_hidden_layers=4)
+    pts = torch.stack([torch.rand(2000) * 360 - 180, torch.rand(2000) * 180 - 90], 1)
+    stds = []
+    with torch.no_grad():
+        a = enc.position(pts)
+        for layer in deep.layers:
+            a = layer(a)
+            stds.append(float(a.std()))
+    assert all(0.5 < v < 0.75 for v in stds) and stds[-1] >= stds[0]
+    assert isinstance(build_encoder("spherical_harmonics", network="ffn").ffn,
+                      MultiLayerFeedForwardNN)
+    with pytest.raises(InvalidInputError, match="network"):
+        build_encoder("xyz", network="mlp")

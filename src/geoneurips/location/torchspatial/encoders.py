@@ -194,6 +194,7 @@ def build_encoder(
     activation: str = "relu",
     activate_output: bool = True,
     public_compatible: bool = False,
+    network: str | None = None,
     **pe_kwargs: Any,
 ) -> LocationEncoder:
     """Build location encoder ``name`` with TorchSpatial's defaults.
@@ -217,6 +218,11 @@ def build_encoder(
             (``legacy_frequencies=True``). Arguments the public code ignores are ignored here
             too. ``spherical_harmonics`` has no working public counterpart (it crashes
             there), so it is refused.
+        network: ``"ffn"`` (:class:`.MultiLayerFeedForwardNN`), ``"siren"``
+            (:class:`.siren.SirenNet`: ``num_hidden_layers`` sine layers, at least 2 by
+            default, dropout as given) or ``None``: ``"siren"`` for ``spherical_harmonics``
+            ("Siren(SH)" in the TorchSpatial tables), ``"ffn"`` otherwise (``wrap`` always
+            uses its residual network).
         **pe_kwargs: forwarded to :func:`position_encoding`. For ``tile`` the embedding width
             defaults to ``out_dim`` as in the public code.
 
@@ -230,8 +236,16 @@ def build_encoder(
         pe_kwargs.setdefault("embed_dim", out_dim)
     position = position_encoding(key, **pe_kwargs)
     ffn: nn.Module
+    net = network or ("siren" if key == "spherical_harmonics" else "ffn")
+    if net not in ("ffn", "siren"):
+        raise InvalidInputError(f"network must be 'ffn' or 'siren', got {network!r}")
     if key == "wrap":
         ffn = WrapFCNet(in_dim=position.out_dim, width=out_dim, num_res_layers=4, dropout=dropout)
+    elif net == "siren":
+        from .siren import SirenNet
+
+        ffn = SirenNet(position.out_dim, out_dim, hidden_dim,
+                       num_hidden_layers=max(2, num_hidden_layers), dropout=dropout)
     else:
         ffn = MultiLayerFeedForwardNN(
             in_dim=position.out_dim,
