@@ -318,6 +318,7 @@ def geobias_score(
     dropna: bool = False,
     per_point: bool = False,
     batched: bool = True,
+    ties: Literal["pygbs", "average"] = "pygbs",
 ) -> dict[str, Any]:
     """Dataset Geo-Bias Score: mean SSI over every test point (TorchSpatial Sec. 4, PyGBS).
 
@@ -339,6 +340,13 @@ def geobias_score(
         batched: process all neighbourhoods together (:mod:`.geobias_fast`; neighbourhoods
             with kNN ties are recomputed one by one as PyGBS does); ``False`` runs the plain
             per-point loop of PyGBS (the reference; same results).
+        ties: ``"pygbs"``: where test points share coordinates and the tie at the ``k``-th
+            neighbour could change the statistic, the neighbourhood's kNN come from PyGBS's
+            BallTree (its traversal order breaks the tie), so every per-point value is
+            PyGBS's. ``"average"`` (only with ``batched``): tied candidates share the
+            remaining places equally (the expected statistic under random tie-breaking), so
+            the score no longer depends on the order of the rows; much faster on data with
+            many duplicate locations, and differs from PyGBS only on those neighbourhoods.
 
     Returns:
         ``{"unmarked": float, "marked": float | None, "n": int, "dropped": int,
@@ -349,6 +357,10 @@ def geobias_score(
         InvalidInputError: missing columns, NaN rows (without ``dropna``), coordinates out of
             range, or bad parameters.
     """
+    if ties not in ("pygbs", "average") or (ties == "average" and not batched):
+        raise InvalidInputError(
+            f"ties must be 'pygbs' or 'average' (average needs batched=True), got {ties!r}"
+        )
     if radius_km <= 0 or not math.isfinite(radius_km):
         raise InvalidInputError(f"radius_km must be positive, got {radius_km}")
     if k < 1 or n_neighbors < 1:
@@ -361,8 +373,13 @@ def geobias_score(
 
     n = coords.shape[0]
     tree = BallTree(coords, leaf_size=30, metric="haversine")
-    dists, nbrs = tree.query(coords, k=min(n_neighbors, n), return_distance=True)
-    hoods = [nbrs[i, dists[i] <= radius] for i in range(n)]
+    if ties == "average":  # order-free: the neighbours within the radius, nearest first
+        ind, dist = tree.query_radius(coords, radius, return_distance=True, sort_results=True)
+        hoods = [ix[:n_neighbors] for ix in ind]
+        del dist
+    else:  # PyGBS: the n_neighbors nearest (in BallTree order), kept within the radius
+        dists, nbrs = tree.query(coords, k=min(n_neighbors, n), return_distance=True)
+        hoods = [nbrs[i, dists[i] <= radius] for i in range(n)]
 
     def exact(i: int) -> dict[str, float]:
         idx = hoods[i]
@@ -383,7 +400,8 @@ def geobias_score(
         series: dict[str, FloatArray | None] = {"unmarked": None}
         if val is not None:
             series["marked"] = val
-        res = batched_ssi(coords, hoods, radius, series, k, density, exact_edges)
+        res = batched_ssi(coords, hoods, radius, series, k, density, exact_edges,
+                          average_ties=ties == "average")
         unmarked = res["unmarked"]
         marked = res.get("marked")
     else:

@@ -11,12 +11,14 @@ here all neighbourhoods are processed together:
 2. **k nearest neighbours**: a scipy ``cKDTree`` on the 3-D unit vectors of each neighbourhood
    (chord distance is monotone in the great-circle angle). The weight matrix only depends on
    the *set* of the ``k + 1`` nearest points of every point (PyGBS drops the point itself),
-   so the result is PyGBS's whenever that set is unambiguous. When the ``(k+1)``-th and
-   ``(k+2)``-th distances of some point are equal to within ``1e-9`` (relative) -- exact
-   duplicates among the test points, whose tie PyGBS's BallTree breaks in its own traversal
-   order -- the neighbourhood is recomputed exactly as PyGBS does (same background grid
-   construction, same ``BallTree(leaf_size=30, metric="haversine")``), see
-   :func:`.geobias.neighbourhood_ssi`.
+   so the result is PyGBS's whenever ties at that set's boundary cannot change ``S``
+   (see :func:`knn_sets`). Exact ties that can change it occur where test points share
+   coordinates and in PyGBS's grid itself (the centre and the ring points on the ``-pi``
+   meridian are exactly one ring spacing apart); PyGBS's BallTree then picks by its
+   traversal order. ``ties="pygbs"`` recomputes those neighbourhoods' edges with PyGBS's
+   own construction (same grid, same ``BallTree(leaf_size=30, metric="haversine")``), so
+   every value is PyGBS's; ``ties="average"`` shares the tied places equally instead (the
+   expected ``S`` under random tie-breaking), which is order-free and needs no BallTree.
 3. **Statistic and null**: ``S = sum_edges x~_i x~_j`` with one ``bincount`` over all edges of
    all neighbourhoods; the analytical mean in closed form ``mu = -sum_a d_a^2 (k n_a / N + 1)``
    (the PyGBS double sum simplifies because ``sum_a n_a d_a = 0``), the variance's double sum
@@ -93,37 +95,65 @@ def latlon_to_xyz(latlon: FloatArray) -> FloatArray:
     return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], -1)
 
 
-def knn_sets(xyz: FloatArray, k: int, labels: FloatArray) -> tuple[IntArray, bool]:
-    """The ``k + 1`` nearest points of every point, and whether ties could change ``S``.
+def knn_sets(xyz: FloatArray, k: int, labels: FloatArray, average_ties: bool = False
+             ) -> tuple[IntArray, IntArray, FloatArray, bool]:
+    """Weighted kNN edges ``(rows, cols, weights)`` of one neighbourhood, self dropped, and
+    whether distance ties make them ambiguous.
 
-    ``labels`` ``(N, L)``: every value series of the points. A tie at the boundary of the
-    ``k + 1`` nearest (the ``(k+1)``-th and ``(k+2)``-th distances within ``1e-9``,
-    relative) is harmless when every point in the tie band holds the same values (whichever
-    of them a BallTree keeps, ``S`` is the same) and the band is away from distance 0 (so the
-    point itself is always kept, then dropped); otherwise the neighbourhood is ambiguous.
+    Every point keeps its ``k + 1`` nearest points (itself among them), then drops itself,
+    as PyGBS does. A tie at the boundary of the ``k + 1`` nearest (the ``(k+1)``-th and
+    ``(k+2)``-th distances within ``1e-9``, relative) is harmless when every point in the
+    tie band holds the same values (whichever of them a BallTree keeps, ``S`` is the same)
+    and the band is away from distance 0 (so the point itself is always kept, then dropped);
+    otherwise the neighbourhood is ambiguous. With ``average_ties`` an ambiguous row instead
+    gives each of the ``b`` band members the weight ``slots / b`` (``slots`` = places left in
+    the ``k + 1`` after the strictly nearer points): the expectation of ``W`` over uniformly
+    random tie-breaking, independent of the order of the input.
     """
     from scipy.spatial import cKDTree
 
     n = xyz.shape[0]
     if n <= k + 1:
-        return np.tile(np.arange(n), (n, 1)), False
-    kq = min(n, k + 8)
-    d, idx = cKDTree(xyz).query(xyz, k=kq)
+        rr = np.repeat(np.arange(n), n)
+        cc = np.tile(np.arange(n), n)
+        keep = rr != cc
+        return rr[keep], cc[keep], np.ones(int(keep.sum())), False
+    tree = cKDTree(xyz)
+    kq = min(n, k + 2)
+    d, idx = tree.query(xyz, k=kq)
     dk = d[:, k : k + 1]
     tie = d[:, k + 1] - dk[:, 0] <= _GAP_RTOL * dk[:, 0]
+    rr = np.repeat(np.arange(n), k + 1)
+    cc = idx[:, : k + 1].reshape(-1)
+    ww = np.ones(rr.shape[0])
+    ambiguous = False
     if tie.any():
         rows = np.flatnonzero(tie)
-        band = np.abs(d[rows] - dk[rows]) <= _GAP_RTOL * dk[rows]
-        if kq < n and band[:, -1].any():
-            return idx[:, : k + 1], True
-        if np.any(dk[rows, 0] <= 0.0):
-            return idx[:, : k + 1], True
-        vals = labels[idx[rows]]  # (R, kq, L)
-        ref = vals[:, k : k + 1, :]
-        same = np.all((vals == ref) | ~band[:, :, None], axis=(1, 2))
-        if not same.all():
-            return idx[:, : k + 1], True
-    return idx[:, : k + 1], False
+        d_r, i_r = d[rows], idx[rows]
+        band = np.abs(d_r - dk[rows]) <= _GAP_RTOL * dk[rows]
+        while kq < n and band[:, -1].any():  # the band may go on: query further
+            kq = min(n, 2 * kq)
+            d_r, i_r = tree.query(xyz[rows], k=kq)
+            band = np.abs(d_r - dk[rows]) <= _GAP_RTOL * dk[rows]
+        if average_ties:
+            nearer = (d_r < dk[rows] * (1 - _GAP_RTOL)) & ~band
+            slots = (k + 1) - nearer.sum(1, keepdims=True)
+            w = np.where(nearer, 1.0, np.where(band, slots / band.sum(1, keepdims=True), 0.0))
+            tied = np.zeros(n, dtype=bool)
+            tied[rows] = True
+            base = ~np.repeat(tied, k + 1)
+            sel = w > 0
+            rr = np.concatenate([rr[base], np.repeat(rows, sel.sum(1))])
+            cc = np.concatenate([cc[base], i_r[sel]])
+            ww = np.concatenate([ww[base], w[sel]])
+        elif np.any(dk[rows, 0] <= 0.0):
+            ambiguous = True
+        else:
+            vals = labels[i_r]
+            ref = labels[idx[rows, k]][:, None, :]
+            ambiguous = not bool(np.all((vals == ref) | ~band[:, :, None]))
+    keep = rr != cc
+    return rr[keep], cc[keep], ww[keep], ambiguous
 
 
 def null_moments(values: list[FloatArray], k: int) -> tuple[FloatArray, FloatArray]:
@@ -175,10 +205,12 @@ def batched_ssi(
     k: int,
     density: float | str,
     exact_fallback: Any,
+    average_ties: bool = False,
 ) -> dict[str, FloatArray]:
     """SSI of every neighbourhood for every value series (``None``: unmarked).
 
     ``exact_fallback(i)`` returns the kNN edges ``(rows, cols)`` of neighbourhood ``i``
+    (used unless ``average_ties``)
     (presence points first, then its background grid) computed exactly as PyGBS does
     (BallTree); it is used where ties could change the statistic.
     """
@@ -198,7 +230,7 @@ def batched_ssi(
     names = list(series)
     pres_vals = np.stack([np.ones(coords.shape[0]) if series[nm] is None
                           else np.asarray(series[nm], dtype=np.float64) for nm in names], 1)
-    rows_all, cols_all, owner = [], [], []
+    rows_all, cols_all, weights_all, owner = [], [], [], []
     sizes = np.empty(n_pts, dtype=np.int64)
     offsets = np.empty(n_pts, dtype=np.int64)
     fallback: list[int] = []
@@ -208,23 +240,21 @@ def batched_ssi(
         pts = np.concatenate([pres_xyz[ix], bg])
         labels = np.zeros((pts.shape[0], len(names)))
         labels[: len(ix)] = pres_vals[ix]
-        nbrs, ambiguous = knn_sets(pts, k, labels)
+        er, ec, ew, ambiguous = knn_sets(pts, k, labels, average_ties)
         sizes[i], offsets[i] = pts.shape[0], total
         if ambiguous:
             fallback.append(i)
             er, ec = exact_fallback(i)
-        else:
-            rr = np.repeat(np.arange(pts.shape[0]), nbrs.shape[1])
-            cc = nbrs.reshape(-1)
-            keep = rr != cc
-            er, ec = rr[keep], cc[keep]
+            ew = np.ones(er.shape[0])
         rows_all.append(er + total)
         cols_all.append(ec + total)
+        weights_all.append(ew)
         owner.append(np.full(er.shape[0], i))
         total += pts.shape[0]
-    rows = np.concatenate(rows_all) if rows_all else np.zeros(0, np.int64)
-    cols = np.concatenate(cols_all) if cols_all else np.zeros(0, np.int64)
-    own = np.concatenate(owner) if owner else np.zeros(0, np.int64)
+    rows = np.concatenate(rows_all)
+    cols = np.concatenate(cols_all)
+    wts = np.concatenate(weights_all)
+    own = np.concatenate(owner)
     out: dict[str, FloatArray] = {}
     for name, val in series.items():
         vecs = []
@@ -234,7 +264,7 @@ def batched_ssi(
             x[: len(ix)] = 1.0 if val is None else val[ix]
             vecs.append(x)
             flat[offsets[i] : offsets[i] + sizes[i]] = x - x.mean()
-        s = np.bincount(own, weights=flat[rows] * flat[cols], minlength=n_pts)
+        s = np.bincount(own, weights=wts * flat[rows] * flat[cols], minlength=n_pts)
         mu, sigma = null_moments(vecs, k)
         low = np.minimum(s, 2 * mu - s)
         out[name] = -np.log(2 * ndtr((low - mu) / sigma) + 1e-256)
