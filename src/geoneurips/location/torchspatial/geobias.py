@@ -13,7 +13,8 @@ For one test point ``c`` with neighbourhood radius ``r`` (radians on the unit sp
 2. **Background points** ``B``: a polar concentric grid around ``c`` of density
    ``rho = ceil(5 |P| / (pi r^2))`` points per square radian ("auto" density), ring spacing
    ``d = 1 / sqrt(rho)``, rings ``i = 1..ceil(r / d)`` at angular distance ``i d`` holding
-   ``ceil(2 pi i)`` points at bearings ``-2 pi j / ceil(2 pi i)``.
+   ``ceil(2 pi i)`` points, laid out around the north pole and rotated to ``c`` exactly as
+   PyGBS does (:func:`background_points`), so that distance ties break as in PyGBS.
 3. **Values** ``x``: unmarked: 1 on presence points; marked: the performance value of the
    presence point (e.g. ``hit@1``, ``reciprocal_rank``). Background points are 0 in both, so a
    zero performance value is indistinguishable from background (as in PyGBS).
