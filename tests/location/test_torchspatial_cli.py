@@ -42,6 +42,16 @@ def test_cli_json_matches_library(app: typer.Typer, sample_csv: Path) -> None:
     assert out["n"] == ref["n"] and out["dropped"] > 0
 
 
+def test_cli_ties_average(app: typer.Typer, sample_csv: Path) -> None:
+    args = [str(sample_csv), "--value", "hit@1", "--drop-nan", "--json", "--ties", "average"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    ref = geobias_score(pd.read_csv(sample_csv), "hit@1", dropna=True, ties="average")
+    assert json.loads(res.stdout)["marked"] == pytest.approx(ref["marked"])
+    bad = CliRunner().invoke(app, [*args[:-1], "random"])
+    assert bad.exit_code != 0
+
+
 def test_cli_table_and_radius(app: typer.Typer, sample_csv: Path) -> None:
     res = CliRunner().invoke(app, [str(sample_csv), "--drop-nan", "--radius-km", "50"])
     assert res.exit_code == 0, res.output

@@ -174,3 +174,54 @@ def test_bad_inputs(tmp_path: Path) -> None:
         write_fixture(tmp_path, "imagenet")
     with pytest.raises(InvalidInputError, match="year"):
         INat(tmp_path, year=2019)
+
+
+def test_sustainbench_fixture_round_trip_and_errors(tmp_path: Path) -> None:
+    """SustainBench layout (``dhs_{trainval,test}_labels.csv``) through our fixture writer.
+
+    No independent SustainBench file exists here: the label CSVs are only in the
+    TorchSpatial figshare release (not in /work/shared/data, and TorchGeo has no reader), so
+    the layout is checked against the column names of the public loader
+    (``load_sustainbench_data``: ``lon``, ``lat``, ``nl_mean``, ``<label>_normalized``) by a
+    CSV written by hand below, besides our own writer.
+    """
+    import pandas as pd
+
+    from geoneurips.location.torchspatial.data import (
+        SUSTAINBENCH_LABELS,
+        SplitArrays,
+        SustainBench,
+        write_sustainbench_fixture,
+    )
+
+    ll = np.array([[10.0, -5.0], [30.5, 12.25], [-3.0, 7.0]])
+    arr = SplitArrays(ll, np.array([0.5, -1.25, 2.0]), features=np.array([1.0, 20.0, 3.5]))
+    root = write_sustainbench_fixture(tmp_path / "sb", {"test": arr}, label="women_edu")
+    ds = SustainBench(root, "sustainbench_women_edu", split="test")
+    assert len(ds) == 3 and ds.label == "women_edu"
+    s = ds[1]
+    assert torch.allclose(s["lonlat"], torch.tensor([30.5, 12.25]))
+    assert float(s["target"]) == pytest.approx(-1.25)
+    assert s["image_features"].tolist() == [20.0]
+    assert len(SustainBench(root, "women_edu", split="trainval")) == 20
+    # the other labels are empty columns in this fixture: no rows left
+    with pytest.raises(InvalidInputError, match="no rows"):
+        SustainBench(root, "asset_index", split="test")
+    # a hand-written file in the public column layout, with a missing label dropped
+    hand = tmp_path / "hand"
+    hand.mkdir()
+    cols = {"lon": [1.0, 2.0, 3.0], "lat": [4.0, 5.0, 6.0], "nl_mean": [0.1, 0.2, 0.3]}
+    cols.update({f"{k}_normalized": [0.0, float("nan"), 1.0] for k in SUSTAINBENCH_LABELS})
+    for name in ("dhs_trainval_labels.csv", "dhs_test_labels.csv"):
+        pd.DataFrame(cols).to_csv(hand / name, index=False)
+    ds = SustainBench(hand, "water_index", split="test")
+    assert ds.lonlat.tolist() == [[1.0, 4.0], [3.0, 6.0]] and ds.targets.tolist() == [0.0, 1.0]
+    assert len(SustainBench(hand, "water_index", split="trainval", subsample=0.5)) == 1
+    fig = ds.plot()
+    assert fig is not None
+    with pytest.raises(DataNotFoundError, match="dhs_test_labels.csv"):
+        SustainBench(tmp_path / "nowhere", "water_index")
+    with pytest.raises(InvalidInputError, match="unknown SustainBench label"):
+        SustainBench(hand, "gdp")
+    with pytest.raises(InvalidInputError, match="split"):
+        SustainBench(hand, "water_index", split="val")

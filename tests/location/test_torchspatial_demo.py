@@ -12,12 +12,12 @@ import torch
 
 from geoneurips.errors import InvalidInputError
 from geoneurips.location.torchspatial.pipeline import (
-    DEMO_MARGIN,
     classification_metrics,
     demo,
     evaluate_results_csv,
     write_results_csv,
 )
+from geoneurips.location.torchspatial.showcase import DEMO_MARGIN
 from geoneurips.registry import get, load_entry
 
 
@@ -29,24 +29,48 @@ def _one_thread():
     torch.set_num_threads(old)
 
 
-def test_demo_quick_writes_outputs_and_beats_no_prior(tmp_path: Path) -> None:
+def test_demo_quick_compares_encoders_truthfully(tmp_path: Path) -> None:
+    """Quick demo, seed 0: every prior beats "no prior"; sphereC+ vs the best planar encoder.
+
+    Measured Top-1 (quick, seeds 0/1/2): no prior 0.562/0.556/0.565, wrap 0.715/0.736/0.725,
+    rbf 0.814/0.863/0.819, Space2Vec-theory 0.840/0.838/0.838, sphereC+ 0.863/0.868/0.838,
+    xyz (ablation) 0.613/0.629/0.626. Full demo (seeds 0/1/2): sphereC+ 0.816/0.836/0.844
+    against the strongest baseline 0.828/0.825/0.834: sphereC+ does not beat the best planar
+    encoder by the margin on this task, and the demo says so (``beats_baseline`` false, the
+    saturated Top-3/5/10 regressions listed). Asserted: the prior gains > 0.2 Top-1 over no
+    prior (measured >= 0.27), every encoder baseline > 0.1 (measured >= 0.15), sphereC+ within
+    0.05 of the strongest baseline, and the decision matches the numbers.
+    """
     res = demo(tmp_path, quick=True, seed=0)
     assert res.system == "torchspatial" and res.primary == "top1"
     assert res.margin == DEMO_MARGIN
-    assert res.beats_baseline is True
-    assert res.metrics["top1"] - res.baseline["top1"] > DEMO_MARGIN
+    assert set(res.baselines) == {"no_prior", "wrap", "rbf", "space2vec_theory"}
+    assert set(res.ablations) == {"xyz"}
+    none = res.baselines["no_prior"]["top1"]
+    assert res.metrics["top1"] - none > 0.2
+    for name in ("wrap", "rbf", "space2vec_theory"):
+        assert res.baselines[name]["top1"] - none > 0.1
+    best = max(b["top1"] for b in res.baselines.values())
+    assert res.baseline["top1"] == best and res.strongest_baseline != "no_prior"
+    assert abs(res.metrics["top1"] - best) < 0.05
+    unexplained = [r for r in res.regressions if not r["explanation"]]
+    assert res.beats_baseline == (res.metrics["top1"] - best > DEMO_MARGIN and not unexplained)
+    assert set(res.directions) >= set(res.metrics)
     png, js = Path(res.artifacts["figure"]), Path(res.artifacts["result"])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = json.loads(js.read_text())
     assert saved["metrics"]["top1"] == pytest.approx(res.metrics["top1"])
+    assert saved["baselines"]["rbf"]["top1"] == pytest.approx(res.baselines["rbf"]["top1"])
     assert set(res.metrics) == {"top1", "top3", "top5", "top10", "mrr"}
     # the per-sample CSVs reproduce the metrics (TorchSpatial eval_*.csv format)
-    prior_csv, none_csv = (Path(p) for p in res.details["results_csv"])
-    ev = evaluate_results_csv(prior_csv)
-    assert ev["top1"] == pytest.approx(res.metrics["top1"])
-    assert ev["top3"] == pytest.approx(res.metrics["top3"])
-    assert ev["mrr"] == pytest.approx(res.metrics["mrr"])
-    assert evaluate_results_csv(none_csv)["top1"] == pytest.approx(res.baseline["top1"])
+    csvs = {Path(p).stem.removeprefix("eval_synthetic_"): Path(p)
+            for p in res.details["results_csv"]}
+    ev = evaluate_results_csv(csvs["sphere_c_plus"])
+    for k in ("top1", "top3", "mrr"):
+        assert ev[k] == pytest.approx(res.metrics[k])
+    assert evaluate_results_csv(csvs["no_prior"])["top1"] == pytest.approx(none)
+    assert evaluate_results_csv(csvs["rbf"])["top1"] == pytest.approx(
+        res.baselines["rbf"]["top1"])
     # the data went through the BirdSnap layout
     assert (tmp_path / "locbench_synthetic" / "birdsnap_with_loc_2019.json").is_file()
 

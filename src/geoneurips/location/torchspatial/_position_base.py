@@ -3,18 +3,15 @@
 The base of every encoding in :mod:`.planar`, :mod:`.spherical` and :mod:`.harmonics`
 (re-exported by :mod:`.position`): the frequency schedules of the multi-scale encoders,
 validation of ``(..., 2)`` (longitude, latitude) degree tensors, the :class:`PositionEncoder`
-base class with its chunked no-grad forward, and the memory helpers it relies on (huge-page
-output allocation, the per-thread scratch arena of reused intermediates).
+base class with its chunked no-grad forward, and the per-thread scratch arena of reused
+intermediates it relies on.
 """
 
 from __future__ import annotations
 
-import ctypes
 import math
-import mmap
-import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -127,40 +124,9 @@ def check_lonlat(lonlat: Tensor, name: str = "lonlat") -> Tensor:
     return lonlat
 
 
-def _load_madvise() -> Callable[[int, int, int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).madvise
-    except (OSError, AttributeError):  # pragma: no cover - exotic libc
-        return None
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    fn.restype = ctypes.c_int
-    return fn
-
-
-_MADVISE = _load_madvise()
-_MADV_HUGEPAGE = 14
-_HUGE_PAGE_MIN_BYTES = 1 << 22
-
-
 def _empty_output(like: Tensor, n: int, c: int) -> Tensor:
-    """Uninitialised ``(n, c)`` tensor like ``like``; large CPU ones get transparent huge pages.
-
-    A fresh multi-megabyte result is first touched page by page; with 4 KiB pages those page
-    faults cost more than the encoding itself (~2.5 ns per float32 value on a VM against
-    ~2 ns for a ``sin``). numpy advises ``MADV_HUGEPAGE`` for its large arrays; we do the same
-    for our outputs (Linux only; a no-op where transparent huge pages are disabled).
-    """
-    out = like.new_empty((n, c))
-    nbytes = out.numel() * out.element_size()
-    if _MADVISE is not None and out.device.type == "cpu" and nbytes >= _HUGE_PAGE_MIN_BYTES:
-        page = mmap.PAGESIZE
-        start = -(-out.data_ptr() // page) * page
-        end = (out.data_ptr() + nbytes) // page * page
-        if end > start:
-            _MADVISE(start, end - start, _MADV_HUGEPAGE)
-    return out
+    """Uninitialised ``(n, c)`` result tensor like ``like``."""
+    return like.new_empty((n, c))
 
 
 _ARENA = threading.local()
@@ -190,8 +156,7 @@ class PositionEncoder(nn.Module):
     """Base class: validation, flattening, and chunked inference around :meth:`encode`.
 
     Subclasses set ``out_dim`` and implement :meth:`encode` on a validated ``(N, 2)`` tensor.
-    When no gradient is needed, the result is allocated once (with huge pages, see
-    :func:`_empty_output`) and the points are encoded in chunks of about ``chunk_elements``
+    When no gradient is needed, the result is allocated once and the points are encoded in chunks of about ``chunk_elements``
     output values (default 2^17, ~0.5 MB in float32), each written straight into its slice of
     the result, so that the intermediates stay in cache; the result is identical to a single
     call. With a gradient, :meth:`encode` runs once on all points through plain autograd ops.

@@ -9,7 +9,7 @@ encoders (Space2Vec in :mod:`.planar`, Sphere2Vec in :mod:`.spherical`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -75,7 +75,8 @@ class _Sinusoids(PositionEncoder):
 
     Subclasses call :meth:`_set_affine` with the weight ``(K, C)`` and phase ``(C,)`` (float64)
     and the largest absolute input per row of the weight (to bound the angles); the float64
-    masters are cast once per dtype/device and cached. Every sinusoid of an encoder comes out
+    masters are cast to the input's dtype and device on use (a few kB; caching the casts and
+    the block-diagonal weights measured no end-to-end gain, PE + FFN). Every sinusoid of an encoder comes out
     of one GEMM ``x @ W + phase`` (``torch.addmm``; without autograd ``[x, 1] @ [W; phase]``),
     each output column one feature (``cos`` as ``sin(. + pi/2)``), already in the public
     feature layout; without autograd the angles are written into the caller's buffer and
@@ -103,29 +104,19 @@ class _Sinusoids(PositionEncoder):
                 runs.append((j, j + 1))
         setattr(self, f"{name}_runs", runs)
 
-    def _cached(self, key: tuple[object, ...], make: Callable[[], Tensor]) -> Tensor:
-        cache: dict[tuple[object, ...], Tensor] = self.__dict__.setdefault("_cast_cache", {})
-        hit = cache.get(key)
-        if hit is None:
-            hit = make()
-            cache[key] = hit
-        return hit
-
     def _cast(self, name: str, like: Tensor) -> Tensor:
         master: Tensor = getattr(self, name)
-        if master.dtype == like.dtype and master.device == like.device:
-            return master
-        key = (name, like.dtype, like.device, master.data_ptr(), master._version)
-        return self._cached(key, lambda: master.to(device=like.device, dtype=like.dtype))
+        return master.to(device=like.device, dtype=like.dtype)
 
     def _blocked(self, names: Sequence[str], like: Tensor, block: int) -> tuple[Tensor, Tensor]:
         """Block-diagonal weight and tiled bias for ``block`` points per row; the column
         groups of several affine maps ``names`` are concatenated (all of one, then the next)."""
         ws = [self._cast(f"{n}_w", like) for n in names]
         bs = [self._cast(f"{n}_b", like) for n in names]
-        key = ("blocked", *names, block, like.dtype, like.device, *(w.data_ptr() for w in ws))
-        w = self._cached(key + ("w",), lambda: torch.cat([_block_diag(w, block) for w in ws], 1))
-        b = self._cached(key + ("b",), lambda: torch.cat([b.repeat(block) for b in bs]))
+        if block == 1:
+            return torch.cat(ws, 1), torch.cat(bs)
+        w = torch.cat([_block_diag(w, block) for w in ws], 1)
+        b = torch.cat([b.repeat(block) for b in bs])
         return w, b
 
     def _angles(self, names: Sequence[str], x: Tensor, out: Tensor | None = None) -> Tensor:
@@ -152,8 +143,7 @@ class _Sinusoids(PositionEncoder):
 
     def _with_phase_row(self, names: Sequence[str], like: Tensor) -> Tensor:
         w, b = self._blocked(names, like, 1)
-        key = ("phase_row", *names, like.dtype, like.device, w.data_ptr())
-        return self._cached(key, lambda: torch.cat([w, b[None, :]], 0).contiguous())
+        return torch.cat([w, b[None, :]], 0)
 
     def _sin(self, name: str, x: Tensor, out: Tensor | None = None) -> Tensor:
         """``sin(x @ W + phase)`` of the affine map ``name`` for points ``x`` ``(N, K)``."""

@@ -23,6 +23,8 @@ YFCC          ``train_test_split.csv`` (``lon, lat, class, split``), ``class_nam
 fMoW          ``<split>_location.json``, ``<split>.json`` (COCO-style), ``category.json``
               (``{name: id}``), ``feature_moco/fmow_<split>_preds.npy``.
 MOSAIKS       ``Y_<name>.csv`` (``lon, lat, split, <name>``) and ``X_<name>.npy`` (N x 2048).
+SustainBench  ``dhs_{trainval,test}_labels.csv`` (``lon, lat, nl_mean, <label>_normalized``);
+              see :mod:`.readers_sustainbench`.
 ============  ==========================================================================
 
 Every dataset is a map-style ``torch.utils.data.Dataset`` following TorchGeo's
@@ -45,6 +47,11 @@ from geoneurips.location.torchspatial.locbench import FIGSHARE_URL, LocBenchClas
 from geoneurips.location.torchspatial.locbench import Transform as Transform
 from geoneurips.location.torchspatial.readers_csv import YFCC, Mosaiks
 from geoneurips.location.torchspatial.readers_json import BirdSnap, FMoW, INat, NABirds
+from geoneurips.location.torchspatial.readers_sustainbench import (
+    SUSTAINBENCH_LABELS,
+    SustainBench,
+    write_sustainbench_fixture,
+)
 
 __all__ = [
     "DATASETS",
@@ -56,6 +63,9 @@ __all__ = [
     "LocBenchClassification",
     "Mosaiks",
     "NABirds",
+    "SUSTAINBENCH_LABELS",
     "SplitArrays",
+    "SustainBench",
     "write_fixture",
+    "write_sustainbench_fixture",
 ]

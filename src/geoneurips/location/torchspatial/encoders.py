@@ -193,6 +193,8 @@ def build_encoder(
     dropout: float = 0.5,
     activation: str = "relu",
     activate_output: bool = True,
+    public_compatible: bool = False,
+    network: str | None = None,
     **pe_kwargs: Any,
 ) -> LocationEncoder:
     """Build location encoder ``name`` with TorchSpatial's defaults.
@@ -206,6 +208,21 @@ def build_encoder(
         dropout: dropout probability (0.5).
         activation: FFN activation (``relu``; the public run scripts use ``leakyrelu``).
         activate_output: keep the public FFN's activation + dropout on its output layer.
+        public_compatible: reproduce the public TorchSpatial encoder exactly, including the
+            behaviour this project fixes by default, so that published checkpoints load and
+            give the published outputs: ``tile`` uses one cell for the globe (the public
+            ``GridLookupSpatialRelationLocationEncoder`` never forwards ``interval``, so its
+            default of 10^6 degrees applies), ``nerf`` always uses ``L = 16`` (the public
+            ``NERFSpatialRelationLocationEncoder`` drops ``frequency_num``), ``sphere_m_plus``
+            and ``dfs`` use the public ``r_max^(-s/(S-1))`` schedule
+            (``legacy_frequencies=True``). Arguments the public code ignores are ignored here
+            too. ``spherical_harmonics`` has no working public counterpart (it crashes
+            there), so it is refused.
+        network: ``"ffn"`` (:class:`.MultiLayerFeedForwardNN`), ``"siren"``
+            (:class:`.siren.SirenNet`: ``num_hidden_layers`` sine layers, at least 2 by
+            default, dropout as given) or ``None``: ``"siren"`` for ``spherical_harmonics``
+            ("Siren(SH)" in the TorchSpatial tables), ``"ffn"`` otherwise (``wrap`` always
+            uses its residual network).
         **pe_kwargs: forwarded to :func:`position_encoding`. For ``tile`` the embedding width
             defaults to ``out_dim`` as in the public code.
 
@@ -213,12 +230,22 @@ def build_encoder(
         InvalidInputError: unknown name or argument, or ``rbf`` without ``anchors``.
     """
     key = _resolve(name)
+    if public_compatible:
+        pe_kwargs = _public_pe_kwargs(key, dict(pe_kwargs))
     if key == "tile":
         pe_kwargs.setdefault("embed_dim", out_dim)
     position = position_encoding(key, **pe_kwargs)
     ffn: nn.Module
+    net = network or ("siren" if key == "spherical_harmonics" else "ffn")
+    if net not in ("ffn", "siren"):
+        raise InvalidInputError(f"network must be 'ffn' or 'siren', got {network!r}")
     if key == "wrap":
         ffn = WrapFCNet(in_dim=position.out_dim, width=out_dim, num_res_layers=4, dropout=dropout)
+    elif net == "siren":
+        from .siren import SirenNet
+
+        ffn = SirenNet(position.out_dim, out_dim, hidden_dim,
+                       num_hidden_layers=max(2, num_hidden_layers), dropout=dropout)
     else:
         ffn = MultiLayerFeedForwardNN(
             in_dim=position.out_dim,
@@ -232,20 +259,54 @@ def build_encoder(
     return LocationEncoder(key, position, ffn)
 
 
-def convert_public_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Rename a public TorchSpatial ``state_dict`` to this module's :class:`LocationEncoder`.
+def _public_pe_kwargs(key: str, kw: dict[str, Any]) -> dict[str, Any]:
+    """The position-encoding arguments the public code effectively uses for ``key``."""
+    if key == "tile":
+        kw["interval"] = 1_000_000.0  # never forwarded by the public location encoder
+    elif key == "nerf":
+        kw["frequency_num"] = 16  # never forwarded by the public location encoder
+    elif key in ("sphere_m_plus", "dfs"):
+        kw["legacy_frequencies"] = True
+    elif key == "spherical_harmonics":
+        raise InvalidInputError(
+            "spherical_harmonics has no working public TorchSpatial counterpart (its "
+            "get_positional_encoding import is missing), so there is nothing to reproduce; "
+            "use public_compatible=False"
+        )
+    return kw
 
-    ``spa_enc.ffn.*`` -> ``ffn.*``, ``spa_enc.position_encoder.*`` -> ``position.*`` (e.g. the
-    rff ``dirvec``/``shift``, the tile ``embedding.weight``), and for ``wrap`` (the public
-    ``FCNet``) ``feats.*`` -> ``ffn.feats.*``. Classifier heads (``class_emb``,
-    ``user_emb``) are left out; load them into your own head.
+
+def convert_public_state_dict(
+    state_dict: Mapping[str, Tensor], *, head: bool = False
+) -> dict[str, Tensor]:
+    """Rename a public TorchSpatial ``state_dict`` to this module's names.
+
+    The public location prior (``models.LocationEncoder``) holds the encoder as ``spa_enc``
+    (``spa_enc.position_encoder.*``: the rff ``dirvec``/``shift``, the tile
+    ``embedding.weight``; ``spa_enc.ffn.layers.<i>.linear.*`` and
+    ``spa_enc.ffn.layers.<i>.layernorm.*``) and the class head as ``class_emb``; the ``wrap``
+    prior (``models.FCNet``) holds ``feats.0`` (Linear) and ``feats.<2..5>.w1/w2`` (residual
+    blocks) next to ``class_emb``.
+
+    Args:
+        state_dict: the public ``state_dict`` (the ``"state_dict"`` entry of a
+            ``model_*.pth.tar``).
+        head: ``False``: keys of :class:`LocationEncoder` (``ffn.*``, ``position.*``; heads
+            left out). ``True``: keys of :class:`.model.LocationPrior` (``encoder.*`` and
+            ``class_emb.weight``); ``user_emb`` is always left out.
     """
     out: dict[str, Tensor] = {}
     for key, value in state_dict.items():
         if key.startswith("spa_enc.ffn."):
-            out["ffn." + key[len("spa_enc.ffn.") :]] = value
+            new = "ffn." + key[len("spa_enc.ffn.") :]
         elif key.startswith("spa_enc.position_encoder."):
-            out["position." + key[len("spa_enc.position_encoder.") :]] = value
+            new = "position." + key[len("spa_enc.position_encoder.") :]
         elif key.startswith("feats."):
-            out["ffn." + key] = value
+            new = "ffn." + key
+        elif head and key.startswith("class_emb."):
+            out[key] = value
+            continue
+        else:
+            continue
+        out[("encoder." + new) if head else new] = value
     return out

@@ -13,7 +13,8 @@ For one test point ``c`` with neighbourhood radius ``r`` (radians on the unit sp
 2. **Background points** ``B``: a polar concentric grid around ``c`` of density
    ``rho = ceil(5 |P| / (pi r^2))`` points per square radian ("auto" density), ring spacing
    ``d = 1 / sqrt(rho)``, rings ``i = 1..ceil(r / d)`` at angular distance ``i d`` holding
-   ``ceil(2 pi i)`` points at bearings ``-2 pi j / ceil(2 pi i)``.
+   ``ceil(2 pi i)`` points, laid out around the north pole and rotated to ``c`` exactly as
+   PyGBS does (:func:`background_points`), so that distance ties break as in PyGBS.
 3. **Values** ``x``: unmarked: 1 on presence points; marked: the performance value of the
    presence point (e.g. ``hit@1``, ``reciprocal_rank``). Background points are 0 in both, so a
    zero performance value is indistinguishable from background (as in PyGBS).
@@ -85,7 +86,15 @@ def auto_density(radius: float, n_presence: int) -> int:
 
 
 def background_points(center: npt.ArrayLike, radius: float, density: float) -> FloatArray:
-    """Polar concentric grid of background points around ``center``.
+    """Polar concentric grid of background points around ``center``, built as PyGBS does.
+
+    PyGBS (``gbs/ssi/utils.generate_background_points``) lays the grid out around the north
+    pole -- ring ``i = 1..ceil(r sqrt(rho))`` at colatitude ``i / sqrt(rho)`` with
+    ``ceil(2 pi i)`` points at longitudes ``-pi + 2 pi j / ceil(2 pi i)`` -- converts it to
+    unit vectors one point at a time, and rotates it to the centre with the extrinsic Euler
+    rotation ``"yz"`` by ``(pi/2 - lat0, lon0)`` (scipy ``Rotation``). The same steps are
+    followed here, so the coordinates agree to the last bit and the haversine BallTree of
+    :func:`knn_neighbours` breaks distance ties (duplicate test points) the same way.
 
     Args:
         center: ``(lat, lon)`` of the centre, radians.
@@ -93,31 +102,20 @@ def background_points(center: npt.ArrayLike, radius: float, density: float) -> F
         density: points per square radian; ring spacing is ``1/sqrt(density)``.
 
     Returns:
-        ``(M, 2)`` array of ``(lat, lon)`` in radians; ring ``i`` (``i = 1..ceil(r sqrt(rho))``)
-        lies at angular distance ``i / sqrt(rho)`` and holds ``ceil(2 pi i)`` points.
+        ``(M, 2)`` array of ``(lat, lon)`` in radians.
     """
+    from scipy.spatial.transform import Rotation
+
+    from .geobias_fast import north_pole_grid
+
     lat0, lon0 = (float(v) for v in np.asarray(center, dtype=np.float64).reshape(2))
     if not 0 < radius < math.pi / 2:
         raise InvalidInputError(f"radius must be in (0, pi/2) radians, got {radius}")
     if density <= 0:
         raise InvalidInputError(f"density must be positive, got {density}")
-    spacing = 1.0 / math.sqrt(density)
-    n_rings = int(math.ceil(radius / spacing))
-    dists, bearings = [], []
-    for i in range(1, n_rings + 1):
-        n_i = int(math.ceil(2 * math.pi * i))
-        dists.append(np.full(n_i, spacing * i))
-        bearings.append(-2 * math.pi * np.arange(n_i) / n_i)
-    delta = np.concatenate(dists)
-    theta = np.concatenate(bearings)
-    # destination point on the sphere from (lat0, lon0), angular distance delta, bearing theta
-    sin_lat = math.sin(lat0) * np.cos(delta) + math.cos(lat0) * np.sin(delta) * np.cos(theta)
-    lat = np.arcsin(np.clip(sin_lat, -1.0, 1.0))
-    lon = lon0 + np.arctan2(
-        np.sin(theta) * np.sin(delta) * math.cos(lat0), np.cos(delta) - math.sin(lat0) * sin_lat
-    )
-    lon = (lon + math.pi) % (2 * math.pi) - math.pi
-    return np.stack([lat, lon], axis=1)
+    xyz = north_pole_grid(float(radius), float(density)).copy()
+    rotated = Rotation.from_euler("yz", [0.5 * np.pi - lat0, lon0], degrees=False).apply(xyz)
+    return np.array([np.arcsin(rotated[:, 2]), np.arctan2(rotated[:, 1], rotated[:, 0])]).T
 
 
 def knn_neighbours(points: FloatArray, k: int) -> tuple[IntArray, IntArray]:
@@ -302,7 +300,8 @@ def _coords_and_values(
         raise InvalidInputError(
             f"longitude out of [-180, 180] (min {lon.min():.3f}, max {lon.max():.3f})"
         )
-    coords = np.radians(np.stack([lat, lon], axis=1))
+    # PyGBS's reader converts with ``deg / 180 * pi`` (np.radians rounds differently)
+    coords = (np.array([lat, lon]).T / 180) * np.pi
     return coords, val, n_bad
 
 
@@ -319,6 +318,8 @@ def geobias_score(
     lat_col: str = "lat",
     dropna: bool = False,
     per_point: bool = False,
+    batched: bool = True,
+    ties: Literal["pygbs", "average"] = "pygbs",
 ) -> dict[str, Any]:
     """Dataset Geo-Bias Score: mean SSI over every test point (TorchSpatial Sec. 4, PyGBS).
 
@@ -337,6 +338,16 @@ def geobias_score(
         dropna: drop rows with NaN coordinates/values (PyGBS does so silently); otherwise
             such rows raise :class:`InvalidInputError`.
         per_point: also return the per-point SSI arrays.
+        batched: process all neighbourhoods together (:mod:`.geobias_fast`; neighbourhoods
+            with kNN ties are recomputed one by one as PyGBS does); ``False`` runs the plain
+            per-point loop of PyGBS (the reference; same results).
+        ties: ``"pygbs"``: where test points share coordinates and the tie at the ``k``-th
+            neighbour could change the statistic, the neighbourhood's kNN come from PyGBS's
+            BallTree (its traversal order breaks the tie), so every per-point value is
+            PyGBS's. ``"average"`` (only with ``batched``): tied candidates share the
+            remaining places equally (the expected statistic under random tie-breaking), so
+            the score no longer depends on the order of the rows; much faster on data with
+            many duplicate locations, and differs from PyGBS only on those neighbourhoods.
 
     Returns:
         ``{"unmarked": float, "marked": float | None, "n": int, "dropped": int,
@@ -347,6 +358,10 @@ def geobias_score(
         InvalidInputError: missing columns, NaN rows (without ``dropna``), coordinates out of
             range, or bad parameters.
     """
+    if ties not in ("pygbs", "average") or (ties == "average" and not batched):
+        raise InvalidInputError(
+            f"ties must be 'pygbs' or 'average' (average needs batched=True), got {ties!r}"
+        )
     if radius_km <= 0 or not math.isfinite(radius_km):
         raise InvalidInputError(f"radius_km must be positive, got {radius_km}")
     if k < 1 or n_neighbors < 1:
@@ -359,18 +374,45 @@ def geobias_score(
 
     n = coords.shape[0]
     tree = BallTree(coords, leaf_size=30, metric="haversine")
-    dists, nbrs = tree.query(coords, k=min(n_neighbors, n), return_distance=True)
-    unmarked = np.empty(n)
-    marked = np.empty(n) if val is not None else None
-    for i in range(n):
-        idx = nbrs[i, dists[i] <= radius]
-        scores = neighbourhood_ssi(
+    if ties == "average":  # order-free: the neighbours within the radius, nearest first
+        ind, dist = tree.query_radius(coords, radius, return_distance=True, sort_results=True)
+        hoods = [ix[:n_neighbors] for ix in ind]
+        del dist
+    else:  # PyGBS: the n_neighbors nearest (in BallTree order), kept within the radius
+        dists, nbrs = tree.query(coords, k=min(n_neighbors, n), return_distance=True)
+        hoods = [nbrs[i, dists[i] <= radius] for i in range(n)]
+
+    def exact(i: int) -> dict[str, float]:
+        idx = hoods[i]
+        return neighbourhood_ssi(
             coords[idx], coords[i], radius, None if val is None else val[idx],
             density=density, k=k,
         )
-        unmarked[i] = scores["unmarked"]
-        if marked is not None:
-            marked[i] = scores["marked"]
+
+    if batched:
+        from .geobias_fast import batched_ssi
+
+        def exact_edges(i: int) -> tuple[IntArray, IntArray]:
+            idx = hoods[i]
+            rho = auto_density(radius, idx.size) if density == "auto" else float(density)
+            bg = background_points(coords[i], radius, rho)
+            return knn_neighbours(np.concatenate([coords[idx], bg]), k)
+
+        series: dict[str, FloatArray | None] = {"unmarked": None}
+        if val is not None:
+            series["marked"] = val
+        res = batched_ssi(coords, hoods, radius, series, k, density, exact_edges,
+                          average_ties=ties == "average")
+        unmarked = res["unmarked"]
+        marked = res.get("marked")
+    else:
+        unmarked = np.empty(n)
+        marked = np.empty(n) if val is not None else None
+        for i in range(n):
+            scores = exact(i)
+            unmarked[i] = scores["unmarked"]
+            if marked is not None:
+                marked[i] = scores["marked"]
     out: dict[str, Any] = {
         "unmarked": float(unmarked.mean()),
         "marked": None if marked is None else float(marked.mean()),

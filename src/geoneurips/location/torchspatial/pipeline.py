@@ -7,19 +7,13 @@ that ranks by ``P(y|I)`` alone. Per-sample results are written in TorchSpatial's
 ``eval_*.csv`` format (``,lon,lat,true_class_prob,reciprocal_rank,hit@1,hit@3``), ready for
 the Geo-Bias Score (:mod:`.geobias`).
 
-The demo builds a synthetic species task: every species lives in one or two von
-Mises-Fisher blobs on the sphere, and species come in confusable pairs (look-alike species
-with distinct ranges) that a noisy image classifier mixes up. The data go through
-:func:`.data.write_fixture` in the BirdSnap layout and are read back by :class:`.data.BirdSnap`;
-the prior (Sphere2Vec-sphereC+ encoder, the paper's best overall) is trained with
-:class:`.model.LocationPriorTask` and must raise Top-1 over "no prior" by ``DEMO_MARGIN``.
+The demo (:mod:`.showcase`) compares encoders inside the same prior on a synthetic task
+where spherical geometry matters (:mod:`.synthetic`).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,29 +22,24 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
-from geoneurips.demo import DemoResult, finish, new_figure
+from geoneurips.demo import DemoResult
 from geoneurips.errors import InvalidInputError
 from geoneurips.io import atomic_path
 from geoneurips.metrics.ranking import label_rank, mean_reciprocal_rank, topk_accuracy
 from geoneurips.seed import seed_everything
 
-from .data import BirdSnap, LocBenchClassification, SplitArrays, write_fixture
-from .model import LocationPriorTask, combine
+from .data import LocBenchClassification
+from .model import LocationPriorTask
+from .sampling import ClassBalancedSampler
 
 __all__ = [
-    "DEMO_MARGIN",
-    "SyntheticSpecies",
     "classification_metrics",
     "demo",
     "evaluate_results_csv",
-    "make_synthetic_species",
     "predict_prior",
     "train_prior",
     "write_results_csv",
 ]
-
-#: Top-1 improvement (absolute, fraction) the prior must reach over "no prior" in the demo.
-DEMO_MARGIN = 0.05
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -155,11 +144,16 @@ def train_prior(
     batch_size: int = 256,
     lr: float = 5e-3,
     seed: int = 0,
+    balanced: bool = False,
+    max_per_class: int = 100,
     **trainer_kwargs: Any,
 ) -> LocationPriorTask:
     """Train a location prior on a LocBench training split (locations and labels only).
 
-    Rows without a valid location are skipped. ``trainer_kwargs`` go to
+    Rows without a valid location are skipped. With ``balanced=True`` every epoch uses the
+    public code's class-balanced sampler (:class:`.sampling.ClassBalancedSampler`: at most
+    ``max_per_class`` examples per class, 100 in the public runs); otherwise every example
+    once per epoch in random order. ``trainer_kwargs`` go to
     :func:`geoneurips.nn.training.make_trainer` (``accelerator``, ``devices``...).
     """
     from geoneurips.nn.training import make_trainer
@@ -171,10 +165,12 @@ def train_prior(
     task = LocationPriorTask(train.num_classes, encoder=encoder, encoder_kwargs=encoder_kwargs,
                              lr=lr)
     data = _ArraysDataset(train.lonlat[ok], train.labels[ok])
-    sampler = BatchSampler(
-        RandomSampler(data, generator=torch.Generator().manual_seed(seed)),
-        batch_size=batch_size, drop_last=False,
+    gen = torch.Generator().manual_seed(seed)
+    base: torch.utils.data.Sampler[int] = (
+        ClassBalancedSampler(train.labels[ok], max_per_class, generator=gen) if balanced
+        else RandomSampler(data, generator=gen)
     )
+    sampler = BatchSampler(base, batch_size=batch_size, drop_last=False)
     loader = DataLoader(data, sampler=sampler, batch_size=None)
     trainer = make_trainer(max_epochs=max_epochs, seed=seed, **trainer_kwargs)
     trainer.fit(task, loader)
@@ -191,197 +187,15 @@ def predict_prior(task: LocationPriorTask, lonlat: npt.ArrayLike) -> npt.NDArray
     return out
 
 
-# ----------------------------------------------------------------------------- synthetic task
-
-
-@dataclass
-class SyntheticSpecies:
-    """A synthetic species-range task (numpy arrays, lon/lat degrees).
-
-    Attributes:
-        centers: ``(C, B, 2)`` blob centres (lon, lat).
-        kappas: ``(C, B)`` von Mises-Fisher concentrations.
-        splits: split name -> :class:`SplitArrays` (``test``/``valid`` have ``probs``).
-        pairs: ``(C,)`` the confusable twin of every species.
-    """
-
-    centers: npt.NDArray[np.float64]
-    kappas: npt.NDArray[np.float64]
-    splits: dict[str, SplitArrays]
-    pairs: npt.NDArray[np.int64]
-
-
-def _lonlat_to_xyz(lonlat: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    lon, lat = np.radians(lonlat[..., 0]), np.radians(lonlat[..., 1])
-    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], -1)
-
-
-def _xyz_to_lonlat(xyz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    lon = np.degrees(np.arctan2(xyz[..., 1], xyz[..., 0]))
-    lat = np.degrees(np.arcsin(np.clip(xyz[..., 2], -1, 1)))
-    return np.stack([lon, lat], -1)
-
-
-def _sample_vmf(
-    mu: npt.NDArray[np.float64], kappa: float, n: int, rng: np.random.Generator
-) -> npt.NDArray[np.float64]:
-    """``n`` unit vectors from a von Mises-Fisher distribution on S^2 (exact inverse CDF)."""
-    u = rng.uniform(size=n)
-    w = 1.0 + np.log(u + (1.0 - u) * np.exp(-2.0 * kappa)) / kappa
-    phi = rng.uniform(0, 2 * np.pi, n)
-    r = np.sqrt(np.clip(1 - w * w, 0, None))
-    local = np.stack([r * np.cos(phi), r * np.sin(phi), w], 1)
-    # rotation taking e_z to mu (Householder reflection composed with a sign flip)
-    e = np.array([0.0, 0.0, 1.0])
-    v = e - mu
-    if np.linalg.norm(v) < 1e-12:
-        return local
-    v = v / np.linalg.norm(v)
-    h = np.eye(3) - 2 * np.outer(v, v)  # maps e_z to mu
-    return local @ h.T
-
-
-def make_synthetic_species(
-    num_classes: int = 20,
-    train_per_class: int = 120,
-    test_per_class: int = 40,
-    seed: int = 0,
-    image_accuracy: float = 0.55,
-) -> SyntheticSpecies:
-    """Species ranges (1-2 vMF blobs each) and a noisy image classifier with confusable pairs.
-
-    The classifier's logits are Gaussian noise plus a bonus on the true class and (almost as
-    much) on its twin species, so ``P(y|I)`` often confuses twins; twins live in different
-    regions, so the location disambiguates them.
-    """
-    if num_classes < 2 or num_classes % 2:
-        raise InvalidInputError(f"num_classes must be even and >= 2, got {num_classes}")
-    rng = np.random.default_rng(seed)
-    nb = 2
-    centers = np.stack(
-        [rng.uniform(-170, 170, (num_classes, nb)), rng.uniform(-55, 65, (num_classes, nb))], -1
-    )
-    kappas = rng.uniform(25, 80, (num_classes, nb))
-    n_blobs = rng.integers(1, nb + 1, num_classes)
-    pairs = np.arange(num_classes) ^ 1
-
-    def draw(per_class: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-        locs, labels = [], []
-        for c in range(num_classes):
-            which = rng.integers(0, n_blobs[c], per_class)
-            for b in range(n_blobs[c]):
-                m = int((which == b).sum())
-                if m:
-                    mu = _lonlat_to_xyz(centers[c, b])
-                    locs.append(_xyz_to_lonlat(_sample_vmf(mu, kappas[c, b], m, rng)))
-                    labels.append(np.full(m, c))
-        return np.concatenate(locs), np.concatenate(labels).astype(np.int64)
-
-    def image_probs(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        n = labels.shape[0]
-        logits = rng.normal(0.0, 1.0, (n, num_classes))
-        strength = 2.2 + 2.0 * image_accuracy
-        logits[np.arange(n), labels] += strength
-        logits[np.arange(n), pairs[labels]] += strength - 0.3
-        z = np.exp(logits - logits.max(1, keepdims=True))
-        probs: npt.NDArray[np.float32] = (z / z.sum(1, keepdims=True)).astype(np.float32)
-        return probs
-
-    splits: dict[str, SplitArrays] = {}
-    tr_ll, tr_y = draw(train_per_class)
-    splits["train"] = SplitArrays(tr_ll, tr_y)
-    for name in ("valid", "test"):
-        ll, y = draw(test_per_class)
-        splits[name] = SplitArrays(ll, y, image_probs(y))
-    return SyntheticSpecies(centers, kappas, splits, pairs)
-
-
 # ----------------------------------------------------------------------------- demo
 
 
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
-    """Synthetic LocBench run: location prior (sphereC+) vs "no prior" (Top-1, margin 0.05).
+    """Encoders compared on a pole / date-line task (see :mod:`.showcase`).
 
-    Writes ``torchspatial.png`` (prior map of one species and the metric bars),
-    ``torchspatial.json`` and the per-sample ``eval_synthetic_{sphere_c_plus,no_prior}.csv``
-    into ``out_dir``.
+    Writes ``torchspatial.png``, ``torchspatial.json`` and the per-sample
+    ``eval_synthetic_<encoder>.csv`` files into ``out_dir``.
     """
-    started = time.perf_counter()
-    threads = torch.get_num_threads()
-    # a tiny model: one intra-op thread is fastest, and robust on a busy 2-core machine
-    torch.set_num_threads(1)
-    try:
-        return _demo(Path(out_dir), quick, seed, started)
-    finally:
-        torch.set_num_threads(threads)
+    from .showcase import run_demo
 
-
-def _demo(out: Path, quick: bool, seed: int, started: float) -> DemoResult:
-    seed_everything(seed)
-    cfg = dict(num_classes=12, train_per_class=80, test_per_class=30, epochs=12) if quick else \
-        dict(num_classes=40, train_per_class=150, test_per_class=50, epochs=40)
-    task_data = make_synthetic_species(
-        int(cfg["num_classes"]), int(cfg["train_per_class"]), int(cfg["test_per_class"]), seed
-    )
-    root = write_fixture(out / "locbench_synthetic", "birdsnap", splits=task_data.splits,
-                         class_names=[f"species_{c:02d}" for c in range(int(cfg["num_classes"]))])
-    train = BirdSnap(root, split="train")
-    test = BirdSnap(root, split="test")
-    assert test.image_probs is not None
-    enc_kwargs = {"out_dim": 64, "hidden_dim": 128, "frequency_num": 16, "min_radius": 0.01,
-                  "dropout": 0.1}
-    task = train_prior(train, encoder="sphere_c_plus", encoder_kwargs=enc_kwargs,
-                       max_epochs=int(cfg["epochs"]), batch_size=256, lr=5e-3, seed=seed)
-    prior = predict_prior(task, test.lonlat)
-    scores = combine(torch.from_numpy(test.image_probs), torch.from_numpy(prior)).numpy()
-    metrics = classification_metrics(scores, test.labels)
-    baseline = classification_metrics(test.image_probs, test.labels)
-    write_results_csv(out / "eval_synthetic_sphere_c_plus.csv", test.lonlat, scores, test.labels)
-    write_results_csv(out / "eval_synthetic_no_prior.csv", test.lonlat, test.image_probs,
-                      test.labels)
-
-    # figure: prior map of one species + metric bars
-    fig, axes = new_figure(2, 1, size=4.5)
-    species = 0
-    lon = np.linspace(-180, 180, 181)
-    lat = np.linspace(-89, 89, 90)
-    grid = np.stack(np.meshgrid(lon, lat), -1).reshape(-1, 2).astype(np.float32)
-    pmap = predict_prior(task, grid)[:, species].reshape(lat.size, lon.size)
-    ax = axes[0, 0]
-    im = ax.imshow(pmap, origin="lower", extent=(-180, 180, -89, 89), cmap="magma",
-                   vmin=0, vmax=1, aspect="auto")
-    sel = train.labels == species
-    ax.scatter(train.lonlat[sel, 0], train.lonlat[sel, 1], s=4, c="cyan", label="train obs.")
-    twin = int(task_data.pairs[species])
-    sel = train.labels == twin
-    ax.scatter(train.lonlat[sel, 0], train.lonlat[sel, 1], s=4, c="lime",
-               label=f"look-alike {twin}")
-    ax.legend(loc="lower left", fontsize=7)
-    ax.set_title(f"P(y={train.classes[species]} | x), sphereC+ prior")
-    ax.set_xlabel("longitude (°)")
-    ax.set_ylabel("latitude (°)")
-    fig.colorbar(im, ax=ax, fraction=0.03)
-    ax = axes[0, 1]
-    keys = ["top1", "top3", "top5", "mrr"]
-    x = np.arange(len(keys))
-    ax.bar(x - 0.2, [baseline[k] for k in keys], 0.4, label="no prior (image only)")
-    ax.bar(x + 0.2, [metrics[k] for k in keys], 0.4, label="image x sphereC+ prior")
-    ax.set_xticks(x, keys)
-    ax.set_ylim(0, 1.15)
-    ax.legend(fontsize=8, loc="upper left", ncols=2)
-    ax.set_title("LocBench metrics, synthetic test split")
-    details = {
-        "num_classes": int(cfg["num_classes"]),
-        "train_size": len(train),
-        "test_size": len(test),
-        "epochs": int(cfg["epochs"]),
-        "encoder": "sphere_c_plus",
-        "encoder_kwargs": enc_kwargs,
-        "layout": "BirdSnap (birdsnap_with_loc_2019.json + features_inception/*_preds_sparse.npz)",
-        "results_csv": [str(out / "eval_synthetic_sphere_c_plus.csv"),
-                        str(out / "eval_synthetic_no_prior.csv")],
-    }
-    return finish(
-        "torchspatial", metrics, baseline, primary="top1", margin=DEMO_MARGIN,
-        higher_is_better=True, figure=fig, out_dir=out, started=started, details=details,
-    )
+    return run_demo(out_dir, quick=quick, seed=seed)

@@ -1,0 +1,276 @@
+"""Batched dataset-level Geo-Bias Score (the per-point loop of PyGBS, vectorised).
+
+:func:`geobias_score` in :mod:`.geobias` computes the spatial self-information of every test
+point's neighbourhood. Done one neighbourhood at a time (as PyGBS does), each costs a BallTree
+build and query, a dense ``N x N`` weight matrix and a double loop over the distinct values;
+here all neighbourhoods are processed together:
+
+1. **Background grids** (:func:`polar_grid_xyz`): PyGBS's polar grid around the north pole
+   depends only on the density, so it is built once per density and rotated to every centre
+   with batched rotation matrices ``Rz(lon0) Ry(pi/2 - lat0)``.
+2. **k nearest neighbours**: a scipy ``cKDTree`` on the 3-D unit vectors of each neighbourhood
+   (chord distance is monotone in the great-circle angle). The weight matrix only depends on
+   the *set* of the ``k + 1`` nearest points of every point (PyGBS drops the point itself),
+   so the result is PyGBS's whenever ties at that set's boundary cannot change ``S``
+   (see :func:`knn_sets`). Exact ties that can change it occur where test points share
+   coordinates and in PyGBS's grid itself (the centre and the ring points on the ``-pi``
+   meridian are exactly one ring spacing apart); PyGBS's BallTree then picks by its
+   traversal order. ``ties="pygbs"`` recomputes those neighbourhoods' edges with PyGBS's
+   own construction (same grid, same ``BallTree(leaf_size=30, metric="haversine")``), so
+   every value is PyGBS's; ``ties="average"`` shares the tied places equally instead (the
+   expected ``S`` under random tie-breaking), which is order-free and needs no BallTree.
+3. **Statistic and null**: ``S = sum_edges x~_i x~_j`` with one ``bincount`` over all edges of
+   all neighbourhoods; the analytical mean in closed form ``mu = -sum_a d_a^2 (k n_a / N + 1)``
+   (the PyGBS double sum simplifies because ``sum_a n_a d_a = 0``), the variance's double sum
+   over distinct values as padded batched arrays.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_GAP_RTOL = 1e-9
+
+
+def polar_grid_latlon(radius: float, density: float) -> FloatArray:
+    """PyGBS's polar concentric grid around the north pole, ``(M, 2)`` (lat, lon) radians.
+
+    Ring ``i = 1..ceil(radius sqrt(density))`` at colatitude ``i / sqrt(density)`` holds
+    ``n_i = ceil(2 pi i)`` points at longitudes ``-pi + (2 pi / n_i) j``.
+    """
+    dist = 1 / np.sqrt(density)
+    rings = int(np.ceil(radius / dist))
+    rows = []
+    for i in range(1, rings + 1):
+        n_i = int(np.ceil(2 * np.pi * i))
+        step = 2 * np.pi / n_i
+        rows += [(np.pi / 2 - dist * i, -np.pi + step * j) for j in range(n_i)]
+    return np.array(rows, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=256)
+def north_pole_grid(radius: float, density: float) -> FloatArray:
+    """:func:`polar_grid_xyz` of :func:`polar_grid_latlon`, cached (read-only array)."""
+    out = polar_grid_xyz(polar_grid_latlon(radius, density))
+    out.setflags(write=False)
+    return out
+
+
+def polar_grid_xyz(grid: FloatArray) -> FloatArray:
+    """Unit vectors of the north-pole grid (one scalar at a time, as PyGBS converts it)."""
+    out = np.empty((grid.shape[0], 3))
+    for m, (phi, theta) in enumerate(grid):
+        r = np.cos(phi)
+        out[m] = (np.cos(theta) * r, np.sign(phi) * np.sin(theta) * r, np.sin(phi))
+    return out
+
+
+def rotation_matrices(centers: FloatArray) -> FloatArray:
+    """``Rz(lon0) @ Ry(pi/2 - lat0)`` for ``(M, 2)`` (lat, lon) centres: ``(M, 3, 3)``.
+
+    The extrinsic ``"yz"`` Euler rotation PyGBS applies to move the north-pole grid to the
+    centre.
+    """
+    a = 0.5 * np.pi - centers[:, 0]
+    b = centers[:, 1]
+    ca, sa, cb, sb = np.cos(a), np.sin(a), np.cos(b), np.sin(b)
+    z = np.zeros_like(a)
+    return np.stack([
+        np.stack([cb * ca, -sb, cb * sa], -1),
+        np.stack([sb * ca, cb, sb * sa], -1),
+        np.stack([-sa, z, ca], -1),
+    ], -2)
+
+
+def latlon_to_xyz(latlon: FloatArray) -> FloatArray:
+    """Unit vectors of ``(..., 2)`` (lat, lon) radians."""
+    lat, lon = latlon[..., 0], latlon[..., 1]
+    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], -1)
+
+
+def knn_sets(xyz: FloatArray, k: int, labels: FloatArray, average_ties: bool = False
+             ) -> tuple[IntArray, IntArray, FloatArray, bool]:
+    """Weighted kNN edges ``(rows, cols, weights)`` of one neighbourhood, self dropped, and
+    whether distance ties make them ambiguous.
+
+    Every point keeps its ``k + 1`` nearest points (itself among them), then drops itself,
+    as PyGBS does. A tie at the boundary of the ``k + 1`` nearest (the ``(k+1)``-th and
+    ``(k+2)``-th distances within ``1e-9``, relative) is harmless when every point in the
+    tie band holds the same values (whichever of them a BallTree keeps, ``S`` is the same)
+    and the band is away from distance 0 (so the point itself is always kept, then dropped);
+    otherwise the neighbourhood is ambiguous. With ``average_ties`` an ambiguous row instead
+    gives each of the ``b`` band members the weight ``slots / b`` (``slots`` = places left in
+    the ``k + 1`` after the strictly nearer points): the expectation of ``W`` over uniformly
+    random tie-breaking, independent of the order of the input.
+    """
+    from scipy.spatial import cKDTree
+
+    n = xyz.shape[0]
+    if n <= k + 1:
+        rr = np.repeat(np.arange(n), n)
+        cc = np.tile(np.arange(n), n)
+        keep = rr != cc
+        return rr[keep], cc[keep], np.ones(int(keep.sum())), False
+    tree = cKDTree(xyz)
+    kq = min(n, k + 2)
+    d, idx = tree.query(xyz, k=kq)
+    dk = d[:, k : k + 1]
+    tie = d[:, k + 1] - dk[:, 0] <= _GAP_RTOL * dk[:, 0]
+    rr = np.repeat(np.arange(n), k + 1)
+    cc = idx[:, : k + 1].reshape(-1)
+    ww = np.ones(rr.shape[0])
+    ambiguous = False
+    if tie.any():
+        rows = np.flatnonzero(tie)
+        d_r, i_r = d[rows], idx[rows]
+        band = np.abs(d_r - dk[rows]) <= _GAP_RTOL * dk[rows]
+        while kq < n and band[:, -1].any():  # the band may go on: query further
+            kq = min(n, 2 * kq)
+            d_r, i_r = tree.query(xyz[rows], k=kq)
+            band = np.abs(d_r - dk[rows]) <= _GAP_RTOL * dk[rows]
+        if average_ties:
+            nearer = (d_r < dk[rows] * (1 - _GAP_RTOL)) & ~band
+            slots = (k + 1) - nearer.sum(1, keepdims=True)
+            w = np.where(nearer, 1.0, np.where(band, slots / band.sum(1, keepdims=True), 0.0))
+            tied = np.zeros(n, dtype=bool)
+            tied[rows] = True
+            base = ~np.repeat(tied, k + 1)
+            sel = w > 0
+            rr = np.concatenate([rr[base], np.repeat(rows, sel.sum(1))])
+            cc = np.concatenate([cc[base], i_r[sel]])
+            ww = np.concatenate([ww[base], w[sel]])
+        elif np.any(dk[rows, 0] <= 0.0):
+            ambiguous = True
+        else:
+            vals = labels[i_r]
+            ref = labels[idx[rows, k]][:, None, :]
+            ambiguous = not bool(np.all((vals == ref) | ~band[:, :, None]))
+    keep = rr != cc
+    return rr[keep], cc[keep], ww[keep], ambiguous
+
+
+def null_moments(values: list[FloatArray], k: int) -> tuple[FloatArray, FloatArray]:
+    """PyGBS's analytical null ``(mu, sigma)`` for many neighbourhoods' value vectors.
+
+    Same formulas as :func:`.geobias.analytical_null`, batched: neighbourhoods are grouped
+    by their number of distinct values and each group is one padded array computation.
+    """
+    m = len(values)
+    mu, sigma = np.empty(m), np.empty(m)
+    uniq = [np.unique(v, return_counts=True) for v in values]
+    sizes = np.array([u[0].size for u in uniq])
+    for v_count in np.unique(sizes):
+        sel = np.flatnonzero(sizes == v_count)
+        cs = np.stack([uniq[i][0] for i in sel])
+        ns = np.stack([uniq[i][1] for i in sel]).astype(np.float64)
+        big_n = ns.sum(1, keepdims=True)
+        xbar = (cs * ns).sum(1, keepdims=True) / big_n
+        dev = cs - xbar
+        mu[sel] = -(dev**2 * (k * ns / big_n + 1)).sum(1)
+        r = np.argmax(ns, axis=1)
+        rows = np.arange(sel.size)
+        cr = cs[rows, r][:, None]
+        dr = cr - xbar
+        bn = big_n[:, :, None]
+        big_m = np.maximum(ns[:, :, None], ns[:, None, :])
+        small = np.minimum(ns[:, :, None], ns[:, None, :])
+        v = small * (k * big_m / bn) * (1 - k * big_m / bn)
+        q = (dev[:, :, None] * dev[:, None, :] - 2 * dev[:, :, None] * dr[:, :, None]
+             + dr[:, :, None] ** 2) ** 2
+        eye = np.eye(int(v_count), dtype=bool)[None]
+        v_same = 2 * (ns - 1) * k * ns / big_n * (1 - (k * (2 * ns - 1)) / (3 * big_n))
+        q_same = (cs - cr) ** 4
+        v = np.where(eye, v_same[:, :, None], v)
+        q = np.where(eye, q_same[:, :, None], q)
+        keep = np.ones_like(ns, dtype=bool)
+        keep[rows, r] = False
+        mask = keep[:, :, None] & keep[:, None, :]
+        var = np.where(mask, q * v, 0.0).sum((1, 2))
+        sigma[sel] = np.sqrt(np.maximum(var, 0.0)) + 1.0
+    return mu, sigma
+
+
+def batched_ssi(
+    coords: FloatArray,
+    neighbourhoods: list[IntArray],
+    radius: float,
+    series: dict[str, FloatArray | None],
+    k: int,
+    density: float | str,
+    exact_fallback: Any,
+    average_ties: bool = False,
+) -> dict[str, FloatArray]:
+    """SSI of every neighbourhood for every value series (``None``: unmarked).
+
+    ``exact_fallback(i)`` returns the kNN edges ``(rows, cols)`` of neighbourhood ``i``
+    (used unless ``average_ties``)
+    (presence points first, then its background grid) computed exactly as PyGBS does
+    (BallTree); it is used where ties could change the statistic.
+    """
+    from scipy.special import ndtr
+
+    from .geobias import auto_density
+
+    n_pts = len(neighbourhoods)
+    counts = np.array([len(ix) for ix in neighbourhoods])
+    rho = (np.array([auto_density(radius, int(c)) for c in counts], dtype=np.float64)
+           if density == "auto" else np.full(n_pts, float(density)))
+    grids: dict[float, FloatArray] = {}
+    for r in np.unique(rho):
+        grids[float(r)] = north_pole_grid(radius, float(r))
+    rot = rotation_matrices(coords)
+    pres_xyz = latlon_to_xyz(coords)
+    names = list(series)
+    pres_vals = np.stack([np.ones(coords.shape[0]) if series[nm] is None
+                          else np.asarray(series[nm], dtype=np.float64) for nm in names], 1)
+    rows_all, cols_all, weights_all, owner = [], [], [], []
+    sizes = np.empty(n_pts, dtype=np.int64)
+    offsets = np.empty(n_pts, dtype=np.int64)
+    fallback: list[int] = []
+    total = 0
+    for i, ix in enumerate(neighbourhoods):
+        bg = grids[float(rho[i])] @ rot[i].T
+        pts = np.concatenate([pres_xyz[ix], bg])
+        labels = np.zeros((pts.shape[0], len(names)))
+        labels[: len(ix)] = pres_vals[ix]
+        er, ec, ew, ambiguous = knn_sets(pts, k, labels, average_ties)
+        sizes[i], offsets[i] = pts.shape[0], total
+        if ambiguous:
+            fallback.append(i)
+            er, ec = exact_fallback(i)
+            ew = np.ones(er.shape[0])
+        rows_all.append(er + total)
+        cols_all.append(ec + total)
+        weights_all.append(ew)
+        owner.append(np.full(er.shape[0], i))
+        total += pts.shape[0]
+    rows = np.concatenate(rows_all)
+    cols = np.concatenate(cols_all)
+    wts = np.concatenate(weights_all)
+    own = np.concatenate(owner)
+    out: dict[str, FloatArray] = {}
+    for name, val in series.items():
+        vecs = []
+        flat = np.zeros(total)
+        for i, ix in enumerate(neighbourhoods):
+            x = np.zeros(sizes[i])
+            x[: len(ix)] = 1.0 if val is None else val[ix]
+            vecs.append(x)
+            flat[offsets[i] : offsets[i] + sizes[i]] = x - x.mean()
+        s = np.bincount(own, weights=wts * flat[rows] * flat[cols], minlength=n_pts)
+        mu, sigma = null_moments(vecs, k)
+        low = np.minimum(s, 2 * mu - s)
+        out[name] = -np.log(2 * ndtr((low - mu) / sigma) + 1e-256)
+    out["_fallback"] = np.array([float(len(fallback))])
+    return out
+
+
+__all__ = ["batched_ssi", "knn_sets", "latlon_to_xyz", "null_moments", "polar_grid_latlon",
+           "polar_grid_xyz", "rotation_matrices"]
