@@ -35,9 +35,10 @@ Conventions of each system (for the switch to this module; the lead merges them)
 * **COSMIC**: linear betas (scaled), ``x0`` prediction, "linspace" spacing, ``eta = 0``,
   start ``x_T = rho * eps`` (``noise_scale = rho``; 1 the true sampler, 0 the
   distortion-oriented one-step decoding), no clipping of ``x0`` (the residual is unbounded).
-* **SSDiff**: cosine ``abar`` (``s = 0.008``, betas capped at 0.999), ``x0`` prediction,
-  "stride" spacing, ``eta = 0``, ``x0`` clipped so that ``lms + x0`` is in ``[0, 1]``
-  (``clip_x0=lambda x0: (lms + x0).clamp(0, 1) - lms``).
+* **SSDiff** (``ssdiff.diffusion.ResidualDiffusion`` uses this module): cosine ``abar``
+  (``s = 0.008``, betas capped at 0.999), ``x0`` prediction, "stride" spacing, ``eta = 0``,
+  ``x0`` clipped so that ``lms + x0`` is in ``[0, 1]`` (``clip_x0=lambda x0: (lms +
+  x0).clamp(0, 1) - lms``), one generator per patch (tiled inference).
 * **STVD**: sigmoid betas (start -3, end 3, tau 1, T 1500), ``v`` prediction, "trailing"
   spacing, ``eta = 0``, ``x0`` clamped to ``[-1, 1]``.
 
