@@ -10,6 +10,7 @@ import torch
 from geoneurips.errors import InvalidInputError
 from geoneurips.nn.diffusion import (
     alphas_cumprod_from_betas,
+    batch_randn,
     cosine_alphas_cumprod,
     ddim_sample,
     ddim_step,
@@ -143,3 +144,38 @@ def test_ddim_sample_hand_chain() -> None:
         ddim_sample(eps_model, torch.zeros(1, 1), abar, [0, 1])
     with pytest.raises(InvalidInputError, match="decreasing"):
         ddim_sample(eps_model, torch.zeros(1, 1), abar, [2])
+
+
+def test_per_item_generators() -> None:
+    """One generator per batch item: item ``i`` is what its generator alone draws, whatever
+    the batch; one generator (or none) is a single ``torch.randn`` call as before."""
+    like = torch.zeros(3, 2, 5)
+    noise = batch_randn(like, [torch.Generator().manual_seed(s) for s in (4, 5, 6)])
+    for i, s in enumerate((4, 5, 6)):
+        assert torch.equal(noise[i], torch.randn(2, 5, generator=torch.Generator().manual_seed(s)))
+    assert torch.equal(batch_randn(like, torch.Generator().manual_seed(4)),
+                       torch.randn(3, 2, 5, generator=torch.Generator().manual_seed(4)))
+    with pytest.raises(InvalidInputError, match="2 generators for a batch of 3"):
+        batch_randn(like, [torch.Generator(), torch.Generator()])
+    # eta > 0 chain: the noise of item 1 does not depend on item 0
+    abar = torch.tensor([0.64, 0.16], dtype=torch.float64)
+
+    def x0_model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x
+
+    def run(seeds: tuple[int, ...]) -> torch.Tensor:
+        gens = [torch.Generator().manual_seed(s) for s in seeds]
+        start = batch_randn(torch.zeros(len(seeds), 4), gens)
+        return ddim_sample(x0_model, start, abar, [1, 0], prediction="x0", eta=1.0,
+                           generator=gens)
+
+    both, alone = run((1, 2)), run((2,))
+    assert torch.equal(both[1], alone[0]) and not torch.equal(both[0], both[1])
+    # by hand: x0 = x / 2; eps = (x - 0.4 x0) / sqrt(0.84); step to abar 0.64 with sigma
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(4, generator=g)
+    x0 = 0.5 * x
+    eps = (x - 0.4 * x0) / math.sqrt(0.84)
+    sig2 = 0.36 / 0.84 * (1 - 0.16 / 0.64)
+    x = 0.8 * x0 + math.sqrt(0.36 - sig2) * eps + math.sqrt(sig2) * torch.randn(4, generator=g)
+    torch.testing.assert_close(alone[0], 0.5 * x)

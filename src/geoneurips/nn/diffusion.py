@@ -12,6 +12,10 @@ x0`` (Salimans & Ho 2022; STVD); :func:`split_prediction` turns any of them into
 (:func:`ddim_step`); the last step goes to ``abar = 1`` and returns the final ``x0``
 estimate. ``eta = 0`` is deterministic DDIM, ``eta = 1`` the DDPM posterior variance.
 
+Noise comes from one ``torch.Generator`` or from one generator per batch item
+(:func:`batch_randn`): then each item's noise depends only on its own generator, not on the
+batch it is sampled in (SSDiff's tiled inference seeds every patch by its grid position).
+
 Schedules: :func:`linear_betas` (DDPM, 1e-4..0.02; scaled by ``1000 / T`` as in
 improved-diffusion when ``T != 1000``), :func:`cosine_alphas_cumprod` (improved-diffusion),
 :func:`sigmoid_betas` (Jabri et al. 2023, STVD). Spacings (:func:`ddim_timesteps`):
@@ -31,9 +35,10 @@ Conventions of each system (for the switch to this module; the lead merges them)
 * **COSMIC**: linear betas (scaled), ``x0`` prediction, "linspace" spacing, ``eta = 0``,
   start ``x_T = rho * eps`` (``noise_scale = rho``; 1 the true sampler, 0 the
   distortion-oriented one-step decoding), no clipping of ``x0`` (the residual is unbounded).
-* **SSDiff**: cosine ``abar`` (``s = 0.008``, betas capped at 0.999), ``x0`` prediction,
-  "stride" spacing, ``eta = 0``, ``x0`` clipped so that ``lms + x0`` is in ``[0, 1]``
-  (``clip_x0=lambda x0: (lms + x0).clamp(0, 1) - lms``).
+* **SSDiff** (``ssdiff.diffusion.ResidualDiffusion`` uses this module): cosine ``abar``
+  (``s = 0.008``, betas capped at 0.999), ``x0`` prediction, "stride" spacing, ``eta = 0``,
+  ``x0`` clipped so that ``lms + x0`` is in ``[0, 1]`` (``clip_x0=lambda x0: (lms +
+  x0).clamp(0, 1) - lms``), one generator per patch (tiled inference).
 * **STVD**: sigmoid betas (start -3, end 3, tau 1, T 1500), ``v`` prediction, "trailing"
   spacing, ``eta = 0``, ``x0`` clamped to ``[-1, 1]``.
 
@@ -55,7 +60,9 @@ from ..errors import InvalidInputError
 __all__ = [
     "Prediction",
     "Spacing",
+    "Generators",
     "alphas_cumprod_from_betas",
+    "batch_randn",
     "cosine_alphas_cumprod",
     "ddim_sample",
     "ddim_step",
@@ -68,6 +75,8 @@ __all__ = [
 
 Prediction = Literal["eps", "x0", "v"]
 Spacing = Literal["linspace", "stride", "trailing"]
+#: one generator for the whole batch, or one per batch item (see :func:`batch_randn`)
+Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
 # ------------------------------------------------------------------------------ schedules
@@ -167,9 +176,32 @@ def split_prediction(x_t: Tensor, out: Tensor, abar: Tensor | float,
     raise InvalidInputError(f"prediction must be 'eps', 'x0' or 'v', got {prediction!r}")
 
 
+def batch_randn(like: Tensor, generator: Generators = None) -> Tensor:
+    """Standard normal noise shaped like ``like`` (its dtype and device).
+
+    ``generator`` is ``None`` (the global generator), one ``torch.Generator`` (one
+    ``torch.randn`` call for the whole tensor), or a sequence of one generator per batch item
+    (``len == like.shape[0]``): item ``i`` is drawn from ``generator[i]`` alone, so it does
+    not depend on the other items of the batch.
+
+    Raises:
+        InvalidInputError: a sequence whose length is not the batch size.
+    """
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
+    gens = list(generator)
+    if len(gens) != like.shape[0]:
+        raise InvalidInputError(f"{len(gens)} generators for a batch of {like.shape[0]}")
+    return torch.stack([
+        torch.randn(like.shape[1:], generator=g, dtype=like.dtype, device=like.device)
+        for g in gens
+    ])
+
+
 def ddim_step(x0: Tensor, eps: Tensor, abar_t: float, abar_prev: float, eta: float = 0.0,
-              generator: torch.Generator | None = None) -> Tensor:
-    """One DDIM update (DDIM eq. 12) from ``abar_t`` to ``abar_prev`` given ``(x0, eps)``."""
+              generator: Generators = None) -> Tensor:
+    """One DDIM update (DDIM eq. 12) from ``abar_t`` to ``abar_prev`` given ``(x0, eps)``;
+    the ``eta > 0`` noise comes from :func:`batch_randn` with ``generator``."""
     if eta < 0:
         raise InvalidInputError(f"eta must be >= 0, got {eta}")
     sigma = 0.0
@@ -178,7 +210,7 @@ def ddim_step(x0: Tensor, eps: Tensor, abar_t: float, abar_prev: float, eta: flo
             max(1 - abar_t / abar_prev, 0.0))
     x = math.sqrt(abar_prev) * x0 + math.sqrt(max(1 - abar_prev - sigma**2, 0.0)) * eps
     if sigma > 0:
-        x = x + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        x = x + sigma * batch_randn(x, generator)
     return x
 
 
@@ -188,7 +220,7 @@ Denoiser = Callable[[Tensor, Tensor], Tensor]
 @torch.no_grad()
 def ddim_sample(model: Denoiser, x_start: Tensor, alphas_cumprod: Tensor,
                 timesteps: Sequence[int], *, prediction: Prediction = "eps", eta: float = 0.0,
-                generator: torch.Generator | None = None,
+                generator: Generators = None,
                 clip_x0: Callable[[Tensor], Tensor] | None = None) -> Tensor:
     """DDIM sampling: visit ``timesteps`` (decreasing) from ``x_start`` and return the final
     ``x0`` estimate.
@@ -201,7 +233,8 @@ def ddim_sample(model: Denoiser, x_start: Tensor, alphas_cumprod: Tensor,
         timesteps: from :func:`ddim_timesteps`, decreasing, in ``0 .. T - 1``.
         prediction: the network's parameterisation.
         eta: 0 (deterministic DDIM) .. 1 (DDPM-like).
-        generator: noise of the ``eta > 0`` steps.
+        generator: noise of the ``eta > 0`` steps: one generator, or one per batch item
+            (:func:`batch_randn`).
         clip_x0: optional map applied to every ``x0`` estimate (e.g. a clamp).
 
     Raises:

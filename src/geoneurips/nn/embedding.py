@@ -14,8 +14,8 @@ Conventions of the papers that use it (so that switching a system to this functi
 * guided/improved-diffusion (OpenAI's ``timestep_embedding``), Stable Diffusion / LDM
   (``flip_sin_to_cos=True, downscale_freq_shift=0``): ``order="cos_sin"``,
   ``max_period=10000``, ``freq_shift=0`` (the defaults).
-* SSDiff (builds on improved-diffusion; ``ssdiff.model.timestep_embedding``): the defaults,
-  identical.
+* SSDiff (builds on improved-diffusion; ``ssdiff.model.TimeEmbedding`` uses this function):
+  the defaults, on ``t`` cast to float32.
 * COSMIC (diffusion time, and its DiffusionSat-style metadata embedding, whose values are
   normalised and multiplied by 1000 first): the defaults.
 * DDPM (Ho et al. 2020, TF code; diffusers' ``downscale_freq_shift=1``):

@@ -23,60 +23,33 @@ Quirks of the released sampler (``improved_diffusion/gaussian_diffusion.py`` and
 The training loss, schedule and respacing otherwise follow improved-diffusion (Nichol &
 Dhariwal 2021): ``alpha_bar(t) = cos^2(((t / T) + 0.008) / 1.008 * pi / 2)``, betas capped at
 0.999, and "ddimN" respacing picks ``range(0, T, stride)`` with the stride that yields ``N``
-steps.
+steps. Schedule, respacing and the DDIM update are the project's shared ones
+(:mod:`geoneurips.nn.diffusion`: ``cosine_alphas_cumprod``, ``ddim_timesteps(..., "stride")``,
+``ddim_sample(prediction="x0", clip_x0=...)``); the network gets the original timesteps as a
+float ``(B,)`` tensor.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from ...errors import InvalidInputError
+from ...nn.diffusion import (
+    Generators,
+    batch_randn,
+    cosine_alphas_cumprod,
+    ddim_sample,
+    ddim_timesteps,
+    q_sample,
+)
 
-__all__ = ["ResidualDiffusion", "cosine_alphas_cumprod", "ddim_timesteps"]
+__all__ = ["ResidualDiffusion"]
 
 #: ``model(lms, pan, ms, x_t, t) -> x0 residual prediction``
 Denoiser = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
-
-
-def cosine_alphas_cumprod(num_timesteps: int = 1000, s: float = 0.008) -> np.ndarray:
-    """``alpha_bar_t`` of the cosine schedule (float64, length ``num_timesteps``).
-
-    Built from betas ``min(1 - f(t + 1) / f(t), 0.999)`` with ``f(t) = cos^2(((t / T) + s) /
-    (1 + s) * pi / 2)``, as in improved-diffusion's ``betas_for_alpha_bar``.
-    """
-    if num_timesteps < 1:
-        raise InvalidInputError(f"num_timesteps must be >= 1, got {num_timesteps}")
-
-    def f(t: float) -> float:
-        return math.cos((t / num_timesteps + s) / (1 + s) * math.pi / 2) ** 2
-
-    betas = np.array(
-        [min(1.0 - f(i + 1) / f(i), 0.999) for i in range(num_timesteps)], dtype=np.float64
-    )
-    out: np.ndarray = np.cumprod(1.0 - betas)
-    return out
-
-
-def ddim_timesteps(num_timesteps: int, steps: int) -> list[int]:
-    """The original timesteps of a "ddim<steps>" respacing, in *decreasing* order.
-
-    ``range(0, num_timesteps, stride)`` for the smallest stride giving exactly ``steps``
-    values (improved-diffusion ``space_timesteps``); e.g. ``(1000, 10) -> [900, ..., 100, 0]``.
-    """
-    if not 1 <= steps <= num_timesteps:
-        raise InvalidInputError(f"steps must be in 1..{num_timesteps}, got {steps}")
-    for stride in range(1, num_timesteps + 1):
-        seq = list(range(0, num_timesteps, stride))
-        if len(seq) == steps:
-            return seq[::-1]
-    # no stride gives exactly `steps` values: evenly spaced, rounded (always distinct)
-    seq = sorted({int(round(v)) for v in np.linspace(0, num_timesteps - 1, steps)})
-    return seq[::-1]
 
 
 class ResidualDiffusion:
@@ -92,19 +65,13 @@ class ResidualDiffusion:
             raise InvalidInputError(f"loss must be 'l1' or 'l2', got {loss!r}")
         self.num_timesteps = int(num_timesteps)
         self.loss_type = loss
-        self.alphas_cumprod = torch.as_tensor(
-            cosine_alphas_cumprod(self.num_timesteps), dtype=torch.float64
-        )
-
-    def _abar(self, t: Tensor, ndim: int) -> Tensor:
-        a = self.alphas_cumprod.to(t.device)[t.long()].float()
-        return a.view(-1, *([1] * (ndim - 1)))
+        #: ``abar_t`` (float64, length ``T``) of the cosine schedule
+        self.alphas_cumprod = cosine_alphas_cumprod(self.num_timesteps)
 
     def q_sample(self, x0: Tensor, t: Tensor, noise: Tensor | None = None) -> Tensor:
-        """``x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps``."""
+        """``x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps`` at the per-sample timesteps ``t``."""
         eps = torch.randn_like(x0) if noise is None else noise
-        a = self._abar(t, x0.ndim)
-        return a.sqrt() * x0 + (1.0 - a).sqrt() * eps
+        return q_sample(x0, self.alphas_cumprod.to(t.device)[t.long()], eps)
 
     def sample_timesteps(self, batch: int, device: torch.device | str = "cpu") -> Tensor:
         """Uniform ``t`` in ``0..T-1`` (the paper's uniform schedule sampler)."""
@@ -140,7 +107,7 @@ class ResidualDiffusion:
         steps: int = 10,
         eta: float = 0.0,
         noise: Tensor | None = None,
-        generator: torch.Generator | Sequence[torch.Generator] | None = None,
+        generator: Generators = None,
         clip: bool = True,
     ) -> Tensor:
         """DDIM sampling of the fused image ``lms + x0`` (residual space throughout).
@@ -160,43 +127,21 @@ class ResidualDiffusion:
             The fused image ``(B, C, H, W)`` (in ``[0, 1]`` with ``clip``).
         """
         if noise is None:
-            x = _randn(lms, generator)
+            x = batch_randn(lms, generator)
         else:
             if noise.shape != lms.shape:
                 raise InvalidInputError(f"noise shape {tuple(noise.shape)} != {tuple(lms.shape)}")
             x = noise
-        seq = ddim_timesteps(self.num_timesteps, steps)
-        abar = self.alphas_cumprod
-        x0 = torch.zeros_like(lms)
-        for i, t in enumerate(seq):
-            t_batch = torch.full((lms.shape[0],), t, dtype=torch.long, device=lms.device)
-            x0 = model(lms, pan, ms, x, t_batch)
-            if clip:
-                x0 = (lms + x0).clamp(0.0, 1.0) - lms
-            a_t = float(abar[t])
-            a_prev = float(abar[seq[i + 1]]) if i + 1 < len(seq) else 1.0
-            eps = (x - math.sqrt(a_t) * x0) / math.sqrt(max(1.0 - a_t, 1e-12))
-            sigma = (
-                eta
-                * math.sqrt(max((1 - a_prev) / max(1 - a_t, 1e-12), 0.0))
-                * math.sqrt(max(1 - a_t / a_prev, 0.0))
-            )
-            x = math.sqrt(a_prev) * x0 + math.sqrt(max(1 - a_prev - sigma**2, 0.0)) * eps
-            if sigma > 0:
-                z = _randn(x, generator)
-                x = x + sigma * z
+
+        def denoise(x_t: Tensor, t: Tensor) -> Tensor:
+            return model(lms, pan, ms, x_t, t)
+
+        def clip_x0(x0: Tensor) -> Tensor:  # clamp the image, stay in residual space
+            return (lms + x0).clamp(0.0, 1.0) - lms
+
+        x0 = ddim_sample(
+            denoise, x, self.alphas_cumprod, ddim_timesteps(self.num_timesteps, steps, "stride"),
+            prediction="x0", eta=eta, generator=generator, clip_x0=clip_x0 if clip else None,
+        )
         out = lms + x0
         return out.clamp(0.0, 1.0) if clip else out
-
-
-def _randn(like: Tensor, generator: torch.Generator | Sequence[torch.Generator] | None) -> Tensor:
-    """Standard normal noise shaped like ``like``, from one generator or one per batch item."""
-    if generator is None or isinstance(generator, torch.Generator):
-        return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
-    gens = list(generator)
-    if len(gens) != like.shape[0]:
-        raise InvalidInputError(f"{len(gens)} generators for a batch of {like.shape[0]}")
-    return torch.stack([
-        torch.randn(like.shape[1:], generator=g, dtype=like.dtype, device=like.device)
-        for g in gens
-    ])

@@ -61,6 +61,7 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import InvalidInputError
+from ...nn.embedding import sinusoidal_embedding
 
 __all__ = [
     "APFM",
@@ -75,7 +76,6 @@ __all__ = [
     "Up",
     "branch_parameters",
     "fourier_lowpass_scale",
-    "timestep_embedding",
 ]
 
 
@@ -174,25 +174,13 @@ class SSNetConfig:
 # ----------------------------------------------------------------------------- time embedding
 
 
-def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
-    """Sinusoidal features of (possibly fractional) timesteps ``t`` (shape ``(B,)``).
-
-    ``[cos(t w_k), sin(t w_k)]`` with ``w_k = max_period ** (-k / (dim / 2))``, as in DDPM /
-    improved-diffusion, which SSDiff builds on. Returns ``(B, dim)``.
-    """
-    half = dim // 2
-    freqs = torch.exp(
-        -math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half
-    )
-    args = t.float()[:, None] * freqs[None]
-    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
-    if dim % 2:
-        emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1)
-    return emb
-
-
 class TimeEmbedding(nn.Module):
-    """Sinusoidal(``model_channels``) -> Linear -> SiLU -> Linear (``4 * model_channels``)."""
+    """Sinusoidal(``model_channels``) -> Linear -> SiLU -> Linear (``4 * model_channels``).
+
+    The sinusoidal features are :func:`geoneurips.nn.embedding.sinusoidal_embedding` with
+    improved-diffusion's convention (its defaults: ``[cos, sin]``, ``max_period = 10000``),
+    computed in float32 whatever the dtype of ``t``.
+    """
 
     def __init__(self, model_channels: int) -> None:
         super().__init__()
@@ -205,7 +193,7 @@ class TimeEmbedding(nn.Module):
         )
 
     def forward(self, t: Tensor) -> Tensor:
-        out: Tensor = self.mlp(timestep_embedding(t, self.model_channels))
+        out: Tensor = self.mlp(sinusoidal_embedding(t.float(), self.model_channels))
         return out
 
 
