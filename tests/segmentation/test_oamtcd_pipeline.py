@@ -113,7 +113,6 @@ def test_segment_raster_keeps_grid_and_nodata(tmp_path: Path,
     assert (out[:5, :5] == 255).all()
     valid = out != 255
     target = ds[0]["mask"].numpy()
-    assert set(np.unique(out[valid])) <= {0, 1, 2}
     assert (out[valid] == target[valid]).mean() > 0.85
     # no leftovers from the atomic write
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif", "with_nodata.tif"]

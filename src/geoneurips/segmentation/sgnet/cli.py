@@ -22,7 +22,7 @@ def segment(
     ],
     method: Annotated[
         str | None,
-        typer.Option("--method", help="sgnet | sliding (default: the checkpoint's method)"),
+        typer.Option("--method", help="sgnet | sliding | global_local (default: the checkpoint's)"),
     ] = None,
     tile_size: Annotated[
         int | None, typer.Option("--tile-size", help="tile side (default: training patch size)")
@@ -47,8 +47,9 @@ def segment(
     from ...errors import CheckpointError, InvalidInputError
     from .inference import load_model, segment_raster
 
-    if method is not None and method not in ("sgnet", "sliding"):
-        raise InvalidInputError(f"--method must be 'sgnet' or 'sliding', got {method!r}")
+    if method is not None and method not in ("sgnet", "sliding", "global_local"):
+        raise InvalidInputError(
+            f"--method must be 'sgnet', 'sliding' or 'global_local', got {method!r}")
     if tile_size is not None and tile_size < 8:
         raise InvalidInputError(f"--tile-size must be at least 8, got {tile_size}")
     if overlap is not None and (overlap < 0 or (tile_size is not None and overlap >= tile_size)):
