@@ -15,7 +15,8 @@ are not available offline; load your own through a checkpoint):
 * ``arch="small_unet"``: :class:`geoneurips.nn.unet.SmallUNet`, the tiny CPU config of the
   tests and the demo (``TCDConfig.tiny()``).
 
-The instance baseline (detectron2 Mask R-CNN R50-FPN) is not implemented.
+The instance baseline (detectron2 Mask R-CNN R50-FPN in the paper) is torchvision's Mask
+R-CNN in :mod:`.instance`.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ import typer
 
 __all__ = ["segment"]
 
+#: the checkpoint `geoneurips demo sgnet` writes for each method
+_DEMO_FILES = {"sgnet": "sgnet_model.pt", "sliding": "sliding_window_model.pt",
+               "global_local": "global_local_model.pt"}
+
 
 def segment(
     image: Annotated[Path, typer.Argument(help="input GeoTIFF (any size; streamed by windows)")],
@@ -60,7 +64,7 @@ def segment(
         raise CheckpointError(
             f"--method {method} asked for, but {str(checkpoint)!r} holds a {config.method!r} "
             f"model; pass a {method} checkpoint (e.g. from `geoneurips demo sgnet`: "
-            f"{method}_model.pt)"
+            f"{_DEMO_FILES[method]})"
         )
     out = segment_raster(image, output, model, config, tile_size=tile_size, overlap=overlap,
                          probabilities=probabilities, progress=progress and not json_output)

@@ -20,6 +20,11 @@ Segmentation Model". No public code exists; this is built from the paper's descr
   predictions of two adjacent, overlapping patches on their overlap
   (:class:`SGNetLoss`, :func:`boundary_consistency_loss`).
 
+Baselines (not the paper's components): ``_Plain`` (the base network on the patch alone,
+the paper's sliding window) and :class:`GlobalLocal` (the base network on the patch and
+its resized surrounding window stacked as channels). ``SGNetConfig(use_sci=False)`` is the
+ablation without the SCI module.
+
 The loss weights, window size and context scale below are our defaults where the paper's
 exact values were not available to us (noted on each argument).
 """
