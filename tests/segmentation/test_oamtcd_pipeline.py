@@ -209,3 +209,20 @@ def test_demo_quick(tmp_path: Path) -> None:
     assert plain_cfg.loss == "ce" and plain_cfg.width == cfg.width
     spec = get("oamtcd")
     assert spec.demo == "geoneurips.segmentation.oamtcd.pipeline:demo"
+
+
+def test_demo_explains_only_true_precision_recall_tradeoffs() -> None:
+    from geoneurips.segmentation.oamtcd.pipeline import _tradeoffs
+
+    ours = {"precision_tree": 0.9, "recall_tree": 0.8, "accuracy_tree": 0.8, "f1_tree": 0.85,
+            "iou_tree": 0.74}
+    # green: higher recall but lower F1 -> a trade-off; nothing beats our precision
+    green = {"precision_tree": 0.5, "recall_tree": 0.99, "accuracy_tree": 0.99,
+             "f1_tree": 0.66, "iou_tree": 0.49}
+    got = _tradeoffs(ours, {"green": green})
+    assert set(got) == {"precision_tree", "recall_tree", "accuracy_tree"}
+    # a baseline better on recall AND on F1: that recall regression is real
+    strong = {"precision_tree": 0.85, "recall_tree": 0.95, "accuracy_tree": 0.95,
+              "f1_tree": 0.9, "iou_tree": 0.8}
+    got = _tradeoffs(ours, {"green": green, "strong": strong})
+    assert set(got) == {"precision_tree"}

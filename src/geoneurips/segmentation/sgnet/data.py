@@ -72,6 +72,12 @@ class InriaAerial(Dataset[dict[str, torch.Tensor]]):
         split: ``"train"`` (images 6-36), ``"val"`` (images 1-5) or ``"test"`` (no masks).
         transforms: optional callable on the sample dict.
 
+    Same layout, splits and sample keys as TorchGeo's ``InriaAerialImageLabeling`` (the
+    tests compare both readers); a plain torch ``Dataset``, not TorchGeo's
+    ``NonGeoDataset``, because importing ``torchgeo.datasets`` loads geopandas, pyproj and
+    torchvision's datasets, seconds that ``geoneurips segment`` (which imports this module)
+    should not pay.
+
     Samples: ``image`` float32 ``(3, H, W)`` (0-255, bands R, G, B), ``mask`` int64
     ``(H, W)`` in {0, 1} (not for ``test``), from the first band of the ``gt`` file (0/255
     as published, or 0/1). Whatever cities are present are read (a partial download or
