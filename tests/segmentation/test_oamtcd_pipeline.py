@@ -113,7 +113,6 @@ def test_segment_raster_keeps_grid_and_nodata(tmp_path: Path,
     assert (out[:5, :5] == 255).all()
     valid = out != 255
     target = ds[0]["mask"].numpy()
-    assert set(np.unique(out[valid])) <= {0, 1, 2}
     assert (out[valid] == target[valid]).mean() > 0.85
     # no leftovers from the atomic write
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif", "with_nodata.tif"]
@@ -182,14 +181,48 @@ def test_cli_module_is_light() -> None:
 
 @pytest.mark.slow
 def test_demo_quick(tmp_path: Path) -> None:
+    """Binary tree cover, test tiles from an unseen seed. Measured (quick, seeds 0, 1, 2):
+    tree-cover IoU of the paper configuration (focal loss + flips) 0.972 / 0.990 / 0.989,
+    plain U-Net (same size, CE, no augmentation) 0.996 / 0.981 / 0.996, excess green
+    0.382 / 0.419 / 0.369. Asserted: both U-Nets beat excess green by more than 0.3; the
+    paper configuration does NOT beat the plain U-Net by the demo margin on 2 of 3 seeds,
+    so the decision is only checked for consistency with the numbers."""
     from geoneurips.registry import get
-    from geoneurips.segmentation.oamtcd.pipeline import demo
+    from geoneurips.segmentation.oamtcd.pipeline import DEMO_MARGIN, demo
 
     res = demo(tmp_path, quick=True, seed=0)
-    assert res.beats_baseline
-    assert res.metrics["iou_tree"] > res.baseline["iou_tree"] + 0.15
-    assert (tmp_path / "oamtcd.png").is_file() and (tmp_path / "oamtcd.json").is_file()
+    assert set(res.baselines) == {"plain_unet", "excess_green"}
+    green = res.baselines["excess_green"]["iou_tree"]
+    plain = res.baselines["plain_unet"]["iou_tree"]
+    assert res.metrics["iou_tree"] > green + 0.3 and plain > green + 0.3
+    assert res.strongest_baseline == "plain_unet" and res.baseline["iou_tree"] == plain
+    unexplained = [r for r in res.regressions if not r["explanation"]]
+    assert res.beats_baseline == (res.metrics["iou_tree"] - plain > DEMO_MARGIN
+                                  and not unexplained)
+    assert set(res.directions) == set(res.metrics)
+    saved = json.loads((tmp_path / "oamtcd.json").read_text())
+    assert saved["baselines"]["plain_unet"]["iou_tree"] == pytest.approx(plain)
+    assert (tmp_path / "oamtcd.png").stat().st_size > 0
     model, cfg = load_model(tmp_path / "oamtcd_model.pt")
-    assert cfg.num_classes == 3
+    assert cfg.num_classes == 2 and cfg.loss == "focal"
+    _, plain_cfg = load_model(tmp_path / "plain_unet_model.pt")
+    assert plain_cfg.loss == "ce" and plain_cfg.width == cfg.width
     spec = get("oamtcd")
     assert spec.demo == "geoneurips.segmentation.oamtcd.pipeline:demo"
+
+
+def test_demo_explains_only_true_precision_recall_tradeoffs() -> None:
+    from geoneurips.segmentation.oamtcd.pipeline import _tradeoffs
+
+    ours = {"precision_tree": 0.9, "recall_tree": 0.8, "accuracy_tree": 0.8, "f1_tree": 0.85,
+            "iou_tree": 0.74}
+    # green: higher recall but lower F1 -> a trade-off; nothing beats our precision
+    green = {"precision_tree": 0.5, "recall_tree": 0.99, "accuracy_tree": 0.99,
+             "f1_tree": 0.66, "iou_tree": 0.49}
+    got = _tradeoffs(ours, {"green": green})
+    assert set(got) == {"precision_tree", "recall_tree", "accuracy_tree"}
+    # a baseline better on recall AND on F1: that recall regression is real
+    strong = {"precision_tree": 0.85, "recall_tree": 0.95, "accuracy_tree": 0.95,
+              "f1_tree": 0.9, "iou_tree": 0.8}
+    got = _tradeoffs(ours, {"green": green, "strong": strong})
+    assert set(got) == {"precision_tree"}

@@ -71,8 +71,13 @@ def test_missing_data_and_bad_labels(tmp_path: Path, inria: Path) -> None:
         InriaAerial(tmp_path / "nothing")
     with pytest.raises(InvalidInputError, match="split"):
         InriaAerial(inria, "bogus")
-    with pytest.raises(InvalidInputError, match="0 and 255"):
+    with pytest.raises(InvalidInputError, match="0/255"):
         InriaAerial.encode_mask(np.array([[0, 128]], dtype=np.uint8), "x.tif")
+    with pytest.raises(InvalidInputError, match="0/1"):  # two conventions in one mask
+        InriaAerial.encode_mask(np.array([[0, 1, 255]], dtype=np.uint8), "x.tif")
+    for ones in (1, 255):  # the published 0/255 and TorchGeo's 0/1 give the same labels
+        got = InriaAerial.encode_mask(np.array([[0, ones], [ones, 0]], dtype=np.uint8))
+        assert got.tolist() == [[0, 1], [1, 0]] and got.dtype == np.int64
     bad = tmp_path / "bad"
     write_fixture(bad, size=64, images_per_city=6, cities=("austin",), seed=1)
     (bad / "AerialImageDataset" / "train" / "gt" / "austin6.tif").unlink()
@@ -130,3 +135,91 @@ def test_real_geotiff_patches(real_data: Path) -> None:
             assert torch.equal(s["image"], torch.from_numpy(direct))
             assert s["context"].shape == (3, 64, 64)
     ds_.close()
+
+
+def _direct(path: Path) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Image and mask read straight with rasterio (first band of gt, nonzero -> 1)."""
+    with rasterio.open(path) as ds:
+        img = torch.from_numpy(ds.read().astype(np.float32))
+    gt = path.parent.parent / "gt" / path.name
+    if not gt.exists():
+        return img, None
+    with rasterio.open(gt) as ds:
+        return img, torch.from_numpy((ds.read(1) != 0).astype(np.int64))
+
+
+def test_torchgeo_fixture_is_read(real_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TorchGeo's own Inria fixture (files we did not write): 8 x 8 tiles of one city
+    (``austin``, also in ``test/``), 3-band ``gt`` files holding 0/1 instead of 0/255.
+    Our reader must read it, and give what TorchGeo 0.8.1's reader gives on it."""
+    from torchgeo.datasets import InriaAerialImageLabeling
+
+    base = real_data / "torchgeo_fixtures"
+    names = {s: [p.name for p, _ in InriaAerial(base / "inria", s).files]
+             for s in ("train", "val", "test")}
+    assert names["train"] == ["austin6.tif", "austin7.tif"]
+    assert names["val"] == [f"austin{n}.tif" for n in range(1, 6)]
+    assert names["test"] == sorted(f"austin{n}.tif" for n in range(10, 17))
+    monkeypatch.chdir(base)  # TorchGeo parses the image number from the whole path
+    for split in ("train", "val", "test"):
+        ours = InriaAerial(base / "inria", split)
+        theirs = InriaAerialImageLabeling("inria", split)
+        assert len(ours) == len(theirs) == len(names[split])
+        for i in range(len(ours)):
+            a, b = ours[i], theirs[i]
+            img, mask = _direct(ours.files[i][0])
+            assert torch.equal(a["image"], img) and torch.equal(a["image"], b["image"])
+            if split == "test":
+                assert "mask" not in a and "mask" not in b
+                continue
+            assert mask is not None and bool(mask.any()) and bool((mask == 0).any())
+            assert torch.equal(a["mask"], mask) and torch.equal(a["mask"], b["mask"])
+
+
+def test_torchgeo_reads_our_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TorchGeo 0.8.1's InriaAerialImageLabeling reads our fixture writer's output with the
+    same splits, images and masks as our reader (published 0/255 masks)."""
+    from torchgeo.datasets import InriaAerialImageLabeling
+
+    write_fixture(tmp_path / "inria", size=48, images_per_city=7, seed=5)
+    monkeypatch.chdir(tmp_path)  # a relative root: TorchGeo reads the number from the path
+    ones = 0
+    for split, n in (("train", 4), ("val", 10), ("test", 1)):
+        ours = InriaAerial("inria", split)
+        theirs = InriaAerialImageLabeling("inria", split)
+        assert len(ours) == len(theirs) == n
+        for i in range(n):
+            a, b = ours[i], theirs[i]
+            assert torch.equal(a["image"], b["image"])
+            assert ("mask" in a) == ("mask" in b) == (split != "test")
+            if "mask" in a:
+                assert torch.equal(a["mask"], b["mask"])
+                ones += int(a["mask"].sum())
+    assert ones > 0  # buildings present (255 in the files): the value mapping was compared
+
+
+def test_real_aerial_tile_and_mask_in_inria_layout(real_data: Path, tmp_path: Path) -> None:
+    """No real Inria tile exists in the shared data; the closest real pair is the OAM-TCD
+    sample (a 2048 x 2048 JPEG-compressed RGB aerial GeoTIFF and its 0/1 mask PNG, which
+    GDAL reads by content). Linked into the Inria layout, our reader and the patch reader
+    must return exactly the files' pixels."""
+    src = real_data / "oam_tcd"
+    tif = next(src.glob("*_00004.tif"))
+    png = next(src.glob("*_00004_mask.png"))
+    base = tmp_path / "AerialImageDataset" / "train"
+    for sub, target in (("images", tif), ("gt", png)):
+        (base / sub).mkdir(parents=True)
+        (base / sub / "kitsap3.tif").symlink_to(target)
+    ds = InriaAerial(tmp_path, "val")
+    s = ds[0]
+    with rasterio.open(tif) as a, rasterio.open(png) as m:
+        img, raw = a.read(), m.read(1)
+    assert set(np.unique(raw).tolist()) == {0, 1}
+    assert torch.equal(s["image"], torch.from_numpy(img.astype(np.float32)))
+    assert torch.equal(s["mask"], torch.from_numpy(raw.astype(np.int64)))
+    patches = SurroundingPatches([ds.files[0][0]], [png], patch_size=256, context_scale=2.0,
+                                 stride=1024)
+    p = patches[patches.index.index((0, 1024, 1024))]
+    assert torch.equal(p["mask"], torch.from_numpy(raw[1024:1280, 1024:1280].astype(np.int64)))
+    assert torch.equal(p["image"], s["image"][:, 1024:1280, 1024:1280])
+    patches.close()

@@ -186,7 +186,31 @@ def test_miou_matches_sklearn_and_hand_values() -> None:
     assert evaluate_prediction(p, t2, 2)["miou"] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("method", ["sgnet", "sliding"])
+def test_global_local_baseline_and_sci_ablation() -> None:
+    """The global-local baseline sees the patch AND its context (six input bands); the
+    ablation drops only the SCI module."""
+    torch.manual_seed(0)
+    gl = build_model(SGNetConfig.tiny(method="global_local", base_width=10)).eval()
+    assert gl.base.downs[0][0].in_channels == 6
+    x = torch.randn(1, 3, 32, 32)
+    a = gl(x, torch.zeros(1, 3, 32, 32))["out"]
+    b = gl(x, torch.randn(1, 3, 32, 32))["out"]
+    assert a.shape == (1, 2, 32, 32) and not torch.allclose(a, b)
+    with pytest.raises(InvalidInputError, match="global-local"):
+        gl(x, torch.randn(1, 3, 16, 16))
+    full = build_model(SGNetConfig.tiny())
+    abl = build_model(SGNetConfig.tiny(use_sci=False))
+    assert isinstance(abl.context.sci, nn.Identity)
+    n = {k: sum(p.numel() for p in m.parameters()) for k, m in
+         (("full", full), ("abl", abl), ("gl", gl))}
+    sci = sum(p.numel() for p in full.context.sci.parameters())
+    assert n["full"] - n["abl"] == sci > 0
+    assert n["gl"] >= n["full"]  # the baseline is at least SGNet's size (46 k vs 41 k)
+    out = abl(x, torch.randn(1, 3, 32, 32))
+    assert out["out"].shape == (1, 2, 32, 32) and out["aux"].shape == (1, 2, 8, 8)
+
+
+@pytest.mark.parametrize("method", ["sgnet", "sliding", "global_local"])
 def test_plain_checkpoint_round_trip(tmp_path: Path, method: str) -> None:
     cfg = SGNetConfig.tiny(method=method, num_classes=3)
     torch.manual_seed(1)

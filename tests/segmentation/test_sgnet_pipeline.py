@@ -38,7 +38,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("ckpt")
     out = {}
-    for method in ("sgnet", "sliding"):
+    for method in ("sgnet", "sliding", "global_local"):
         torch.manual_seed(0)
         cfg = SGNetConfig.tiny(method=method)
         out[method] = save_checkpoint(root / f"{method}.pt", build_model(cfg), cfg)
@@ -51,8 +51,10 @@ def _app() -> typer.Typer:
     return app
 
 
-def test_engine_kernel_reads_the_surrounding_window(scene: Path, tmp_path: Path) -> None:
-    cfg = SGNetConfig.tiny()
+@pytest.mark.parametrize("method", ["sgnet", "global_local"])
+def test_engine_kernel_reads_the_surrounding_window(scene: Path, tmp_path: Path,
+                                                    method: str) -> None:
+    cfg = SGNetConfig.tiny(method=method)
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     out = segment_raster(scene, tmp_path / "p.tif", model, cfg, tile_size=32, overlap=0,
@@ -93,7 +95,7 @@ def test_inference_module_does_not_import_lightning() -> None:
     assert res.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("method", ["sgnet", "sliding"])
+@pytest.mark.parametrize("method", ["sgnet", "sliding", "global_local"])
 def test_segment_command_keeps_the_grid(scene: Path, checkpoints: dict[str, Path],
                                         tmp_path: Path, method: str) -> None:
     dst = tmp_path / "out" / f"{method}.tif"
@@ -159,14 +161,39 @@ def test_segment_real_geotiff_with_nodata(real_data: Path, checkpoints: dict[str
 
 
 @pytest.mark.slow
-def test_demo_sgnet_beats_plain_sliding_window(tmp_path: Path) -> None:
-    from geoneurips.segmentation.sgnet.pipeline import demo
+def test_demo_against_every_baseline(tmp_path: Path) -> None:
+    """Quick demo, seed 0; evaluation scenes from an unseen seed. mIoU measured (quick):
+
+    ====  =====  ==============  ==============  ============
+    seed  SGNet  without SCI     sliding window  global-local
+    ====  =====  ==============  ==============  ============
+    0     0.873  0.820           0.730           0.622
+    1     0.972  0.972           0.600           0.851
+    2     0.993  0.979           0.829           0.983
+    ====  =====  ==============  ==============  ============
+
+    (full demo, seeds 0 / 1 / 2: SGNet 0.993 / 0.966 / 0.987, without SCI 0.954 / 0.957 /
+    0.958, sliding 0.709 / 0.634 / 0.738, global-local 0.953 / 0.907 / 0.966.) SGNet beats
+    the plain sliding window by 0.14 or more on every seed: asserted margin 0.07. Over the
+    global-local network the gain ranges from 0.01 to 0.25, too seed-dependent for a
+    margin (the system is ``partial`` for that reason); the test checks that
+    ``beats_baseline`` follows from the numbers and the stated margin."""
+    from geoneurips.segmentation.sgnet.pipeline import DEMO_MARGIN, demo
 
     r = demo(tmp_path, quick=True, seed=0)
-    # stated margin: SGNet's mIoU exceeds the plain sliding window's by more than 0.10
-    assert r.metrics["miou"] - r.baseline["miou"] > 0.10
-    assert r.beats_baseline and r.primary == "miou"
-    assert Path(r.artifacts["figure"]).stat().st_size > 0
+    assert set(r.baselines) == {"sliding_window", "global_local"}
+    assert set(r.ablations) == {"sgnet_without_sci"} and r.primary == "miou"
+    assert r.metrics["miou"] - r.baselines["sliding_window"]["miou"] > 0.07
+    strongest = max(r.baselines, key=lambda n: r.baselines[n]["miou"])
+    assert r.strongest_baseline == strongest and r.baseline == r.baselines[strongest]
+    unexplained = [g for g in r.regressions if not g["explanation"]]
+    assert r.beats_baseline == (r.metrics["miou"] - r.baseline["miou"] > DEMO_MARGIN
+                                and not unexplained)
+    params = r.details["parameters"]
+    assert params["global_local"] >= params["sgnet"] > params["sliding_window"]
     saved = json.loads(Path(r.artifacts["result"]).read_text())
-    assert saved["metrics"]["miou"] == pytest.approx(r.metrics["miou"])
-    assert (tmp_path / "sgnet_model.pt").is_file() and (tmp_path / "sliding_model.pt").is_file()
+    assert saved["baselines"]["global_local"]["miou"] == pytest.approx(
+        r.baselines["global_local"]["miou"])
+    assert Path(r.artifacts["figure"]).stat().st_size > 0
+    for name in ("sgnet", "sgnet_without_sci", "sliding_window", "global_local"):
+        assert (tmp_path / f"{name}_model.pt").is_file()

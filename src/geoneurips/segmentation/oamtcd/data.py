@@ -256,6 +256,8 @@ class OAMTCD(Dataset[dict[str, torch.Tensor]]):
 
     Samples: ``image`` float32 ``(3, H, W)`` (0-255, R, G, B), ``mask`` int64 ``(H, W)``
     (0 background, 1 tree, 2 canopy; category ids mapped by name).
+    A plain torch ``Dataset`` (TorchGeo has no OAM-TCD reader; its ``NonGeoDataset`` base
+    would only add ``__str__`` at the cost of importing ``torchgeo.datasets``).
 
     Raises:
         DataNotFoundError: the split file or an image is missing.

@@ -15,7 +15,8 @@ are not available offline; load your own through a checkpoint):
 * ``arch="small_unet"``: :class:`geoneurips.nn.unet.SmallUNet`, the tiny CPU config of the
   tests and the demo (``TCDConfig.tiny()``).
 
-The instance baseline (detectron2 Mask R-CNN R50-FPN) is not implemented.
+The instance baseline (detectron2 Mask R-CNN R50-FPN in the paper) is torchvision's Mask
+R-CNN in :mod:`.instance`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class TCDConfig:
             for SegFormer); ignored by ``small_unet``.
         num_classes: 2 (background, tree cover: the paper's configs and released models)
             or 3 (background, tree, canopy).
+        loss: ``"focal"`` (the paper's configs) or ``"ce"`` (plain cross-entropy: the
+            plain-network baseline of the demo).
         focal_form: ``"ovr"`` (smp's multiclass focal loss: one-vs-rest sigmoid focal term
             per class, averaged over classes) or ``"softmax"`` (Lin et al.).
         in_channels: 3 (RGB).
@@ -59,6 +62,7 @@ class TCDConfig:
     in_channels: int = 3
     width: int = 16
     depth: int = 3
+    loss: str = "focal"
     focal_form: str = "ovr"
     gamma: float = 2.0
     lr: float = 1e-3
@@ -76,6 +80,8 @@ class TCDConfig:
         if self.encoder not in encoders[self.arch]:
             raise InvalidInputError(
                 f"encoder {self.encoder!r} is not one of {encoders[self.arch]} for {self.arch}")
+        if self.loss not in ("focal", "ce"):
+            raise InvalidInputError(f"loss must be 'focal' or 'ce', got {self.loss!r}")
         if self.focal_form not in ("ovr", "softmax"):
             raise InvalidInputError(f"focal_form must be 'ovr' or 'softmax', got "
                                     f"{self.focal_form!r}")

@@ -1,13 +1,15 @@
 """Training and the demo of the OAM-TCD semantic baseline.
 
-* :class:`TCDTask`: LightningModule (U-Net + focal loss, Adam at the config's lr).
+* :class:`TCDTask`: LightningModule (U-Net + focal loss, or CE with ``loss="ce"``, Adam
+  at the config's lr).
 * :func:`train_model`: Lightning training on CPU through
   :func:`geoneurips.nn.training.make_trainer`; optional checkpoint.
 * :func:`evaluate`: global semantic scores (:func:`.metrics.semantic_scores`) of a model on
   a dataset.
 * :func:`demo`: synthetic tree-crown tiles written with :func:`.data.write_fixture` (the
-  published COCO layout), read back through :class:`.data.OAMTCD`; the U-Net is compared
-  with the excess-green threshold baseline on tree IoU.
+  published COCO layout), read back through :class:`.data.OAMTCD`; on the binary
+  tree-cover task the paper's U-Net recipe is compared with a plain U-Net of the same
+  size and the excess-green threshold on tree-cover IoU.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .inference import (
 from .metrics import semantic_scores
 from .model import FocalLoss, TCDConfig, build_model
 
-__all__ = ["TCDTask", "demo", "evaluate", "green_baseline", "load_model", "save_checkpoint",
+__all__ = ["DEMO_MARGIN", "TCDTask", "demo", "evaluate", "green_baseline", "load_model", "save_checkpoint",
            "segment_raster", "train_model"]
 
 try:
@@ -51,7 +53,9 @@ class TCDTask(_LightningBase):  # type: ignore[misc]
         super().__init__()
         self.config = config
         self.model = build_model(config)
-        self.criterion = FocalLoss(gamma=config.gamma, form=config.focal_form)
+        self.criterion: nn.Module = (
+            FocalLoss(gamma=config.gamma, form=config.focal_form) if config.loss == "focal"
+            else nn.CrossEntropyLoss(ignore_index=255))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.model(normalize(image, self.config))  # type: ignore[no-any-return]
@@ -74,6 +78,12 @@ class TCDTask(_LightningBase):  # type: ignore[misc]
         checkpoint["state_dict"].pop(CONFIG_KEY, None)
 
 
+def _stack(batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Collate image and mask only (no augmentation)."""
+    return {"image": torch.stack([s["image"] for s in batch]),
+            "mask": torch.stack([s["mask"] for s in batch])}
+
+
 def _augment(batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """Collate with random flips / 90-degree rotations (same for image and mask)."""
     imgs, masks = [], []
@@ -90,11 +100,12 @@ def _augment(batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
 def train_model(
     config: TCDConfig, samples: Any, *, epochs: int = 10, batch_size: int = 12,
     seed: int = 0, checkpoint: str | Path | None = None, progress: bool = False,
+    augment: bool = True,
 ) -> nn.Module:
     """Train the U-Net with Lightning on CPU; return it in eval mode.
 
     ``samples``: a dataset or list of ``{"image", "mask"}`` samples of equal size.
-    ``batch_size`` 12 is the paper's.
+    ``batch_size`` 12 is the paper's. ``augment``: random flips and 90-degree rotations.
     """
     from torch.utils.data import DataLoader
 
@@ -105,7 +116,7 @@ def train_model(
     task = TCDTask(config)
     gen = torch.Generator().manual_seed(seed)
     loader = DataLoader(samples, batch_size=batch_size, shuffle=True, generator=gen,
-                        collate_fn=_augment)
+                        collate_fn=_augment if augment else _stack)
     trainer = make_trainer(max_epochs=epochs, progress=progress, seed=seed)
     trainer.fit(task, loader)
     model = task.model.eval()
@@ -129,13 +140,48 @@ def evaluate(model: nn.Module, config: TCDConfig, dataset: Any) -> tuple[dict[st
     return semantic_scores(p, t, config.num_classes), preds
 
 
-def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
-    """U-Net (focal loss) vs. the excess-green threshold on synthetic OAM-TCD tiles.
+def _tradeoffs(scores: dict[str, float],
+               baselines: dict[str, dict[str, float]]) -> dict[str, str]:
+    """Explanations for precision / recall (= per-class accuracy) regressions that are a
+    trade-off: every baseline better on that number is not better on the class's F1.
+    A baseline better on both stays unexplained (the demo then fails honestly)."""
+    out = {}
+    for k, v in scores.items():
+        kind, _, cls = k.partition("_")
+        if kind not in ("precision", "recall", "accuracy"):
+            continue
+        f1 = f"f1_{cls}"
+        better = [b for b in baselines.values() if b.get(k, -1.0) > v]
+        if all(b[f1] <= scores[f1] for b in better):
+            out[k] = (f"a precision/recall trade-off: no baseline better on {k} has a "
+                      f"higher {f1}, which combines both")
+    return out
 
-    The tiles hold bright-green grass (as green as trees) and two vegetation classes
-    (single trees, canopy groups), so the threshold cannot separate them; the primary
-    metric is the tree-class IoU of the 3-class task (margin 0.15). The trained model is
-    saved as ``oamtcd_model.pt`` (usable by ``geoneurips tcd-segment``).
+
+#: Tree-cover IoU margin asked of the paper's configuration over the strongest baseline.
+DEMO_MARGIN = 0.02
+
+
+def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
+    """The paper's U-Net configuration vs. a plain U-Net of the same size and the
+    excess-green threshold, on the **binary** tree-cover task of the paper's released
+    models (0 background, 1 tree or canopy), on synthetic OAM-TCD tiles.
+
+    Training tiles come from :func:`.data.write_fixture` with ``seed`` (split ``train``),
+    test tiles from a second fixture written with ``seed + 10_000`` (split ``test``), both
+    in the published COCO layout and read through :class:`.data.OAMTCD`. The tiles hold
+    bright-green grass (as green as trees), so the threshold confuses them.
+
+    * method (``"unet_paper_config"``): SmallUNet (width 8, depth 2), the paper's focal loss
+      (smp multiclass form, gamma 2), Adam, random flips / 90-degree rotations;
+    * ``"plain_unet"``: the same SmallUNet, cross-entropy, Adam, no augmentation, the same
+      tiles, epochs and batches;
+    * ``"excess_green"``: ``2G - R - B > 20`` -> tree cover.
+
+    The method *is* a U-Net: the comparison only measures what the paper's training
+    recipe adds to a plain one. The primary metric is the global tree-cover IoU (margin
+    :data:`DEMO_MARGIN`). The trained model is saved as ``oamtcd_model.pt`` (usable by
+    ``geoneurips tcd-segment``).
     """
     import tempfile
 
@@ -149,41 +195,61 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n_train, size, epochs = (32, 64, 30) if quick else (64, 96, 40)
-    config = TCDConfig.tiny()
+    method_cfg = TCDConfig.tiny(num_classes=2)
+    plain_cfg = TCDConfig.tiny(num_classes=2, loss="ce")
     with tempfile.TemporaryDirectory(prefix="oamtcd_demo_") as tmpd:
-        root = write_fixture(Path(tmpd) / "data", n_train=n_train, n_test=8, size=size,
-                             folds=2, seed=seed)
+        tmp = Path(tmpd)
+        root = write_fixture(tmp / "train", n_train=n_train, n_test=1, size=size, folds=1,
+                             seed=seed)
+        troot = write_fixture(tmp / "test", n_train=1, n_test=8, size=size, folds=1,
+                              seed=seed + 10_000)
         train = OAMTCD(root, "train")
-        test = OAMTCD(root, "test")
+        test = OAMTCD(troot, "test")
         samples = [train[i] for i in range(len(train))]
         t0 = time.perf_counter()
-        model = train_model(config, samples, epochs=epochs, seed=seed,
+        model = train_model(method_cfg, samples, epochs=epochs, seed=seed,
                             checkpoint=out / "oamtcd_model.pt")
         t1 = time.perf_counter()
-        scores, preds = evaluate(model, config, test)
+        plain = train_model(plain_cfg, samples, epochs=epochs, seed=seed, augment=False,
+                            checkpoint=out / "plain_unet_model.pt")
+        t2 = time.perf_counter()
+        scores, preds = evaluate(model, method_cfg, test)
+        plain_scores, plain_preds = evaluate(plain, plain_cfg, test)
         test_samples = [test[i] for i in range(len(test))]
     base_preds = [green_baseline(s["image"].numpy()) for s in test_samples]
-    tgt = np.concatenate([s["mask"].numpy().ravel() for s in test_samples])
-    base = semantic_scores(np.concatenate([b.ravel() for b in base_preds]), tgt, 3)
-    fig, axes = new_figure(4, 1, size=3.0)
+    tgt = np.concatenate([(s["mask"].numpy() > 0).ravel() for s in test_samples])
+    green = semantic_scores(np.concatenate([b.ravel() for b in base_preds]), tgt, 2)
+    fig, axes = new_figure(5, 1, size=3.0)
     s0 = test_samples[0]
-    panels = [(s0["image"].numpy().transpose(1, 2, 0) / 255.0, "test tile"),
-              (s0["mask"].numpy(), "reference (1 tree, 2 canopy)"),
-              (base_preds[0], f"excess green: tree IoU {base['iou_tree']:.2f}"),
-              (preds[0], f"U-Net: tree IoU {scores['iou_tree']:.2f}")]
+    panels = [(s0["image"].numpy().transpose(1, 2, 0) / 255.0, "test tile (unseen seed)"),
+              ((s0["mask"].numpy() > 0).astype(np.int64), "reference tree cover"),
+              (base_preds[0], f"excess green: IoU {green['iou_tree']:.2f}"),
+              (plain_preds[0], f"plain U-Net: IoU {plain_scores['iou_tree']:.2f}"),
+              (preds[0], f"paper config: IoU {scores['iou_tree']:.2f}")]
     for ax, (arr, title) in zip(axes[0], panels, strict=True):
-        kw: dict[str, Any] = {} if arr.ndim == 3 else {"vmin": 0, "vmax": 2,
+        kw: dict[str, Any] = {} if arr.ndim == 3 else {"vmin": 0, "vmax": 1,
                                                         "cmap": "viridis"}
-        ax.imshow(np.clip(arr, 0, 2) if arr.ndim == 3 else arr, interpolation="nearest", **kw)
+        ax.imshow(np.clip(arr, 0, 1) if arr.ndim == 3 else arr, interpolation="nearest", **kw)
         ax.set_title(title, fontsize=8)
         ax.axis("off")
+    directions = {k: "max" for k in scores}
+    baselines = {"plain_unet": plain_scores, "excess_green": green}
+    explained = _tradeoffs(scores, baselines)
     return finish(
-        "oamtcd", scores, base, primary="iou_tree", margin=0.15, higher_is_better=True,
-        figure=fig, out_dir=out, started=started,
-        details={"baseline": "excess-green threshold (2G-R-B > 20) -> tree",
+        "oamtcd", scores, baselines=baselines,
+        primary="iou_tree", margin=DEMO_MARGIN, directions=directions,
+        regressions_explained=explained, figure=fig, out_dir=out, started=started,
+        details={"task": "binary tree cover (tree or canopy) like the paper's released models",
+                 "method": "SmallUNet width 8 depth 2, focal loss (smp multiclass form, "
+                           "gamma 2), Adam lr 1e-2, flips/rot90",
+                 "baselines": "plain_unet: same SmallUNet, cross-entropy, no augmentation; "
+                              "excess_green: 2G-R-B > 20 -> tree cover",
+                 "evaluation": f"test tiles of a fixture written with seed {seed + 10_000}",
                  "train_tiles": len(samples), "test_tiles": len(test_samples),
-                 "tile_size": size, "epochs": epochs, "model": "SmallUNet width 8 depth 2",
-                 "loss": "focal (smp multiclass form), gamma 2", "seconds_train": round(t1 - t0, 2),
-                 "checkpoint": str(out / "oamtcd_model.pt"),
+                 "tile_size": size, "epochs": epochs,
+                 "seconds_train_method": round(t1 - t0, 2),
+                 "seconds_train_plain": round(t2 - t1, 2),
+                 "checkpoints": [str(out / "oamtcd_model.pt"),
+                                 str(out / "plain_unet_model.pt")],
                  "note": "synthetic tiles; the paper's numbers are on the real OAM-TCD"},
     )

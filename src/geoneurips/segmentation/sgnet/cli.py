@@ -13,6 +13,10 @@ import typer
 
 __all__ = ["segment"]
 
+#: the checkpoint `geoneurips demo sgnet` writes for each method
+_DEMO_FILES = {"sgnet": "sgnet_model.pt", "sliding": "sliding_window_model.pt",
+               "global_local": "global_local_model.pt"}
+
 
 def segment(
     image: Annotated[Path, typer.Argument(help="input GeoTIFF (any size; streamed by windows)")],
@@ -22,7 +26,7 @@ def segment(
     ],
     method: Annotated[
         str | None,
-        typer.Option("--method", help="sgnet | sliding (default: the checkpoint's method)"),
+        typer.Option("--method", help="sgnet | sliding | global_local (default: the checkpoint's)"),
     ] = None,
     tile_size: Annotated[
         int | None, typer.Option("--tile-size", help="tile side (default: training patch size)")
@@ -47,8 +51,9 @@ def segment(
     from ...errors import CheckpointError, InvalidInputError
     from .inference import load_model, segment_raster
 
-    if method is not None and method not in ("sgnet", "sliding"):
-        raise InvalidInputError(f"--method must be 'sgnet' or 'sliding', got {method!r}")
+    if method is not None and method not in ("sgnet", "sliding", "global_local"):
+        raise InvalidInputError(
+            f"--method must be 'sgnet', 'sliding' or 'global_local', got {method!r}")
     if tile_size is not None and tile_size < 8:
         raise InvalidInputError(f"--tile-size must be at least 8, got {tile_size}")
     if overlap is not None and (overlap < 0 or (tile_size is not None and overlap >= tile_size)):
@@ -59,7 +64,7 @@ def segment(
         raise CheckpointError(
             f"--method {method} asked for, but {str(checkpoint)!r} holds a {config.method!r} "
             f"model; pass a {method} checkpoint (e.g. from `geoneurips demo sgnet`: "
-            f"{method}_model.pt)"
+            f"{_DEMO_FILES[method]})"
         )
     out = segment_raster(image, output, model, config, tile_size=tile_size, overlap=overlap,
                          probabilities=probabilities, progress=progress and not json_output)

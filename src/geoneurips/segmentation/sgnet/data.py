@@ -9,9 +9,12 @@
           train/gt/austin1.tif ...   vienna36.tif       1 band uint8, 255 = building, 0 = not
           test/images/bellingham1.tif ... tyrol-e36.tif  RGB only (labels withheld)
 
-  Splits: ``train`` = images 6-36 of the five training cities, ``val`` = images 1-5 of each
-  (the validation convention of Maggiori et al. used by most follow-ups), ``test`` = the
-  test cities (no masks). Labels are mapped 0 -> 0, 255 -> 1.
+  Splits: ``train`` = images 6-36 of the training folder, ``val`` = images 1-5 of each
+  city (the validation convention of Maggiori et al. used by most follow-ups, and
+  TorchGeo's), ``test`` = the test folder (no masks). Labels: the published masks hold
+  0/255 and are mapped 255 -> 1; masks holding 0/1 (TorchGeo's test fixture, re-exported
+  masks) are read as they are. A partial download reads: any ``<city><n>.tif`` present is
+  used (TorchGeo's fixture holds only ``austin``, also in ``test/``).
 * :class:`SurroundingPatches` reads patches of (Geo)TIFF ultra images together with their
   surrounding window (SGNet Sec. 3.1): for a ``p x p`` patch at ``(row, col)``, the
   ``round(s p)``-sided window centred on it (read boundless, zero-filled outside the image,
@@ -69,8 +72,16 @@ class InriaAerial(Dataset[dict[str, torch.Tensor]]):
         split: ``"train"`` (images 6-36), ``"val"`` (images 1-5) or ``"test"`` (no masks).
         transforms: optional callable on the sample dict.
 
+    Same layout, splits and sample keys as TorchGeo's ``InriaAerialImageLabeling`` (the
+    tests compare both readers); a plain torch ``Dataset``, not TorchGeo's
+    ``NonGeoDataset``, because importing ``torchgeo.datasets`` loads geopandas, pyproj and
+    torchvision's datasets, seconds that ``geoneurips segment`` (which imports this module)
+    should not pay.
+
     Samples: ``image`` float32 ``(3, H, W)`` (0-255, bands R, G, B), ``mask`` int64
-    ``(H, W)`` in {0, 1} (not for ``test``).
+    ``(H, W)`` in {0, 1} (not for ``test``), from the first band of the ``gt`` file (0/255
+    as published, or 0/1). Whatever cities are present are read (a partial download or
+    TorchGeo's fixture); every image of a labelled split needs its ``gt`` file.
 
     Raises:
         DataNotFoundError: when the split's folders or files are missing.
@@ -96,11 +107,10 @@ class InriaAerial(Dataset[dict[str, torch.Tensor]]):
         if not img_dir.is_dir() or (split != "test" and not gt_dir.is_dir()):
             raise DataNotFoundError("Inria Aerial Image Labeling", self.root,
                                     [f"{folder}/images/", f"{folder}/gt/"], INRIA_URL, layout)
-        cities = INRIA_TEST_CITIES if split == "test" else INRIA_TRAIN_CITIES
         files: list[tuple[Path, Path | None]] = []
         for path in sorted(img_dir.glob("*.tif")):
             m = _NAME.match(path.name)
-            if not m or m.group(1) not in cities:
+            if not m:
                 continue
             n = int(m.group(2))
             if split == "val" and n > 5 or split == "train" and n <= 5:
@@ -123,14 +133,18 @@ class InriaAerial(Dataset[dict[str, torch.Tensor]]):
 
     @staticmethod
     def encode_mask(gt: np.ndarray, path: Path | str = "mask") -> np.ndarray:
-        """Map the published 0/255 labels to {0, 1}; any other value is an error."""
-        bad = (gt != 0) & (gt != 255)
-        if bad.any():
-            vals = np.unique(gt[bad])[:5].tolist()
+        """Map labels to {0, 1}: the published 0/255 (255 -> 1) or 0/1 as they are.
+
+        Raises:
+            InvalidInputError: any other value, or 1 and 255 in the same array.
+        """
+        vals = np.unique(gt)
+        if not (set(vals.tolist()) <= {0, 255} or set(vals.tolist()) <= {0, 1}):
             raise InvalidInputError(
-                f"Inria mask {str(path)!r} must hold only 0 and 255; found {vals}"
+                f"Inria mask {str(path)!r} must hold 0/255 (published) or 0/1; found "
+                f"{vals[:6].tolist()}"
             )
-        mask: np.ndarray = (gt == 255).astype(np.int64)
+        mask: np.ndarray = (gt != 0).astype(np.int64)
         return mask
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:

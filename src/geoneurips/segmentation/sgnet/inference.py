@@ -55,9 +55,10 @@ def predict_patches(
 ) -> dict[str, torch.Tensor]:
     """Run the model on raw (un-normalised) ``(B, C, H, W)`` patches (and contexts)."""
     x = _normalize(image, config)
-    if config.method == "sgnet":
+    if config.method in ("sgnet", "global_local"):
         if context is None:
-            raise InvalidInputError("SGNet needs the surrounding context of every patch")
+            raise InvalidInputError(
+                f"the {config.method} model needs the surrounding context of every patch")
         return model(x, _normalize(context, config))  # type: ignore[no-any-return]
     return model(x)  # type: ignore[no-any-return]
 
@@ -136,7 +137,7 @@ def _make_kernel(model: nn.Module, config: SGNetConfig, multiple: int) -> Any:
             x = F.pad(x, (0, pw, 0, ph))
         x = x.contiguous(memory_format=torch.channels_last)
         context = None
-        if config.method == "sgnet":
+        if config.method in ("sgnet", "global_local"):
             r0, c0, sh, sw = surrounding_window(ctx.row_off, ctx.col_off, h + ph, w + pw,
                                                 config.context_scale)
             sur = torch.from_numpy(np.asarray(ctx.read(r0, c0, sh, sw), dtype=np.float32))

@@ -20,6 +20,11 @@ Segmentation Model". No public code exists; this is built from the paper's descr
   predictions of two adjacent, overlapping patches on their overlap
   (:class:`SGNetLoss`, :func:`boundary_consistency_loss`).
 
+Baselines (not the paper's components): ``_Plain`` (the base network on the patch alone,
+the paper's sliding window) and :class:`GlobalLocal` (the base network on the patch and
+its resized surrounding window stacked as channels). ``SGNetConfig(use_sci=False)`` is the
+ablation without the SCI module.
+
 The loss weights, window size and context scale below are our defaults where the paper's
 exact values were not available to us (noted on each argument).
 """
@@ -36,6 +41,10 @@ from torch import nn
 from ...errors import InvalidInputError
 
 __all__ = [
+    "METHODS",
+    "GlobalLocal",
+    "METHODS",
+    "GlobalLocal",
     "SCIModule",
     "SGNet",
     "SGNetConfig",
@@ -209,10 +218,13 @@ class SGNetConfig:
     """Everything needed to rebuild an SGNet (or a plain sliding-window base network).
 
     Stored in checkpoints beside the weights so that ``geoneurips segment`` can rebuild the
-    model. ``method="sliding"`` describes the plain base network alone (the baseline).
+    model. ``method="sliding"`` describes the plain base network alone (the paper's
+    baseline); ``method="global_local"`` the plain base network fed the patch and its
+    resized surrounding window stacked as ``2 * in_channels`` input bands (the obvious way
+    to "simply feed context", our practitioner baseline; not in the paper).
 
     Attributes:
-        method: ``"sgnet"`` or ``"sliding"``.
+        method: ``"sgnet"``, ``"sliding"`` or ``"global_local"``.
         in_channels: image bands.
         num_classes: classes.
         base_width: :class:`SmallUNet` width (default base network).
@@ -222,6 +234,9 @@ class SGNetConfig:
             studies several surrounding sizes).
         window_size: W-MSA window side.
         num_heads: W-MSA heads.
+        use_sci: keep the SCI module (Sec. 3.2); ``False`` is the ablation "SGNet without
+            its surrounding-context integration" (the SCB encoder's features are aligned and
+            fused as they are).
         patch_size: training patch side (default tile size at inference).
         mean: per-band mean used to normalise inputs.
         std: per-band standard deviation used to normalise inputs.
@@ -236,6 +251,7 @@ class SGNetConfig:
     context_scale: float = 3.0
     window_size: int = 8
     num_heads: int = 4
+    use_sci: bool = True
     patch_size: int = 256
     mean: list[float] = field(default_factory=lambda: [127.5, 127.5, 127.5])
     std: list[float] = field(default_factory=lambda: [64.0, 64.0, 64.0])
@@ -281,6 +297,7 @@ class SGNet(nn.Module):
         num_heads: W-MSA heads.
         base_channels: channels of ``base.forward_features`` when ``base`` has no
             ``out_features``.
+        use_sci: ``False`` replaces the SCI module by the identity (ablation).
 
     ``forward(patch, context)`` takes the patch ``(B, C, H, W)`` and its surrounding window
     already resized to the patch size ``(B, C, H, W)``; it returns ``{"out": logits at the
@@ -297,6 +314,7 @@ class SGNet(nn.Module):
         window_size: int = 8,
         num_heads: int = 4,
         base_channels: int | None = None,
+        use_sci: bool = True,
     ) -> None:
         super().__init__()
         if not hasattr(base, "forward_features"):
@@ -314,6 +332,8 @@ class SGNet(nn.Module):
               else int(cast(SupportsInt, base.out_features)))
         self.context = SurroundingBranch(in_channels, context_channels, num_classes,
                                          window_size, num_heads)
+        if not use_sci:
+            self.context.sci = nn.Identity()  # type: ignore[assignment]
         self.fuse = nn.Sequential(
             nn.Conv2d(cb + context_channels, cb, 3, padding=1, bias=False),
             nn.BatchNorm2d(cb),
@@ -446,18 +466,43 @@ class _Plain(nn.Module):
         return {"out": self.base(patch)}
 
 
+class GlobalLocal(nn.Module):
+    """Global-local baseline: one plain network on the patch and its resized surrounding
+    window stacked as channels (``(B, 2C, H, W)``); it sees exactly SGNet's pixels."""
+
+    def __init__(self, base: nn.Module, in_channels: int) -> None:
+        super().__init__()
+        self.base = base
+        self.in_channels = in_channels
+
+    def forward(self, patch: torch.Tensor, context: torch.Tensor) -> dict[str, torch.Tensor]:
+        if patch.shape != context.shape or patch.shape[1] != self.in_channels:
+            raise InvalidInputError(
+                f"global-local model expects patch and context of {self.in_channels} bands "
+                f"and equal shapes, got {tuple(patch.shape)} and {tuple(context.shape)}"
+            )
+        return {"out": self.base(torch.cat([patch, context], dim=1))}
+
+
+#: The model kinds a config (and a checkpoint) can describe.
+METHODS = ("sgnet", "sliding", "global_local")
+
+
 def build_model(config: SGNetConfig) -> nn.Module:
-    """Build an :class:`SGNet` (``method="sgnet"``) or the plain base network wrapper
-    (``method="sliding"``) around a :class:`geoneurips.nn.unet.SmallUNet`."""
+    """Build an :class:`SGNet` (``method="sgnet"``), the plain base network wrapper
+    (``"sliding"``) or the :class:`GlobalLocal` baseline (``"global_local"``) around a
+    :class:`geoneurips.nn.unet.SmallUNet`."""
     from ...nn.unet import SmallUNet
 
-    base = SmallUNet(config.in_channels, config.num_classes, width=config.base_width,
+    if config.method not in METHODS:
+        raise InvalidInputError(f"unknown method {config.method!r}; use one of {METHODS}")
+    bands = 2 * config.in_channels if config.method == "global_local" else config.in_channels
+    base = SmallUNet(bands, config.num_classes, width=config.base_width,
                      depth=config.base_depth)
     if config.method == "sliding":
         return _Plain(base)
-    if config.method != "sgnet":
-        raise InvalidInputError(f"unknown method {config.method!r}; use 'sgnet' or 'sliding'")
+    if config.method == "global_local":
+        return GlobalLocal(base, config.in_channels)
     return SGNet(base, config.in_channels, config.num_classes, config.context_channels,
-                 config.context_scale, config.window_size, config.num_heads)
-
-
+                 config.context_scale, config.window_size, config.num_heads,
+                 use_sci=config.use_sci)

@@ -35,14 +35,22 @@ from .inference import (
 )
 from .model import SGNetConfig, SGNetLoss, build_model
 
+#: mIoU margin SGNet must clear over the strongest baseline. Measured gains over the
+#: strongest baseline, seeds 0/1/2: full demo 0.040/0.059/0.021, quick 0.143/0.121/0.011,
+#: so this margin does NOT hold on every seed (the system is ``partial``).
+DEMO_MARGIN = 0.03
+
 __all__ = [
     "CONFIG_KEY",
+    "DEMO_MARGIN",
+    "DEMO_MODELS",
     "SGNetTask",
     "demo",
     "evaluate_prediction",
     "load_model",
     "materialize",
     "predict_patches",
+    "run_comparison",
     "save_checkpoint",
     "segment_raster",
     "train_model",
@@ -82,9 +90,18 @@ class SGNetTask(_LightningBase):  # type: ignore[misc]
         return predict_patches(self.model, self.config, image, context)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        if self.config.method == "sliding":
-            out = self(batch["image"])["out"]
-            loss = F.cross_entropy(out, batch["mask"], ignore_index=IGNORE_INDEX)
+        if self.config.method != "sgnet":
+            # baselines: plain CE on every patch of the batch (both patches of a pair, so
+            # they see the same pixels and labels as SGNet)
+            image, mask = batch["image"], batch["mask"]
+            context = batch.get("context")
+            if "image_b" in batch:
+                image = torch.cat([image, batch["image_b"]])
+                mask = torch.cat([mask, batch["mask_b"]])
+                if context is not None:
+                    context = torch.cat([context, batch["context_b"]])
+            out = self(image, context)["out"]
+            loss = F.cross_entropy(out, mask, ignore_index=IGNORE_INDEX)
             self.log("train_loss", loss, batch_size=len(out))
             return loss
         out_a = self(batch["image"], batch["context"])
@@ -154,93 +171,141 @@ def train_model(
     return model
 
 
-def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
-    """SGNet vs. the plain sliding window of the same SmallUNet on the ambiguous-patch task.
+#: The demo's models: name -> (config overrides, role). Every one gets the same training
+#: patches (with their surrounding windows), epochs, optimiser and evaluation scenes.
+DEMO_MODELS: dict[str, dict[str, Any]] = {
+    "sgnet": {"method": "sgnet"},
+    # ablation: the SCB without its SCI module (W-MSA + conv + GAP), Sec. 3.2
+    "sgnet_without_sci": {"method": "sgnet", "use_sci": False},
+    # the paper's baseline: the same base network on the patch alone
+    "sliding_window": {"method": "sliding"},
+    # practitioner's baseline: the patch and its resized surrounding window stacked as six
+    # input bands of one plain U-Net, widened (width 10: 46 k weights) to at least SGNet's
+    # size (41 k)
+    "global_local": {"method": "global_local", "base_width": 10},
+}
 
-    Synthetic Inria-layout scenes (:func:`.data.write_fixture` with
-    :func:`.data.make_ambiguous_scene`) are read through :class:`.data.InriaAerial` and
-    :class:`.data.SurroundingPatches`; both models are trained for the same epochs on the
-    ``train`` split, then every ``val`` image is segmented through the streaming GeoTIFF
-    engine and scored by mIoU. Checkpoints of both models are saved in ``out_dir``.
+
+def run_comparison(
+    work: Path, *, quick: bool = False, seed: int = 0, out_dir: Path | None = None,
+    models: tuple[str, ...] = tuple(DEMO_MODELS),
+) -> dict[str, Any]:
+    """Train every model of :data:`DEMO_MODELS` on one synthetic training set and score
+    them on scenes drawn from an unseen seed (the demo's core; also used by the tests).
+
+    Training scenes: :func:`.data.write_fixture` with ``seed`` (split ``train``);
+    evaluation scenes: a second fixture written with ``seed + 10_000`` (split ``val``), so
+    no evaluation scene shares a generator draw with training. Every evaluation image is
+    segmented through the streaming GeoTIFF engine (:func:`segment_raster`) and scored by
+    mIoU over all its pixels.
+    """
+    from ...raster.io import read_raster
+    from .data import InriaAerial, SurroundingPatches, write_fixture
+
+    size = 192 if quick else 256
+    spi = 112 if quick else 64
+    epochs = 5 if quick else 6
+    n_img = 6 if quick else 7
+    write_fixture(work / "train_data", size=size, images_per_city=n_img, seed=seed)
+    write_fixture(work / "eval_data", size=size, images_per_city=5, seed=seed + 10_000)
+    train = InriaAerial(work / "train_data", "train")
+    val = InriaAerial(work / "eval_data", "val")
+    configs = {n: SGNetConfig.tiny(**DEMO_MODELS[n]) for n in models}
+    p = SGNetConfig.tiny().patch_size
+    scale = SGNetConfig.tiny().context_scale
+    masks = [gt for _, gt in train.files if gt is not None]
+    patches = SurroundingPatches([f[0] for f in train.files], masks, patch_size=p,
+                                 context_scale=scale, samples_per_image=spi,
+                                 pair_shift=(0, p // 2), seed=seed)
+    samples = materialize(patches)
+    patches.close()
+    trained: dict[str, nn.Module] = {}
+    seconds: dict[str, float] = {}
+    for name, cfg in configs.items():
+        t0 = time.perf_counter()
+        ckpt = None if out_dir is None else out_dir / f"{name}_model.pt"
+        trained[name] = train_model(cfg, samples, epochs=epochs, seed=seed, checkpoint=ckpt)
+        seconds[f"seconds_train_{name}"] = round(time.perf_counter() - t0, 2)
+    val_files = val.files[:4] if quick else val.files
+    preds: dict[str, list[np.ndarray]] = {n: [] for n in configs}
+    targets: list[np.ndarray] = []
+    images: list[np.ndarray] = []
+    t0 = time.perf_counter()
+    for i, (img_path, gt_path) in enumerate(val_files):
+        if gt_path is None:  # pragma: no cover - the val split always has masks
+            raise InvalidInputError(f"{img_path} has no mask")
+        gt, _ = read_raster(gt_path)
+        targets.append(InriaAerial.encode_mask(gt[0], gt_path))
+        images.append(read_raster(img_path)[0])
+        for name, cfg in configs.items():
+            dst = work / f"{name}_{i}.tif"
+            segment_raster(img_path, dst, trained[name], cfg, tile_size=p, overlap=8,
+                           progress=False)
+            preds[name].append(read_raster(dst)[0][0].astype(np.int64))
+    seconds["seconds_inference"] = round(time.perf_counter() - t0, 2)
+    tgt = np.stack(targets)
+    scores = {n: evaluate_prediction(np.stack(preds[n]), tgt, 2) for n in configs}
+    params = {n: int(sum(q.numel() for q in m.parameters())) for n, m in trained.items()}
+    return {"scores": scores, "preds": preds, "targets": targets, "images": images,
+            "params": params, "seconds": seconds, "train_patches": len(samples),
+            "val_images": len(targets), "image_size": size, "patch_size": p,
+            "context_scale": scale, "epochs": epochs}
+
+
+def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
+    """SGNet vs. the plain sliding window and a global-local network on the ambiguous-patch
+    task, with the SCI-free SGNet as ablation (see :func:`run_comparison`).
+
+    The scenes (:func:`.data.make_ambiguous_scene`, written in the Inria layout and read
+    through :class:`.data.InriaAerial` / :class:`.data.SurroundingPatches`) make a patch
+    alone ambiguous: the class of a block is only shown by its thin frame, which the
+    surrounding window reaches. The global-local baseline gets exactly SGNet's pixels (the
+    patch and the same resized surrounding window), so the comparison tests the paper's
+    claim that *how* SGNet integrates the context (aligned SCB features, W-MSA, GAP) beats
+    simply feeding it. Checkpoints of all models are saved in ``out_dir``.
     """
     import tempfile
 
     from ...demo import finish, new_figure
-    from ...raster.io import read_raster
     from ...seed import seed_everything
-    from .data import InriaAerial, SurroundingPatches, write_fixture
 
     started = time.perf_counter()
     seed_everything(seed)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    size = 192 if quick else 256
-    spi = 112 if quick else 64
-    epochs = 5 if quick else 6
-    cfg_s = SGNetConfig.tiny(method="sgnet", context_scale=3.0)
-    tile = cfg_s.patch_size  # inference tile = training patch (the paper's sliding setting)
-    cfg_p = SGNetConfig.tiny(method="sliding")
     with tempfile.TemporaryDirectory(prefix="sgnet_demo_") as tmpd:
-        tmp = Path(tmpd)
-        write_fixture(tmp / "data", size=size, images_per_city=7 if not quick else 6,
-                      seed=seed)
-        train = InriaAerial(tmp / "data", "train")
-        val = InriaAerial(tmp / "data", "val")
-        p = cfg_s.patch_size
-        train_masks: list[Path] = []
-        for _, gt_path in train.files:
-            assert gt_path is not None  # labelled split
-            train_masks.append(gt_path)
-        patches = SurroundingPatches([f[0] for f in train.files], train_masks,
-                                     patch_size=p, context_scale=cfg_s.context_scale,
-                                     samples_per_image=spi, pair_shift=(0, p // 2), seed=seed)
-        samples = materialize(patches)
-        patches.close()
-        plain_samples = [{"image": s["image"], "mask": s["mask"]} for s in samples]
-        t0 = time.perf_counter()
-        sg = train_model(cfg_s, samples, epochs=epochs, seed=seed,
-                         checkpoint=out / "sgnet_model.pt")
-        t1 = time.perf_counter()
-        pl = train_model(cfg_p, plain_samples, epochs=epochs, seed=seed,
-                         checkpoint=out / "sliding_model.pt")
-        t2 = time.perf_counter()
-        preds: dict[str, list[np.ndarray]] = {"sgnet": [], "sliding": []}
-        targets: list[np.ndarray] = []
-        images: list[np.ndarray] = []
-        val_files = val.files[:4] if quick else val.files
-        for i, (img_path, gt_path) in enumerate(val_files):
-            assert gt_path is not None
-            gt, _ = read_raster(gt_path)
-            targets.append(InriaAerial.encode_mask(gt[0], gt_path))
-            images.append(read_raster(img_path)[0])
-            for name, model, cfg in (("sgnet", sg, cfg_s), ("sliding", pl, cfg_p)):
-                dst = tmp / f"{name}_{i}.tif"
-                segment_raster(img_path, dst, model, cfg, tile_size=tile, overlap=8,
-                               progress=False)
-                preds[name].append(read_raster(dst)[0][0].astype(np.int64))
-        t3 = time.perf_counter()
-    tgt = np.stack(targets)
-    m_sg = evaluate_prediction(np.stack(preds["sgnet"]), tgt, 2)
-    m_pl = evaluate_prediction(np.stack(preds["sliding"]), tgt, 2)
-    fig, axes = new_figure(4, 1, size=3.2)
-    panels = [(images[0].transpose(1, 2, 0), "val image"), (targets[0], "reference"),
-              (preds["sliding"][0], f"sliding window mIoU {m_pl['miou']:.2f}"),
-              (preds["sgnet"][0], f"SGNet mIoU {m_sg['miou']:.2f}")]
-    for ax, (arr, title) in zip(axes[0], panels, strict=True):
+        res = run_comparison(Path(tmpd), quick=quick, seed=seed, out_dir=out)
+    sc = res["scores"]
+    fig, axes = new_figure(3, 2, size=3.2)
+    titles = {"sliding_window": "sliding window", "global_local": "global-local U-Net",
+              "sgnet_without_sci": "SGNet without SCI", "sgnet": "SGNet"}
+    panels = [(res["images"][0].transpose(1, 2, 0), "val image (unseen seed)"),
+              (res["targets"][0], "reference")]
+    panels += [(res["preds"][n][0], f"{titles[n]} mIoU {sc[n]['miou']:.2f}") for n in titles]
+    for ax, (arr, title) in zip(axes.flat, panels, strict=True):
         ax.imshow(arr, cmap=None if arr.ndim == 3 else "viridis", interpolation="nearest",
                   **({} if arr.ndim == 3 else {"vmin": 0, "vmax": 1}))
         ax.set_title(title, fontsize=9)
         ax.axis("off")
+    directions = {"miou": "max", "oa": "max", "mf1": "max", "iou_0": "max", "iou_1": "max"}
     return finish(
-        "sgnet", m_sg, m_pl, primary="miou", margin=0.10, higher_is_better=True, figure=fig,
-        out_dir=out, started=started,
-        details={"baseline": "plain sliding window, same SmallUNet, same epochs",
-                 "train_patches": len(samples), "val_images": len(targets), "image_size": size,
-                 "patch_size": p, "inference_tile": tile,
-                 "context_scale": cfg_s.context_scale, "epochs": epochs,
-                 "seconds_train_sgnet": round(t1 - t0, 2),
-                 "seconds_train_sliding": round(t2 - t1, 2),
-                 "seconds_inference": round(t3 - t2, 2),
-                 "checkpoints": [str(out / "sgnet_model.pt"), str(out / "sliding_model.pt")]},
+        "sgnet", sc["sgnet"],
+        baselines={"sliding_window": sc["sliding_window"], "global_local": sc["global_local"]},
+        ablations={"sgnet_without_sci": sc["sgnet_without_sci"]},
+        primary="miou", margin=DEMO_MARGIN, directions=directions, figure=fig, out_dir=out,
+        started=started,
+        details={"baselines": "sliding_window: the same SmallUNet on the patch alone (the "
+                              "paper's baseline); global_local: one SmallUNet (width 10) on "
+                              "the patch and its resized surrounding window stacked as six "
+                              "bands; same patches, epochs, optimiser",
+                 "ablation": "sgnet_without_sci: SGNet with the SCI module replaced by the "
+                             "identity",
+                 "evaluation": f"val scenes of a fixture written with seed {seed + 10_000}",
+                 "parameters": res["params"], "train_patches": res["train_patches"],
+                 "val_images": res["val_images"], "image_size": res["image_size"],
+                 "patch_size": res["patch_size"], "inference_tile": res["patch_size"],
+                 "context_scale": res["context_scale"], "epochs": res["epochs"],
+                 **res["seconds"],
+                 "checkpoints": [str(out / f"{n}_model.pt") for n in DEMO_MODELS]},
     )
