@@ -75,14 +75,13 @@ def train(dataset: FV3GFSDownscaling, cfg: STVDConfig, *, steps: int, batch_size
           progress: bool = False) -> STVD:
     """Train STVD jointly for ``steps`` optimiser steps on ``dataset``; returns the model
     (EMA weights when ``ema_decay`` is set) in eval mode."""
-    from torch.utils.data import DataLoader, Dataset
+    from torch.utils.data import DataLoader
 
     from ...nn.training import make_trainer
 
     gen = torch.Generator().manual_seed(seed)
-    # FV3GFSDownscaling is a map-style dataset by duck typing (__len__, __getitem__)
     loader: DataLoader[dict[str, Any]] = DataLoader(
-        cast("Dataset[dict[str, Any]]", dataset), batch_size=batch_size, shuffle=True,
+        dataset, batch_size=batch_size, shuffle=True,
         generator=gen, num_workers=0, drop_last=True)
     module = STVDModule(cfg, lr=lr, max_steps=steps, ema_decay=ema_decay)
     trainer = make_trainer(max_epochs=-1, max_steps=steps, gradient_clip_val=1.0, seed=seed,
