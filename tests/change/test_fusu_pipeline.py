@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from geoneurips.change.fusu.pipeline import (
@@ -62,6 +63,7 @@ def test_flip_rotate_keeps_time_series_aligned() -> None:
     assert len(seen) > 2  # the transform does change the layout
 
 
+@pytest.mark.slow  # a quick demo: three trainings (~20-25 s CPU)
 def test_demo_fusu_net_beats_bitemporal_baselines(tmp_path: Path) -> None:
     """Quick demo, seed 0: FUSU-Net beats the strongest bi-temporal baseline (the same network
     without the series, or the Siamese U-Net) by more than 0.05 SeK.

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from geoneurips.registry import get, load_entry
 from geoneurips.restoration.stvd.pipeline import CRPS_MARGIN, demo
 
 
+@pytest.mark.slow  # a quick demo: three trainings (~20-25 s CPU)
 def test_quick_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     """Quick demo, seed 0 (80 joint steps; the downscaler alone gets the same 80 steps).
 

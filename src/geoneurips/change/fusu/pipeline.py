@@ -251,6 +251,8 @@ _RGB = {1: (125, 125, 130), 3: (185, 85, 75), 4: (80, 150, 70), 17: (80, 150, 70
 #: acquisition months of the synthetic series: year A (date-1 land use), year C (date 2)
 _MONTHS_A = (8, 9, 11, 12)
 _MONTHS_C = (2, 5, 8, 11)
+#: range of the green classes' deviation from 0.5 in the synthetic series
+_AMPLITUDE = (0.25, 0.4)
 
 
 def _parcel_series(cls: int, n_dates: int, bands: int, amp: float, sign: float
@@ -258,7 +260,7 @@ def _parcel_series(cls: int, n_dates: int, bands: int, amp: float, sign: float
     """``(n_dates, bands)`` series of one parcel of class ``cls`` over one period.
 
     The green classes have the **same distribution at every single date**: ``0.5 + s a``
-    with the parcel's random sign ``s`` and amplitude ``a ~ U(0.15, 0.3)``, so no date and no
+    with the parcel's random sign ``s`` and amplitude ``a ~ U(0.25, 0.4)``, so no date and no
     band leaks the class; only the dynamics tell them apart: cropland alternates (``s``
     flips every date: growing / harvested, so its mean over an even number of dates is
     0.5), grass keeps its level (mean ``0.5 + s a``). Built-up classes are constant.
@@ -306,7 +308,7 @@ def make_synthetic_scenes(
         for (i, j) in zip(*np.nonzero(flip), strict=True):
             group = GREEN if c1[i, j] in BUILT else BUILT
             c2[i, j] = rng.choice(group)
-        amp = rng.uniform(0.15, 0.3, (grid, grid))
+        amp = rng.uniform(*_AMPLITUDE, (grid, grid))
         sign = rng.choice([-1.0, 1.0], (grid, grid))
         ts = np.zeros((2 * dates_per_period, bands, ts_size, ts_size), np.float32)
         for period, cls_map in enumerate((c1, c2)):
@@ -399,7 +401,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     started = time.perf_counter()
     seed_everything(seed)
-    n_train, epochs = (24, 50) if quick else (32, 80)
+    n_train, epochs = (24, 80) if quick else (32, 100)
     n_val = 16
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "fusu"
