@@ -68,7 +68,11 @@ def test_demo_fusu_net_beats_bitemporal_baselines(tmp_path: Path) -> None:
     """Quick demo, seed 0: FUSU-Net beats the strongest bi-temporal baseline (the same network
     without the series, or the Siamese U-Net) by more than 0.05 SeK.
 
-    MARGIN_NOTE
+    Measured SeK (quick: 24 train scenes, 80 epochs; validation scenes from an unseen
+    random stream), seeds 0 / 1 / 2: FUSU-Net 0.801 / 0.816 / 0.833; same network without
+    the series 0.665 / 0.690 / 0.683; Siamese U-Net 0.602 / 0.712 / 0.678. Gain over the
+    strongest baseline 0.136 / 0.104 / 0.150; asserted margin 0.05. seg_miou: 0.900 /
+    0.885 / 0.907 vs at most 0.683. Full demo: see the report (FULL_NOTE).
     """
     res = demo(tmp_path, quick=True, seed=0)
     assert res.primary == "sek" and res.margin == 0.05

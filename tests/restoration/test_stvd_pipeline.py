@@ -19,8 +19,10 @@ def test_quick_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     Measured CRPS (normalised units), quick, seeds 0 / 1 / 2:
     STVD ensemble 0.173 / 0.163 / 0.179; downscaler alone 0.217 / 0.194 / 0.233 (the
     strongest baseline every time); bilinear 0.330 / 0.331 / 0.349; bicubic 0.330 / 0.333 /
-    0.350. Smallest gain 0.031; asserted margin CRPS_MARGIN = 0.015. Full demo: see the
-    report in the module docstring of the pipeline (FULL_NOTE).
+    0.350. Smallest gain 0.031; asserted margin CRPS_MARGIN = 0.015. Full demo (250 steps),
+    seeds 0 / 1 / 2: STVD 0.154 / 0.154 / 0.156 vs downscaler alone 0.199 / 0.196 / 0.198
+    (gain >= 0.042), beats_baseline true on all six runs. Regressions (explained in the
+    demo): MSE of the ensemble mean and EMD vs the downscaler alone, PE vs bilinear.
     """
     res = demo(tmp_path, quick=True, seed=0)
     m, bases = res.metrics, res.baselines

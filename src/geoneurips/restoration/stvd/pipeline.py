@@ -39,8 +39,8 @@ REGRESSIONS_EXPLAINED: dict[str, str] = {
     "emd": "EMD is computed on one ensemble member over 3-4 held-out clips; at this CPU "
            "scale (80-250 steps) the diffusion stage does not reliably improve the value "
            "distribution over the MSE-trained downscaler (STVD vs downscaler alone, quick "
-           "seeds 0-2: 0.152/0.157, 0.149/0.142, 0.152/0.174; full seeds 0-1: 0.133/0.133, "
-           "0.140/0.124): the paper's EMD gain is not reproduced here",
+           "seeds 0-2: 0.152/0.157, 0.149/0.142, 0.152/0.174; full: 0.133/0.133, 0.140/0.124, "
+           "0.131/0.122): the paper's EMD gain is not reproduced here",
     "pe": "the 99.999th percentile of 3-4 clips is the single most intense pixel: every "
           "learned predictor (and bicubic) overshoots to the clamp ceiling 1.0 there, about "
           "0.01-0.06 above the target maximum, while bilinear interpolation cannot overshoot "
