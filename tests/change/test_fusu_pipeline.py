@@ -72,7 +72,9 @@ def test_demo_fusu_net_beats_bitemporal_baselines(tmp_path: Path) -> None:
     random stream), seeds 0 / 1 / 2: FUSU-Net 0.801 / 0.816 / 0.833; same network without
     the series 0.665 / 0.690 / 0.683; Siamese U-Net 0.602 / 0.712 / 0.678. Gain over the
     strongest baseline 0.136 / 0.104 / 0.150; asserted margin 0.05. seg_miou: 0.900 /
-    0.885 / 0.907 vs at most 0.683. Full demo: see the report (FULL_NOTE).
+    0.885 / 0.907 vs at most 0.683. Full demo (32 scenes, 100 epochs), seeds 0 / 1 / 2:
+    FUSU-Net 0.785 / 0.795 / 0.840 vs strongest baseline 0.699 / 0.715 / 0.671 (the network
+    without the series each time): gain >= 0.080, beats_baseline true on all six runs.
     """
     res = demo(tmp_path, quick=True, seed=0)
     assert res.primary == "sek" and res.margin == 0.05
