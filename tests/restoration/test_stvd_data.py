@@ -109,6 +109,21 @@ def test_eval_split_and_precip_only(root: Path) -> None:
         ds[3]
 
 
+def test_is_a_torch_dataset_for_dataloaders(root: Path) -> None:
+    """A real map-style torch Dataset (TorchGeo NonGeoDataset), not duck typing."""
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+    from torchgeo.datasets import NonGeoDataset
+
+    ds = FV3GFSDownscaling(root, "test", multi=False, **KW)
+    assert isinstance(ds, Dataset) and isinstance(ds, NonGeoDataset)
+    batch = next(iter(DataLoader(ds, batch_size=2)))
+    assert batch["image"].shape == (2, 5, 1, 4, 4) and batch["member"].tolist() == [3, 3]
+    torch.testing.assert_close(batch["target"][1], ds[1]["target"])
+    fig = ds.plot(ds[0], show_titles=False)
+    assert len(fig.axes) == 10 and fig.axes[0].get_title() == ""
+
+
 def test_missing_data_says_where(tmp_path: Path, root: Path) -> None:
     with pytest.raises(DataNotFoundError, match="c384_precip_ave") as info:
         FV3GFSDownscaling(tmp_path, "train")

@@ -13,8 +13,10 @@ from geoneurips.restoration.stvd.metrics import (
     emd,
     mse,
     percentile_error,
+    radial_power_spectrum,
     spatial_autocorrelation,
     spatial_autocorrelation_error,
+    spectrum_error,
     stvd_metrics,
 )
 
@@ -74,8 +76,32 @@ def test_stvd_metrics_bundle() -> None:
     y = rng.random((2, 5, 1, 8, 8))
     ens = y[None] + 0.1 * rng.normal(size=(4,) + y.shape)
     m = stvd_metrics(ens, y)
-    assert set(m) == {"mse", "crps", "emd", "pe", "sae"}
+    assert set(m) == {"mse", "crps", "emd", "pe", "sae", "psd"}
     assert m["mse"] == pytest.approx(mse(ens.mean(0), y))
     assert m["crps"] < stvd_metrics(ens[:1], y)["crps"]  # a spread ensemble beats one member
     with pytest.raises(InvalidInputError):
         stvd_metrics(ens, y[0])
+
+
+def test_power_spectrum_by_hand() -> None:
+    """A cosine of wavenumber 2 on an 8x8 grid: all power at radius 2, Parseval by hand."""
+    n = 8
+    x = np.arange(n)
+    f = np.cos(2 * np.pi * 2 * x / n)[None, :] * np.ones((n, 1))  # varies along columns
+    p = radial_power_spectrum(f)
+    # |FFT|^2 = (N^2 / 2)^2 at (0, +-2); / N^2 -> N^2 / 4 = 16 each. The radius-2 bin
+    # (round(|k|) = 2) has 12 cells: (0, +-2), (+-2, 0), (+-1, +-2), (+-2, +-1); mean 32 / 12
+    assert p[1] == pytest.approx(32 / 12)
+    assert np.allclose(np.delete(p, 1), 0)
+    assert p[1] * 12 == pytest.approx((f**2).sum())  # Parseval: 64 * 1/2
+    # scaling a field by c shifts log10 power by 2 log10(c) at every wavenumber
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=(3, 16, 16))
+    assert spectrum_error(3.0 * g, g) == pytest.approx(2 * np.log10(3.0))
+    # the spectrum ignores where features are (periodic shift) and the mean level
+    assert spectrum_error(np.roll(g, 5, axis=-1) + 7.0, g) == pytest.approx(0.0, abs=1e-12)
+    # smoothing removes high-wavenumber power: a bigger error than the field itself
+    smooth = (g + np.roll(g, 1, -1) + np.roll(g, 1, -2) + np.roll(g, (1, 1), (-2, -1))) / 4
+    assert spectrum_error(smooth, g) > 0.3
+    with pytest.raises(InvalidInputError, match="square"):
+        radial_power_spectrum(np.zeros((4, 6)))

@@ -89,12 +89,12 @@ def test_temporal_attention_mixes_frames() -> None:
     assert (y1[3] - y0[3]).abs().max() > 1e-6  # frame 3 of clip 0 sees frame 0
     torch.testing.assert_close(y1[4:], y0[4:])  # clip 1 does not
     # the re-associated product equals the direct linear-attention formula
-    from geoneurips.restoration.stvd.model import _linear_attention
+    from geoneurips.restoration.stvd.model import linear_attention
 
     q, k, v = torch.randn(3, 1, 2, 40, 4).unbind(0)
     qs, ks = q.softmax(-2) * 0.5, k.softmax(-1)
     ctx = torch.einsum("bhdn,bhen->bhde", ks, v / 7)
-    torch.testing.assert_close(_linear_attention(q, k, v, 0.5, 7),
+    torch.testing.assert_close(linear_attention(q, k, v, 0.5, 7),
                                torch.einsum("bhde,bhdn->bhen", ctx, qs))
 
 
@@ -129,3 +129,79 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
         load_model(tmp_path / "other.pt")
     with pytest.raises(CheckpointError):
         load_model(tmp_path / "missing.pt")
+
+
+def test_published_module_layout() -> None:
+    """Temporal attention per level as in the public Flow / Unet constructors (6 levels)."""
+    from geoneurips.restoration.stvd.model import temporal_layout
+
+    enc, dec = temporal_layout(6, "downscaler")
+    assert enc == ["none", "pixel", "pixel", "pixel", "pixel", "frame"]
+    assert dec == ["frame", "none", "none", "none", "none", "none"]
+    enc, dec = temporal_layout(6, "denoiser")
+    assert enc == ["none", "none", "none", "none", "none", "frame"]
+    assert dec == ["frame", "pixel", "pixel", "pixel", "pixel", "none"]
+    # the tiny configuration (3 levels) keeps every kind of temporal attention
+    model = STVD(STVDConfig.tiny())
+    ds, dn = model.downscaler.net, model.denoiser.net
+    kinds = [type(s.tattn).__name__ for s in ds.downs]
+    assert kinds == ["NoneType", "PixelTemporalAttention", "TemporalLinearAttention"]
+    assert [type(s.tattn).__name__ for s in ds.ups] == ["TemporalLinearAttention",
+                                                        "NoneType", "NoneType"]
+    assert [type(s.tattn).__name__ for s in dn.downs] == ["NoneType", "NoneType",
+                                                          "TemporalLinearAttention"]
+    assert [type(s.tattn).__name__ for s in dn.ups] == ["TemporalLinearAttention",
+                                                        "PixelTemporalAttention", "NoneType"]
+    # context doubles the inputs of the denoiser's encoder blocks and of BOTH mid blocks
+    mid = ds.mid1.conv1.in_channels
+    assert dn.mid1.conv1.in_channels == 2 * mid and dn.mid2.conv1.in_channels == 2 * mid
+    assert ds.mid2.conv1.in_channels == mid
+
+
+def test_pixel_temporal_attention_mixes_frames_per_pixel() -> None:
+    from geoneurips.restoration.stvd.model import PixelTemporalAttention
+
+    torch.manual_seed(0)
+    att = PixelTemporalAttention(8, heads=2, dim_head=4).requires_grad_(False)
+    x = torch.randn(2 * 4, 8, 5, 5)
+    y0 = att(x, frames=4)
+    x2 = x.clone()
+    x2[0, :, 2, 3] += 3 * torch.randn(8)  # frame 0 of clip 0, one pixel
+    y1 = att(x2, frames=4)
+    d = (y1 - y0).abs().amax(dim=1)  # (B*T, H, W)
+    assert d[3, 2, 3] > 1e-4  # frame 3 of clip 0 at that pixel sees frame 0
+    d[:4, 2, 3] = 0
+    d[0] = 0  # the perturbed frame itself changes through the residual
+    assert float(d.max()) < 1e-6  # no other pixel, no other clip
+
+
+def test_bottleneck_temporal_attention_is_unscaled_by_size() -> None:
+    """ACross logits are q.k * dim_head**-0.5 over the flattened (c, x, y) features, with no
+    extra 1/sqrt(h w) (a departure of the earlier implementation)."""
+    from geoneurips.restoration.stvd.model import TemporalAttention
+
+    torch.manual_seed(0)
+    att = TemporalAttention(8, heads=2, dim_head=4)
+    x = torch.randn(3, 8, 4, 4) * 0.3  # one clip of 3 frames
+    _, attn = att(x, frames=3)
+    q, k, _ = att.qkv(att.norm(x)).chunk(3, dim=1)
+    qf = q.reshape(3, 2, 4 * 16)  # (T, heads, c*x*y)
+    kf = k.reshape(3, 2, 4 * 16)
+    logits = torch.einsum("ihd,jhd->hij", qf, kf) * 4 ** -0.5
+    torch.testing.assert_close(attn[0], logits.softmax(-1))
+
+
+def test_denoiser_uses_context_before_the_second_mid_block() -> None:
+    torch.manual_seed(0)
+    model = STVD(STVDConfig.tiny()).eval()
+    lr, topo, _ = _inputs(t=3)
+    cond = model.condition(lr, topo)
+    d = model.downscaler(cond, 3)
+    n = len(model.cfg.dim_mults)
+    assert len(d.context) == 2 * n + 2  # two per level + two at the bottleneck
+    x = torch.cat([torch.randn_like(d.warped), d.warped, cond], dim=1)
+    t = torch.full((3,), 10)
+    y0 = model.denoiser(x, t, d.context, 3)
+    ctx = list(d.context)
+    ctx[-1] = ctx[-1] + 1.0  # only the feature fed before mid2
+    assert (model.denoiser(x, t, ctx, 3) - y0).abs().max() > 1e-5

@@ -19,8 +19,12 @@ register(
             "No real FUSU sample exists in shared/data, so the reader is tested on the "
             "project's own fixture in the published layout only. HRNet-w18 (timm, random init "
             "or a local checkpoint) is the paper default; tests and the demo use the tiny "
-            "U-Net stand-in. `fusu-change` applies a checkpoint (pipeline.save_model; the demo "
-            "writes fusu_demo.pt) to GeoTIFFs: land-use maps of both dates + binary change."
+            "U-Net stand-in. The demo's synthetic series tells cropland from grass only by "
+            "temporal dynamics (equal single-date distributions); baselines: the same network "
+            "without the series and the public zoo's Siamese U-Net. SeK counts background "
+            "reference pixels as the published metric does. `fusu-change` applies a "
+            "checkpoint (pipeline.save_model; the demo writes fusu_demo.pt) to GeoTIFFs: "
+            "land-use maps of both dates + binary change."
         ),
     )
 )

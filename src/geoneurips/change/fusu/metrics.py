@@ -13,12 +13,19 @@ accumulated over the maps of **both** dates. Then
 * ``Score = w * mIoU + (1 - w) * SeK``; FUSU uses ``w = 0.5`` (its ``utils/metric.py``),
   SECOND ``w = 0.3``.
 
-FUSU-specific choices (documented): label value 0 of FUSU is *background*, not a land-use
-class, so the SCD map of a date uses ``0`` = no change and ``1..17`` = the FUSU class of a
-changed pixel; reference pixels whose land use is background are left out of that date's
-matrix. The public evaluation code compares raw semantic maps (reference background 0 vs.
-predictions 1..17, the change output unused), so its ``q00`` is always 0 and its binary
-IoU of "no change" is 0; we follow SECOND, the convention the paper cites.
+Background (FUSU label 0) follows the published metric (public ``utils/metric.py``,
+``IOUandSek._fast_hist``): its mask keeps every reference value in ``0..K``, so reference
+pixels labelled 0 are **counted**, in row 0 of ``Q``, whatever the prediction there. Here the
+SCD map of a date uses ``0`` = no change and ``1..17`` = the FUSU class of a changed pixel;
+a background reference pixel is 0 in that map (row 0) as in the public histogram, so a
+change predicted there is a false change: it lowers ``IoU_nc``, ``IoU_c`` and the separated
+kappa (``q00`` alone is removed from kappa). The per-class land-use IoUs (``seg_miou``,
+``iou_<k>``) leave background out, as the public ``IOUandSek.miou`` (``hist[1:, 1:]``) does.
+
+One documented difference: the public validation loop feeds raw semantic maps (predictions
+1..17, the change output unused), so its ``q00`` is always 0 and its binary "no change" IoU
+is 0; we build SECOND SCD maps from the change outputs, the convention the paper cites.
+:func:`published_scores` reproduces the public loop on raw maps exactly.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import numpy.typing as npt
 from ...errors import InvalidInputError
 from ...metrics.confusion import confusion_matrix, segmentation_scores
 
-__all__ = ["SCDMetric", "scd_map", "scd_scores"]
+__all__ = ["SCDMetric", "published_scores", "scd_map", "scd_scores"]
 
 
 def scd_map(semantic: npt.ArrayLike, change: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -80,6 +87,23 @@ def scd_scores(hist: npt.ArrayLike, score_weight: float = 0.5) -> dict[str, floa
     }
 
 
+def published_scores(
+    pred_semantic: npt.ArrayLike, semantic: npt.ArrayLike, num_classes: int = 17
+) -> dict[str, float]:
+    """The public validation loop (``train.py`` + ``utils/metric.py``) on raw land-use maps.
+
+    Both dates' raw maps (predictions ``1..K``, references ``0..K`` with 0 = background) go
+    into one ``(K+1, K+1)`` histogram, rows = reference, every reference value in ``0..K``
+    kept; then the SECOND formulas of :func:`scd_scores` with ``w = 0.5``. The change output
+    is not used (as in the public code), so ``q00`` is 0 whenever predictions are ``1..K``.
+    """
+    p = np.asarray(pred_semantic).astype(np.int64).ravel()
+    r = np.asarray(semantic).astype(np.int64).ravel()
+    if p.shape != r.shape:
+        raise InvalidInputError(f"prediction size {p.size} != reference size {r.size}")
+    return scd_scores(confusion_matrix(p, r, num_classes + 1), 0.5)
+
+
 class SCDMetric:
     """Accumulates the SECOND SCD matrix and the land-use confusion matrix over batches.
 
@@ -121,9 +145,9 @@ class SCDMetric:
         k1 = self.num_classes + 1
         for t in range(2):
             p_t, r_t = ps[..., t, :, :], ts[..., t, :, :]
+            # background reference pixels stay in (row 0), as in the published histogram
             ref = scd_map(r_t, tc)
-            ref = np.where(r_t == 0, -1, ref)  # background reference: left out
-            self.hist += confusion_matrix(scd_map(p_t, pc), ref, k1, ignore_index=-1)
+            self.hist += confusion_matrix(scd_map(p_t, pc), ref, k1)
             self.seg_hist += confusion_matrix(p_t, r_t, k1, ignore_index=0)
 
     def compute(self) -> dict[str, Any]:

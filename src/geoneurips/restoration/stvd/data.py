@@ -42,11 +42,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
+from torchgeo.datasets import NonGeoDataset
 
 from ...errors import DataNotFoundError, InvalidInputError
 
 if TYPE_CHECKING:
-    import torch
     from matplotlib.figure import Figure
 
 __all__ = [
@@ -147,8 +148,11 @@ def _minmax(x: np.ndarray, s: dict[str, float]) -> np.ndarray:
     return (x - s["min"]) / ((s["max"] - s["min"]) or 1.0)
 
 
-class FV3GFSDownscaling:
+class FV3GFSDownscaling(NonGeoDataset):
     """Clips of ``length`` consecutive 3-hourly FV3GFS fields (paper: 5 frames).
+
+    A map-style ``torch.utils.data.Dataset`` (TorchGeo ``NonGeoDataset``: the cubed-sphere
+    stores carry no CRS, samples are indexed by (member, tile, window)).
 
     Args:
         root: folder with the zarr stores (see the module docstring).
@@ -285,8 +289,6 @@ class FV3GFSDownscaling:
         return np.stack(arrs, axis=-3)  # (T, C, H, W) or (C, H, W)
 
     def __getitem__(self, idx: int) -> dict[str, Any]:
-        import torch
-
         member, tile, t0 = self.index(idx)
         st = self._stores[member]
         s = self.stats

@@ -14,6 +14,11 @@ The public code has no metric code (it saves tensors); these follow the paper's 
   (Pearson correlation of each frame with itself shifted along rows and along columns) of
   prediction and truth, averaged over frames, lags and both directions.
 
+* :func:`spectrum_error`: power-spectrum error (not in the paper's list; the issue asks for
+  it as the usual check of fine-scale variability): mean absolute difference of the
+  ``log10`` radially averaged power spectra of prediction and truth over wavenumbers
+  ``1..N/2``, spectra averaged over frames.
+
 Arrays are NumPy-like; the last two axes are (H, W). Computed in float64; NaN propagates.
 """
 
@@ -32,6 +37,8 @@ __all__ = [
     "percentile_error",
     "spatial_autocorrelation",
     "spatial_autocorrelation_error",
+    "spectrum_error",
+    "radial_power_spectrum",
     "stvd_metrics",
 ]
 
@@ -126,10 +133,38 @@ def spatial_autocorrelation_error(pred: npt.ArrayLike, target: npt.ArrayLike,
                                 - spatial_autocorrelation(t, max_lag))))
 
 
+def radial_power_spectrum(field: npt.ArrayLike) -> np.ndarray:
+    """Radially averaged power spectrum ``(K,)`` of square fields ``(..., N, N)``, averaged
+    over the leading axes: ``|FFT|^2 / N^2`` binned by integer wavenumber ``round(|k|)`` for
+    ``k = 1..N//2`` (the mean is removed, so wavenumber 0 is left out)."""
+    f = _arr(field, "field")
+    if f.ndim < 2 or f.shape[-1] != f.shape[-2] or f.shape[-1] < 4:
+        raise InvalidInputError(f"fields must be square (..., N, N) with N >= 4, got {f.shape}")
+    n = f.shape[-1]
+    f = f.reshape(-1, n, n)
+    p = np.abs(np.fft.fft2(f - f.mean(axis=(-2, -1), keepdims=True))) ** 2 / n**2
+    k = np.fft.fftfreq(n) * n
+    radius = np.rint(np.hypot(k[:, None], k[None, :])).astype(int)
+    mean_p = p.mean(axis=0)
+    return np.array([mean_p[radius == r].mean() for r in range(1, n // 2 + 1)])
+
+
+def spectrum_error(pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
+    """Mean ``|log10 P_pred(k) - log10 P_target(k)|`` over wavenumbers ``1..N/2``
+    (:func:`radial_power_spectrum`; a floor of 1e-20 keeps flat fields finite)."""
+    p, t = _arr(pred, "pred"), _arr(target, "target")
+    if p.shape != t.shape:
+        raise InvalidInputError(f"pred {p.shape} and target {t.shape} differ")
+    a = np.log10(np.maximum(radial_power_spectrum(p), 1e-20))
+    b = np.log10(np.maximum(radial_power_spectrum(t), 1e-20))
+    return float(np.mean(np.abs(a - b)))
+
+
 def stvd_metrics(ensemble: npt.ArrayLike, target: npt.ArrayLike,
                  q: float = 99.999) -> dict[str, float]:
     """All five metrics for an ensemble ``(S, ..., H, W)`` (``S = 1`` for a deterministic
-    prediction): MSE of the ensemble mean, CRPS, and EMD/PE/SAE of the first member."""
+    prediction): MSE of the ensemble mean, CRPS, and EMD/PE/SAE/power-spectrum error of
+    the first member."""
     e, y = _arr(ensemble, "ensemble"), _arr(target, "target")
     if e.shape[1:] != y.shape:
         raise InvalidInputError(f"ensemble {e.shape} does not match target {y.shape}")
@@ -139,4 +174,5 @@ def stvd_metrics(ensemble: npt.ArrayLike, target: npt.ArrayLike,
         "emd": emd(e[0], y),
         "pe": percentile_error(e[0], y, q),
         "sae": spatial_autocorrelation_error(e[0], y),
+        "psd": spectrum_error(e[0], y),
     }

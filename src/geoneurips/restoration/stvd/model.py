@@ -4,14 +4,21 @@ Srivastava et al., "Precipitation Downscaling with Spatiotemporal Video Diffusio
 2024 (arXiv 2312.06071), section 3 and Fig. 2; defaults from mandt-lab/STVD ``config.py``.
 
 * :class:`Downscaler` (section 3.1, the public code's ``Flow``): a UNet on the bilinearly
-  upsampled coarse channels plus topography, with spatial linear attention at every level,
-  temporal linear attention across the frames of a clip at the deepest encoder level
-  (:class:`TemporalLinearAttention`, public ``LACross``) and full softmax attention across
-  frames at the bottleneck (:class:`TemporalAttention`, public ``ACross``). It returns the
-  mean prediction ``warped`` and its encoder features ``context``.
-* :class:`Denoiser` (section 3.2): the same UNet family with a random-Fourier-feature time
-  embedding; input ``cat[x_t, warped, cond]``, and the downscaler's ``context`` is
-  concatenated before every encoder block and the first bottleneck block.
+  upsampled coarse channels plus topography. Every stage has two ResBlocks with spatial
+  linear attention after the first and temporal attention after the second
+  (:func:`temporal_layout`): none at the first level, per-pixel temporal attention at the
+  middle levels (:class:`PixelTemporalAttention`, public ``LACross_perc``), whole-frame
+  temporal linear attention at the deepest level and the deepest decoder stage
+  (:class:`TemporalLinearAttention`, public ``LACross``); the bottleneck has spatial softmax
+  attention and full softmax attention across frames (:class:`TemporalAttention`, public
+  ``ACross``). It returns the mean prediction ``warped`` and its ``context`` features.
+* :class:`Denoiser` (section 3.2, public ``Unet``): the same UNet family with a
+  random-Fourier-feature time embedding; input ``cat[x_t, warped, cond]``; the downscaler's
+  ``context`` is concatenated before every encoder ResBlock and before the first **and
+  second** bottleneck ResBlocks; whole-frame temporal attention at the deepest encoder level
+  and the deepest decoder stage, per-pixel temporal attention at the middle decoder stages.
+  Blocks use weight-standardised convolutions, pixel-unshuffle down-sampling and
+  nearest + conv up-sampling, as published (:mod:`.blocks`).
 * :class:`STVD` (section 3.2-3.3): the residual ``x0 = HR - warped`` is diffused with the
   sigmoid beta schedule (start -3, end 3, tau 1, T = 1500), v-prediction, L2 loss, joint
   end-to-end training, and DDIM sampling (20 steps, eta 0, x0 clipped to [-1, 1]); the
@@ -27,6 +34,10 @@ Fixes of the public code (paper intent implemented instead):
    from the input shape, so any clip length works.
 4. ``forward`` upsampled the coarse input to the fine size but ``sample`` to ``8 * h``; both
    use the configured ``scale`` here.
+
+Other deliberate differences: the bottleneck temporal attention returns softmax weights
+(public: logits) for inspection, and ``det_weight`` (default 0 = published) can add an MSE
+term on the downscaler output for short CPU runs.
 """
 
 from __future__ import annotations
@@ -40,18 +51,33 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import InvalidInputError
+from .blocks import (
+    Downsample,
+    PixelTemporalAttention,
+    ResBlock,
+    SpatialAttention,
+    SpatialLinearAttention,
+    TemporalAttention,
+    TemporalLinearAttention,
+    Upsample,
+    linear_attention,
+)
 
 __all__ = [
     "STVD",
     "Denoiser",
     "Downscaler",
     "DownscalerOutput",
+    "PixelTemporalAttention",
     "SampleOutput",
     "STVDConfig",
+    "SpatialAttention",
     "SpatialLinearAttention",
     "TemporalAttention",
     "TemporalLinearAttention",
+    "linear_attention",
     "sigmoid_beta_schedule",
+    "temporal_layout",
 ]
 
 
@@ -112,252 +138,151 @@ class STVDConfig:
         return d
 
 
-# ------------------------------------------------------------------------------ blocks
+# ------------------------------------------------------------------------------ UNets
+
+_Temporal = TemporalLinearAttention | PixelTemporalAttention | None
 
 
-class _ChannelNorm(nn.Module):
-    """Layer norm over channels at every pixel (learned gain)."""
+def _temporal(kind: str, dim: int, cfg: STVDConfig) -> _Temporal:
+    if kind == "frame":
+        return TemporalLinearAttention(dim, cfg.heads, cfg.dim_head)
+    if kind == "pixel":
+        return PixelTemporalAttention(dim, cfg.heads, cfg.dim_head)
+    return None
 
-    def __init__(self, dim: int) -> None:
+
+class _Stage(nn.Module):
+    """One resolution: two ResBlocks, spatial linear attention after the first, temporal
+    attention (``"frame"``, ``"pixel"`` or none) after the second, then a resampler."""
+
+    def __init__(self, in1: int, in2: int, dim: int, temporal: str, resample: nn.Module,
+                 cfg: STVDConfig, time_dim: int | None) -> None:
         super().__init__()
-        self.g = nn.Parameter(torch.ones(1, dim, 1, 1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        d = x - x.mean(dim=1, keepdim=True)
-        return d * (d.square().mean(dim=1, keepdim=True) + 1e-5).rsqrt() * self.g
-
-
-class ResBlock(nn.Module):
-    """Two conv-GroupNorm-SiLU blocks; a time embedding scales and shifts the first one."""
-
-    def __init__(self, dim_in: int, dim_out: int, groups: int, time_dim: int | None) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(dim_in, dim_out, 3, padding=1)
-        self.norm1 = nn.GroupNorm(groups, dim_out)
-        self.conv2 = nn.Conv2d(dim_out, dim_out, 3, padding=1)
-        self.norm2 = nn.GroupNorm(groups, dim_out)
-        self.mlp = nn.Sequential(nn.SiLU(), nn.Linear(time_dim, 2 * dim_out)) if time_dim else None
-        self.skip = nn.Conv2d(dim_in, dim_out, 1) if dim_in != dim_out else nn.Identity()
-
-    def forward(self, x: Tensor, temb: Tensor | None = None) -> Tensor:
-        h = self.norm1(self.conv1(x))
-        if self.mlp is not None and temb is not None:
-            scale, shift = self.mlp(temb)[:, :, None, None].chunk(2, dim=1)
-            h = h * (scale + 1) + shift
-        h = F.silu(h)
-        h = F.silu(self.norm2(self.conv2(h)))
-        out: Tensor = h + self.skip(x)
-        return out
+        self.block1 = ResBlock(in1, dim, cfg.groups, time_dim)
+        self.block2 = ResBlock(in2, dim, cfg.groups, time_dim)
+        self.attn = SpatialLinearAttention(dim, cfg.heads, cfg.dim_head)
+        self.tattn = _temporal(temporal, dim, cfg)
+        self.resample = resample
+        self.temporal = temporal
 
 
-def _linear_attention(q: Tensor, k: Tensor, v: Tensor, scale: float, n: int) -> Tensor:
-    """Efficient (linear) attention: q softmax over features, k softmax over tokens.
+def temporal_layout(levels: int, role: str) -> tuple[list[str], list[str]]:
+    """Temporal attention per encoder level and per decoder stage (deepest first), as in the
+    public ``Flow`` (``role="downscaler"``) and ``Unet`` (``role="denoiser"``) constructors:
 
-    Shapes ``(..., d, n_tokens)``; returns ``(..., d_v, n_tokens)``.
+    * downscaler encoder: none at level 0, per-pixel at the middle levels, whole-frame at the
+      deepest level; decoder: whole-frame at the deepest stage, none elsewhere;
+    * denoiser encoder: whole-frame at the deepest level only; decoder: whole-frame at the
+      deepest stage, per-pixel at the middle stages, none at the last.
     """
-    q = q.softmax(dim=-2) * scale
-    k = k.softmax(dim=-1)
-    v = v / n
-    d, tokens = q.shape[-2], q.shape[-1]
-    if d * v.shape[-2] <= tokens * tokens:
-        ctx = torch.einsum("...dn,...en->...de", k, v)
-        return torch.einsum("...de,...dn->...en", ctx, q)
-    # same product, associated the other way: (v k^T) q = v (k^T q), cheaper when the
-    # feature dimension is large (temporal attention: d = c * x * y, few frame tokens)
-    return torch.einsum("...em,...mn->...en", v, torch.einsum("...dm,...dn->...mn", k, q))
-
-
-class SpatialLinearAttention(nn.Module):
-    """Linear attention over the pixels of each frame (section 3.1), pre-norm, residual."""
-
-    def __init__(self, dim: int, heads: int, dim_head: int) -> None:
-        super().__init__()
-        self.heads, self.scale = heads, dim_head ** -0.5
-        self.norm = _ChannelNorm(dim)
-        self.qkv = nn.Conv2d(dim, 3 * heads * dim_head, 1, bias=False)
-        self.out = nn.Sequential(nn.Conv2d(heads * dim_head, dim, 1), _ChannelNorm(dim))
-
-    def forward(self, x: Tensor, frames: int) -> Tensor:
-        b, _, h, w = x.shape
-        q, k, v = (t.reshape(b, self.heads, -1, h * w)
-                   for t in self.qkv(self.norm(x)).chunk(3, dim=1))
-        o = _linear_attention(q, k, v, self.scale, h * w)
-        out: Tensor = x + self.out(o.reshape(b, -1, h, w))
-        return out
-
-
-def _to_frames(t: Tensor, frames: int, heads: int) -> Tensor:
-    """``(B*T, heads*c, H, W)`` -> ``(B, heads, c*H*W, T)``: one token per frame."""
-    bt, ch, h, w = t.shape
-    b = bt // frames
-    t = t.reshape(b, frames, heads, ch // heads, h, w)
-    return t.permute(0, 2, 3, 4, 5, 1).reshape(b, heads, -1, frames)
-
-
-def _from_frames(t: Tensor, frames: int, heads: int, h: int, w: int) -> Tensor:
-    b = t.shape[0]
-    t = t.reshape(b, heads, -1, h, w, frames).permute(0, 5, 1, 2, 3, 4)
-    return t.reshape(b * frames, -1, h, w)
-
-
-class TemporalLinearAttention(nn.Module):
-    """Linear attention across the frames of a clip, each frame one token of its flattened
-    ``(c, x, y)`` features (section 3.1; public ``LACross``), pre-norm, residual."""
-
-    def __init__(self, dim: int, heads: int, dim_head: int) -> None:
-        super().__init__()
-        self.heads, self.scale = heads, dim_head ** -0.5
-        self.norm = _ChannelNorm(dim)
-        self.qkv = nn.Conv2d(dim, 3 * heads * dim_head, 1, bias=False)
-        self.out = nn.Sequential(nn.Conv2d(heads * dim_head, dim, 1), _ChannelNorm(dim))
-
-    def forward(self, x: Tensor, frames: int) -> Tensor:
-        _, _, h, w = x.shape
-        q, k, v = (_to_frames(t, frames, self.heads)
-                   for t in self.qkv(self.norm(x)).chunk(3, dim=1))
-        o = _linear_attention(q, k, v, self.scale, h * w)
-        out: Tensor = x + self.out(_from_frames(o, frames, self.heads, h, w))
-        return out
-
-
-class TemporalAttention(nn.Module):
-    """Full softmax attention across frames at the bottleneck (public ``ACross``); also
-    returns the ``(B, heads, T, T)`` attention weights."""
-
-    def __init__(self, dim: int, heads: int, dim_head: int) -> None:
-        super().__init__()
-        self.heads, self.scale = heads, dim_head ** -0.5
-        self.norm = _ChannelNorm(dim)
-        self.qkv = nn.Conv2d(dim, 3 * heads * dim_head, 1, bias=False)
-        self.out = nn.Conv2d(heads * dim_head, dim, 1)
-
-    def forward(self, x: Tensor, frames: int) -> tuple[Tensor, Tensor]:
-        _, _, h, w = x.shape
-        q, k, v = (_to_frames(t, frames, self.heads)
-                   for t in self.qkv(self.norm(x)).chunk(3, dim=1))
-        # the token dimension c*x*y is large: scale by its size for a stable softmax
-        sim = torch.einsum("bhdi,bhdj->bhij", q, k) * self.scale / math.sqrt(h * w)
-        attn = sim.softmax(dim=-1)
-        o = torch.einsum("bhij,bhdj->bhdi", attn, v)
-        return x + self.out(_from_frames(o, frames, self.heads, h, w)), attn
-
-
-class _SpatialAttention(nn.Module):
-    """Softmax attention over the pixels of a frame (bottleneck), pre-norm, residual."""
-
-    def __init__(self, dim: int, heads: int, dim_head: int) -> None:
-        super().__init__()
-        self.heads, self.scale = heads, dim_head ** -0.5
-        self.norm = _ChannelNorm(dim)
-        self.qkv = nn.Conv2d(dim, 3 * heads * dim_head, 1, bias=False)
-        self.out = nn.Conv2d(heads * dim_head, dim, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        b, _, h, w = x.shape
-        q, k, v = (t.reshape(b, self.heads, -1, h * w).transpose(-1, -2)
-                   for t in self.qkv(self.norm(x)).chunk(3, dim=1))
-        o = F.scaled_dot_product_attention(q, k, v)
-        out: Tensor = x + self.out(o.transpose(-1, -2).reshape(b, -1, h, w))
-        return out
-
-
-class _Level(nn.Module):
-    def __init__(self, cin: int, cout: int, ctx: int, cfg: STVDConfig, last: bool,
-                 time_dim: int | None) -> None:
-        super().__init__()
-        g, hd, dh = cfg.groups, cfg.heads, cfg.dim_head
-        self.block1 = ResBlock(cin + ctx, cin, g, time_dim)
-        self.block2 = ResBlock(cin + ctx, cin, g, time_dim)
-        self.attn = SpatialLinearAttention(cin, hd, dh)
-        self.tattn = TemporalLinearAttention(cin, hd, dh) if last else None
-        self.down = (nn.Conv2d(cin, cout, 3, padding=1) if last
-                     else nn.Conv2d(cin, cout, 4, stride=2, padding=1))
+    last = levels - 1
+    if role == "downscaler":
+        enc = ["none" if i == 0 else "frame" if i == last else "pixel" for i in range(levels)]
+        dec = ["frame" if i == 0 else "none" for i in range(levels)]
+    elif role == "denoiser":
+        enc = ["frame" if i == last else "none" for i in range(levels)]
+        dec = ["frame" if i == 0 else "none" if i == last else "pixel" for i in range(levels)]
+    else:
+        raise ValueError(f"unknown role {role!r}")
+    return enc, dec
 
 
 class _UNet(nn.Module):
-    """Shared encoder/decoder; ``context`` (if given) is concatenated in the encoder."""
+    """The public ``Flow`` (``role="downscaler"``: no time, returns its ``context``) and
+    ``Unet`` (``role="denoiser"``: time embedding, ``context`` concatenated before every
+    encoder ResBlock and before **both** of the first two bottleneck ResBlocks).
+
+    Context features (2 per level + 2 at the bottleneck): each encoder level gives its
+    output after ``block1 + spatial attention`` and after ``block2 + temporal attention``;
+    the bottleneck gives its output after ``mid1 + spatial attention`` and after ``mid2 +
+    temporal attention``. The same two per-level outputs are the decoder's skips.
+    """
 
     fourier: Tensor
 
-    def __init__(self, cfg: STVDConfig, in_channels: int, with_time: bool,
-                 with_context: bool) -> None:
+    def __init__(self, cfg: STVDConfig, in_channels: int, role: str) -> None:
         super().__init__()
+        if len(cfg.dim_mults) < 2:
+            raise InvalidInputError("STVD needs at least two levels (len(dim_mults) >= 2)")
         dim = cfg.dim
         dims = [dim, *(dim * m for m in cfg.dim_mults)]
         pairs = list(zip(dims[:-1], dims[1:], strict=True))
-        self.n_levels = len(pairs)
-        time_dim = 4 * dim if with_time else None
-        if with_time:
+        n = len(pairs)
+        self.role = role
+        den = role == "denoiser"
+        time_dim = 4 * dim if den else None
+        if den:
             self.register_buffer("fourier", torch.randn(cfg.fourier_dim // 2))
             self.time_mlp = nn.Sequential(nn.Linear(cfg.fourier_dim + 1, 4 * dim), nn.GELU(),
                                           nn.Linear(4 * dim, 4 * dim))
+        enc, dec = temporal_layout(n, role)
         self.init = nn.Conv2d(in_channels, dim, 7, padding=3)
+        c = 2 if den else 1  # context doubles the input of the denoiser's encoder blocks
         self.downs = nn.ModuleList(
-            _Level(a, b, a if with_context else 0, cfg, i == len(pairs) - 1, time_dim)
+            _Stage(c * a, c * a, a, enc[i],
+                   nn.Conv2d(a, b, 3, padding=1) if i == n - 1 else Downsample(a, b),
+                   cfg, time_dim)
             for i, (a, b) in enumerate(pairs)
         )
         mid = dims[-1]
-        g, hd, dh = cfg.groups, cfg.heads, cfg.dim_head
-        self.mid1 = ResBlock(mid * (2 if with_context else 1), mid, g, time_dim)
-        self.mid_attn = _SpatialAttention(mid, hd, dh)
-        self.mid2 = ResBlock(mid, mid, g, time_dim)
-        self.mid_tattn = TemporalAttention(mid, hd, dh)
-        self.mid3 = ResBlock(mid, mid, g, time_dim)
-        self.ups = nn.ModuleList()
-        for i, (a, b) in enumerate(reversed(pairs)):
-            last = i == len(pairs) - 1
-            self.ups.append(nn.ModuleList([
-                ResBlock(b + a, b, g, time_dim), ResBlock(b + a, b, g, time_dim),
-                SpatialLinearAttention(b, hd, dh),
-                nn.Conv2d(b, a, 3, padding=1) if last else nn.Sequential(
-                    nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(b, a, 3, padding=1)),
-            ]))
-        self.final = ResBlock(2 * dim, dim, g, time_dim)
+        self.mid1 = ResBlock(c * mid, mid, cfg.groups, time_dim)
+        self.mid_attn = SpatialAttention(mid, cfg.heads, cfg.dim_head)
+        self.mid2 = ResBlock(c * mid, mid, cfg.groups, time_dim)
+        self.mid_tattn = TemporalAttention(mid, cfg.heads, cfg.dim_head)
+        self.mid3 = ResBlock(mid, mid, cfg.groups, time_dim)
+        self.ups = nn.ModuleList(
+            _Stage(b + a, b + a, b, dec[i],
+                   nn.Conv2d(b, a, 3, padding=1) if i == n - 1 else Upsample(b, a),
+                   cfg, time_dim)
+            for i, (a, b) in enumerate(reversed(pairs))
+        )
+        self.final = ResBlock(2 * dim, dim, cfg.groups, time_dim)
         self.out = nn.Conv2d(dim, 1, 1)
-        self.multiple = 2 ** (len(pairs) - 1)
+        self.multiple = 2 ** (n - 1)
 
     def embed_time(self, t: Tensor) -> Tensor:
+        """Random Fourier features ``[t, sin(2 pi w t), cos(2 pi w t)]`` then an MLP."""
         x = t.float()[:, None]
         f = x * self.fourier[None] * 2 * math.pi
         out: Tensor = self.time_mlp(torch.cat([x, f.sin(), f.cos()], dim=-1))
         return out
 
+    @staticmethod
+    def _tattn(stage: _Stage, x: Tensor, frames: int) -> Tensor:
+        return x if stage.tattn is None else stage.tattn(x, frames)
+
     def forward(self, x: Tensor, frames: int, t: Tensor | None = None,
                 context: list[Tensor] | None = None) -> tuple[Tensor, list[Tensor], Tensor]:
-        temb = self.embed_time(t) if t is not None else None
+        if (self.role == "denoiser") != (context is not None):
+            raise ValueError("the denoiser needs the downscaler context; the downscaler none")
+        temb = self.embed_time(t) if t is not None and self.role == "denoiser" else None
+        ctx = iter(context or [])
+
+        def feed(z: Tensor) -> Tensor:
+            return torch.cat([z, next(ctx)], dim=1) if context is not None else z
+
         x = self.init(x)
         r = x
         skips: list[Tensor] = []
-        feats: list[Tensor] = []
-        ci = 0
-        for lvl in self.downs:
-            assert isinstance(lvl, _Level)
-            for block in (lvl.block1, lvl.block2):
-                if context is not None:
-                    x = torch.cat([x, context[ci]], dim=1)
-                    ci += 1
-                x = block(x, temb)
-                feats.append(x)
-                skips.append(x)
-            x = lvl.attn(x, frames)
-            if lvl.tattn is not None:
-                x = lvl.tattn(x, frames)
-            x = lvl.down(x)
-        if context is not None:
-            x = torch.cat([x, context[ci]], dim=1)
-        x = self.mid1(x, temb)
-        feats.append(x)
-        x = self.mid_attn(x)
-        x = self.mid2(x, temb)
-        x, attn = self.mid_tattn(x, frames)
+        for stage in self.downs:
+            assert isinstance(stage, _Stage)
+            x = stage.attn(stage.block1(feed(x), temb), frames)
+            skips.append(x)
+            x = self._tattn(stage, stage.block2(feed(x), temb), frames)
+            skips.append(x)
+            x = stage.resample(x)
+        x = self.mid_attn(self.mid1(feed(x), temb), frames)
+        mid_feats = [x]
+        x, attn = self.mid_tattn(self.mid2(feed(x), temb), frames)
+        mid_feats.append(x)
         x = self.mid3(x, temb)
+        feats = skips + mid_feats  # the downscaler's context, in the order it is consumed
         for stage in self.ups:
-            assert isinstance(stage, nn.ModuleList)
-            b1, b2, att, up = stage
-            x = b1(torch.cat([x, skips.pop()], dim=1), temb)
-            x = b2(torch.cat([x, skips.pop()], dim=1), temb)
-            x = att(x, frames)
-            x = up(x)
+            assert isinstance(stage, _Stage)
+            x = stage.attn(stage.block1(torch.cat([x, skips.pop()], dim=1), temb), frames)
+            x = self._tattn(stage, stage.block2(torch.cat([x, skips.pop()], dim=1), temb),
+                            frames)
+            x = stage.resample(x)
         x = self.final(torch.cat([x, r], dim=1), temb)
         out: Tensor = self.out(x)
         return out, feats, attn
@@ -377,7 +302,7 @@ class Downscaler(nn.Module):
 
     def __init__(self, cfg: STVDConfig) -> None:
         super().__init__()
-        self.net = _UNet(cfg, cfg.cond_channels, with_time=False, with_context=False)
+        self.net = _UNet(cfg, cfg.cond_channels, role="downscaler")
 
     def forward(self, cond: Tensor, frames: int) -> DownscalerOutput:
         out, feats, attn = self.net(cond, frames)
@@ -390,7 +315,7 @@ class Denoiser(nn.Module):
 
     def __init__(self, cfg: STVDConfig) -> None:
         super().__init__()
-        self.net = _UNet(cfg, 2 + cfg.cond_channels, with_time=True, with_context=True)
+        self.net = _UNet(cfg, 2 + cfg.cond_channels, role="denoiser")
 
     def forward(self, x: Tensor, t: Tensor, context: list[Tensor], frames: int) -> Tensor:
         out: Tensor = self.net(x, frames, t, context)[0]

@@ -25,6 +25,27 @@ __all__ = ["STVDModule", "bilinear_baseline", "demo", "downscale_raster", "evalu
            "load_model", "save_model", "train"]
 
 SYSTEM = "stvd"
+#: CRPS margin over the strongest baseline (normalised units), set from seeds 0, 1, 2 (see
+#: tests/restoration/test_stvd_pipeline.py for the measured values)
+CRPS_MARGIN = 0.015
+#: why the ensemble may be worse than the best baseline on a secondary metric (reported
+#: beside the numbers; every one was observed on at least one of seeds 0-2)
+REGRESSIONS_EXPLAINED: dict[str, str] = {
+    "mse": "MSE of the mean of 6-8 ensemble members: each member carries a sampled "
+           "small-scale residual and the mean of so few keeps part of that spread, while the "
+           "MSE-trained downscaler predicts the conditional mean, the MSE optimum by "
+           "construction; the diffusion stage trades MSE for distributional skill (CRPS, "
+           "SAE, power spectrum)",
+    "emd": "EMD is computed on one ensemble member over 3-4 held-out clips; at this CPU "
+           "scale (80-250 steps) the diffusion stage does not reliably improve the value "
+           "distribution over the MSE-trained downscaler (STVD vs downscaler alone, quick "
+           "seeds 0-2: 0.152/0.157, 0.149/0.142, 0.152/0.174; full: 0.133/0.133, 0.140/0.124, "
+           "0.131/0.122): the paper's EMD gain is not reproduced here",
+    "pe": "the 99.999th percentile of 3-4 clips is the single most intense pixel: every "
+          "learned predictor (and bicubic) overshoots to the clamp ceiling 1.0 there, about "
+          "0.01-0.06 above the target maximum, while bilinear interpolation cannot overshoot "
+          "(a convex combination) and lands just below it",
+}
 
 
 class STVDModule(L.LightningModule):
@@ -34,11 +55,17 @@ class STVDModule(L.LightningModule):
         cfg: model configuration.
         lr: Adam learning rate (paper 1e-4); ``max_steps``: cosine-annealing horizon;
         ema_decay: decay of the weight EMA used for evaluation (paper 0.995; ``None``: off).
+        mode: ``"joint"`` (the paper: downscaler + residual diffusion, one loss) or
+            ``"downscaler"`` (the deterministic stage alone, MSE on its output: the
+            baseline of the demo; the denoiser is left untrained and unused).
     """
 
     def __init__(self, cfg: STVDConfig | None = None, lr: float = 1e-4, max_steps: int = 2_000_000,
-                 ema_decay: float | None = 0.995) -> None:
+                 ema_decay: float | None = 0.995, mode: str = "joint") -> None:
         super().__init__()
+        if mode not in ("joint", "downscaler"):
+            raise ValueError(f"mode must be 'joint' or 'downscaler', not {mode!r}")
+        self.mode = mode
         self.model = STVD(cfg)
         self.lr, self.max_steps, self.ema_decay = lr, max_steps, ema_decay
         self.ema: torch.optim.swa_utils.AveragedModel | None = None
@@ -49,6 +76,13 @@ class STVDModule(L.LightningModule):
                                                            use_buffers=True)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        if self.mode == "downscaler":
+            pred = self.model.downscaler(self.model.condition(batch["image"], batch["topo"]),
+                                         batch["image"].shape[1]).warped
+            y = batch["target"].reshape(pred.shape) * 2 - 1
+            loss = torch.nn.functional.mse_loss(pred, y)
+            self.log("det_mse", loss.detach(), prog_bar=True)
+            return loss
         out = self.model.loss(batch["image"], batch["topo"], batch["target"])
         self.log_dict({k: v.detach() for k, v in out.items()}, prog_bar=True)
         return out["loss"]
@@ -58,7 +92,9 @@ class STVDModule(L.LightningModule):
             self.ema.update_parameters(self.model)
 
     def configure_optimizers(self) -> Any:
-        opt = torch.optim.Adam(self.model.parameters(), lr=self.lr, betas=(0.9, 0.99),
+        params = (self.model.downscaler.parameters() if self.mode == "downscaler"
+                  else self.model.parameters())
+        opt = torch.optim.Adam(params, lr=self.lr, betas=(0.9, 0.99),
                                foreach=True)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.max_steps, eta_min=5e-7)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
@@ -72,19 +108,19 @@ class STVDModule(L.LightningModule):
 
 def train(dataset: FV3GFSDownscaling, cfg: STVDConfig, *, steps: int, batch_size: int = 1,
           lr: float = 1e-4, ema_decay: float | None = 0.995, seed: int = 0,
-          progress: bool = False) -> STVD:
-    """Train STVD jointly for ``steps`` optimiser steps on ``dataset``; returns the model
+          progress: bool = False, mode: str = "joint") -> STVD:
+    """Train STVD jointly (``mode="joint"``) or its deterministic downscaler alone
+    (``mode="downscaler"``) for ``steps`` optimiser steps on ``dataset``; returns the model
     (EMA weights when ``ema_decay`` is set) in eval mode."""
-    from torch.utils.data import DataLoader, Dataset
+    from torch.utils.data import DataLoader
 
     from ...nn.training import make_trainer
 
     gen = torch.Generator().manual_seed(seed)
-    # FV3GFSDownscaling is a map-style dataset by duck typing (__len__, __getitem__)
     loader: DataLoader[dict[str, Any]] = DataLoader(
-        cast("Dataset[dict[str, Any]]", dataset), batch_size=batch_size, shuffle=True,
+        dataset, batch_size=batch_size, shuffle=True,
         generator=gen, num_workers=0, drop_last=True)
-    module = STVDModule(cfg, lr=lr, max_steps=steps, ema_decay=ema_decay)
+    module = STVDModule(cfg, lr=lr, max_steps=steps, ema_decay=ema_decay, mode=mode)
     trainer = make_trainer(max_epochs=-1, max_steps=steps, gradient_clip_val=1.0, seed=seed,
                            progress=progress)
     trainer.fit(module, loader)
@@ -93,26 +129,27 @@ def train(dataset: FV3GFSDownscaling, cfg: STVDConfig, *, steps: int, batch_size
     return model
 
 
-def bilinear_baseline(lr: torch.Tensor, scale: int) -> torch.Tensor:
-    """Bilinear upsampling of the coarse precipitation channel, ``(B, T, 1, H, W)``, in the
-    normalised [0, 1] space (the trivial baseline)."""
+def bilinear_baseline(lr: torch.Tensor, scale: int, mode: str = "bilinear") -> torch.Tensor:
+    """Bilinear (or ``mode="bicubic"``) upsampling of the coarse precipitation channel,
+    ``(B, T, 1, H, W)``, in the normalised [0, 1] space (the interpolation baselines)."""
     import torch.nn.functional as F
 
     b, t, _, h, w = lr.shape
     up = F.interpolate(lr[:, :, :1].reshape(b * t, 1, h, w), scale_factor=scale,
-                       mode="bilinear", align_corners=False)
+                       mode=mode, align_corners=False)
     return up.reshape(b, t, 1, h * scale, w * scale).clamp(0, 1)
 
 
 def evaluate(model: STVD, dataset: FV3GFSDownscaling, *, clips: int, members: int = 8,
-             steps: int | None = None, seed: int = 0) -> dict[str, Any]:
-    """Metrics of the diffusion ensemble, the deterministic downscaler and bilinear
-    upsampling on the first ``clips`` clips of ``dataset`` (normalised [0, 1] space).
-
-    Returns ``{"stvd": ..., "downscaler": ..., "bilinear": ..., "arrays": {...}}``.
+             steps: int | None = None, seed: int = 0,
+             downscaler_alone: STVD | None = None) -> dict[str, Any]:
+    """Metrics (:func:`stvd_metrics`) on the first ``clips`` clips of ``dataset``
+    (normalised [0, 1] space) of: the diffusion ensemble (``"stvd"``), the joint model's
+    deterministic stage (``"joint_downscaler"``), bilinear and bicubic upsampling and, if
+    given, a separately trained ``downscaler_alone``. ``"arrays"`` holds the predictions.
     """
     gen = torch.Generator().manual_seed(seed)
-    ens, det, bil, tgt = [], [], [], []
+    ens, det, bil, bic, alone, tgt = [], [], [], [], [], []
     for i in range(min(clips, len(dataset))):
         s = dataset[i]
         lr, topo = s["image"][None], s["topo"][None]
@@ -120,14 +157,23 @@ def evaluate(model: STVD, dataset: FV3GFSDownscaling, *, clips: int, members: in
         ens.append(out.samples[:, 0].clamp(0, 1).numpy())
         det.append(out.warped[0].clamp(0, 1).numpy())
         bil.append(bilinear_baseline(lr, model.cfg.scale)[0].numpy())
+        bic.append(bilinear_baseline(lr, model.cfg.scale, "bicubic")[0].numpy())
+        if downscaler_alone is not None:
+            alone.append(downscaler_alone.downscale(lr, topo)[0].clamp(0, 1).numpy())
         tgt.append(s["target"].numpy())
-    e = np.stack(ens, axis=1)  # (S, N, T, 1, H, W)
-    d, b, y = np.stack(det)[None], np.stack(bil)[None], np.stack(tgt)
-    return {
-        "stvd": stvd_metrics(e, y), "downscaler": stvd_metrics(d, y),
-        "bilinear": stvd_metrics(b, y),
-        "arrays": {"ensemble": e, "downscaler": d[0], "bilinear": b[0], "target": y},
-    }
+    y = np.stack(tgt)
+    arrays: dict[str, np.ndarray] = {"ensemble": np.stack(ens, axis=1),  # (S, N, T, 1, H, W)
+                                     "joint_downscaler": np.stack(det),
+                                     "bilinear": np.stack(bil), "bicubic": np.stack(bic),
+                                     "target": y}
+    if alone:
+        arrays["downscaler_alone"] = np.stack(alone)
+    res: dict[str, Any] = {"stvd": stvd_metrics(arrays["ensemble"], y)}
+    for k in ("joint_downscaler", "bilinear", "bicubic", "downscaler_alone"):
+        if k in arrays:
+            res[k] = stvd_metrics(arrays[k][None], y)
+    res["arrays"] = arrays
+    return res
 
 
 def save_model(model: STVD, path: str | Path,
@@ -238,11 +284,18 @@ def downscale_raster(coarse: str | Path, output: str | Path, checkpoint: str | P
             "mean_rate": float(fine.mean())}
 
 
+#: metric directions (all errors)
+DIRECTIONS = {k: "min" for k in ("mse", "crps", "emd", "pe", "sae", "psd")}
+
+
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     """Synthetic advected precipitation in the FV3GFS zarr layout (4x4 coarse -> 16x16 fine,
-    x4, 5-frame clips): joint training of a tiny STVD, then MSE/CRPS/EMD/PE/SAE of the
-    diffusion ensemble, the deterministic downscaler and bilinear upsampling on the held-out
-    member. Primary metric: CRPS (ensemble vs bilinear)."""
+    x4, 5-frame clips, train members 1-2, held-out member 3): joint training of a tiny STVD
+    and, with the same steps, learning rate and seed, its deterministic downscaler alone
+    (MSE). Metrics MSE/CRPS/EMD/PE/SAE/power-spectrum error of the diffusion ensemble
+    against bilinear, bicubic and the downscaler alone (baselines; the strongest on CRPS
+    decides); the joint model's deterministic stage is the ablation without diffusion.
+    Primary metric: CRPS."""
     import tempfile
 
     from ...seed import seed_everything
@@ -261,26 +314,35 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         test_ds = FV3GFSDownscaling(root, "test", **kw)
         model = train(train_ds, cfg, steps=steps, batch_size=1, lr=2e-3, ema_decay=None,
                       seed=seed)
-        res = evaluate(model, test_ds, clips=clips, members=members, steps=ddim, seed=seed)
-        sample = test_ds[0]
+        alone = train(train_ds, cfg, steps=steps, batch_size=1, lr=2e-3, ema_decay=None,
+                      seed=seed, mode="downscaler")
+        res = evaluate(model, test_ds, clips=clips, members=members, steps=ddim, seed=seed,
+                       downscaler_alone=alone)
     a = res["arrays"]
-    fig, axes = new_figure(ncols=5, nrows=1, size=2.6)
-    panels = [("coarse (bilinear)", a["bilinear"][0, 2, 0]), ("target", a["target"][0, 2, 0]),
-              ("downscaler", a["downscaler"][0, 2, 0]), ("STVD member 1", a["ensemble"][0, 0, 2, 0]),
+    fig, axes = new_figure(ncols=6, nrows=1, size=2.4)
+    panels = [("bicubic", a["bicubic"][0, 2, 0]), ("target", a["target"][0, 2, 0]),
+              ("downscaler alone", a["downscaler_alone"][0, 2, 0]),
+              ("joint downscaler", a["joint_downscaler"][0, 2, 0]),
+              ("STVD member 1", a["ensemble"][0, 0, 2, 0]),
               ("STVD member 2", a["ensemble"][1, 0, 2, 0])]
     for ax, (title, img) in zip(axes[0], panels, strict=True):
         ax.imshow(img, vmin=0, vmax=1, cmap="Blues")
         ax.set_title(title)
         ax.set_axis_off()
-    del sample
-    metrics = dict(res["stvd"])
-    metrics.update({f"downscaler_{k}": v for k, v in res["downscaler"].items()})
+    baselines = {k: res[k] for k in ("bilinear", "bicubic", "downscaler_alone")}
     return finish(
-        SYSTEM, metrics, res["bilinear"], primary="crps", margin=0.0, higher_is_better=False,
+        SYSTEM, res["stvd"], baselines=baselines, primary="crps", margin=CRPS_MARGIN,
+        directions=DIRECTIONS, ablations={"without_diffusion": res["joint_downscaler"]},
+        regressions_explained=REGRESSIONS_EXPLAINED,
         figure=fig, out_dir=out, started=started,
         details={"train_steps": steps, "eval_clips": clips, "ensemble_members": members,
                  "ddim_steps": ddim, "coarse": [4, 4], "fine": [16, 16], "frames": 5,
                  "config": cfg.to_dict(), "space": "normalised [0, 1] (published log + min-max)",
+                 "baselines": {"bilinear": "bilinear upsampling of coarse precipitation",
+                               "bicubic": "bicubic upsampling of coarse precipitation",
+                               "downscaler_alone": "the deterministic UNet stage trained "
+                               "alone (MSE), same steps, lr and seed"},
+                 "ablation": "without_diffusion = the joint model's deterministic stage",
                  "note": "short CPU run: det_weight=1.0 adds an MSE term on the downscaler "
                          "output (paper: diffusion loss only), lr 2e-3 without EMA (paper: "
                          "1e-4, EMA 0.995), tiny widths, x4 instead of x8"},
