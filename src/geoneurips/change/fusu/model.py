@@ -68,11 +68,14 @@ def _conv_block(cin: int, cout: int, groups: int) -> nn.Sequential:
 
 
 def positional_encoding(dates: Tensor, dim: int, period: float = 1000.0) -> Tensor:
-    """Sinusoidal encoding of date positions ``(B, T)`` -> ``(B, T, dim)`` (L-TAE, Sec. 3)."""
-    i = torch.arange(dim, device=dates.device)
-    denom = period ** (2 * (i // 2) / dim)
-    ang = dates.float().unsqueeze(-1) / denom
-    return torch.where(i % 2 == 0, torch.sin(ang), torch.cos(ang))
+    """Sinusoidal encoding of date positions ``(B, T)`` -> ``(B, T, dim)`` (L-TAE, Sec. 3):
+    sine at even, cosine at odd columns, ``w_k = period ** (-2k / dim)``; the project's one
+    sinusoidal embedding (:func:`geoneurips.nn.embedding.sinusoidal_embedding`,
+    ``order="interleaved"``). Deliberate difference for an odd ``dim`` only: the last column
+    is zero instead of L-TAE's extra sine (its defaults are even)."""
+    from geoneurips.nn.embedding import sinusoidal_embedding
+
+    return sinusoidal_embedding(dates.float(), dim, order="interleaved", max_period=period)
 
 
 class LTAE2d(nn.Module):
