@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import InvalidInputError
+from ...nn.diffusion import ddim_sample, ddim_timesteps, sigmoid_betas
 from .blocks import (
     Downsample,
     PixelTemporalAttention,
@@ -324,15 +325,9 @@ class Denoiser(nn.Module):
 
 def sigmoid_beta_schedule(timesteps: int, start: float = -3.0, end: float = 3.0,
                           tau: float = 1.0) -> Tensor:
-    """Sigmoid schedule (Jabri et al. 2023, used by STVD section 3.2): ``alpha_bar(t)`` follows
-    a rescaled ``-sigmoid((t (end - start) + start) / tau)`` on t in [0, 1]; returns betas
-    (float64, clipped to [0, 0.999])."""
-    t = torch.linspace(0, timesteps, timesteps + 1, dtype=torch.float64) / timesteps
-    v_start = torch.sigmoid(torch.tensor(start / tau, dtype=torch.float64))
-    v_end = torch.sigmoid(torch.tensor(end / tau, dtype=torch.float64))
-    ab = (-torch.sigmoid((t * (end - start) + start) / tau) + v_end) / (v_end - v_start)
-    ab = ab / ab[0]
-    return torch.clip(1 - ab[1:] / ab[:-1], 0, 0.999)
+    """Sigmoid schedule (Jabri et al. 2023, used by STVD section 3.2): the project's one
+    implementation, :func:`geoneurips.nn.diffusion.sigmoid_betas` (betas, float64)."""
+    return sigmoid_betas(timesteps, start, end, tau)
 
 
 class SampleOutput(NamedTuple):
@@ -447,25 +442,23 @@ class STVD(nn.Module):
             return z.repeat(s, 1, 1, 1)  # members outermost
 
         cond_s, warped_s, ctx_s = rep(cond), rep(warped), [rep(c) for c in context]
-        x = torch.randn(warped_s.shape, generator=generator)
-        times = torch.linspace(-1, cfg.timesteps - 1, steps + 1).long().tolist()[::-1]
-        for now, nxt in zip(times[:-1], times[1:], strict=True):
-            tt = torch.full((x.shape[0],), now, dtype=torch.long)
-            v = self.denoiser(torch.cat([x, warped_s, cond_s], dim=1), tt, ctx_s, t)
-            sa, sb = self._coef(tt)
-            x0 = sa * x - sb * v
-            if cfg.clip_x0 is not None:
-                x0 = x0.clamp(-cfg.clip_x0, cfg.clip_x0)
-            eps = (x - sa * x0) / sb
-            if nxt < 0:
-                x = x0
-                continue
-            a, a_next = self.alphas_cumprod[now], self.alphas_cumprod[nxt]
-            sigma = eta * ((1 - a / a_next) * (1 - a_next) / (1 - a)).sqrt()
-            c = (1 - a_next - sigma**2).sqrt()
-            x = x0 * a_next.sqrt() + c * eps
-            if eta > 0:
-                x = x + sigma * torch.randn(x.shape, generator=generator)
+
+        def denoise(x_t: Tensor, tt: Tensor) -> Tensor:
+            out: Tensor = self.denoiser(torch.cat([x_t, warped_s, cond_s], dim=1), tt.long(),
+                                        ctx_s, t)
+            return out
+
+        clip = cfg.clip_x0
+        x = ddim_sample(
+            denoise,
+            torch.randn(warped_s.shape, generator=generator),
+            self.alphas_cumprod,
+            ddim_timesteps(cfg.timesteps, steps, "trailing"),
+            prediction="v",
+            eta=eta,
+            generator=generator,
+            clip_x0=None if clip is None else (lambda z: z.clamp(-clip, clip)),
+        )
         shape = (s, b, t, 1, *x.shape[-2:])
         res = x.reshape(shape)
         w = warped.reshape(shape[1:])
