@@ -1,0 +1,20 @@
+"""GeoPlant (arXiv 2408.13928): GeoLifeCLEF 2024 species prediction from multi-modal EO."""
+
+from geoneurips.registry import SystemSpec, register
+
+register(
+    SystemSpec(
+        id="geoplant",
+        family="location",
+        status="partial",
+        summary=(
+            "GeoLifeCLEF 2024 PA readers (metadata, S2 JPEG trees, Landsat/bioclim cubes, "
+            "environmental CSVs), ResNet-6 per modality, multi-modal ensemble, top-25 "
+            "district and LightGBM baselines, top-25 samples-F1, submission CSV"
+        ),
+        demo="geoneurips.location.geoplant.pipeline:demo",
+        dataset="geoneurips.location.geoplant.data:GeoPlantPA",
+        model="geoneurips.location.geoplant.model:SpeciesModel",
+        notes="work in progress",
+    )
+)
