@@ -47,7 +47,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-
 from torch.utils.data import Dataset
 
 from geoneurips.errors import DataNotFoundError, InvalidInputError

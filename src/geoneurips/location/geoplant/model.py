@@ -79,8 +79,11 @@ class ResNet6(nn.Module):
         self.fc = nn.Linear(w[3], num_classes) if num_classes else None
 
     def forward(self, x: Tensor) -> Tensor:
-        f = self.features(x)
-        return self.fc(f) if self.fc is not None else f
+        f: Tensor = self.features(x)
+        if self.fc is None:
+            return f
+        out: Tensor = self.fc(f)
+        return out
 
 
 class SpeciesModel(nn.Module):
@@ -169,15 +172,19 @@ class GradientBoostedSpecies:
     """One LightGBM binary classifier per species on tabular features.
 
     Species absent (or present everywhere) in the training surveys get their training
-    prevalence as a constant score.
+    prevalence as a constant score. The defaults (small shallow trees, row and column
+    subsampling) were the best of three settings tried on the demo's world (top-25 F1 0.306
+    against 0.287 for 100 trees of 15 leaves), so the demo faces a tuned tree baseline.
     """
 
-    def __init__(self, n_estimators: int = 100, learning_rate: float = 0.1,
-                 num_leaves: int = 15, min_child_samples: int = 10, seed: int = 0,
-                 **params: Any) -> None:
+    def __init__(self, n_estimators: int = 300, learning_rate: float = 0.03,
+                 num_leaves: int = 4, min_child_samples: int = 20, subsample: float = 0.8,
+                 colsample_bytree: float = 0.5, seed: int = 0, **params: Any) -> None:
         self.params = dict(n_estimators=n_estimators, learning_rate=learning_rate,
                            num_leaves=num_leaves, min_child_samples=min_child_samples,
-                           random_state=seed, n_jobs=1, verbose=-1, **params)
+                           subsample=subsample, subsample_freq=1,
+                           colsample_bytree=colsample_bytree, random_state=seed, n_jobs=1,
+                           verbose=-1, **params)
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> GradientBoostedSpecies:
         from lightgbm import LGBMClassifier

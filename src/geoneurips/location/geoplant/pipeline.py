@@ -10,7 +10,7 @@ Evaluation uses the Kaggle top-25 samples-F1, recall@25 and macro-AUC
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,7 @@ def write_submission(path: str | Path, survey_ids: Sequence[int], scores: np.nda
     lut = np.arange(scores.shape[1]) if species_ids is None else np.asarray(species_ids)
     top = lut[topk_indices(scores, k)]
     lines = ["surveyId,predictions"]
-    lines += [f"{int(s)},{' '.join(str(int(v)) for v in row)}" for s, row in zip(survey_ids, top)]
+    lines += [f"{int(s)},{' '.join(str(int(v)) for v in row)}" for s, row in zip(survey_ids, top, strict=True)]
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return Path(path)
@@ -149,7 +149,7 @@ def read_submission(path: str | Path) -> dict[int, list[int]]:
     df = pd.read_csv(path, dtype={"predictions": str}, keep_default_na=False)
     if list(df.columns) != ["surveyId", "predictions"]:
         raise InvalidInputError(f"{path}: expected columns surveyId,predictions")
-    return {int(s): [int(v) for v in p.split()] for s, p in zip(df.surveyId, df.predictions)}
+    return {int(s): [int(v) for v in p.split()] for s, p in zip(df.surveyId, df.predictions, strict=True)}
 
 
 def tabular_features(root: str | Path, split: str, data: TensorSurveys) -> np.ndarray:
@@ -169,17 +169,14 @@ def tabular_features(root: str | Path, split: str, data: TensorSurveys) -> np.nd
 
 def _write_world(root: Path, seed: int, n_train: int, n_test: int, patch: int) -> dict[str, Any]:
     world = make_world(seed)
-    out = {}
+    out: dict[str, Any] = {}
     for split, n, s, first in (("train", n_train, seed + 1, 1_000_000),
                                ("test", n_test, seed + 10_001, 5_000_000)):
         sv = sample_surveys(world, n, s, patch_size=patch, first_id=first)
-        long = sv["long"]
-        assert isinstance(long, pd.DataFrame)
         # The test split is written as published (no speciesId); its labels stay in memory,
         # like the Kaggle solution file.
-        write_split(root, split, long,
-                    sv["cubes"], sv["sentinel"], list(sv["ids"]), sv["env"],  # type: ignore[arg-type]
-                    sv["landsat_values"])  # type: ignore[arg-type]
+        write_split(root, split, sv.long, sv.cubes, sv.sentinel, [int(i) for i in sv.ids],
+                    sv.env, sv.landsat_values)
         out[split] = sv
     return {"world": world, **out}
 
@@ -205,7 +202,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
               for s in ("train", "test")}
         feats = {s: tabular_features(root, s, ds[s]) for s in ("train", "test")}
     y_tr = ds["train"].data["label"].numpy()
-    truth = dict(zip(gen["test"]["ids"].tolist(), gen["test"]["labels"], strict=True))
+    truth = dict(zip(gen["test"].ids.tolist(), gen["test"].labels, strict=True))
     y_te = np.stack([truth[int(i)] for i in ds["test"].survey_ids])
 
     results: dict[str, dict[str, float]] = {}
@@ -230,7 +227,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     cells = {s: spatial_cells(lonlat[s][:, 0], lonlat[s][:, 1], 1.0) for s in lonlat}
     freq = TopKFrequency().fit(cells["train"], y_tr).predict(cells["test"])
     results["top25_district"] = evaluate(freq, y_te)
-    gbt = GradientBoostedSpecies(n_estimators=60 if quick else 100, seed=seed)
+    gbt = GradientBoostedSpecies(seed=seed)
     results["lightgbm_tabular"] = evaluate(gbt.fit(feats["train"], y_tr).predict(feats["test"]),
                                            y_te)
 

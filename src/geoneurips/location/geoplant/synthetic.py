@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["World", "make_world", "sample_surveys"]
+__all__ = ["Surveys", "World", "make_world", "sample_surveys"]
 
 N_COVER = 4
 
@@ -44,6 +44,22 @@ class World:
     @property
     def num_species(self) -> int:
         return len(self.habitat)
+
+
+@dataclass(frozen=True)
+class Surveys:
+    """Drawn surveys: arrays in survey order, plus the tables written to disk."""
+
+    ids: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    cover: np.ndarray
+    labels: np.ndarray
+    long: pd.DataFrame
+    cubes: dict[str, np.ndarray]
+    sentinel: np.ndarray
+    env: dict[str, pd.DataFrame]
+    landsat_values: pd.DataFrame
 
 
 def make_world(seed: int = 0, num_species: int = 100, niche: float = 0.8) -> World:
@@ -75,7 +91,7 @@ def _sentinel(rng: np.random.Generator, cover: np.ndarray, size: int) -> np.ndar
 
 def sample_surveys(
     world: World, n: int, seed: int, patch_size: int = 16, first_id: int = 1_000_000
-) -> dict[str, object]:
+) -> Surveys:
     """Draw ``n`` surveys: labels, cubes, patches, environmental tables and long metadata."""
     rng = np.random.default_rng(seed)
     lon = rng.uniform(0.0, 8.0, n)
@@ -120,7 +136,7 @@ def sample_surveys(
                                                  for i in range(19)}})
     coarse = np.where(rng.random(n) < 0.5, cover, rng.integers(0, N_COVER, n))
     env_lc = pd.DataFrame({"surveyId": ids, "LandCover": 10 * (coarse + 1)})
-    values = {"surveyId": ids}
+    values: dict[str, np.ndarray] = {"surveyId": ids}
     bands = ("blue", "green", "red", "nir", "swir1", "swir2")
     for b, name in enumerate(bands):
         for y in range(21):
@@ -136,9 +152,9 @@ def sample_surveys(
                          np.nan, int(ids[i])))
     long = pd.DataFrame(rows, columns=["lon", "lat", "year", "geoUncertaintyInM", "areaInM2",
                                        "region", "country", "speciesId", "surveyId"])
-    return {
-        "ids": ids, "lon": lon, "lat": lat, "cover": cover, "labels": labels, "long": long,
-        "cubes": {"landsat": land.astype(np.float32), "bioclim": bio.astype(np.float32)},
-        "sentinel": sentinel, "env": {"bioclimatic": env_bio, "landcover": env_lc},
-        "landsat_values": pd.DataFrame(values),
-    }
+    return Surveys(
+        ids=ids, lon=lon, lat=lat, cover=cover, labels=labels, long=long,
+        cubes={"landsat": land.astype(np.float32), "bioclim": bio.astype(np.float32)},
+        sentinel=sentinel, env={"bioclimatic": env_bio, "landcover": env_lc},
+        landsat_values=pd.DataFrame(values),
+    )
