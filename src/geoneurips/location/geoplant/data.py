@@ -373,7 +373,8 @@ class GeoPlantPA(Dataset[dict[str, Any]]):
                 ax.imshow(x[3], aspect="auto", cmap="viridis")
             else:
                 ax.imshow(x[0], aspect="auto", cmap="magma")
-            ax.set_axis_off() if m == "sentinel" else None
+            if m == "sentinel":
+                ax.set_axis_off()
             if show_titles:
                 ax.set_title({"sentinel": "Sentinel-2 RGB", "landsat": "Landsat NIR",
                               "bioclim": "bioclim var 1"}[m])
