@@ -157,3 +157,25 @@ def test_bad_inputs(tmp_path: Path) -> None:
         load_cube(tmp_path / "small.pt", (6, 4, 21))
     torch.save(torch.tensor([np.nan, np.inf, -np.inf, 2.0]), tmp_path / "gaps.pt")
     assert load_cube(tmp_path / "gaps.pt").tolist() == [0.0, 0.0, 0.0, 2.0]
+
+
+def test_presence_only_table(tmp_path: Path) -> None:
+    """No real GLC24 PO file is available offline (the GLC22 observation CSVs have another
+    schema): the PO reader is checked on a table written here in the published columns."""
+    from geoneurips.location.geoplant.data import read_po_metadata
+
+    po = pd.DataFrame({"publisher": ["iNaturalist", "Pl@ntNet", "iNaturalist"],
+                       "year": [2019] * 3, "month": [5, 6, 6], "day": [1, 2, 2],
+                       "lat": [45.0, 46.0, 46.0], "lon": [3.0, 4.0, 4.0],
+                       "geoUncertaintyInM": [10.0, 5.0, 5.0], "taxonRank": ["SPECIES"] * 3,
+                       "date": ["2019-05-01", "2019-06-02", "2019-06-02"],
+                       "dayOfYear": [121, 153, 153], "speciesId": [12.0, 7.0, 9.0],
+                       "surveyId": [1, 2, 2]})
+    po.to_csv(tmp_path / "GLC24_P0_metadata_train.csv", index=False)
+    df = read_po_metadata(tmp_path)
+    assert survey_labels(df) == {1: [12], 2: [7, 9]}
+    po.drop(columns=["taxonRank"]).to_csv(tmp_path / "GLC24_P0_metadata_train.csv", index=False)
+    with pytest.raises(InvalidInputError, match="taxonRank"):
+        read_po_metadata(tmp_path)
+    with pytest.raises(DataNotFoundError):
+        read_po_metadata(tmp_path / "none")

@@ -13,6 +13,8 @@ PA metadata (long format)   ``GLC24_PA_metadata_{split}.csv``: one row per (surv
                             speciesId, surveyId`` (test: no ``speciesId``). malpolon's
                             pre-extracted sample uses ``metadata.csv`` with a ``subset``
                             column instead; both are read.
+PO metadata                 ``GLC24_P0_metadata_train.csv`` (zero, not O): the same plus
+                            ``publisher, date, dayOfYear, month, day, taxonRank``.
 Sentinel-2 patches          ``PA_{Split}_SatellitePatches_RGB/pa_{split}_patches_rgb/CD/AB/
                             <surveyId>.jpeg`` (128x128 RGB) and the ``..._NIR/..._nir`` tree
                             (1 band); CD = last two digits of the id, AB = the two before.
@@ -69,6 +71,7 @@ __all__ = [
     "read_environmental",
     "read_landsat_values",
     "read_metadata",
+    "read_po_metadata",
     "read_sentinel",
     "survey_labels",
     "survey_table",
@@ -123,6 +126,24 @@ def read_metadata(path: str | Path, split: str | None = None) -> pd.DataFrame:
     if split is not None and "subset" in df.columns:
         df = df[df["subset"] == _check_split(split)]
     return df.reset_index(drop=True)
+
+
+PO_COLUMNS = ("publisher", "date", "dayOfYear", "month", "day", "taxonRank")
+
+
+def read_po_metadata(root: str | Path) -> pd.DataFrame:
+    """The presence-only records ``GLC24_P0_metadata_train.csv`` (P-zero, as published).
+
+    Same long format as the PA table (one row per observation) plus ``publisher, date,
+    dayOfYear, month, day, taxonRank``; ``surveyId`` groups the records of one observer
+    event, so :func:`survey_labels` applies to it as well.
+    """
+    p = Path(root) / "GLC24_P0_metadata_train.csv"
+    df = read_metadata(p)
+    missing = [c for c in ("speciesId", *PO_COLUMNS) if c not in df.columns]
+    if missing:
+        raise InvalidInputError(f"{str(p)!r} lacks the presence-only columns {missing}")
+    return df
 
 
 def survey_labels(long: pd.DataFrame) -> dict[int, list[int]]:
