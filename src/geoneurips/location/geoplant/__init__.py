@@ -6,15 +6,18 @@ register(
     SystemSpec(
         id="geoplant",
         family="location",
-        status="partial",
+        status="working",
         summary=(
-            "GeoLifeCLEF 2024 PA readers (metadata, S2 JPEG trees, Landsat/bioclim cubes, "
-            "environmental CSVs), ResNet-6 per modality, multi-modal ensemble, top-25 "
-            "district and LightGBM baselines, top-25 samples-F1, submission CSV"
+            "GLC24 PA/PO readers (long-format metadata, S2 RGB/NIR JPEG trees, Landsat and "
+            "bioclim cubes, environmental CSVs), ResNet-6 per modality, multi-modal ensemble, "
+            "top-25 district and LightGBM baselines, top-25 samples-F1, submission CSV"
         ),
         demo="geoneurips.location.geoplant.pipeline:demo",
         dataset="geoneurips.location.geoplant.data:GeoPlantPA",
         model="geoneurips.location.geoplant.model:SpeciesModel",
-        notes="work in progress",
+        notes=(
+            "the tree baseline is LightGBM (the paper used XGBoost); the malpolon "
+            "ResNet18 + Swin-T variant and the GLC25 GeoTIFF patches are not implemented"
+        ),
     )
 )
