@@ -4,7 +4,8 @@ fixture writer round trip, labels built before de-duplication, and bad inputs.
 Independent files: malpolon's GLC24 pre-extracted sample (PA metadata with a ``subset``
 column, one survey's RGB/NIR JPEGs and Landsat/bioclim cubes) and one GLC25 survey's cubes.
 No real environmental or Landsat-value CSV is available offline: those readers are tested on
-our fixture writer only.
+our fixture writer only. TorchGeo 0.8.1 has no GeoLifeCLEF/GeoPlant reader, so there is no
+cross-read of our fixture by TorchGeo.
 """
 
 from __future__ import annotations
