@@ -14,4 +14,6 @@ Modules (import the one you need; this package imports nothing heavy):
 - :mod:`~geoneurips.metrics.geodesic`: ``haversine_km``, ``accuracy_at_km`` (im2gps
   1/25/200/750/2500 km scales).
 - :mod:`~geoneurips.metrics.regression`: ``r2_score``, ``mae``, ``mse``, ``rmse``.
+- :mod:`~geoneurips.metrics.multilabel`: ``samples_f1_at_k`` (GeoLifeCLEF top-25 F1),
+  ``recall_at_k``, ``macro_auc``, ``topk_indices``, ``topk_binarize``.
 """
