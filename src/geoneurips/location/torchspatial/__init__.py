@@ -21,8 +21,8 @@ register(
             "Space2Vec-theory) by the 0.01 margin on seeds 0-2 (differences -0.012..+0.011); "
             "the demo reports beats_baseline=false truthfully, so the system is partial. "
             "Geo-Bias Score: exact per point against PyGBS (ties broken as its BallTree "
-            "does) but only 3.7x faster than its per-point loop; the order-free "
-            "ties='average' mode is 14.6x faster and differs per point at tied neighbours."
+            "does) but only 4.7x faster than its per-point loop; the order-free "
+            "ties='average' mode is 11.8x faster and differs per point at tied neighbours."
         ),
     )
 )

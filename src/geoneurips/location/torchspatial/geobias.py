@@ -118,7 +118,8 @@ def background_points(center: npt.ArrayLike, radius: float, density: float) -> F
     return np.array([np.arcsin(rotated[:, 2]), np.arctan2(rotated[:, 1], rotated[:, 0])]).T
 
 
-def knn_neighbours(points: FloatArray, k: int) -> tuple[IntArray, IntArray]:
+def knn_neighbours(points: FloatArray, k: int,
+                   rows: IntArray | None = None) -> tuple[IntArray, IntArray]:
     """Edges ``(i, j)`` of the 0/1 k-nearest-neighbour weights (haversine), self excluded.
 
     Like PyGBS, ``k + 1`` neighbours are queried and the point itself is dropped when it is
@@ -127,6 +128,8 @@ def knn_neighbours(points: FloatArray, k: int) -> tuple[IntArray, IntArray]:
     Args:
         points: ``(N, 2)`` ``(lat, lon)`` in radians.
         k: number of neighbours.
+        rows: only these rows' edges (the tree is still built over every point, so each
+            row's answer is the one the whole query gives: queries are independent).
 
     Returns:
         ``(rows, cols)``: ``W[rows[e], cols[e]] = 1`` for every edge ``e``.
@@ -136,11 +139,12 @@ def knn_neighbours(points: FloatArray, k: int) -> tuple[IntArray, IntArray]:
     n = points.shape[0]
     kq = min(k + 1, n)
     tree = BallTree(points, leaf_size=30, metric="haversine")
-    nbrs = tree.query(points, k=kq, return_distance=False)
-    rows = np.repeat(np.arange(n, dtype=np.int64), kq)
+    which = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    nbrs = tree.query(points[which], k=kq, return_distance=False)
+    rr = np.repeat(which, kq)
     cols = nbrs.reshape(-1).astype(np.int64)
-    keep = rows != cols
-    return rows[keep], cols[keep]
+    keep = rr != cols
+    return rr[keep], cols[keep]
 
 
 def moran_cross_product(values: npt.ArrayLike, edges: tuple[IntArray, IntArray]) -> float:
@@ -392,11 +396,11 @@ def geobias_score(
     if batched:
         from .geobias_fast import batched_ssi
 
-        def exact_edges(i: int) -> tuple[IntArray, IntArray]:
+        def exact_edges(i: int, rows: IntArray) -> tuple[IntArray, IntArray]:
             idx = hoods[i]
             rho = auto_density(radius, idx.size) if density == "auto" else float(density)
             bg = background_points(coords[i], radius, rho)
-            return knn_neighbours(np.concatenate([coords[idx], bg]), k)
+            return knn_neighbours(np.concatenate([coords[idx], bg]), k, rows)
 
         series: dict[str, FloatArray | None] = {"unmarked": None}
         if val is not None:

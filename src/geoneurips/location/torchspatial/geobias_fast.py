@@ -96,9 +96,9 @@ def latlon_to_xyz(latlon: FloatArray) -> FloatArray:
 
 
 def knn_sets(xyz: FloatArray, k: int, labels: FloatArray, average_ties: bool = False
-             ) -> tuple[IntArray, IntArray, FloatArray, bool]:
+             ) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
     """Weighted kNN edges ``(rows, cols, weights)`` of one neighbourhood, self dropped, and
-    whether distance ties make them ambiguous.
+    the rows whose edges distance ties make ambiguous (empty when none).
 
     Every point keeps its ``k + 1`` nearest points (itself among them), then drops itself,
     as PyGBS does. A tie at the boundary of the ``k + 1`` nearest (the ``(k+1)``-th and
@@ -117,7 +117,7 @@ def knn_sets(xyz: FloatArray, k: int, labels: FloatArray, average_ties: bool = F
         rr = np.repeat(np.arange(n), n)
         cc = np.tile(np.arange(n), n)
         keep = rr != cc
-        return rr[keep], cc[keep], np.ones(int(keep.sum())), False
+        return rr[keep], cc[keep], np.ones(int(keep.sum())), np.empty(0, dtype=np.int64)
     tree = cKDTree(xyz)
     kq = min(n, k + 2)
     d, idx = tree.query(xyz, k=kq)
@@ -126,7 +126,7 @@ def knn_sets(xyz: FloatArray, k: int, labels: FloatArray, average_ties: bool = F
     rr = np.repeat(np.arange(n), k + 1)
     cc = idx[:, : k + 1].reshape(-1)
     ww = np.ones(rr.shape[0])
-    ambiguous = False
+    ambiguous = np.empty(0, dtype=np.int64)
     if tie.any():
         rows = np.flatnonzero(tie)
         d_r, i_r = d[rows], idx[rows]
@@ -146,12 +146,13 @@ def knn_sets(xyz: FloatArray, k: int, labels: FloatArray, average_ties: bool = F
             rr = np.concatenate([rr[base], np.repeat(rows, sel.sum(1))])
             cc = np.concatenate([cc[base], i_r[sel]])
             ww = np.concatenate([ww[base], w[sel]])
-        elif np.any(dk[rows, 0] <= 0.0):
-            ambiguous = True
         else:
+            # a row is ambiguous when its tie band reaches distance 0 (duplicates: the
+            # point itself may fall out of its k + 1) or holds different values
             vals = labels[i_r]
             ref = labels[idx[rows, k]][:, None, :]
-            ambiguous = not bool(np.all((vals == ref) | ~band[:, :, None]))
+            differ = ~np.all((vals == ref) | ~band[:, :, None], axis=(1, 2))
+            ambiguous = rows[differ | (dk[rows, 0] <= 0.0)].astype(np.int64)
     keep = rr != cc
     return rr[keep], cc[keep], ww[keep], ambiguous
 
@@ -209,8 +210,8 @@ def batched_ssi(
 ) -> dict[str, FloatArray]:
     """SSI of every neighbourhood for every value series (``None``: unmarked).
 
-    ``exact_fallback(i)`` returns the kNN edges ``(rows, cols)`` of neighbourhood ``i``
-    (used unless ``average_ties``)
+    ``exact_fallback(i, rows)`` returns the kNN edges ``(rows, cols)`` of the given rows of
+    neighbourhood ``i`` (used unless ``average_ties``)
     (presence points first, then its background grid) computed exactly as PyGBS does
     (BallTree); it is used where ties could change the statistic.
     """
@@ -242,10 +243,14 @@ def batched_ssi(
         labels[: len(ix)] = pres_vals[ix]
         er, ec, ew, ambiguous = knn_sets(pts, k, labels, average_ties)
         sizes[i], offsets[i] = pts.shape[0], total
-        if ambiguous:
+        if ambiguous.size:
+            # PyGBS's answer (its BallTree's tie order) for the ambiguous rows only
             fallback.append(i)
-            er, ec = exact_fallback(i)
-            ew = np.ones(er.shape[0])
+            fr, fc = exact_fallback(i, ambiguous)
+            keep = ~np.isin(er, ambiguous)
+            er = np.concatenate([er[keep], fr])
+            ec = np.concatenate([ec[keep], fc])
+            ew = np.concatenate([ew[keep], np.ones(fr.shape[0])])
         rows_all.append(er + total)
         cols_all.append(ec + total)
         weights_all.append(ew)
