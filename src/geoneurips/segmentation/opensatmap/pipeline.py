@@ -66,12 +66,29 @@ class LaneTask(_LightningBase):  # type: ignore[misc]
         checkpoint["state_dict"][CONFIG_KEY] = json.dumps(self.config.to_dict())
 
 
-def _augment(batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Random 90-degree rotations and flips (image and mask alike)."""
+class _Augment:
+    """Collate with a random ``crop`` (None: whole tiles), 90-degree rotation and flip
+    (image and mask alike)."""
+
+    def __init__(self, crop: int | None) -> None:
+        self.crop = crop
+
+    def __call__(self, batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        return _augment(batch, self.crop)
+
+
+def _augment(batch: list[dict[str, torch.Tensor]], crop: int | None = None
+             ) -> dict[str, torch.Tensor]:
     imgs, masks = [], []
     for s in batch:
+        img, m = s["image"], s["mask"]
+        h, w = m.shape
+        if crop is not None and crop < min(h, w):
+            r0 = int(torch.randint(0, h - crop + 1, ()))
+            c0 = int(torch.randint(0, w - crop + 1, ()))
+            img, m = img[:, r0:r0 + crop, c0:c0 + crop], m[r0:r0 + crop, c0:c0 + crop]
         k = int(torch.randint(0, 4, ()))
-        img, m = torch.rot90(s["image"], k, (1, 2)), torch.rot90(s["mask"], k, (0, 1))
+        img, m = torch.rot90(img, k, (1, 2)), torch.rot90(m, k, (0, 1))
         if bool(torch.randint(0, 2, ())):
             img, m = img.flip(2), m.flip(1)
         imgs.append(img)
@@ -80,9 +97,10 @@ def _augment(batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
 
 
 def train_model(config: LaneConfig, samples: Sequence[dict[str, torch.Tensor]], *,
-                epochs: int = 20, batch_size: int = 8, seed: int = 0,
+                epochs: int = 20, batch_size: int = 8, seed: int = 0, crop: int | None = None,
                 checkpoint: str | Path | None = None) -> nn.Module:
-    """Train the segmenter on ``{"image", "mask"}`` samples; return it in eval mode."""
+    """Train the segmenter on ``{"image", "mask"}`` samples (random ``crop``-px windows
+    when given); return it in eval mode."""
     from torch.utils.data import DataLoader
 
     from ...nn.training import make_trainer
@@ -93,7 +111,7 @@ def train_model(config: LaneConfig, samples: Sequence[dict[str, torch.Tensor]], 
     data: Any = list(samples)
     loader: DataLoader[Any] = DataLoader(data, batch_size=batch_size, shuffle=True,
                                          generator=torch.Generator().manual_seed(seed),
-                                         collate_fn=_augment)
+                                         collate_fn=_Augment(crop))
     make_trainer(max_epochs=epochs, seed=seed).fit(task, loader)
     model: nn.Module = task.model.eval()
     if checkpoint is not None:
@@ -154,7 +172,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    n_train, epochs = (16, 30) if quick else (32, 40)
+    n_train, epochs = (16, 80) if quick else (32, 80)
     config = LaneConfig.tiny()
     with tempfile.TemporaryDirectory(prefix="opensatmap_demo_") as tmpd:
         train_root = write_fixture(Path(tmpd) / "train", n_train=n_train, n_val=0, n_test=0,
@@ -170,10 +188,10 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         samples_t = [train_t[i] for i in range(len(train_t))]
         test_samples = [test[i] for i in range(len(test))]
     t0 = time.perf_counter()
-    model = train_model(config, samples_d, epochs=epochs, seed=seed,
+    model = train_model(config, samples_d, epochs=epochs, seed=seed, crop=64,
                         checkpoint=out / "opensatmap_model.pt")
     t1 = time.perf_counter()
-    plain = train_model(config, samples_raw, epochs=epochs, seed=seed)
+    plain = train_model(config, samples_raw, epochs=epochs, seed=seed, crop=64)
     scores, preds = evaluate(network_predictor(model, config), test_samples, config)
     plain_scores, plain_preds = evaluate(network_predictor(plain, config), test_samples,
                                          config)
@@ -208,7 +226,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         started=started,
         ablations={"without_dilation (= unet_1px_lines)": plain_scores},
         details={"train_scenes": len(samples_d), "eval_scenes": len(test_samples),
-                 "eval_seed": seed + 1000, "tile": 128, "epochs": epochs,
+                 "eval_seed": seed + 1000, "tile": 128, "epochs": epochs, "train_crop": 64,
                  "model": f"SmallUNet width {config.width} depth {config.depth}",
                  "train_dilate": config.train_dilate, "test_dilate": config.test_dilate,
                  "threshold_baseline": {"t_paint": tp, "t_edge": te,
