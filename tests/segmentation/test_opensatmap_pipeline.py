@@ -2,7 +2,14 @@
 
 Demo (quick, seed 0, the test below; U-Net trained on 5-px dilated lines, evaluated on 12
 scenes of the unseen seed 1000 against the 3-px reference), measured values
-SEEDS_PLACEHOLDER
+(miou of U-Net / threshold+skeleton / U-Net on 1-px lines; instance AP; line AP of ours):
+
+* seed 0: 0.690 / 0.536 / 0.327; instance AP 0.491 vs 0.015; line AP 0.808
+* seed 1: 0.688 / 0.582 / 0.341; instance AP 0.341 vs 0.031; line AP 0.683
+* seed 2: 0.682 / 0.556 / 0.362; instance AP 0.590 vs 0.037; line AP 0.954
+
+The smallest gain over the strongest baseline is 0.106 (seed 1); the demo's margin is 0.05
+and the instance-AP gap asserted below (0.15) is half the smallest measured (0.31).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ def test_demo_beats_the_strongest_baseline(demo_result: Any) -> None:
     assert r.metrics["miou"] > 0.6
     # the dilation is the paper's component: without it the network finds almost nothing
     assert r.metrics["line_ap"] > r.baselines["unet_1px_lines"]["line_ap"] + 0.3
-    assert r.metrics["instance_ap"] > r.baselines["threshold_skeleton"]["instance_ap"] + 0.2
+    assert r.metrics["instance_ap"] > r.baselines["threshold_skeleton"]["instance_ap"] + 0.15
     assert Path(r.artifacts["figure"]).is_file() and Path(r.artifacts["result"]).is_file()
     assert Path(r.details["checkpoint"]).is_file()
 
