@@ -94,3 +94,16 @@ def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "mismatch.pt", build_model(other), cfg)
     with pytest.raises(CheckpointError, match="do not match"):
         load_model(tmp_path / "mismatch.pt")
+
+
+def test_lines_to_geojson_uses_pixel_centres() -> None:
+    from affine import Affine
+
+    from geoneurips.segmentation.opensatmap.inference import lines_to_geojson
+    from geoneurips.segmentation.opensatmap.model import LineInstance
+
+    ln = LineInstance(2, np.array([[0.0, 0.0], [4.0, 1.0]]), np.zeros((2, 5), bool), 0.75)
+    feats = lines_to_geojson([ln], Affine(2.0, 0.0, 100.0, 0.0, -3.0, 50.0), None,
+                             offset=(10, 20))
+    assert feats[0]["geometry"]["coordinates"] == [[121.0, -11.5], [129.0, -14.5]]
+    assert feats[0]["properties"] == {"category": "Curb", "category_id": 2, "score": 0.75}

@@ -23,7 +23,8 @@ import pytest
 import rasterio
 from typer.testing import CliRunner
 
-from geoneurips.cli.main import build_app
+from geoneurips.cli.main import build_app, main
+from geoneurips.errors import CheckpointError, InvalidInputError
 from geoneurips.segmentation.opensatmap.pipeline import demo
 
 
@@ -76,22 +77,28 @@ def test_lanes_command_on_a_real_geotiff(demo_result: Any, real_data: Path,
         assert (ys >= b.bottom).all() and (ys <= b.top).all()
 
 
-def test_lanes_command_bad_inputs(demo_result: Any, real_data: Path, tmp_path: Path) -> None:
+def test_lanes_command_bad_inputs(demo_result: Any, real_data: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
     ckpt = demo_result.details["checkpoint"]
     out = tmp_path / "x.geojson"
     res = _cli(["lanes", str(tmp_path / "missing.tif"), "-o", str(out), "--checkpoint", ckpt])
-    assert res.exit_code == 2 and "does not exist" in res.output
+    assert isinstance(res.exception, InvalidInputError)
+    assert "does not exist" in str(res.exception)
     one_band = tmp_path / "one.tif"
     with rasterio.open(one_band, "w", driver="GTiff", width=16, height=16, count=1,
                        dtype="uint8") as ds:
         ds.write(np.zeros((1, 16, 16), np.uint8))
     res = _cli(["lanes", str(one_band), "-o", str(out), "--checkpoint", ckpt])
-    assert res.exit_code == 2 and "RGB" in res.output
+    assert isinstance(res.exception, InvalidInputError) and "RGB" in str(res.exception)
     src = str(real_data / "rasters" / "RGB.byte.tif")
     res = _cli(["lanes", src, "-o", str(tmp_path / "x.tif"), "--checkpoint", ckpt])
-    assert res.exit_code == 2 and ".geojson" in res.output
+    assert isinstance(res.exception, InvalidInputError) and ".geojson" in str(res.exception)
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     res = _cli(["lanes", src, "-o", str(out), "--checkpoint", str(bad)])
-    assert res.exit_code == 2
+    assert isinstance(res.exception, CheckpointError)
     assert not out.exists() and not list(tmp_path.glob("*.geojson*"))
+    # through the console entry point: one line on stderr, exit code 2
+    with pytest.raises(SystemExit) as exc:
+        main(["lanes", str(tmp_path / "missing.tif"), "-o", str(out), "--checkpoint", ckpt])
+    assert exc.value.code == 2 and "does not exist" in capsys.readouterr().err

@@ -93,9 +93,9 @@ def lines_to_geojson(lines: list[LineInstance], transform: Any, crs: Any,
     for ln in lines:
         cols = ln.polyline[:, 0] + offset[0] + 0.5
         rows = ln.polyline[:, 1] + offset[1] + 0.5
-        xs, ys = transform * (cols, rows)
-        coords = [[float(x), float(y)] for x, y in zip(np.atleast_1d(xs), np.atleast_1d(ys),
-                                                      strict=True)]
+        a, b, c, d, e, f = (float(v) for v in tuple(transform)[:6])
+        xs, ys = a * cols + b * rows + c, d * cols + e * rows + f
+        coords = [[float(x), float(y)] for x, y in zip(xs, ys, strict=True)]
         if len(coords) < 2:
             continue
         feats.append({"type": "Feature",
