@@ -1,0 +1,184 @@
+"""Checkpoints, tile prediction and the GeoTIFF -> polylines task.
+
+* :func:`save_checkpoint` / :func:`load_model`: weights + :class:`.model.LaneConfig` (JSON
+  under ``"__config__"``), loaded only through :func:`geoneurips.io.load_checkpoint`.
+* :func:`predict_probs`: softmax probabilities of raw 0-255 ``(B, 3, H, W)`` tiles.
+* :func:`lines_to_geojson`: polylines (pixel indices) -> GeoJSON LineStrings through the
+  raster's affine transform (pixel centres), in its CRS.
+* :func:`lanes_raster`: segmentation streamed by :func:`geoneurips.raster.engine.predict_raster`
+  into a class GeoTIFF, then instance extraction window by window (``config.tile`` px, as the
+  paper evaluates per tile: a line crossing a window border becomes two features), GeoJSON
+  written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...errors import CheckpointError, InvalidInputError
+from .model import LaneConfig, LineInstance, build_model, extract_instances
+from .rasterize import CATEGORY_NAMES
+
+__all__ = ["CONFIG_KEY", "lanes_raster", "lines_to_geojson", "load_model", "predict_probs",
+           "save_checkpoint"]
+
+CONFIG_KEY = "__config__"
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, config: LaneConfig) -> Path:
+    """Write weights + config (atomic)."""
+    from ...io import save_checkpoint as write_checkpoint
+
+    state: dict[str, Any] = dict(model.state_dict())
+    state[CONFIG_KEY] = json.dumps(config.to_dict())
+    return write_checkpoint(path, state)
+
+
+def load_model(checkpoint: str | Path) -> tuple[nn.Module, LaneConfig]:
+    """Rebuild a checkpoint's model (eval mode).
+
+    Raises:
+        CheckpointError: missing file, no or bad config, weights that do not fit it.
+    """
+    from ...io import load_checkpoint
+
+    state = dict(load_checkpoint(checkpoint))
+    raw = state.pop(CONFIG_KEY, None)
+    if not isinstance(raw, str):
+        raise CheckpointError(
+            f"checkpoint {str(checkpoint)!r} holds no OpenSatMap config (key {CONFIG_KEY!r});"
+            " save it with geoneurips.segmentation.opensatmap.inference.save_checkpoint")
+    try:
+        config = LaneConfig.from_dict(json.loads(raw))
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"bad OpenSatMap config in {str(checkpoint)!r}: {exc}") from exc
+    model = build_model(config)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"weights in {str(checkpoint)!r} do not match its config: "
+                              f"{exc}") from exc
+    return model.eval(), config
+
+
+def predict_probs(model: nn.Module, config: LaneConfig, image: torch.Tensor) -> torch.Tensor:
+    """Softmax ``(B, K, H, W)`` of raw 0-255 ``(B, 3, H, W)`` images (padded internally)."""
+    h, w = image.shape[-2:]
+    m = config.multiple
+    mean = torch.tensor(config.mean)[:, None, None]
+    std = torch.tensor(config.std)[:, None, None]
+    x = (image.float() - mean) / std
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "constant")
+    with torch.inference_mode():
+        out: torch.Tensor = model(x).softmax(1)
+    return out[..., :h, :w]
+
+
+def lines_to_geojson(lines: list[LineInstance], transform: Any, crs: Any,
+                     offset: tuple[int, int] = (0, 0)) -> list[dict[str, Any]]:
+    """GeoJSON Features (LineString at pixel centres, through ``transform``) of ``lines``;
+    ``offset`` = ``(col, row)`` of the window the polylines' pixels are relative to."""
+    feats = []
+    for ln in lines:
+        cols = ln.polyline[:, 0] + offset[0] + 0.5
+        rows = ln.polyline[:, 1] + offset[1] + 0.5
+        a, b, c, d, e, f = (float(v) for v in tuple(transform)[:6])
+        xs, ys = a * cols + b * rows + c, d * cols + e * rows + f
+        coords = [[float(x), float(y)] for x, y in zip(xs, ys, strict=True)]
+        if len(coords) < 2:
+            continue
+        feats.append({"type": "Feature",
+                      "geometry": {"type": "LineString", "coordinates": coords},
+                      "properties": {"category": CATEGORY_NAMES[ln.category],
+                                     "category_id": int(ln.category),
+                                     "score": round(float(ln.score), 4)}})
+    return feats
+
+
+def lanes_raster(image: str | Path, output: str | Path, model: nn.Module, config: LaneConfig,
+                 *, mask_output: str | Path | None = None, progress: bool = False
+                 ) -> dict[str, Any]:
+    """Lane/curb polylines of an RGB GeoTIFF as a GeoJSON FeatureCollection (atomic).
+
+    Returns a summary (feature counts per category, CRS).
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    from ...io import write_json
+    from ...raster.engine import predict_raster
+    from ...raster.io import raster_info
+    from ...raster.vectorize import crs_member
+
+    info = raster_info(image)
+    if info.count < 3:
+        raise InvalidInputError(
+            f"raster {str(image)!r} has {info.count} band(s); the lane model needs RGB (3)")
+    out = Path(output)
+    if out.suffix.lower() not in (".geojson", ".json"):
+        raise InvalidInputError(f"output must end in .geojson or .json, got {str(out)!r}")
+    if not out.parent.is_dir():
+        raise InvalidInputError(f"output folder {str(out.parent)!r} does not exist")
+    k = config.num_classes
+    m = config.multiple
+    t = max(m, config.tile - config.tile % m)
+    ov = min(config.overlap, t // 4)
+    model.eval()
+
+    def kernel(tile: np.ndarray, ctx: Any) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(tile[:3], dtype=np.float32))[None]
+        return np.ascontiguousarray(predict_probs(model, config, x)[0].numpy(),
+                                    dtype=np.float32)
+
+    with tempfile.TemporaryDirectory(prefix="opensatmap_") as tmp:
+        prob_path = Path(tmp) / "probs.tif"
+        predict_raster([image], prob_path, kernel, out_bands=k, tile_size=t, overlap=ov,
+                       blend="cosine", out_dtype="float32", out_nodata=-1.0,
+                       band_descriptions=list(CATEGORY_NAMES[:k]), progress=progress)
+        feats: list[dict[str, Any]] = []
+        counts = dict.fromkeys(CATEGORY_NAMES[1:k], 0)
+        with contextlib.ExitStack() as stack:
+            src = stack.enter_context(rasterio.open(prob_path))
+            dst = None
+            if mask_output is not None:
+                from ...io import atomic_path
+
+                mask_tmp = stack.enter_context(atomic_path(mask_output))
+                prof = src.profile.copy()
+                prof.update(count=1, dtype="uint8", nodata=255)
+                dst = stack.enter_context(rasterio.open(mask_tmp, "w", **prof))
+            step = config.tile
+            for r0 in range(0, src.height, step):
+                for c0 in range(0, src.width, step):
+                    win = Window(c0, r0, min(step, src.width - c0), min(step, src.height - r0))
+                    probs = src.read(window=win)
+                    invalid = (probs < 0).any(axis=0)
+                    label = probs.argmax(axis=0).astype(np.uint8)
+                    label[invalid] = 0
+                    if dst is not None:
+                        lab_out = label.copy()
+                        lab_out[invalid] = 255
+                        dst.write(lab_out[None], window=win)
+                    lines = extract_instances(label, probs, config)
+                    feats.extend(lines_to_geojson(lines, src.transform, src.crs,
+                                                  offset=(c0, r0)))
+                    for ln in lines:
+                        counts[CATEGORY_NAMES[ln.category]] += 1
+        fc: dict[str, Any] = {"type": "FeatureCollection", "features": feats}
+        member = crs_member(info.crs) if info.crs is not None else None
+        if member is not None:
+            fc["crs"] = member
+        write_json(out, fc)
+    return {"features": len(feats), "per_category": counts,
+            "crs": str(info.crs) if info.crs is not None else None}
