@@ -32,8 +32,8 @@ def test_model_shapes_and_gradients(arch: str, dates: int) -> None:
 
 
 def test_siamese_models_share_the_encoder_across_dates() -> None:
-    """Swapping the two pre-event dates leaves Siam-Diff's output unchanged (shared
-    weights, symmetric fusion of the pre-event dates except their order in the skip)."""
+    """Siam-Diff has one encoder, applied to every date, and its features of a date
+    depend on that date's two channels only."""
     torch.manual_seed(0)
     cfg = FloodConfig("siam-diff", 3, width=4, depth=2)
     model = build_model(cfg).eval()
@@ -43,6 +43,11 @@ def test_siamese_models_share_the_encoder_across_dates() -> None:
     with torch.no_grad():
         post_feats = enc[0](x[:, :2])
     assert post_feats[0].shape == (1, 4, 16, 16) and post_feats[-1].shape == (1, 16, 4, 4)
+    y = x.clone()
+    y[:, 2:] = torch.randn(1, 4, 16, 16)  # other pre-event images
+    with torch.no_grad():
+        assert torch.equal(enc[0](y[:, :2])[-1], post_feats[-1])
+        assert not torch.allclose(model(x), model(y))
 
 
 def test_config_validation() -> None:
@@ -117,6 +122,9 @@ def test_per_aoi_and_zone_tables() -> None:
     assert aoi["445_02"]["recall_flood"] == 0.0
     zone = m.table("zone")
     assert set(zone) == {"Temperate", "Arid"}
+    assert set(m.table("activation")) == {"321", "445"}
+    with pytest.raises(ValueError):
+        m.table("country")
     assert m.compute()["pixels"] == 4 and "| 321_01 |" in m.markdown("aoi")
 
 

@@ -1,15 +1,21 @@
 """Kuro Siwo metrics, as the public code computes them (``training/*_trainer.py``).
 
-torchmetrics multiclass metrics with ``num_classes=4``... in the public code the models
-output 3 classes and the label has 4 values; the metrics use ``ignore_index=3`` and
-``average=None`` accumulated globally over the split. Hence:
+torchmetrics multiclass metrics (``num_classes=4, ignore_index=3, average=None``),
+accumulated globally over the split; the models output three classes, so class 3 is never
+predicted and only the first three entries are reported. Hence:
 
 * per class c in {0 no water, 1 permanent water, 2 flood}: IoU, F1, precision, recall from
   the global confusion matrix of the pixels whose label is not 3;
 * ``miou``: the mean of the three IoUs;
 * ``water_f1``: flood and permanent water merged into one "water" class (label and
   prediction), then the F1 of that class;
-* the same per AOI (``actid_aoi``) and per climate zone (:class:`FloodMetrics`).
+* the same per activation (the public code's ``log_AOI_metrics``, keyed by activation
+  id), per AOI (``actid_aoi``) and per climate zone (:class:`FloodMetrics`).
+
+``water_f1`` is the public code's ``F1Score(num_classes=2, ignore_index=3)`` on the merged
+maps, class 1 (water). Public-code pitfalls we do not copy: in ``eval_semantic_segmentation``
+``dem=True`` skips the ``inputs`` branches (no prediction is made), and ``Dataset``
+replaces the DEM by the slope when both are asked for (here both are returned).
 
 A class absent from both label and prediction has no IoU (NaN) and is left out of the mean
 (the project's convention; torchmetrics gives 0 there, which only matters on tiny splits).
@@ -71,6 +77,8 @@ class FloodMetrics:
             lambda: np.zeros((3, 3), dtype=np.int64))
         self.by_zone: dict[str, npt.NDArray[np.int64]] = defaultdict(
             lambda: np.zeros((3, 3), dtype=np.int64))
+        self.by_activation: dict[str, npt.NDArray[np.int64]] = defaultdict(
+            lambda: np.zeros((3, 3), dtype=np.int64))
 
     def update(self, pred: npt.ArrayLike, target: npt.ArrayLike, actid: int = 0,
                aoiid: int = 0, clz: int = 0) -> None:
@@ -78,13 +86,18 @@ class FloodMetrics:
         self.total += cm
         self.by_aoi[f"{int(actid)}_{int(aoiid):02d}"] += cm
         self.by_zone[CLIMATE_ZONES.get(int(clz), "unknown")] += cm
+        self.by_activation[str(int(actid))] += cm
 
     def compute(self) -> dict[str, float]:
         return scores_from_cm(self.total)
 
     def table(self, by: str = "aoi") -> dict[str, dict[str, float]]:
-        """Per-AOI (``by="aoi"``) or per-climate-zone (``by="zone"``) scores."""
-        src = self.by_aoi if by == "aoi" else self.by_zone
+        """Scores per AOI (``by="aoi"``), activation (``"activation"``) or climate zone
+        (``"zone"``)."""
+        tables = {"aoi": self.by_aoi, "activation": self.by_activation, "zone": self.by_zone}
+        if by not in tables:
+            raise ValueError(f"by must be one of {sorted(tables)}, got {by!r}")
+        src = tables[by]
         return {k: scores_from_cm(v) for k, v in sorted(src.items())}
 
     def markdown(self, by: str = "aoi") -> str:
