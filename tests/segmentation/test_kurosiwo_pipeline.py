@@ -176,19 +176,36 @@ def test_inference_module_does_not_import_lightning() -> None:
 
 
 @pytest.mark.slow
-def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
-    """Quick demo, seed 0. Stated margin: the post+pre U-Net's mIoU exceeds the strongest
-    baseline's by more than 0.10 (see the report numbers in __init__ notes: measured on
-    seeds 0, 1, 2)."""
+def test_demo_beats_the_strongest_baseline(tmp_path: Path, s1: Path) -> None:
+    """Quick demo, seed 0 (train scenes seed 0, test scenes seed 10000, unseen).
+
+    Stated margin: the post+pre U-Net's mIoU exceeds the strongest baseline's (the Otsu
+    change baseline on post/pre VV) by more than 0.15. Measured (mIoU, ours / Otsu change /
+    post-only U-Net / Otsu post): full demo seeds 0, 1, 2: 0.994/0.701/0.556/0.416,
+    0.993/0.728/0.549/0.420, 0.992/0.706/0.565/0.426; quick demo seeds 0, 1, 2:
+    0.965/0.708/0.540/0.422, 0.958/0.727/0.477/0.414, 0.972/0.702/0.522/0.424 (smallest
+    margin over the strongest baseline 0.231; over the post-only U-Net 0.425).
+    Then the saved checkpoint runs `flood-map` on the real Sen1Floods11 S1 file (same file
+    as post and pre-event images: a smoke test of the trained model, not an accuracy test).
+    """
     from geoneurips.segmentation.kurosiwo.pipeline import demo
 
     r = demo(tmp_path, quick=True, seed=0)
     assert set(r.baselines) == {"otsu_post_vv", "otsu_change_vv", "unet_post_only"}
-    assert r.primary == "miou" and r.margin == 0.10
-    assert r.metrics["miou"] - r.baseline["miou"] > 0.10
+    assert r.primary == "miou" and r.margin == 0.15
+    assert r.strongest_baseline == "otsu_change_vv"
+    assert r.metrics["miou"] - r.baseline["miou"] > 0.15
+    # the paper's point: the same network without the pre-event images is far behind
+    assert r.metrics["miou"] - r.baselines["unet_post_only"]["miou"] > 0.25
     assert r.beats_baseline, r.regressions
     saved = json.loads(Path(r.artifacts["result"]).read_text())
     assert saved["metrics"]["miou"] == pytest.approx(r.metrics["miou"])
     ck = tmp_path / "kurosiwo_unet.pt"
-    model, cfg = load_model(ck)
-    assert cfg.dates == 3
+    dst = tmp_path / "flood.tif"
+    res = CliRunner().invoke(_app(), [str(s1), str(s1), str(s1), "-o", str(dst),
+                                      "--checkpoint", str(ck)])
+    assert res.exit_code == 0, res.output
+    with rasterio.open(s1) as a, rasterio.open(dst) as b:
+        assert (b.crs, b.transform, b.shape) == (a.crs, a.transform, a.shape)
+        out = b.read(1)
+    assert set(np.unique(out)) <= {0, 1, 2}
