@@ -220,3 +220,37 @@ def test_demo_beats_the_strongest_baseline(tmp_path: Path, s1: Path) -> None:
     tp = (water & truth & ok).sum()
     f1 = 2 * tp / (2 * tp + (water & ~truth & ok).sum() + (~water & truth & ok).sum())
     assert f1 > 0.6
+
+
+def test_terrain_channels_train_and_evaluate(tmp_path: Path, s1: Path) -> None:
+    """DEM and slope as optional inputs: appended after the SAR channels of the U-Net."""
+    from geoneurips.segmentation.kurosiwo.data import KuroSiwo, write_fixture
+    from geoneurips.segmentation.kurosiwo.pipeline import evaluate, model_input, train_model
+    from geoneurips.segmentation.kurosiwo.synthetic import make_scene
+
+    rng = np.random.default_rng(0)
+    scenes = []
+    for k in range(2):
+        sc = make_scene(rng, 16)
+        sc["dem"] = rng.normal(100, 10, (16, 16)).astype(np.float32)
+        scenes.append((130 if k else 321, 1, sc))
+    write_fixture(tmp_path, scenes)
+    cfg = FloodConfig("unet", 3, width=4, depth=2, patch_size=16, terrain=("dem", "slope"))
+    assert cfg.in_channels == 8
+    assert FloodConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    train = KuroSiwo(tmp_path, "train", dem=True, slope=True)
+    model = train_model(train, cfg, epochs=1, batch_size=1)
+    batch = {k: v[None] for k, v in train[0].items() if k in ("image", "dem", "slope")}
+    x = model_input(batch, cfg)
+    assert x.shape == (1, 8, 16, 16)
+    assert torch.equal(x[:, 6:7], batch["dem"]) and torch.equal(x[:, 7:], batch["slope"])
+    m = evaluate(KuroSiwo(tmp_path, "test", dem=True, slope=True), model, cfg)
+    assert m.compute()["pixels"] > 0
+    with pytest.raises(InvalidInputError, match="dem"):
+        model_input({"image": batch["image"]}, cfg)
+    ck = save_checkpoint(tmp_path / "t.pt", model, cfg)
+    r = CliRunner().invoke(_app(), [str(s1), str(s1), str(s1), "-o", str(tmp_path / "o.tif"),
+                                    "--checkpoint", str(ck)])
+    assert isinstance(r.exception, InvalidInputError) and "SAR images only" in str(r.exception)
+    with pytest.raises(ValueError, match="U-Net only"):
+        FloodConfig("siam-diff", 3, terrain=("dem",))

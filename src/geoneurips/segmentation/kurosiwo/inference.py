@@ -142,6 +142,9 @@ def flood_map(post: str | Path, pre: Sequence[str | Path], output: str | Path,
     from ...raster.engine import predict_raster
     from ...raster.io import check_coregistered
 
+    if config.terrain:
+        raise InvalidInputError(f"this checkpoint also needs {', '.join(config.terrain)} "
+                                "channels; flood-map takes SAR images only")
     sources = [Path(post), *[Path(p) for p in pre]]
     if len(sources) != config.dates:
         raise InvalidInputError(f"this checkpoint uses {config.dates} date(s) (post-event "

@@ -41,7 +41,10 @@ ARCHS = ("unet", "siam-conc", "siam-diff", "snunet")
 @dataclass
 class FloodConfig:
     """A Kuro Siwo model: ``arch`` (unet, siam-conc, siam-diff, snunet), ``dates`` (3 =
-    post + two pre-event dates, 1 = post-event only), ``width``, ``depth``, classes."""
+    post + two pre-event dates, 1 = post-event only), ``width``, ``depth``, classes, and
+    ``terrain``: optional extra input channels ``"dem"`` and/or ``"slope"`` (normalised,
+    appended after the SAR channels as the public code concatenates the DEM; U-Net only).
+    """
 
     arch: str = "unet"
     dates: int = 3
@@ -49,8 +52,15 @@ class FloodConfig:
     depth: int = 3
     num_classes: int = 3
     patch_size: int = 224
+    terrain: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        self.terrain = tuple(self.terrain)
+        if not set(self.terrain) <= {"dem", "slope"} or len(set(self.terrain)) != len(
+                self.terrain):
+            raise ValueError(f"terrain must name 'dem' and/or 'slope' once, got {self.terrain}")
+        if self.terrain and self.arch != "unet":
+            raise ValueError("terrain channels are supported by the early-fusion U-Net only")
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.dates not in (1, 2, 3):
@@ -62,7 +72,7 @@ class FloodConfig:
 
     @property
     def in_channels(self) -> int:
-        return 2 * self.dates
+        return 2 * self.dates + len(self.terrain)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,7 +83,7 @@ class FloodConfig:
 
 
 class UNet(nn.Module):
-    """Early-fusion U-Net on ``2 * dates`` channels (post first)."""
+    """Early-fusion U-Net on ``2 * dates`` channels (post first), plus terrain channels."""
 
     def __init__(self, config: FloodConfig) -> None:
         super().__init__()

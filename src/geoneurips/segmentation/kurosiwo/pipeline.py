@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...errors import InvalidInputError
 from .data import INVALID, RANDOM_EVENTS, KuroSiwo, write_fixture
 from .inference import CONFIG_KEY, flood_map, load_model, predict, save_checkpoint
 from .metrics import NAMES, FloodMetrics, otsu_threshold
@@ -30,7 +31,8 @@ from .model import FloodConfig, build_model, flood_loss
 from .synthetic import make_scene
 
 __all__ = ["CONFIG_KEY", "FloodTask", "demo", "evaluate", "flood_map", "load_model",
-           "otsu_change", "otsu_post", "predict", "save_checkpoint", "train_model"]
+           "model_input", "otsu_change", "otsu_post", "predict", "save_checkpoint",
+           "train_model"]
 
 try:
     import lightning as L
@@ -53,7 +55,7 @@ class FloodTask(_LightningBase):  # type: ignore[misc]
         return self.model(x)  # type: ignore[no-any-return]
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        x = batch["image"][:, : self.config.in_channels]
+        x = model_input(batch, self.config)
         loss = flood_loss(self.model(x), batch["mask"])
         self.log("train_loss", loss, prog_bar=False)
         return loss
@@ -62,9 +64,25 @@ class FloodTask(_LightningBase):  # type: ignore[misc]
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=1e-4)
 
 
+def model_input(batch: dict[str, Any], config: FloodConfig) -> torch.Tensor:
+    """The network input of a batch: the first ``2 * dates`` SAR channels (post, pre1,
+    pre2), then the terrain channels the config names (``batch["dem"]``, ``["slope"]``)."""
+    parts = [batch["image"][:, : 2 * config.dates]]
+    for name in config.terrain:
+        if name not in batch:
+            raise InvalidInputError(f"the model needs {name!r}: build the dataset with "
+                                    f"{name}=True")
+        parts.append(batch[name])
+    return torch.cat(parts, 1)
+
+
 def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"image": torch.stack([i["image"] for i in items]),
-            "mask": torch.stack([i["mask"] for i in items])}
+    out = {"image": torch.stack([i["image"] for i in items]),
+           "mask": torch.stack([i["mask"] for i in items])}
+    for name in ("dem", "slope"):
+        if name in items[0]:
+            out[name] = torch.stack([i[name] for i in items])
+    return out
 
 
 def train_model(dataset: KuroSiwo, config: FloodConfig, *, epochs: int = 10,
@@ -114,17 +132,21 @@ def otsu_change(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.where(water & (pre < tq), 1, np.where(water, 2, 0)).astype(np.int64)
 
 
-def evaluate(dataset: KuroSiwo, method: Any) -> FloodMetrics:
-    """The paper's metrics of ``method`` over ``dataset``: an ``nn.Module`` (config from
-    its input channels) or a function ``(image, valid) -> classes``."""
+def evaluate(dataset: KuroSiwo, method: Any, config: FloodConfig | None = None
+             ) -> FloodMetrics:
+    """The paper's metrics of ``method`` over ``dataset``: an ``nn.Module`` (inputs per
+    ``config``; without one, the first SAR channels its first convolution takes) or a
+    function ``(image, valid) -> classes``."""
     metrics = FloodMetrics()
     for i in range(len(dataset)):
         s = dataset[i]
         image, valid = s["image"].numpy(), s["valid"].numpy()
         if isinstance(method, nn.Module):
-            c = _in_channels(method)
+            batch = _collate([s])
+            x = (model_input(batch, config) if config is not None
+                 else batch["image"][:, : _in_channels(method)])
             with torch.inference_mode():
-                pred = method(s["image"][None, :c]).argmax(1)[0].numpy()
+                pred = method(x).argmax(1)[0].numpy()
         else:
             pred = method(image, valid)
         metrics.update(pred, s["mask"].numpy(), s["actid"], s["aoiid"], s["clz"])
