@@ -166,3 +166,30 @@ def test_synthetic_scene_needs_pre_event_context() -> None:
     ratio = s["post"][0][perm].mean() / s["post"][0][flood].mean()
     assert 0.8 < ratio < 1.25
     assert s["pre1"][0][flood].mean() > 5 * s["pre1"][0][perm].mean()
+
+
+def test_torchgeo_flood_s1_reads_our_fixture_the_same_way(tmp_path: Path) -> None:
+    """TorchGeo's Copernicus-Bench Flood-S1 reader (a Kuro Siwo subset kept in the same
+    ``data/{actid}/{aoi}/{grid}/`` layout, indexed by ``grid_dict_{split}.json``) reads our
+    fixture: same backscatter per date, same label, the post-event date from the name."""
+    from datetime import UTC, datetime
+
+    from torchgeo.datasets import CopernicusBenchFloodS1
+
+    rng = np.random.default_rng(1)
+    scene = make_scene(rng, 24)
+    root = tmp_path / "flood_s1"
+    write_fixture(root, [(1111002, 1, scene)])
+    folder = next((root / "data" / "1111002" / "01").iterdir())
+    key = f"1111002/01/{folder.name}"
+    (root / "grid_dict_test.json").write_text(json.dumps({key: {"path": key}}))
+    tg = CopernicusBenchFloodS1(tmp_path, split="test", mode=2)[0]
+    ours = KuroSiwo(root, "test")[0]
+    sl2, sl1, ms1 = tg["image"].numpy()  # TorchGeo's order: pre 2, pre 1, post
+    np.testing.assert_array_equal(ms1, scene["post"])
+    stack = np.concatenate([ms1, sl1, sl2])
+    np.testing.assert_allclose(ours["image"].numpy(), normalize_sar(stack), rtol=1e-6)
+    valid = ours["valid"].numpy()
+    np.testing.assert_array_equal(tg["mask"].numpy()[valid], ours["mask"].numpy()[valid])
+    post_day = datetime.fromtimestamp(float(tg["time"][-1]), tz=UTC).date()
+    assert post_day.isoformat() == "2021-07-15"

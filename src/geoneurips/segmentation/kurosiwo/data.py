@@ -262,8 +262,8 @@ def _read_band(path: Path) -> np.ndarray:
 
 
 class KuroSiwo(Dataset[dict[str, Any]]):
-    """The labelled GRD patches of Kuro Siwo (a ``torch.utils.data.Dataset``; TorchGeo
-    has no Kuro Siwo reader).
+    """The labelled GRD patches of Kuro Siwo (a ``torch.utils.data.Dataset``; TorchGeo's
+    ``CopernicusBenchFloodS1`` reads a subset in the same layout, checked in the tests).
 
     Args:
         root: the dataset root (holding ``data/``).
