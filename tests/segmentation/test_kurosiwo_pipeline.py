@@ -254,3 +254,23 @@ def test_terrain_channels_train_and_evaluate(tmp_path: Path, s1: Path) -> None:
     assert isinstance(r.exception, InvalidInputError) and "SAR images only" in str(r.exception)
     with pytest.raises(ValueError, match="U-Net only"):
         FloodConfig("siam-diff", 3, terrain=("dem",))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["siam-diff", "siam-conc", "snunet"])
+def test_siamese_benchmark_models_learn(arch: str, tmp_path: Path) -> None:
+    """The benchmark's change networks learn the task (24 train scenes of 32 px from seed
+    0, 8 test scenes from seed 10000, width 8, depth 2, 20 epochs). Stated margin: mIoU
+    above the Otsu change baseline's by more than 0.15. Measured (ours vs Otsu change),
+    seeds 0/1/2: siam-diff 0.859/0.889/0.854, siam-conc 0.926/0.863/0.824, snunet
+    0.919/0.902/0.947 vs 0.570/0.610/0.606 (smallest margin 0.218)."""
+    from geoneurips.segmentation.kurosiwo.data import RANDOM_EVENTS, KuroSiwo, write_fixture
+    from geoneurips.segmentation.kurosiwo.pipeline import _scenes, evaluate, train_model
+
+    write_fixture(tmp_path, _scenes(0, 24, RANDOM_EVENTS["train"][:3], 32))
+    write_fixture(tmp_path, _scenes(10_000, 8, RANDOM_EVENTS["test"][:2], 32))
+    train, test = KuroSiwo(tmp_path, "train"), KuroSiwo(tmp_path, "test")
+    model = train_model(train, FloodConfig(arch, 3, 8, 2, patch_size=32), epochs=20, seed=0)
+    ours = evaluate(test, model).compute()["miou"]
+    otsu = evaluate(test, otsu_change).compute()["miou"]
+    assert ours - otsu > 0.15, (ours, otsu)

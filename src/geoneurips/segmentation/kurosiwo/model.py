@@ -87,6 +87,7 @@ class UNet(nn.Module):
 
     def __init__(self, config: FloodConfig) -> None:
         super().__init__()
+        self.config = config
         self.net = SmallUNet(config.in_channels, config.num_classes, config.width, config.depth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,6 +118,7 @@ class SiamUNet(nn.Module):
 
     def __init__(self, config: FloodConfig) -> None:
         super().__init__()
+        self.config = config
         self.dates = config.dates
         self.diff = config.arch == "siam-diff"
         chans = [config.width * 2**i for i in range(config.depth + 1)]
@@ -181,6 +183,7 @@ class SNUNet(nn.Module):
 
     def __init__(self, config: FloodConfig) -> None:
         super().__init__()
+        self.config = config
         d = config.depth
         self.depth = d
         self.dates = config.dates

@@ -134,30 +134,25 @@ def otsu_change(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 def evaluate(dataset: KuroSiwo, method: Any, config: FloodConfig | None = None
              ) -> FloodMetrics:
-    """The paper's metrics of ``method`` over ``dataset``: an ``nn.Module`` (inputs per
-    ``config``; without one, the first SAR channels its first convolution takes) or a
-    function ``(image, valid) -> classes``."""
+    """The paper's metrics of ``method`` over ``dataset``: a model of :mod:`.model` (inputs
+    per ``config``, by default the model's own) or a function ``(image, valid) -> classes``.
+    """
     metrics = FloodMetrics()
+    if isinstance(method, nn.Module):
+        config = config or getattr(method, "config", None)
+        if not isinstance(config, FloodConfig):
+            raise InvalidInputError("evaluate needs the FloodConfig of a plain nn.Module")
     for i in range(len(dataset)):
         s = dataset[i]
         image, valid = s["image"].numpy(), s["valid"].numpy()
         if isinstance(method, nn.Module):
-            batch = _collate([s])
-            x = (model_input(batch, config) if config is not None
-                 else batch["image"][:, : _in_channels(method)])
+            assert config is not None
             with torch.inference_mode():
-                pred = method(x).argmax(1)[0].numpy()
+                pred = method(model_input(_collate([s]), config)).argmax(1)[0].numpy()
         else:
             pred = method(image, valid)
         metrics.update(pred, s["mask"].numpy(), s["actid"], s["aoiid"], s["clz"])
     return metrics
-
-
-def _in_channels(model: nn.Module) -> int:
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            return int(m.in_channels)
-    raise ValueError("model has no convolution")
 
 
 def _scenes(seed: int, n: int, acts: tuple[int, ...], size: int
