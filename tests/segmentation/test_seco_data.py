@@ -86,3 +86,24 @@ def test_noisy_pseudo_labels_are_noisy_but_close() -> None:
     agree = (ps[valid] == truth[valid]).mean()
     assert 0.5 < agree < 0.97 and (~valid).any()
     assert np.array_equal(make_noisy_pseudo_label(truth, seed=0), ps)
+
+
+def test_reader_reads_torchgeo_fixture(real_data: Path) -> None:
+    """Files we did not write: TorchGeo's own LoveDA fixture (``Train/``, ``Val/``,
+    ``Test/`` with ``Urban``/``Rural`` ``images_png``/``masks_png``), read by our reader and
+    by TorchGeo's, sample by sample (mask 0 = no-data -> our ignore index, classes shifted)."""
+    from torchgeo.datasets import LoveDA as TGLoveDA
+
+    root = real_data / "torchgeo_fixtures" / "loveda"
+    for split in ("train", "val"):
+        ours = LoveDA(root, split)
+        theirs = TGLoveDA(str(root), split=split)
+        assert len(ours) == len(theirs) > 0
+        by_name = {(Path(f["image"]).parent.parent.name, Path(f["image"]).name): i
+                   for i, f in enumerate(theirs.files)}
+        for i, (img, _, _) in enumerate(ours.files):
+            a, b = ours[i], theirs[by_name[(img.parent.parent.name, img.name)]]
+            assert torch.equal(a["image"], b["image"])
+            tm = b["mask"].numpy()
+            assert np.array_equal(a["mask"].numpy(), np.where(tm == 0, IGNORE_INDEX, tm - 1))
+    assert "mask" not in LoveDA(root, "test")[0]
