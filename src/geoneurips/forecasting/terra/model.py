@@ -95,7 +95,8 @@ class STID(nn.Module):
     convolution; concatenated with a learned node embedding and day-of-month (31) and
     month-of-year (12) embeddings taken at the last history step (Terra's daily data
     replaces STID's time-of-day / day-of-week). Paper defaults: embedding 32, 3 residual
-    MLP layers. ``embed`` is smaller in the tiny test config.
+    MLP layers. ``embed`` is smaller in the tiny test config. ``identities=False`` is the
+    ablation without the spatial and temporal identity embeddings (the paper's component).
     """
 
     def __init__(
@@ -106,15 +107,17 @@ class STID(nn.Module):
         embed: int = 32,
         layers: int = 3,
         dropout: float = 0.15,
+        identities: bool = True,
     ) -> None:
         super().__init__()
+        self.identities = identities
         self.node_emb = nn.Parameter(torch.empty(num_nodes, embed))
         self.day_emb = nn.Parameter(torch.empty(31, embed))
         self.month_emb = nn.Parameter(torch.empty(12, embed))
         for p in (self.node_emb, self.day_emb, self.month_emb):
             nn.init.xavier_uniform_(p)
         self.ts_emb = nn.Conv2d(history, embed, kernel_size=1)
-        hidden = 4 * embed
+        hidden = 4 * embed if identities else embed
         self.encoder = nn.ModuleList(
             nn.Sequential(
                 nn.Conv2d(hidden, hidden, 1),
@@ -137,7 +140,7 @@ class STID(nn.Module):
             self.day_emb[day].transpose(1, 2).unsqueeze(-1),
             self.month_emb[month].transpose(1, 2).unsqueeze(-1),
         ]
-        h = torch.cat(parts, dim=1)
+        h = torch.cat(parts if self.identities else parts[:1], dim=1)
         for layer in self.encoder:
             h = h + layer(h)
         out: Tensor = self.regression(h)

@@ -1,4 +1,4 @@
-"""Terra demo: STID against HI and DLinear on the REAL Terra UK daily rainfall.
+"""Terra demo: STID against HI, DLinear and a climatology on the REAL Terra UK rainfall.
 
 Published protocol (Terra's BasicTS fork): 30-day history, horizons 1/7/10/15/20/30,
 chronological 0.6/0.2/0.2 split, train-range z-score, calendar features, masked MAE/RMSE
@@ -6,6 +6,12 @@ with null value 0 (dry days excluded). The primary metric is the mean masked MAE
 reported horizons 7, 15 and 30 on the test split. To fit the CPU budget the demo subsamples
 nodes (quick: 40 of 100, full: all 100) and uses every ``stride``-th training window and a
 few epochs (the paper: 100 epochs, batch 64); the test split is complete.
+
+Baselines: HI and DLinear (Terra's own table) and a per-node, per-month wet-day median
+(climatology), which knows the node and the season as STID's identity embeddings do. On
+this data STID beats HI and DLinear clearly but not the climatology at horizons 7-30
+(daily rainfall a week ahead is close to unpredictable beyond its seasonal level), so
+``beats_baseline`` is false and the system is ``partial``.
 """
 
 from __future__ import annotations
@@ -95,8 +101,25 @@ def _test_arrays(w: TerraWindows) -> tuple[NDArray[np.float32], NDArray[np.float
     return x, y
 
 
+def climatology(w: TerraWindows, dates: NDArray[np.datetime64]) -> NDArray[np.float32]:
+    """Per-node, per-calendar-month median of the training range's wet days (mm/day).
+
+    The masked-MAE-optimal constant per (node, month): the baseline that knows the node and
+    the season exactly as STID's identities do. Returns a (T, N) forecast for every day.
+    """
+    month = (dates.astype("datetime64[M]").astype(np.int64) % 12).astype(np.int64)
+    train_end = int(w.starts["train"][-1]) + w.history + w.future
+    table = np.zeros((12, w.raw.shape[1]), np.float32)
+    for m in range(12):
+        rows = w.raw[:train_end][month[:train_end] == m]
+        for n in range(rows.shape[1]):
+            wet = rows[:, n][rows[:, n] != 0]
+            table[m, n] = float(np.median(wet)) if wet.size else 0.0
+    return table[month]
+
+
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
-    """Train DLinear and STID, compare them with HI on the real UK rainfall test split."""
+    """Train DLinear and STID, compare them with HI and climatology on the real UK test split."""
     import torch
 
     from .model import STID, DLinear, HistoricalInertia, predict_mm
@@ -120,13 +143,20 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     stid = STID(n_nodes, HISTORY, w.future)
     _fit(dl, w, train_starts, epochs, seed)
     _fit(stid, w, train_starts, epochs, seed)
+    bare = STID(n_nodes, HISTORY, w.future, identities=False)
+    _fit(bare, w, train_starts, epochs, seed)
     preds = {
         "HI": predict_mm(hi, x_test, w.mean, w.std),
         "DLinear": predict_mm(dl, x_test, w.mean, w.std),
         "STID": predict_mm(stid, x_test, w.mean, w.std),
+        "STID w/o identities": predict_mm(bare, x_test, w.mean, w.std),
     }
+    clim = climatology(w, table.dates)
+    h, f = w.history, w.future
+    preds["climatology"] = np.stack([clim[t + h : t + h + f] for t in w.starts["test"]])
     scores = {k: evaluate(p, y_test) for k, p in preds.items()}
     metrics = scores.pop("STID")
+    ablations = {"STID w/o identities": scores.pop("STID w/o identities")}
 
     fig, grid = new_figure(2)
     axes = list(np.asarray(grid).flat)
@@ -152,12 +182,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         figure=fig,
         out_dir=out_dir,
         started=started,
-        regressions_explained={
-            k: "masked RMSE weighs the rare heavy-rain days; STID is trained on masked MAE "
-            "(the published loss), which targets the conditional median, not the mean"
-            for k in metrics
-            if k.startswith("rmse")
-        },
+        ablations=ablations,
         details={
             "data": str(root / "Rainfall_UK.h5"),
             "nodes": n_nodes,
