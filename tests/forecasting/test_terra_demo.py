@@ -4,16 +4,16 @@ Test split complete (1,869 windows); quick: 40 of 100 nodes (fixed subset), ever
 training window, 2 epochs; full: 100 nodes, every 2nd window, 3 epochs. Mean masked MAE
 (mm/day, dry days excluded) over horizons 7/15/30, seeds 0/1/2 (HI: 4.43 everywhere):
 
-=======  =====  =======  ===========  ==================  ==========
+=======  =====  =======  ===========  ===================  ==========
 run      STID   DLinear  climatology  STID w/o identities  STID mae@1
-=======  =====  =======  ===========  ==================  ==========
+=======  =====  =======  ===========  ===================  ==========
 quick 0  3.235  3.426    3.211        3.308                3.156
 quick 1  3.236  3.389    3.211        3.303                3.162
 quick 2  3.251  3.399    3.211        3.297                3.173
 full 0   3.253  3.337    3.243        3.319                3.185
 full 1   3.266  3.335    3.243        3.323                3.224
 full 2   3.249  3.327    3.243        3.323                3.187
-=======  =====  =======  ===========  ==================  ==========
+=======  =====  =======  ===========  ===================  ==========
 
 (climatology mae@1: 3.209 quick, 3.242 full.) STID beats HI and DLinear in every run
 (smallest lead over DLinear 0.069, so LEAD = 0.03 leaves 0.039), and its identity
