@@ -22,8 +22,10 @@ register(
             "beats_baseline is false; training is shortened (2-3 epochs, strided windows, "
             "40 nodes in the quick demo) against the paper's 100 epochs; STID's temporal "
             "identities are day-of-month/month (daily data); the other Terra baselines "
-            "(GWNet, STGCN, STAEformer, ...), the other regions and the spatial task "
-            "(location encoders -> MLP on the 1-degree CSVs, readers done) are not implemented"
+            "(GWNet, STGCN, STAEformer, ...) and the other regions are not implemented; the "
+            "spatial task (terra.spatial) uses weight-free raw vs spherical location "
+            "features instead of the pretrained SatCLIP/GeoCLIP/CSP encoders and is not in "
+            "the demo"
         ),
     )
 )
