@@ -158,7 +158,13 @@ def read_grid_csv(
 
 
 def calendar_features(dates: NDArray[np.datetime64]) -> NDArray[np.float32]:
-    """BasicTS calendar features ``[(day-1)/31, (month-1)/12]`` per day, shape ``(T, 2)``."""
+    """Calendar features ``[(day-1)/31, (month-1)/12]`` per day, shape ``(T, 2)``.
+
+    The notes record "day-of-month/31 and month/12"; the 0-based offsets follow BasicTS's
+    ``generate_training_data`` as we understand it (not verified against Terra's fork:
+    the difference is a constant shift of 1/31 and 1/12, which STID's embedding lookup
+    in this package is consistent with).
+    """
     d = dates.astype("datetime64[D]")
     month_start = d.astype("datetime64[M]")
     day = (d - month_start.astype("datetime64[D]")).astype(np.int64)  # day-1
