@@ -1,0 +1,1 @@
+"""Forecasting systems (spatio-temporal and time-series prediction)."""
