@@ -121,7 +121,7 @@ def instances_to_geojson(
     from rasterio.features import shapes
     from rasterio.windows import Window
 
-    from ...io import write_json
+    from ...io import write_text
 
     if tile_size < 8:
         raise InvalidInputError(f"tile size must be at least 8, got {tile_size}")
@@ -166,7 +166,7 @@ def instances_to_geojson(
     member = _crs_member(crs)
     if member is not None:
         fc["crs"] = member
-    write_json(output, fc, indent=0)
+    write_text(output, json.dumps(fc, separators=(",", ":")) + "\n")
     return fc
 
 
