@@ -182,7 +182,7 @@ def _instance_demo(root: Path, troot: Path, out: Path, size: int, seed: int, qui
     from .instance_raster import save_mask_rcnn
 
     itrain, itest = OAMTCD(root, "train", instances=True), OAMTCD(troot, "test", instances=True)
-    steps = 48 if quick else 160
+    steps = 48 if quick else 80
     torch.manual_seed(seed)
     cfg = MaskRCNNConfig.tiny(size)
     model = build_mask_rcnn(cfg)
