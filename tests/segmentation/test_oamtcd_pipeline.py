@@ -186,7 +186,12 @@ def test_demo_quick(tmp_path: Path) -> None:
     plain U-Net (same size, CE, no augmentation) 0.996 / 0.981 / 0.996, excess green
     0.382 / 0.419 / 0.369. Asserted: both U-Nets beat excess green by more than 0.3; the
     paper configuration does NOT beat the plain U-Net by the demo margin on 2 of 3 seeds,
-    so the decision is only checked for consistency with the numbers."""
+    so the decision is only checked for consistency with the numbers.
+
+    The tiny Mask R-CNN beside it (48 AdamW steps on the same 64 px training tiles, tree /
+    canopy instances, 1 thread) reaches test mask mAP50 0.609 / 0.683 / 0.500 (seeds
+    0 / 1 / 2) vs. 0.131 / 0.141 / 0.146 for excess-green connected components; asserted:
+    more than 0.2 above them (the smallest measured gap is 0.35)."""
     from geoneurips.registry import get
     from geoneurips.segmentation.oamtcd.pipeline import DEMO_MARGIN, demo
 
@@ -207,6 +212,14 @@ def test_demo_quick(tmp_path: Path) -> None:
     assert cfg.num_classes == 2 and cfg.loss == "focal"
     _, plain_cfg = load_model(tmp_path / "plain_unet_model.pt")
     assert plain_cfg.loss == "ce" and plain_cfg.width == cfg.width
+    inst = res.details["instances"]
+    assert inst["mask_rcnn"]["map50"] > inst["excess_green_components"]["map50"] + 0.2
+    assert inst["last_loss"] < 0.5 * inst["first_loss"]
+    assert "panel" not in inst and saved["details"]["instances"]["steps"] == 48
+    from geoneurips.segmentation.oamtcd.instance_raster import load_mask_rcnn
+
+    _, mcfg = load_mask_rcnn(tmp_path / "oamtcd_mask_rcnn.pt")
+    assert mcfg.min_size == 64 and mcfg.box_score_thresh == pytest.approx(0.2)
     spec = get("oamtcd")
     assert spec.demo == "geoneurips.segmentation.oamtcd.pipeline:demo"
 
