@@ -1,5 +1,5 @@
-"""Terra readers on the REAL released files (/work/shared/data/terra, copied unchanged from
-CityMind-Lab/NeurIPS24-Terra) and on small files written here for the error paths.
+"""Terra readers on the real released files (``../shared/data/terra`` via ``real_data``;
+copied unchanged from CityMind-Lab/NeurIPS24-Terra) and on small files written here for the error paths.
 
 PyTables is not installed, so pandas' own ``read_hdf`` cannot serve as the independent
 reader; the table's shape, date range, value range and absence of NaN are checked against
@@ -27,15 +27,15 @@ from geoneurips.forecasting.terra.data import (
     read_rainfall_h5,
 )
 
-REAL = Path("/work/shared/data/terra")
-needs_real = pytest.mark.skipif(
-    not (REAL / "Rainfall_UK.h5").is_file(), reason="the real Terra sample files are absent"
-)
+
+@pytest.fixture
+def real(real_data: Path) -> Path:
+    """The released Terra sample files (CI fails, rather than skips, when they are absent)."""
+    return real_data / "terra"
 
 
-@needs_real
-def test_real_rainfall_table() -> None:
-    t = read_rainfall_h5(REAL / "Rainfall_UK.h5")
+def test_real_rainfall_table(real: Path) -> None:
+    t = read_rainfall_h5(real / "Rainfall_UK.h5")
     assert t.values.shape == (9404, 100)
     assert str(t.dates[0]) == "1996-10-01" and str(t.dates[-1]) == "2022-06-30"
     assert np.all(np.diff(t.dates).astype(int) == 1)  # daily, no gaps
@@ -44,9 +44,8 @@ def test_real_rainfall_table() -> None:
     assert t.values.min() == 0.0 and 53.0 < t.values.max() < 53.5
 
 
-@needs_real
-def test_real_adjacency_is_a_plain_array_and_only_array_globals() -> None:
-    raw = (REAL / "adj_Rainfall_UK.pkl").read_bytes()
+def test_real_adjacency_is_a_plain_array_and_only_array_globals(real: Path) -> None:
+    raw = (real / "adj_Rainfall_UK.pkl").read_bytes()
     globals_seen = set()
     strings: list[str] = []  # the last pushed strings (STACK_GLOBAL takes the last two)
     memo: dict[int, str] = {}
@@ -68,7 +67,7 @@ def test_real_adjacency_is_a_plain_array_and_only_array_globals() -> None:
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
     }
-    adj = read_adjacency(REAL / "adj_Rainfall_UK.pkl")
+    adj = read_adjacency(real / "adj_Rainfall_UK.pkl")
     assert adj.shape == (100, 100)
     assert set(np.unique(adj)) <= {0.0, 1.0}
     assert adj.sum() > 100  # more than the diagonal
@@ -121,12 +120,11 @@ def test_grid_formula_hand_values() -> None:
     assert lat[-1] == 90.5
 
 
-@needs_real
 @pytest.mark.parametrize("var", ["temperature", "precipitation", "wind"])
-def test_real_grid_csvs(var: str) -> None:
-    lat, lon, v = read_grid_csv(REAL / f"{var}_avg_day.csv")
+def test_real_grid_csvs(var: str, real: Path) -> None:
+    lat, lon, v = read_grid_csv(real / f"{var}_avg_day.csv")
     assert v.shape == (64800,) and np.isfinite(v).all()
-    assert float(v[0]) == float((REAL / f"{var}_avg_day.csv").read_text().split()[0])
+    assert float(v[0]) == float((real / f"{var}_avg_day.csv").read_text().split()[0])
     if var == "temperature":
         # tropics warmer than the polar rows in the published row order
         tropics = v[np.abs(lat) < 20].mean()
@@ -162,9 +160,8 @@ def test_windows_hand_split_and_zscore() -> None:
     assert x[-1, 0, 0] == pytest.approx((39 - 17.5) / w.std)
 
 
-@needs_real
-def test_dataset_on_real_uk() -> None:
-    ds = TerraRainfall(REAL, "UK", "test")
+def test_dataset_on_real_uk(real: Path) -> None:
+    ds = TerraRainfall(real, "UK", "test")
     n = 9404 - 59
     assert len(ds) == n - round(0.6 * n) - round(0.2 * n)
     item = ds[0]
@@ -174,4 +171,4 @@ def test_dataset_on_real_uk() -> None:
     fig = ds.plot(3)
     assert fig.axes
     with pytest.raises(InvalidInputError, match="split"):
-        TerraRainfall(REAL, "UK", "valid")
+        TerraRainfall(real, "UK", "valid")

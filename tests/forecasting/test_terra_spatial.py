@@ -28,8 +28,6 @@ from geoneurips.errors import InvalidInputError
 from geoneurips.forecasting.terra.data import read_grid_csv
 from geoneurips.forecasting.terra.spatial import location_features, spatial_regression
 
-CSV = Path("/work/shared/data/terra/temperature_avg_day.csv")
-
 
 def test_spherical_features_are_continuous_across_the_antimeridian() -> None:
     lat = np.array([10.0, 10.0])
@@ -44,10 +42,9 @@ def test_spherical_features_are_continuous_across_the_antimeridian() -> None:
         location_features(lat, lon, "h3")  # type: ignore[arg-type]
 
 
-@pytest.mark.skipif(not CSV.is_file(), reason="the real Terra temperature CSV is absent")
-def test_spherical_beats_raw_lonlat_on_real_temperature() -> None:
+def test_spherical_beats_raw_lonlat_on_real_temperature(real_data: Path) -> None:
     torch.set_num_threads(1)
-    lat, lon, v = read_grid_csv(CSV)
+    lat, lon, v = read_grid_csv(real_data / "terra" / "temperature_avg_day.csv")
     raw = spatial_regression(lat, lon, v, "raw", seed=0, cells=6000, steps=300)
     sph = spatial_regression(lat, lon, v, "spherical", seed=0, cells=6000, steps=300)
     assert sph["mse"] < 0.6 * raw["mse"]

@@ -38,8 +38,14 @@ REPORTED = (7, 15, 30)
 
 
 def default_root() -> Path:
-    """Where the UK files are looked for (``$GEONEURIPS_TERRA_ROOT`` or the shared samples)."""
-    return Path(os.environ.get("GEONEURIPS_TERRA_ROOT", "/work/shared/data/terra"))
+    """Where the demo looks for the released UK rainfall files: ``$GEONEURIPS_TERRA_ROOT``,
+    else ``$GEONEURIPS_REAL_DATA/terra`` (the project's real-sample folder), else
+    ``./data/terra``. A missing file raises the readers' error saying where to get it."""
+    if "GEONEURIPS_TERRA_ROOT" in os.environ:
+        return Path(os.environ["GEONEURIPS_TERRA_ROOT"])
+    if "GEONEURIPS_REAL_DATA" in os.environ:
+        return Path(os.environ["GEONEURIPS_REAL_DATA"]) / "terra"
+    return Path("data") / "terra"
 
 
 def evaluate(pred: NDArray[np.float32], target: NDArray[np.float32]) -> dict[str, float]:
