@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pycocotools.mask as mask_util  # a dev dependency: the independent reference
 import pytest
+from pycocotools.coco import COCO  # noqa: E402
+from pycocotools.cocoeval import COCOeval  # noqa: E402
 
 from geoneurips.segmentation.oamtcd.instance import evaluate_instances
 from geoneurips.segmentation.oamtcd.metrics import instances_to_masks, mask_ap50
-
-mask_util = pytest.importorskip("pycocotools.mask", reason="pycocotools is a dev extra")
-from pycocotools.coco import COCO  # noqa: E402
-from pycocotools.cocoeval import COCOeval  # noqa: E402
 
 Pred = tuple[np.ndarray, np.ndarray, np.ndarray]
 Gt = tuple[np.ndarray, np.ndarray]

@@ -10,16 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa  # a declared dependency: these tests always run
+import pyarrow.parquet as pq
 import pytest
 import torch
 from PIL import Image
 
 from geoneurips.errors import DataNotFoundError, InvalidInputError
 from geoneurips.segmentation.oamtcd.data import OAMTCD, write_fixture
-
-pa = pytest.importorskip("pyarrow", reason="the parquet reader needs the optional pyarrow")
-import pyarrow.parquet as pq  # noqa: E402
-
 from geoneurips.segmentation.oamtcd.parquet import (  # noqa: E402
     COLUMNS,
     OAMTCDParquet,

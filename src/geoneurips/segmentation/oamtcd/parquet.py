@@ -28,7 +28,7 @@ tested on :func:`write_parquet_fixture`, which writes the columns above from our
 COCO export, and must yield the samples :class:`.data.OAMTCD` yields for the same tiles.
 The exact Arrow types of the real shards (struct image columns, int64 ints, list bounds)
 are those ``datasets`` writes for such features; they were not checked against a real file.
-Needs ``pyarrow`` (imported when a shard is read or written).
+Uses ``pyarrow`` (a dependency; imported when a shard is read or written).
 """
 
 from __future__ import annotations
