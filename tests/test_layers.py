@@ -46,16 +46,18 @@ def test_import_resolution_sees_relative_imports() -> None:
 
 
 def _cross_system_imports(pkg: Path = PKG) -> list[tuple[str, str]]:
-    """``(file, module)`` pairs where a system's file imports another system."""
+    """``(file, module)`` pairs where a file imports a system it is not part of: another
+    system, or a family-level toolkit (e.g. ``restoration/pansharpening``) importing one."""
     systems = {f"geoneurips.{fam}.{sid}": sid for sid, fam in SYSTEM_FAMILIES.items()}
     bad = []
-    for prefix, sid in systems.items():
-        folder = pkg / prefix.split(".", 1)[1].replace(".", "/")
-        for p in sorted(folder.rglob("*.py")) if folder.is_dir() else []:
-            for m in _imports(p, pkg):
-                for other, oid in systems.items():
-                    if oid != sid and (m == other or m.startswith(other + ".")):
-                        bad.append((str(p.relative_to(pkg)), m))
+    for p in sorted(pkg.rglob("*.py")):
+        rel = p.relative_to(pkg).as_posix()
+        own = {sid for prefix, sid in systems.items()
+               if rel.startswith(prefix.split(".", 1)[1].replace(".", "/") + "/")}
+        for m in _imports(p, pkg):
+            for other, oid in systems.items():
+                if oid not in own and (m == other or m.startswith(other + ".")):
+                    bad.append((rel, m))
     return bad
 
 

@@ -18,8 +18,8 @@ from geoneurips.errors import CoregistrationError, InvalidInputError
 from geoneurips.metrics.mtf import interp23
 from geoneurips.raster.io import read_raster, write_raster
 from geoneurips.restoration.pansharpening import classical
-from geoneurips.restoration.pansharpening.cli import pansharpen, run_pansharpen
 from geoneurips.restoration.pansharpening.data import synthetic_scene
+from geoneurips.restoration.ssdiff.cli import pansharpen, run_pansharpen
 
 CRS = "EPSG:32633"
 X0, Y0 = 500000.0, 4200000.0

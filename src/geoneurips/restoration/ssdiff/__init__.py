@@ -14,7 +14,7 @@ register(
         demo="geoneurips.restoration.ssdiff.demo:demo",
         dataset="geoneurips.restoration.pansharpening.data:PanCollection",
         model="geoneurips.restoration.ssdiff.model:SSNet",
-        commands={"pansharpen": "geoneurips.restoration.pansharpening.cli:pansharpen"},
+        commands={"pansharpen": "geoneurips.restoration.ssdiff.cli:pansharpen"},
         notes=(
             "Every paper component, tiled inference equal to an untiled run, checkpoints and "
             "the pansharpen command work, but the demo does not beat the strongest baseline: "

@@ -222,7 +222,7 @@ def run_pansharpen(
     stats = None
     blend: Literal["none"]
     if name == "ssdiff":
-        from geoneurips.restoration.ssdiff.pipeline import load_pansharpener
+        from .pipeline import load_pansharpener
 
         assert checkpoint is not None
         fn = load_pansharpener(Path(checkpoint))
