@@ -111,3 +111,30 @@ def test_save_checkpoint_round_trip_and_atomic(tmp_path: Path) -> None:
     with pytest.raises((AttributeError, pickle.PicklingError)):  # a lambda: nothing written
         save_checkpoint(tmp_path / "bad.pt", {"f": lambda: 0})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+
+
+def test_model_checkpoint_format(tmp_path: Path) -> None:
+    """The one weights + JSON-config checkpoint format (Kuro Siwo, OAM-TCD, OpenSatMap, SGNet)."""
+    from geoneurips.io import CONFIG_KEY, load_model_state, load_weights, save_model
+
+    net = torch.nn.Linear(3, 2)
+    path = save_model(tmp_path / "m.pt", net, {"width": 3, "name": "lin"})
+    state, config = load_model_state(path, "Test")
+    assert config == {"width": 3, "name": "lin"} and CONFIG_KEY not in state
+    fresh = load_weights(torch.nn.Linear(3, 2), state, path, "Test")
+    assert torch.equal(fresh.weight, net.weight) and not fresh.training
+    # a Lightning checkpoint of a task whose model attribute is ``model``
+    lit = {"state_dict": {f"model.{k}": v for k, v in net.state_dict().items()}}
+    lit["state_dict"][CONFIG_KEY] = '{"width": 3}'
+    torch.save(lit, tmp_path / "lit.ckpt")
+    state, config = load_model_state(tmp_path / "lit.ckpt", "Test")
+    assert set(state) == {"weight", "bias"} and config == {"width": 3}
+    # no config, a config that is not a JSON object, weights of another shape
+    torch.save(net.state_dict(), tmp_path / "bare.pt")
+    with pytest.raises(CheckpointError, match="holds no Test config"):
+        load_model_state(tmp_path / "bare.pt", "Test")
+    torch.save({**net.state_dict(), CONFIG_KEY: "[1, 2]"}, tmp_path / "list.pt")
+    with pytest.raises(CheckpointError, match="not a JSON object"):
+        load_model_state(tmp_path / "list.pt", "Test")
+    with pytest.raises(CheckpointError, match="do not match its Test config"):
+        load_weights(torch.nn.Linear(4, 2), state, path, "Test")

@@ -27,10 +27,14 @@ from typing import Any
 from .errors import CheckpointError, InvalidInputError
 
 __all__ = [
+    "CONFIG_KEY",
     "atomic_path",
     "load_checkpoint",
+    "load_model_state",
+    "load_weights",
     "safe_extract",
     "save_checkpoint",
+    "save_model",
     "write_json",
     "write_text",
 ]
@@ -173,6 +177,60 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(flat, tmp)
     return Path(path)
+
+
+#: key of the JSON model configuration stored beside the weights by :func:`save_model`
+CONFIG_KEY = "__config__"
+
+
+def save_model(path: str | Path, model: Any, config: Mapping[str, Any]) -> Path:
+    """Write ``model``'s weights with its configuration (a JSON string under
+    :data:`CONFIG_KEY`) as one checkpoint, atomically; :func:`load_model_state` reads it."""
+    state: dict[str, Any] = dict(model.state_dict())
+    state[CONFIG_KEY] = json.dumps(dict(config))
+    return save_checkpoint(path, state)
+
+
+def load_model_state(path: str | Path, what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_model` (or by Lightning from a task whose
+    model attribute is ``model``): ``(weights, config dict)``, weights without the
+    Lightning ``model.`` prefix.
+
+    Args:
+        path: the checkpoint.
+        what: the system's name for messages (``"Kuro Siwo"``).
+
+    Raises:
+        CheckpointError: unreadable or unsafe file, or no JSON config inside.
+    """
+    state = load_checkpoint(path)
+    raw = state.pop(CONFIG_KEY, None)
+    if not isinstance(raw, str):
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} holds no {what} config (key {CONFIG_KEY!r}); write it "
+            f"with the system's save_checkpoint or its demo"
+        )
+    try:
+        config = json.loads(raw)
+    except ValueError as exc:
+        raise CheckpointError(f"bad {what} config in {str(path)!r}: {exc}") from exc
+    if not isinstance(config, dict):
+        raise CheckpointError(f"bad {what} config in {str(path)!r}: not a JSON object")
+    if any(k.startswith("model.") for k in state):  # Lightning: strip the task prefix
+        state = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
+    return state, config
+
+
+def load_weights(model: Any, state: Mapping[str, Any], path: str | Path, what: str) -> Any:
+    """``model.load_state_dict(state, strict=True)``, a mismatch raised as one clear
+    :class:`CheckpointError`; returns the model in eval mode."""
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"weights in {str(path)!r} do not match its {what} config: {exc}"
+        ) from exc
+    return model.eval()
 
 
 def safe_extract(archive: str | Path, dest: str | Path) -> Path:

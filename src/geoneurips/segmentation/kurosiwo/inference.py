@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,48 +23,32 @@ import torch
 from torch import nn
 
 from ...errors import CheckpointError, InvalidInputError
+from ...io import CONFIG_KEY  # the shared checkpoint format's config key (re-exported)
 from .data import normalize_sar
 from .model import FloodConfig, build_model
 
 __all__ = ["CONFIG_KEY", "check_backscatter", "flood_map", "load_model", "predict",
            "save_checkpoint"]
 
-CONFIG_KEY = "__config__"
-
 
 def save_checkpoint(path: str | Path, model: nn.Module, config: FloodConfig) -> Path:
     """Write weights and config (atomic)."""
-    from ...io import save_checkpoint as write_checkpoint
+    from ...io import save_model
 
-    state: dict[str, Any] = dict(model.state_dict())
-    state[CONFIG_KEY] = json.dumps(config.to_dict())
-    return write_checkpoint(path, state)
+    return save_model(path, model, config.to_dict())
 
 
 def load_model(checkpoint: str | Path) -> tuple[nn.Module, FloodConfig]:
     """Rebuild the model of a checkpoint (ours or a Lightning one of ``FloodTask``), eval."""
-    from ...io import load_checkpoint
+    from ...io import load_model_state, load_weights
 
-    state = load_checkpoint(checkpoint)
-    raw = state.pop(CONFIG_KEY, None)
-    if not isinstance(raw, str):
-        raise CheckpointError(f"checkpoint {str(checkpoint)!r} holds no Kuro Siwo config "
-                              f"(key {CONFIG_KEY!r}); write it with save_checkpoint or "
-                              "`geoneurips demo kurosiwo`")
+    state, raw = load_model_state(checkpoint, "Kuro Siwo")
     try:
-        config = FloodConfig.from_dict(json.loads(raw))
+        config = FloodConfig.from_dict(raw)
         model = build_model(config)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"bad Kuro Siwo config in {str(checkpoint)!r}: {exc}") from exc
-    if any(k.startswith("model.") for k in state):
-        state = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"weights in {str(checkpoint)!r} do not fit its config: "
-                              f"{exc}") from exc
-    model.eval()
-    return model, config
+    return load_weights(model, state, checkpoint, "Kuro Siwo"), config
 
 
 def predict(model: nn.Module, linear: np.ndarray | torch.Tensor) -> torch.Tensor:

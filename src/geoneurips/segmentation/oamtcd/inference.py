@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +22,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import CheckpointError, InvalidInputError
+from ...io import CONFIG_KEY  # the shared checkpoint format's config key (re-exported)
 from .model import TCDConfig, build_model
 
 __all__ = ["CONFIG_KEY", "green_baseline", "load_model", "predict_batch", "save_checkpoint",
            "segment_raster"]
 
-CONFIG_KEY = "__config__"
-
 
 def save_checkpoint(path: str | Path, model: nn.Module, config: TCDConfig) -> Path:
     """Write weights + config (atomic)."""
-    from ...io import save_checkpoint as write_checkpoint
+    from ...io import save_model
 
-    state: dict[str, Any] = dict(model.state_dict())
-    state[CONFIG_KEY] = json.dumps(config.to_dict())
-    return write_checkpoint(path, state)
+    return save_model(path, model, config.to_dict())
 
 
 def load_model(checkpoint: str | Path) -> tuple[nn.Module, TCDConfig]:
@@ -46,29 +42,15 @@ def load_model(checkpoint: str | Path) -> tuple[nn.Module, TCDConfig]:
     Raises:
         CheckpointError: no config inside, a bad config, or weights that do not fit it.
     """
-    from ...io import load_checkpoint
+    from ...io import load_model_state, load_weights
 
-    state = load_checkpoint(checkpoint)
-    if "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = dict(state["state_dict"])
-    raw = state.pop(CONFIG_KEY, None)
-    if not isinstance(raw, str):
-        raise CheckpointError(
-            f"checkpoint {str(checkpoint)!r} holds no OAM-TCD config (key {CONFIG_KEY!r}); "
-            "save it with geoneurips.segmentation.oamtcd.inference.save_checkpoint")
+    state, raw = load_model_state(checkpoint, "OAM-TCD")
     try:
-        config = TCDConfig.from_dict(json.loads(raw))
+        config = TCDConfig.from_dict(raw)
+        model = build_model(config)
     except (ValueError, TypeError, KeyError) as exc:
         raise CheckpointError(f"bad OAM-TCD config in {str(checkpoint)!r}: {exc}") from exc
-    model = build_model(config)
-    if any(k.startswith("model.") for k in state):
-        state = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"weights in {str(checkpoint)!r} do not match its config: "
-                              f"{exc}") from exc
-    return model.eval(), config
+    return load_weights(model, state, checkpoint, "OAM-TCD"), config
 
 
 def normalize(x: torch.Tensor, config: TCDConfig) -> torch.Tensor:

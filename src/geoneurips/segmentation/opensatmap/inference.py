@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,22 +24,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import CheckpointError, InvalidInputError
+from ...io import CONFIG_KEY  # the shared checkpoint format's config key (re-exported)
 from .model import LaneConfig, LineInstance, build_model, extract_instances
 from .rasterize import CATEGORY_NAMES
 
 __all__ = ["CONFIG_KEY", "lanes_raster", "lines_to_geojson", "load_model", "predict_probs",
            "save_checkpoint"]
 
-CONFIG_KEY = "__config__"
-
 
 def save_checkpoint(path: str | Path, model: nn.Module, config: LaneConfig) -> Path:
     """Write weights + config (atomic)."""
-    from ...io import save_checkpoint as write_checkpoint
+    from ...io import save_model
 
-    state: dict[str, Any] = dict(model.state_dict())
-    state[CONFIG_KEY] = json.dumps(config.to_dict())
-    return write_checkpoint(path, state)
+    return save_model(path, model, config.to_dict())
 
 
 def load_model(checkpoint: str | Path) -> tuple[nn.Module, LaneConfig]:
@@ -49,25 +45,15 @@ def load_model(checkpoint: str | Path) -> tuple[nn.Module, LaneConfig]:
     Raises:
         CheckpointError: missing file, no or bad config, weights that do not fit it.
     """
-    from ...io import load_checkpoint
+    from ...io import load_model_state, load_weights
 
-    state = dict(load_checkpoint(checkpoint))
-    raw = state.pop(CONFIG_KEY, None)
-    if not isinstance(raw, str):
-        raise CheckpointError(
-            f"checkpoint {str(checkpoint)!r} holds no OpenSatMap config (key {CONFIG_KEY!r});"
-            " save it with geoneurips.segmentation.opensatmap.inference.save_checkpoint")
+    state, raw = load_model_state(checkpoint, "OpenSatMap")
     try:
-        config = LaneConfig.from_dict(json.loads(raw))
+        config = LaneConfig.from_dict(raw)
+        model = build_model(config)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"bad OpenSatMap config in {str(checkpoint)!r}: {exc}") from exc
-    model = build_model(config)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"weights in {str(checkpoint)!r} do not match its config: "
-                              f"{exc}") from exc
-    return model.eval(), config
+    return load_weights(model, state, checkpoint, "OpenSatMap"), config
 
 
 def predict_probs(model: nn.Module, config: LaneConfig, image: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,6 @@ memory and a slower start).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import CheckpointError, InvalidInputError
+from ...io import CONFIG_KEY  # the shared checkpoint format's config key (re-exported)
 from .data import IGNORE_INDEX, surrounding_window
 from .model import SGNetConfig, build_model
 
@@ -38,9 +38,6 @@ __all__ = [
     "save_checkpoint",
     "segment_raster",
 ]
-
-#: Key of the JSON model config stored beside the weights in every checkpoint.
-CONFIG_KEY = "__config__"
 
 
 def _normalize(x: torch.Tensor, config: SGNetConfig) -> torch.Tensor:
@@ -63,14 +60,11 @@ def predict_patches(
     return model(x)  # type: ignore[no-any-return]
 
 
-
 def save_checkpoint(path: str | Path, model: nn.Module, config: SGNetConfig) -> Path:
     """Write a plain state-dict checkpoint with the config beside the weights (atomic)."""
-    from ...io import save_checkpoint as write_checkpoint
+    from ...io import save_model
 
-    state: dict[str, Any] = dict(model.state_dict())
-    state[CONFIG_KEY] = json.dumps(config.to_dict())
-    return write_checkpoint(path, state)
+    return save_model(path, model, config.to_dict())
 
 
 def load_model(checkpoint: str | Path) -> tuple[nn.Module, SGNetConfig]:
@@ -80,32 +74,15 @@ def load_model(checkpoint: str | Path) -> tuple[nn.Module, SGNetConfig]:
     Raises:
         CheckpointError: no config stored, or weights that do not fit the config.
     """
-    from ...io import load_checkpoint
+    from ...io import load_model_state, load_weights
 
-    state = load_checkpoint(checkpoint)
-    raw = state.pop(CONFIG_KEY, None)
-    if not isinstance(raw, str):
-        raise CheckpointError(
-            f"checkpoint {str(checkpoint)!r} holds no SGNet config (key {CONFIG_KEY!r}); "
-            "save it with geoneurips.segmentation.sgnet.pipeline.save_checkpoint or train "
-            "it with SGNetTask"
-        )
+    state, raw = load_model_state(checkpoint, "SGNet")
     try:
-        config = SGNetConfig.from_dict(json.loads(raw))
+        config = SGNetConfig.from_dict(raw)
         model = build_model(config)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"bad SGNet config in {str(checkpoint)!r}: {exc}") from exc
-    if any(k.startswith("model.") for k in state):  # Lightning: strip the task prefix
-        state = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"weights in {str(checkpoint)!r} do not match its {config.method} config: {exc}"
-        ) from exc
-    model.eval()
-    return model, config
-
+    return load_weights(model, state, checkpoint, "SGNet"), config
 
 
 def _area_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
