@@ -329,19 +329,27 @@ class OAMTCD(Dataset[dict[str, torch.Tensor]]):
             raise InvalidInputError(
                 f"{str(path)!r} is {h}x{w} but the COCO file says "
                 f"{info.get('height')}x{info.get('width')}")
-        mask, inst, labels = rasterize_annotations(anns, self.categories, h, w)
-        sample = {"image": torch.from_numpy(img), "mask": torch.from_numpy(mask)}
-        if self.instances:
-            sample["instances"] = torch.from_numpy(inst)
-            sample["instance_labels"] = torch.from_numpy(labels)
-        if self.transforms is not None:
-            sample = self.transforms(sample)
-        return sample
+        return build_sample(img, anns, self.categories, self.instances, self.transforms)
 
     def plot(self, sample: dict[str, torch.Tensor], show_titles: bool = True,
              suptitle: str | None = None) -> Any:
         """Image, mask and (if present) ``prediction`` side by side."""
         return plot_sample(sample, show_titles, suptitle)
+
+
+def build_sample(img: np.ndarray, anns: Any, categories: Any, instances: bool,
+                 transforms: Any) -> dict[str, torch.Tensor]:
+    """One sample from a CHW uint8 image and its COCO annotations (both readers): the
+    rasterised ``mask`` and, with ``instances``, the instance map and labels."""
+    h, w = int(img.shape[1]), int(img.shape[2])
+    mask, inst, labels = rasterize_annotations(anns, categories, h, w)
+    sample = {"image": torch.from_numpy(img), "mask": torch.from_numpy(mask)}
+    if instances:
+        sample["instances"] = torch.from_numpy(inst)
+        sample["instance_labels"] = torch.from_numpy(labels)
+    if transforms is not None:
+        sample = transforms(sample)
+    return sample
 
 
 def plot_sample(sample: dict[str, torch.Tensor], show_titles: bool = True,

@@ -48,6 +48,7 @@ from ...errors import DataNotFoundError, InvalidInputError
 from .data import (
     EXPORT_CATEGORIES,
     HF_URL,
+    build_sample,
     category_map,
     load_coco,
     plot_sample,
@@ -217,14 +218,7 @@ class OAMTCDParquet(Dataset[dict[str, torch.Tensor]]):
             raise InvalidInputError(f"row {index}: coco_annotations is not JSON: {exc}") from exc
         if isinstance(anns, dict):  # a full COCO dict instead of the list
             anns = anns.get("annotations", [])
-        mask, inst, labels = rasterize_annotations(anns, self.categories, h, w)
-        sample = {"image": torch.from_numpy(img), "mask": torch.from_numpy(mask)}
-        if self.instances:
-            sample["instances"] = torch.from_numpy(inst)
-            sample["instance_labels"] = torch.from_numpy(labels)
-        if self.transforms is not None:
-            sample = self.transforms(sample)
-        return sample
+        return build_sample(img, anns, self.categories, self.instances, self.transforms)
 
     def plot(self, sample: dict[str, torch.Tensor], show_titles: bool = True,
              suptitle: str | None = None) -> Any:
