@@ -6,7 +6,8 @@ Not run in CI. Default CSV: the BirdSnap result file in ``../shared/data/torchsp
 The reference is PyGBS's own per-point loop (``SSIPartitioner`` + ``compute_unmarked_ssi`` +
 ``compute_marked_ssi``) when ``--pygbs`` points at a checkout of github seai-lab/PyGBS (the
 PyPI name ``pygbs`` belongs to an unrelated B-spline library, so PyGBS is not installable
-with pip); otherwise :func:`pygbs_style_loop`, our reimplementation of that loop's work per
+with pip; the ``fetch`` tool or ``git clone`` gives a checkout); otherwise
+:func:`pygbs_style_loop`, our reimplementation of that loop's work per
 point (BallTree, dense ``N x N`` weight matrix built from a Python loop, the double loops
 of ``AnalyticalSurprisal``, one call per score). Times are process CPU seconds, best of
 ``--repeat``; the ratio is reference / ours, and the largest per-point difference is shown.

@@ -278,3 +278,82 @@ def test_average_ties_close_to_pygbs_and_ignores_row_order(birdsnap: pd.DataFram
         geobias_score(pts, ties="average", batched=False)
     with pytest.raises(InvalidInputError, match="ties"):
         geobias_score(pts, ties="first")
+
+
+def test_real_birdsnap_every_point_equals_pygbs(birdsnap_score: dict) -> None:
+    """Every one of the 2,217 per-point values against PyGBS's own output.
+
+    ``data/pygbs_birdsnap_sphereC_hit1.csv.gz`` was written by PyGBS itself (github
+    seai-lab/PyGBS at commit 0e202f6: ``SSIPartitioner(k=400)``, ``compute_unmarked_ssi`` and
+    ``compute_marked_ssi`` with ``density="auto", k=4``, radius 100/6371, coordinates read
+    as ``deg / 180 * pi``, rows with NaN in lon/lat/hit@1 dropped), not by this project.
+    BirdSnap has many test points sharing coordinates, so this covers the exact-tie
+    fallback (bit-exact ties between duplicates decided by a real BallTree) and the
+    ``sklearn_rdist`` ordering of near-ties.
+    """
+    ref = pd.read_csv(Path(__file__).parent / "data" / "pygbs_birdsnap_sphereC_hit1.csv.gz")
+    assert len(ref) == birdsnap_score["n"] == 2217
+    np.testing.assert_allclose(birdsnap_score["unmarked_per_point"], ref["unmarked"], atol=1e-8)
+    np.testing.assert_allclose(birdsnap_score["marked_per_point"], ref["marked"], atol=1e-8)
+
+
+def test_batched_equals_loop_with_many_duplicates() -> None:
+    """Locations shared by up to 12 test points with different values: the vectorised kNN,
+    the reduced-distance tie order and the BallTree fallback against PyGBS's per-point loop."""
+    rng = np.random.default_rng(7)
+    sites = rng.uniform([5, 40], [9, 44], (30, 2))
+    pts = np.repeat(sites, rng.integers(1, 13, 30), axis=0)
+    pts = np.concatenate([pts, rng.uniform([5, 40], [9, 44], (40, 2))])
+    vals = rng.integers(0, 3, len(pts)).astype(float) / 2
+    # density 3000: a single 7-point ring, too small for the vectorised candidate lists, so
+    # every neighbourhood takes the per-neighbourhood path
+    for density in ("auto", 3000.0):
+        a = geobias_score(pts, values=vals, per_point=True, batched=True, density=density)
+        b = geobias_score(pts, values=vals, per_point=True, batched=False, density=density)
+        np.testing.assert_allclose(a["unmarked_per_point"], b["unmarked_per_point"], atol=1e-8)
+        np.testing.assert_allclose(a["marked_per_point"], b["marked_per_point"], atol=1e-8)
+
+
+def test_sklearn_rdist_is_bit_identical_to_the_balltree_metric() -> None:
+    """The tie order uses scikit-learn's own haversine arithmetic, to the last bit."""
+    from sklearn.metrics import DistanceMetric
+
+    from geoneurips.location.torchspatial.geobias_knn import sklearn_rdist
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform([-1.5, -3.1], [1.5, 3.1], (300, 2))
+    b = a + rng.normal(scale=1e-3, size=a.shape)
+    want = DistanceMetric.get_metric("haversine").pairwise(a[:1], b)[0]
+    got = np.array([2 * math.asin(math.sqrt(sklearn_rdist(tuple(a[0]), tuple(p)))) for p in b])
+    assert np.array_equal(got, want)
+
+
+def test_trusted_balltree_input_restores_validation() -> None:
+    from sklearn.neighbors import BallTree, _ball_tree
+
+    from geoneurips.location.torchspatial.geobias import trusted_balltree_input
+
+    original = _ball_tree.check_array
+    with pytest.raises(RuntimeError), trusted_balltree_input():
+        assert _ball_tree.check_array is not original
+        raise RuntimeError("inside")
+    assert _ball_tree.check_array is original
+    with pytest.raises(ValueError, match="NaN"):  # validation is back
+        BallTree(np.array([[0.0, np.nan], [0.1, 0.2]]), metric="haversine")
+
+
+def test_null_moments_counts_equals_per_vector_null() -> None:
+    from geoneurips.location.torchspatial.geobias_fast import null_moments_counts
+
+    rng = np.random.default_rng(1)
+    vecs = [rng.choice([0.0, 0.5, 1.0, -2.0], rng.integers(1, 30)) for _ in range(40)]
+    zeros = rng.integers(0, 50, 40)
+    owner = np.repeat(np.arange(40), [len(v) for v in vecs])
+    mu, sigma = null_moments_counts(np.concatenate(vecs), owner, zeros, 4)
+    for i, v in enumerate(vecs):
+        full = np.concatenate([v, np.zeros(zeros[i])])
+        if np.unique(full).size < 2:
+            continue
+        m, s = analytical_null(full, k=4)
+        assert mu[i] == pytest.approx(m, rel=1e-10, abs=1e-10)
+        assert sigma[i] == pytest.approx(s, rel=1e-10)

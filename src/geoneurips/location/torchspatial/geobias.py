@@ -49,8 +49,10 @@ the two-sided tail and no ``+1``; we follow PyGBS.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -145,6 +147,44 @@ def knn_neighbours(points: FloatArray, k: int,
     cols = nbrs.reshape(-1).astype(np.int64)
     keep = rr != cols
     return rr[keep], cols[keep]
+
+
+_TRUSTED_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def trusted_balltree_input() -> Iterator[None]:
+    """Skip scikit-learn's input validation inside ``BallTree`` for arrays we built.
+
+    ``BallTree(...)`` and ``.query`` run ``sklearn.utils.check_array`` (dataframe detection
+    through narwhals, finiteness), which costs about 0.1 ms a call: more than building a
+    tree over a hundred points. The exact-tie fallback of the batched Geo-Bias Score builds
+    one tree per neighbourhood with duplicate test points (about 900 on BirdSnap), on
+    arrays this module made (finite float64, C-contiguous, two columns), so for the
+    duration of the block the tree module's ``check_array`` is a plain contiguous float64
+    conversion. The tree, its queries and their results are unchanged; if scikit-learn
+    stops looking ``check_array`` up in that module the substitution does nothing and only
+    the speed changes. A lock keeps two blocks from interleaving.
+    """
+    try:
+        from sklearn.neighbors import _ball_tree
+    except ImportError:  # pragma: no cover - private module moved
+        yield
+        return
+    with _TRUSTED_LOCK:
+        original = getattr(_ball_tree, "check_array", None)
+        if original is None:  # pragma: no cover
+            yield
+            return
+
+        def plain(array: Any, **_: Any) -> FloatArray:
+            return np.ascontiguousarray(array, dtype=np.float64)
+
+        _ball_tree.check_array = plain
+        try:
+            yield
+        finally:
+            _ball_tree.check_array = original
 
 
 def moran_cross_product(values: npt.ArrayLike, edges: tuple[IntArray, IntArray]) -> float:
@@ -378,12 +418,25 @@ def geobias_score(
 
     n = coords.shape[0]
     tree = BallTree(coords, leaf_size=30, metric="haversine")
-    if ties == "average":  # order-free: the neighbours within the radius, nearest first
-        ind, dist = tree.query_radius(coords, radius, return_distance=True, sort_results=True)
-        hoods = [ix[:n_neighbors] for ix in ind]
-        del dist
-    else:  # PyGBS: the n_neighbors nearest (in BallTree order), kept within the radius
-        dists, nbrs = tree.query(coords, k=min(n_neighbors, n), return_distance=True)
+    kn = min(n_neighbors, n)
+
+    def pygbs_hood(i: int) -> IntArray:
+        """PyGBS: the ``n_neighbors`` nearest (in BallTree order), kept within the radius."""
+        d, nb = tree.query(coords[i : i + 1], k=kn, return_distance=True)
+        out: IntArray = nb[0, d[0] <= radius].astype(np.int64)
+        return out
+
+    if batched:
+        # the same sets as PyGBS's (order only matters to an exact-tie fallback, which
+        # uses pygbs_hood): every point within the radius, or the n_neighbors nearest
+        ind = tree.query_radius(coords, radius, return_distance=True, sort_results=True)[0]
+        if ties == "average":  # order-free: the nearest within the radius
+            hoods = [ix[:kn].astype(np.int64) for ix in ind]
+        else:
+            hoods = [ix.astype(np.int64) if ix.size <= kn else pygbs_hood(i)
+                     for i, ix in enumerate(ind)]
+    else:
+        dists, nbrs = tree.query(coords, k=kn, return_distance=True)
         hoods = [nbrs[i, dists[i] <= radius] for i in range(n)]
 
     def exact(i: int) -> dict[str, float]:
@@ -396,11 +449,30 @@ def geobias_score(
     if batched:
         from .geobias_fast import batched_ssi
 
-        def exact_edges(i: int, rows: IntArray) -> tuple[IntArray, IntArray]:
-            idx = hoods[i]
-            rho = auto_density(radius, idx.size) if density == "auto" else float(density)
-            bg = background_points(coords[i], radius, rho)
-            return knn_neighbours(np.concatenate([coords[idx], bg]), k, rows)
+        def exact_edges(requests: list[tuple[int, IntArray, FloatArray]]
+                        ) -> list[tuple[IntArray, IntArray]]:
+            """PyGBS's BallTree edges of the requested rows (our local order; ``latlon``:
+            our presence points then the grid), each tree built in PyGBS's order."""
+            if not requests:
+                return []
+            centres = np.array([i for i, _, _ in requests])
+            d, nb = tree.query(coords[centres], k=kn, return_distance=True)  # one call
+            out = []
+            with trusted_balltree_input():
+                for j, (i, rows, latlon) in enumerate(requests):
+                    ours = hoods[i]
+                    theirs = nb[j, d[j] <= radius]
+                    if not np.array_equal(np.sort(theirs), np.sort(ours)):
+                        raise RuntimeError(f"neighbourhood {i}: radius query and kNN query differ")
+                    # local index maps: presence positions differ, grid positions are shared
+                    pos = np.empty(n, dtype=np.int64)
+                    pos[theirs] = np.arange(theirs.size)
+                    to_theirs = np.concatenate([pos[ours], np.arange(ours.size, latlon.shape[0])])
+                    to_ours = np.empty_like(to_theirs)
+                    to_ours[to_theirs] = np.arange(to_theirs.size)
+                    rr, cc = knn_neighbours(latlon[to_ours], k, to_theirs[rows])
+                    out.append((to_ours[rr], to_ours[cc]))
+            return out
 
         series: dict[str, FloatArray | None] = {"unmarked": None}
         if val is not None:

@@ -8,17 +8,17 @@ here all neighbourhoods are processed together:
 1. **Background grids** (:func:`polar_grid_xyz`): PyGBS's polar grid around the north pole
    depends only on the density, so it is built once per density and rotated to every centre
    with batched rotation matrices ``Rz(lon0) Ry(pi/2 - lat0)``.
-2. **k nearest neighbours**: a scipy ``cKDTree`` on the 3-D unit vectors of each neighbourhood
-   (chord distance is monotone in the great-circle angle). The weight matrix only depends on
-   the *set* of the ``k + 1`` nearest points of every point (PyGBS drops the point itself),
-   so the result is PyGBS's whenever ties at that set's boundary cannot change ``S``
-   (see :func:`knn_sets`). Exact ties that can change it occur where test points share
-   coordinates and in PyGBS's grid itself (the centre and the ring points on the ``-pi``
-   meridian are exactly one ring spacing apart); PyGBS's BallTree then picks by its
-   traversal order. ``ties="pygbs"`` recomputes those neighbourhoods' edges with PyGBS's
-   own construction (same grid, same ``BallTree(leaf_size=30, metric="haversine")``), so
-   every value is PyGBS's; ``ties="average"`` shares the tied places equally instead (the
-   expected ``S`` under random tie-breaking), which is order-free and needs no BallTree.
+2. **k nearest neighbours**: :func:`.geobias_knn.all_knn_edges` finds every
+   neighbourhood's ``k + 1`` nearest points at once, without a tree per neighbourhood
+   (chord distance on unit vectors is monotone in the great-circle angle). The weight matrix
+   only depends on the *set* of the ``k + 1`` nearest of every point (PyGBS drops the point
+   itself), so ties at that set's boundary matter only between points of different values.
+   Near-ties are ordered by scikit-learn's own haversine arithmetic, so the set is PyGBS's;
+   a bit-exact tie (test points sharing coordinates but not values) is decided by PyGBS's
+   BallTree itself (``ties="pygbs"``, exact per point), or the tied places are shared
+   equally (``ties="average"``: the expected ``S`` under random tie-breaking, order-free).
+   The few neighbourhoods the vectorised path does not cover go through :func:`knn_sets`
+   (a ``cKDTree`` per neighbourhood) with the same rules.
 3. **Statistic and null**: ``S = sum_edges x~_i x~_j`` with one ``bincount`` over all edges of
    all neighbourhoods; the analytical mean in closed form ``mu = -sum_a d_a^2 (k n_a / N + 1)``
    (the PyGBS double sum simplifies because ``sum_a n_a d_a = 0``), the variance's double sum
@@ -163,14 +163,33 @@ def null_moments(values: list[FloatArray], k: int) -> tuple[FloatArray, FloatArr
     Same formulas as :func:`.geobias.analytical_null`, batched: neighbourhoods are grouped
     by their number of distinct values and each group is one padded array computation.
     """
-    m = len(values)
+    owner = np.repeat(np.arange(len(values)), [len(v) for v in values])
+    flat = np.concatenate(values) if values else np.empty(0)
+    return null_moments_counts(flat, owner, np.zeros(len(values), dtype=np.int64), k)
+
+
+def null_moments_counts(values: FloatArray, owner: IntArray, zeros: IntArray, k: int
+                        ) -> tuple[FloatArray, FloatArray]:
+    """:func:`null_moments` of neighbourhoods given as their values plus a count of extra
+    zeros each (the background points; ``owner[j]``: the neighbourhood of ``values[j]``)."""
+    m = zeros.shape[0]
+    vals = np.concatenate([values, np.zeros(m)])
+    own = np.concatenate([owner, np.arange(m)])
+    wts = np.concatenate([np.ones(values.shape[0]), zeros.astype(np.float64)])
+    uniq, inv = np.unique(vals, return_inverse=True)
+    key, kinv = np.unique(own * uniq.size + inv.reshape(-1), return_inverse=True)
+    cnt = np.bincount(kinv.reshape(-1), weights=wts, minlength=key.size)
+    live = cnt > 0  # a neighbourhood without background has no zero unless a value is 0
+    key, cnt = key[live], cnt[live]
+    hood, cval = key // uniq.size, uniq[key % uniq.size]  # sorted by hood, then value
+    sizes = np.bincount(hood, minlength=m)
+    start = np.cumsum(sizes) - sizes
     mu, sigma = np.empty(m), np.empty(m)
-    uniq = [np.unique(v, return_counts=True) for v in values]
-    sizes = np.array([u[0].size for u in uniq])
     for v_count in np.unique(sizes):
         sel = np.flatnonzero(sizes == v_count)
-        cs = np.stack([uniq[i][0] for i in sel])
-        ns = np.stack([uniq[i][1] for i in sel]).astype(np.float64)
+        at = start[sel][:, None] + np.arange(v_count)[None, :]
+        cs = cval[at]
+        ns = cnt[at]
         big_n = ns.sum(1, keepdims=True)
         xbar = (cs * ns).sum(1, keepdims=True) / big_n
         dev = cs - xbar
@@ -207,75 +226,86 @@ def batched_ssi(
     density: float | str,
     exact_fallback: Any,
     average_ties: bool = False,
+    hood_latlon: Any = None,
 ) -> dict[str, FloatArray]:
     """SSI of every neighbourhood for every value series (``None``: unmarked).
 
-    ``exact_fallback(i, rows)`` returns the kNN edges ``(rows, cols)`` of the given rows of
-    neighbourhood ``i`` (used unless ``average_ties``)
-    (presence points first, then its background grid) computed exactly as PyGBS does
-    (BallTree); it is used where ties could change the statistic.
+    The kNN edges of all neighbourhoods come from :func:`.geobias_knn.all_knn_edges`; the
+    few neighbourhoods it leaves (tiny ones, tie bands longer than its candidate lists) go
+    through :func:`knn_sets` one by one. ``exact_fallback([(i, rows, latlon), ...])`` returns
+    PyGBS's own BallTree edges ``(rows, cols)`` of the given rows of each neighbourhood ``i``
+    (presence points first, then its grid; ``latlon``: the (lat, lon) PyGBS gives that
+    BallTree, from ``hood_latlon(i)``), used where a tie can change the statistic and only
+    the BallTree's traversal order decides.
     """
     from scipy.special import ndtr
 
-    from .geobias import auto_density
+    from .geobias import auto_density, background_points
+    from .geobias_knn import all_knn_edges
 
     n_pts = len(neighbourhoods)
-    counts = np.array([len(ix) for ix in neighbourhoods])
+    counts = np.array([len(ix) for ix in neighbourhoods], dtype=np.int64)
     rho = (np.array([auto_density(radius, int(c)) for c in counts], dtype=np.float64)
            if density == "auto" else np.full(n_pts, float(density)))
-    grids: dict[float, FloatArray] = {}
-    for r in np.unique(rho):
-        grids[float(r)] = north_pole_grid(radius, float(r))
-    rot = rotation_matrices(coords)
-    pres_xyz = latlon_to_xyz(coords)
+    grids = {float(r): north_pole_grid(radius, float(r)) for r in np.unique(rho)}
+    g_i = np.array([grids[float(r)].shape[0] for r in rho], dtype=np.int64)
+    sizes = counts + g_i
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    total = int(sizes.sum())
     names = list(series)
     pres_vals = np.stack([np.ones(coords.shape[0]) if series[nm] is None
                           else np.asarray(series[nm], dtype=np.float64) for nm in names], 1)
-    rows_all, cols_all, weights_all, owner = [], [], [], []
-    sizes = np.empty(n_pts, dtype=np.int64)
-    offsets = np.empty(n_pts, dtype=np.int64)
-    fallback: list[int] = []
-    total = 0
-    for i, ix in enumerate(neighbourhoods):
-        bg = grids[float(rho[i])] @ rot[i].T
-        pts = np.concatenate([pres_xyz[ix], bg])
+    if hood_latlon is None:
+        def hood_latlon(i: int) -> FloatArray:
+            ix = neighbourhoods[i]
+            return np.concatenate([coords[ix], background_points(coords[i], radius, rho[i])])
+
+    hood, row, col, wt, skipped = all_knn_edges(
+        coords, neighbourhoods, rho, radius, k, pres_vals, average_ties=average_ties,
+        hood_latlon=hood_latlon, exact_fallback=exact_fallback)
+    rows_all, cols_all, weights_all, owner = [offsets[hood] + row], [offsets[hood] + col], [wt], [hood]
+    rot = rotation_matrices(coords)
+    pres_xyz = latlon_to_xyz(coords)
+    fallback = 0
+    for i in skipped.tolist():  # the per-neighbourhood path
+        ix = neighbourhoods[i]
+        pts = np.concatenate([pres_xyz[ix], grids[float(rho[i])] @ rot[i].T])
         labels = np.zeros((pts.shape[0], len(names)))
         labels[: len(ix)] = pres_vals[ix]
         er, ec, ew, ambiguous = knn_sets(pts, k, labels, average_ties)
-        sizes[i], offsets[i] = pts.shape[0], total
         if ambiguous.size:
-            # PyGBS's answer (its BallTree's tie order) for the ambiguous rows only
-            fallback.append(i)
-            fr, fc = exact_fallback(i, ambiguous)
+            fallback += 1
+            fr, fc = exact_fallback([(i, ambiguous, hood_latlon(i))])[0]
             keep = ~np.isin(er, ambiguous)
             er = np.concatenate([er[keep], fr])
             ec = np.concatenate([ec[keep], fc])
             ew = np.concatenate([ew[keep], np.ones(fr.shape[0])])
-        rows_all.append(er + total)
-        cols_all.append(ec + total)
+        rows_all.append(er + offsets[i])
+        cols_all.append(ec + offsets[i])
         weights_all.append(ew)
         owner.append(np.full(er.shape[0], i))
-        total += pts.shape[0]
     rows = np.concatenate(rows_all)
     cols = np.concatenate(cols_all)
     wts = np.concatenate(weights_all)
     own = np.concatenate(owner)
+    pres_hood = np.repeat(np.arange(n_pts), counts)
+    pres_pt = np.concatenate(neighbourhoods).astype(np.int64)
+    pres_slot = offsets[pres_hood] + np.arange(pres_pt.size) - np.repeat(
+        np.cumsum(counts) - counts, counts)
     out: dict[str, FloatArray] = {}
-    for name, val in series.items():
-        vecs = []
+    for s_i, name in enumerate(names):
         flat = np.zeros(total)
-        for i, ix in enumerate(neighbourhoods):
-            x = np.zeros(sizes[i])
-            x[: len(ix)] = 1.0 if val is None else val[ix]
-            vecs.append(x)
-            flat[offsets[i] : offsets[i] + sizes[i]] = x - x.mean()
+        flat[pres_slot] = pres_vals[pres_pt, s_i]
+        mean = np.bincount(pres_hood, weights=flat[pres_slot], minlength=n_pts) / sizes
+        flat -= np.repeat(mean, sizes)
         s = np.bincount(own, weights=wts * flat[rows] * flat[cols], minlength=n_pts)
-        mu, sigma = null_moments(vecs, k)
+        mu, sigma = null_moments_counts(pres_vals[pres_pt, s_i], pres_hood, g_i, k)
         low = np.minimum(s, 2 * mu - s)
         out[name] = -np.log(2 * ndtr((low - mu) / sigma) + 1e-256)
-    out["_fallback"] = np.array([float(len(fallback))])
+    out["_fallback"] = np.array([float(fallback)])
     return out
 
 
-__all__ = ["batched_ssi", "knn_sets", "latlon_to_xyz", "null_moments", "polar_grid_latlon",
+__all__ = ["batched_ssi", "knn_sets", "latlon_to_xyz", "null_moments", "null_moments_counts",
+           "polar_grid_latlon",
            "polar_grid_xyz", "rotation_matrices"]
