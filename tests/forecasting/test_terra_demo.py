@@ -71,6 +71,7 @@ def _one_thread():  # type: ignore[no-untyped-def]
     torch.set_num_threads(old)
 
 
+@pytest.mark.slow  # about 35 s of one core
 def test_quick_demo_on_real_files(tmp_path: Path) -> None:
     r = demo(tmp_path, quick=True, seed=0)
     assert set(r.baselines) == {"HI", "DLinear", "STGCN", "PatchTST", "climatology"}

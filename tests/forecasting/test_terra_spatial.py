@@ -118,6 +118,8 @@ def test_sphere_encoding_beats_raw_lonlat_on_real_temperature(real_data: Path) -
     assert xyz["mae"] < raw["mae"]
     with pytest.raises(InvalidInputError, match="same length"):
         spatial_regression(lat[:3], lon[:2], v[:3], "raw")
+    with pytest.raises(InvalidInputError, match="for all cells"):
+        spatial_regression(lat, lon, v, "raw", features=np.zeros((3, 2), np.float32))
 
 
 def test_spatial_mlp_is_a_lightning_module() -> None:

@@ -17,7 +17,8 @@ stopping with patience 100, test MSE and MAE reported. Location embeddings avail
 The public code uses SatCLIP, GeoCLIP and CSP; SatCLIP and CSP need checkpoints we do not
 ship, so the TorchSpatial encodings stand in for them. Deliberate differences: full-batch
 Adam (lr 1e-2) for at most ``steps`` epochs, with early stopping (patience 100) on a
-validation 10 % of the training cells; the MLP is a LightningModule.
+validation 10 % of the training cells; every embedding column is z-scored with the
+training cells' statistics; the MLP is a LightningModule.
 """
 
 from __future__ import annotations
@@ -163,11 +164,12 @@ def spatial_regression(
     n_fit = int(0.9 * n_train)
     fit, val, te = idx[:n_fit], idx[n_fit:n_train], idx[n_train:]
     used = np.concatenate([fit, val, te])
-    feats_np = np.zeros((len(value), 1), np.float32)
     if features is None:
         sub = location_features(lat[used], lon[used], kind)  # only the cells drawn
         feats_np = np.zeros((len(value), sub.shape[1]), np.float32)
         feats_np[used] = sub
+    elif features.ndim != 2 or len(features) != len(value):
+        raise InvalidInputError(f"features {features.shape} must be (cells, dim) for all cells")
     else:
         feats_np = features
     # every embedding column is z-scored with the training cells' statistics (GeoCLIP's
