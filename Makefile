@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -e ".[dev]" -c constraints.txt
 	# compressai declares numpy<2 but works with numpy 2: install it without its pins
 	$(PY) -m pip install --quiet --no-deps "compressai==1.2.8"
+	# geoclip: only its wheel's location-encoder weights are read (Terra's spatial task); its
+	# own imports (transformers, geopy) are never used, so it goes in without them
+	$(PY) -m pip install --quiet --no-deps "geoclip==1.3.0"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -88,3 +88,60 @@ def test_stid_learns_node_and_month_levels() -> None:
         opt.step()
     assert net(x).shape == (b, 30, n)
     assert float(loss.detach()) < 0.02 * first
+
+
+def test_edge_index_drops_self_loops_and_rejects_non_square() -> None:
+    from geoneurips.errors import InvalidInputError
+    from geoneurips.forecasting.terra.baselines import edge_index_from_adjacency
+
+    adj = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.5], [0.0, 0.5, 1.0]])
+    ei = edge_index_from_adjacency(adj)
+    assert sorted(map(tuple, ei.T.tolist())) == [(0, 1), (1, 0), (1, 2), (2, 1)]
+    with pytest.raises(InvalidInputError, match="square"):
+        edge_index_from_adjacency(np.ones((2, 3)))
+
+
+def test_stgcn_uses_the_graph() -> None:
+    """On a 12-node path graph, node 0's forecast depends on its neighbour (node 1) about as
+    much as on itself through the Chebyshev graph convolutions; with an edgeless graph (same
+    network) node 1 reaches node 0 only through the layer norm over all nodes. Ratio
+    |d out_0 / d x_1| / |d out_0 / d x_0| at initialisation, seeds 0/1/2: 0.98/1.17/1.28
+    with the edges, 0.14/0.13/0.06 without."""
+    from geoneurips.forecasting.terra.baselines import STGCN
+
+    n = 12
+    path = np.zeros((n, n))
+    for i in range(n - 1):
+        path[i, i + 1] = path[i + 1, i] = 1.0
+
+    def ratio(adj: np.ndarray) -> float:
+        torch.manual_seed(0)
+        net = STGCN(adj, history=12, future=3, channels=(8, 4, 8)).eval()
+        x = torch.randn(4, 12, n, 3, requires_grad=True)
+        out = net(x)
+        assert out.shape == (4, 3, n)
+        out[:, :, 0].sum().backward()
+        assert x.grad is not None
+        g = x.grad.abs().sum((0, 1, 3))
+        return float(g[1] / g[0])
+
+    assert ratio(path) > 0.5
+    assert ratio(np.zeros((n, n))) < 0.3
+
+
+def test_patchtst_revin_makes_it_affine_equivariant() -> None:
+    """RevIN normalises each series and undoes it: PatchTST(a x + c) = a PatchTST(x) + c."""
+    from geoneurips.forecasting.terra.baselines import PatchTST
+
+    torch.manual_seed(0)
+    net = PatchTST(30, 30, d_model=16, ff=32).eval()
+    x = torch.randn(2, 30, 5, 3)
+    out = net(x)
+    assert out.shape == (2, 30, 5)
+    x2 = x.clone()
+    x2[..., 0] = 3.0 * x[..., 0] + 2.0
+    assert torch.allclose(net(x2), 3.0 * out + 2.0, atol=1e-4)
+    # channel independence: node 4's forecast ignores node 0's series
+    x3 = x.clone()
+    x3[:, :, 0, 0] += 5.0
+    assert torch.allclose(net(x3)[..., 4], out[..., 4], atol=1e-6)

@@ -11,13 +11,13 @@ import math
 import torch
 from torch import Tensor
 
-from geoneurips.location.torchspatial._position_base import (
+from geoneurips.nn.location_encoders._position_base import (
     _DEG2RAD,
     _HALF_PI,
     _check_positive_int,
     _scratch,
 )
-from geoneurips.location.torchspatial._sinusoids import _LONLAT_BOUND, _Sinusoids
+from geoneurips.nn.location_encoders._sinusoids import _LONLAT_BOUND, _Sinusoids
 
 # --------------------------------------------------------------------------------------
 # 15. spherical harmonics

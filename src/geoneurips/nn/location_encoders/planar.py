@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from geoneurips.errors import InvalidInputError
-from geoneurips.location.torchspatial._position_base import (
+from geoneurips.nn.location_encoders._position_base import (
     _HALF_PI,
     GLOBAL_EXTENT,
     PositionEncoder,
@@ -26,7 +26,7 @@ from geoneurips.location.torchspatial._position_base import (
     check_lonlat,
     geometric_frequencies,
 )
-from geoneurips.location.torchspatial._sinusoids import _LONLAT_BOUND, _MultiScale, _Sinusoids
+from geoneurips.nn.location_encoders._sinusoids import _LONLAT_BOUND, _MultiScale, _Sinusoids
 
 # --------------------------------------------------------------------------------------
 # 1. tile

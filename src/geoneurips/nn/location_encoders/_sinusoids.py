@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from geoneurips.location.torchspatial._position_base import PositionEncoder, _scratch
+from geoneurips.nn.location_encoders._position_base import PositionEncoder, _scratch
 
 # --------------------------------------------------------------------------------------
 # shared sinusoid primitive

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from geoneurips.location.torchspatial._position_base import (
+from geoneurips.nn.location_encoders._position_base import (
     _DEG2RAD,
     _HALF_PI,
     _scratch,
@@ -21,7 +21,7 @@ from geoneurips.location.torchspatial._position_base import (
     legacy_sphere_frequencies,
     nerf_frequencies,
 )
-from geoneurips.location.torchspatial._sinusoids import (
+from geoneurips.nn.location_encoders._sinusoids import (
     _LONLAT_BOUND,
     _MultiScale,
     _reduce_sin_,
