@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from geoneurips.cli.main import build_app, main
 from geoneurips.errors import CheckpointError, InvalidInputError
 from geoneurips.segmentation.opensatmap.pipeline import demo
+from geoneurips.segmentation.opensatmap.rasterize import ATTRIBUTES
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +70,13 @@ def test_lanes_command_on_a_real_geotiff(demo_result: Any, real_data: Path,
         with rasterio.open(mask) as m:
             assert m.transform == ds.transform and m.crs == ds.crs
             assert set(np.unique(m.read(1)).tolist()) <= {0, 1, 2, 3, 255}
+    assert fc["features"], "the demo model finds no line in the real image"
     for f in fc["features"]:
         assert f["geometry"]["type"] == "LineString"
         assert f["properties"]["category"] in ("Lane line", "Curb", "Virtual line")
+        for attr, ids in ATTRIBUTES.items():  # the attribute heads' values, tools' names
+            if attr != "category":
+                assert f["properties"][attr] in ids
         xs, ys = np.array(f["geometry"]["coordinates"]).T
         assert (xs >= b.left).all() and (xs <= b.right).all()
         assert (ys >= b.bottom).all() and (ys <= b.top).all()
