@@ -278,6 +278,12 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         "opensatmap", scores, baselines=baselines,
         primary="miou", margin=0.05, directions=directions, figure=fig, out_dir=out,
         started=started,
+        regressions_explained={
+            "attr_miou": "the attribute heads learn from maps dilated like the category map "
+                         "(DilateGT, as released) with the released class weights, so they "
+                         "paint lines about twice as wide as the 3-px test reference (seed 0: "
+                         "2.0-2.2x its pixels, category head 1.7x); the U-Net baselines' "
+                         "heads learn from the 1-px maps"},
         ablations={"without_dilation (= unet_1px_lines)": baselines["unet_1px_lines"],
                    **({} if quick else {"with_released_weighted_ce_dice":
                                         results["with_released_weighted_ce_dice"][0]})},
