@@ -14,8 +14,9 @@ attribute mIoU):
 * threshold + skeleton: 0.536 / 0.015 / 0.073 / 0.538; 0.582 / 0.031 / 0.093 / 0.559;
   0.556 / 0.037 / 0.086 / 0.555
 
-(full demo, seed 0: 0.685 / 0.451 / 0.878 / 0.610 against 0.619 / 0.605 / 0.918 / 0.616 for
-the weighted 1-px U-Net.) The strongest baseline is the practitioner's U-Net on 1-px lines
+(full demo, seeds 0 and 1: 0.685 / 0.451 / 0.878 / 0.610 and 0.670 / 0.515 / 0.957 / 0.592
+against 0.619 / 0.605 / 0.918 / 0.616 and 0.641 / 0.471 / 0.942 / 0.640 for the weighted
+1-px U-Net.) The strongest baseline is the practitioner's U-Net on 1-px lines
 with the released class-weighted cross-entropy + Dice: the method's mIoU gain over it (0.070,
 0.013, 0.011) does not clear the demo's margin 0.05 on every seed, and that baseline is
 better on instance AP in some runs and on attribute mIoU in all, so ``beats_baseline`` is
