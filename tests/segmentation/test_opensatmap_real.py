@@ -10,9 +10,10 @@ the string booleans; they were chosen to cover a shared end point between two li
 overlap pixel), a repeated point, and the rarer values (``Virtual line``, ``Others`` colour,
 ``Thick solid`` / ``Short dashed``, ``Chevron markings`` / ``Parking space``,
 ``bidirection: "True"``). The demo's PNG images are not in the repository snapshot (Git
-LFS), so the reader is given grey images of the published size. Both complete files were
-also rasterised once (FO: 2 s of CPU) and give exactly the label images of the previous,
-whole-image implementation (30 s of CPU): see the report of the commit adding this test.
+LFS), so the reader is given grey images of the published size. Outside the suite, the
+complete FO.json was rasterised once by the current pixel-list code (2 s of CPU) and by the
+previous whole-image code (30 s) with identical label, instance, tag and direction maps, and
+every attribute value of both files is one of the tools' ids (:data:`ATTRIBUTES`).
 
 The project page (opensatmap.github.io, "Annotation Format") documents ``bidirection`` and
 ``boundary`` as ``bool``; :func:`test_boolean_attributes_of_the_project_page_schema` checks
