@@ -12,15 +12,19 @@ import torch
 from geoneurips.errors import CheckpointError
 from geoneurips.segmentation.opensatmap.inference import (
     load_model,
+    predict_heads,
     predict_probs,
     save_checkpoint,
 )
+from geoneurips.segmentation.opensatmap.losses import dice_loss, lane_loss, weighted_ce
 from geoneurips.segmentation.opensatmap.metrics import Instance, instances_from_map, line_ap
 from geoneurips.segmentation.opensatmap.model import (
     LaneConfig,
     build_model,
     extract_instances,
+    head_sizes,
     instance_polyline,
+    split_heads,
     watershed_instances,
 )
 from geoneurips.segmentation.opensatmap.rasterize import dilate_labels, rasterize_lines
@@ -31,12 +35,75 @@ def test_configs_and_shapes() -> None:
     p = LaneConfig.paper()
     assert (p.num_classes, p.train_dilate, p.test_dilate, p.min_area, p.redraw_kernel,
             p.tile) == (4, 9, 3, 100, 3, 512)
+    assert p.class_weight == (1.0, 30.0, 25.0, 30.0) and p.dice_weight == 1.0
     cfg = LaneConfig.tiny()
+    # category + the six attribute heads, each background + the tools' ids
+    assert head_sizes(cfg) == {"category": 4, "color": 5, "line_type": 7, "line_num": 5,
+                               "function": 12, "bidirection": 3, "boundary": 3}
     net = build_model(cfg)
-    assert net(torch.zeros(2, 3, 64, 64)).shape == (2, 4, 64, 64)
+    assert net(torch.zeros(2, 3, 64, 64)).shape == (2, 39, 64, 64)
     probs = predict_probs(net.eval(), cfg, torch.zeros(1, 3, 30, 37))  # padded inside
     assert probs.shape == (1, 4, 30, 37)
     assert torch.allclose(probs.sum(1), torch.ones(1, 30, 37), atol=1e-5)
+    heads = predict_heads(net, cfg, torch.zeros(1, 3, 30, 37))
+    assert {k: v.shape[1] for k, v in heads.items()} == head_sizes(cfg)
+    assert torch.allclose(heads["function"].sum(1), torch.ones(1, 30, 37), atol=1e-5)
+    logits = torch.arange(39.0).reshape(1, 39, 1, 1)
+    parts = split_heads(logits, cfg)
+    assert parts["color"].flatten().tolist() == [4.0, 5.0, 6.0, 7.0, 8.0]
+    assert parts["boundary"].flatten().tolist() == [36.0, 37.0, 38.0]
+    no_heads = LaneConfig.tiny()
+    no_heads.attributes = ()
+    assert build_model(no_heads)(torch.zeros(1, 3, 16, 16)).shape == (1, 4, 16, 16)
+
+
+def test_losses_hand_values_and_ignore() -> None:
+    # perfect one-hot logits: Dice loss near 0; the opposite: near 1
+    target = torch.tensor([[[0, 1], [2, 255]]])
+    good = torch.nn.functional.one_hot(torch.tensor([[[0, 1], [2, 0]]]), 3).permute(
+        0, 3, 1, 2).float() * 50
+    assert float(dice_loss(good, target)) < 1e-3
+    bad = torch.nn.functional.one_hot(torch.tensor([[[1, 2], [0, 0]]]), 3).permute(
+        0, 3, 1, 2).float() * 50
+    assert float(dice_loss(bad, target)) > 0.99
+    # the ignored pixel does not count, whatever is predicted there
+    other = good.clone()
+    other[0, :, 1, 1] = torch.tensor([0.0, 0.0, 50.0])
+    assert float(dice_loss(other, target)) == pytest.approx(float(dice_loss(good, target)))
+    # class weights: a weighted mean of the per-pixel cross-entropies
+    logits = torch.zeros(1, 2, 1, 2)
+    logits[0, 1, 0, 0] = 2.0
+    tgt = torch.tensor([[[1, 0]]])
+    ce = torch.nn.functional.cross_entropy(logits, tgt, reduction="none").flatten()
+    expect = (30 * ce[0] + 1 * ce[1]) / 31
+    assert float(weighted_ce(logits, tgt, (1.0, 30.0))) == pytest.approx(float(expect))
+    assert float(weighted_ce(logits, torch.full((1, 1, 2), 255), None)) == 0.0
+    # lane_loss: category + every attribute head; a head's map missing raises
+    cfg = LaneConfig.tiny()
+    batch = {k: torch.zeros(1, 8, 8, dtype=torch.long)
+             for k in ("mask", "color", "line_type", "line_num", "function", "bidirection",
+                       "boundary")}
+    total, parts = lane_loss(torch.zeros(1, 39, 8, 8), batch, cfg)
+    assert set(parts) == {"category", *cfg.attributes}
+    attr_sum = sum(float(parts[a]) for a in cfg.attributes)
+    assert cfg.attr_weight == 0.25
+    assert float(total) == pytest.approx(float(parts["category"]) + 0.25 * attr_sum, rel=1e-6)
+    # the released losses: weighted CE + Dice on the category head, Dice 1/3 on attributes
+    paper = LaneConfig.paper()
+    logits = torch.randn(1, 39, 8, 8, generator=torch.Generator().manual_seed(0))
+    batch["color"] = torch.zeros(1, 8, 8, dtype=torch.long)
+    batch["mask"][0, 2, :] = 1
+    _, pp = lane_loss(logits, batch, paper)
+    heads = split_heads(logits, paper)
+    expect_cat = weighted_ce(heads["category"], batch["mask"], (1.0, 30.0, 25.0, 30.0)) + \
+        dice_loss(heads["category"], batch["mask"])
+    assert float(pp["category"]) == pytest.approx(float(expect_cat), rel=1e-6)
+    expect_col = weighted_ce(heads["color"], batch["color"], (1.0, 25.0, 25.0, 25.0, 25.0)) + \
+        dice_loss(heads["color"], batch["color"]) / 3
+    assert float(pp["color"]) == pytest.approx(float(expect_col), rel=1e-6)
+    del batch["line_type"]
+    with pytest.raises(KeyError):
+        lane_loss(torch.zeros(1, 39, 8, 8), batch, cfg)
 
 
 def test_watershed_separates_lines_and_keeps_one_line_whole() -> None:
@@ -94,6 +161,20 @@ def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "mismatch.pt", build_model(other), cfg)
     with pytest.raises(CheckpointError, match="do not match"):
         load_model(tmp_path / "mismatch.pt")
+    # a checkpoint written before the attribute heads (no "attributes" in its config)
+    from geoneurips.io import save_model
+
+    old = LaneConfig.tiny()
+    old.attributes = ()
+    raw = old.to_dict()
+    del raw["attributes"]
+    save_model(tmp_path / "old.pt", build_model(old), raw)
+    net3, cfg3 = load_model(tmp_path / "old.pt")
+    assert cfg3.attributes == () and predict_probs(net3, cfg3, x).shape == (1, 4, 32, 32)
+    raw["attributes"] = ["colour"]
+    save_model(tmp_path / "typo.pt", build_model(old), raw)
+    with pytest.raises(CheckpointError, match="colour"):
+        load_model(tmp_path / "typo.pt")
 
 
 def test_lines_to_geojson_uses_pixel_centres() -> None:
@@ -107,3 +188,25 @@ def test_lines_to_geojson_uses_pixel_centres() -> None:
                              offset=(10, 20))
     assert feats[0]["geometry"]["coordinates"] == [[121.0, -11.5], [129.0, -14.5]]
     assert feats[0]["properties"] == {"category": "Curb", "category_id": 2, "score": 0.75}
+
+
+def test_line_attributes_take_the_mean_probability_over_the_line() -> None:
+    from geoneurips.segmentation.opensatmap.inference import line_attributes
+    from geoneurips.segmentation.opensatmap.model import LineInstance
+
+    cfg = LaneConfig.tiny()
+    sizes = head_sizes(cfg)
+    probs = np.zeros((sum(sizes.values()), 4, 6), np.float32)
+    heads = split_heads(probs[None], cfg)  # views into probs
+    mask = np.zeros((4, 6), bool)
+    mask[1, :] = True
+    heads["color"][0][0, 1, :] = 0.9  # background dominates: ignored for a found line
+    heads["color"][0][2, 1, :3] = 0.1  # Yellow on half the line, weakly
+    heads["color"][0][1, 1, 3:] = 0.08  # White on the other half: lower mean
+    heads["bidirection"][0][2, 1, :] = 0.6  # True
+    heads["function"][0][7, 2, :] = 1.0  # off the line: no effect
+    heads["function"][0][1, 1, :] = 0.2  # None
+    ln = LineInstance(1, np.array([[0.0, 1.0], [5.0, 1.0]]), mask, 0.9)
+    (vals,) = line_attributes([ln], probs, cfg)
+    assert vals["color"] == "Yellow" and vals["bidirection"] == "True"
+    assert vals["function"] == "None" and set(vals) == set(cfg.attributes)

@@ -5,7 +5,9 @@ Lane paint is bright (white: every channel above ``t_paint``) or yellow (red and
 ``t_edge``) that are not paint. Both masks are thinned to their skeleton and widened with
 the test dilation kernel, so they are scored at the width of the reference. The two
 thresholds are chosen on the training tiles (best mIoU on a small grid), so the baseline
-sees the same images and labels as the network.
+sees the same images and labels as the network. Attributes: each predicted category takes its
+most frequent attribute values on the training tiles, and lane-line colour comes from the
+paint rule (yellow / white) - what the cheap pipeline knows without learning.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["fit_threshold_baseline", "threshold_baseline"]
+__all__ = ["fit_attribute_rules", "fit_threshold_baseline", "rule_attributes", "threshold_baseline",
+           "yellow_paint"]
 
 
 def threshold_baseline(image: np.ndarray, t_paint: float, t_edge: float,
@@ -25,8 +28,7 @@ def threshold_baseline(image: np.ndarray, t_paint: float, t_edge: float,
 
     r, g, b = (np.asarray(image[i], dtype=np.float32) for i in range(3))
     white = np.minimum(np.minimum(r, g), b) > t_paint
-    yellow = (r > t_paint) & (g > 0.75 * t_paint) & (b < 0.6 * np.minimum(r, g))
-    paint = white | yellow
+    paint = white | yellow_paint(image, t_paint)
     lum = 0.299 * r + 0.587 * g + 0.114 * b
     mag = np.hypot(ndimage.sobel(lum, 0), ndimage.sobel(lum, 1)) / 8.0
     edge = (mag > t_edge) & ~ndimage.binary_dilation(paint, iterations=1)
@@ -55,3 +57,43 @@ def fit_threshold_baseline(images: Sequence[np.ndarray], targets: Sequence[np.nd
             if s > best[0]:
                 best = (s, tp, te)
     return best[1], best[2]
+
+
+def yellow_paint(image: np.ndarray, t_paint: float) -> np.ndarray:
+    """The yellow-paint rule of :func:`threshold_baseline` (boolean map)."""
+    r, g, b = (np.asarray(image[i], dtype=np.float32) for i in range(3))
+    out: np.ndarray = (r > t_paint) & (g > 0.75 * t_paint) & (b < 0.6 * np.minimum(r, g))
+    return out
+
+
+def fit_attribute_rules(labels: Sequence[np.ndarray], maps: dict[str, Sequence[np.ndarray]]
+                        ) -> dict[str, dict[int, int]]:
+    """Per attribute, the most frequent value of each category (1-3) on the given reference
+    maps (0 where a category has no pixel): the cheap attribute baseline."""
+    rules: dict[str, dict[int, int]] = {}
+    for attr, amaps in maps.items():
+        rules[attr] = {}
+        for c in (1, 2, 3):
+            vals = np.concatenate([np.asarray(m)[np.asarray(lab) == c]
+                                   for lab, m in zip(labels, amaps, strict=True)])
+            vals = vals[(vals > 0) & (vals != 255)]
+            rules[attr][c] = int(np.bincount(vals).argmax()) if vals.size else 0
+    return rules
+
+
+def rule_attributes(label: np.ndarray, rules: dict[str, dict[int, int]],
+                    yellow: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Attribute maps of a category map by the fitted rules; with ``yellow`` (paint rule,
+    widened to the line width) lane-line pixels get colour Yellow (2) there, White (1)
+    elsewhere."""
+    lab = np.asarray(label)
+    out = {}
+    for attr, rule in rules.items():
+        m = np.zeros(lab.shape, dtype=np.int64)
+        for c, v in rule.items():
+            m[lab == c] = v
+        if attr == "color" and yellow is not None:
+            m[lab == 1] = 1
+            m[(lab == 1) & yellow] = 2
+        out[attr] = m
+    return out

@@ -4,7 +4,8 @@ Layout read by :class:`OpenSatMap` (the unzipped ``{19|20}picstrainvaltest`` arc
 the annotation JSON beside it)::
 
     root/
-        annotrainval19.json            # {"<img>.png": {"lines": [{points, 7 attributes}]}}
+        annotrainval19.json            # {"<img>.png": {"image_width", "image_height",
+                                       #   "lines": [{points, 7 attributes, ...}]}}
         19train_filenames.txt          # one "<img>.png" per line (19val, 19test likewise)
         train/<img>.png  val/<img>.png  test/<img>.png   # RGB, 2048 px (level 20: 4096)
 
@@ -16,9 +17,10 @@ Samples are the tiles of the reference tools (``cut_satellite.py``: 512 px at le
 released scripts do (:mod:`.rasterize`): ``mask`` (category 0 background / 1 lane line /
 2 curb / 3 virtual line, 255 ignore), ``instance`` (ids from 1, 0 elsewhere),
 ``direction`` (``(2, H, W)``: dy, dx), and the six other attributes (``color``,
-``line_type``, ``line_num``, ``function``, ``bidirection``, ``boundary``). ``dilate`` (the
-``DilateGT`` kernel: 9 for training, 3 for testing in the paper's config) widens the label
-and instance maps.
+``line_type``, ``line_num``, ``function``, ``bidirection``, ``boundary``; ids of
+:data:`.rasterize.ATTRIBUTES`, 0 background, 255 ignore). ``dilate`` (the ``DilateGT``
+kernel: 9 for training, 3 for testing in the released level-19 config) widens the category,
+attribute and instance maps alike (the direction map stays 1 px).
 
 :func:`write_mmseg_tiles` writes the processed mmseg layout of the tools (``img_dir``,
 ``mask_tag`` written BGR like ``cv2.imwrite``, ``angle_direction``, per-attribute folders)
@@ -71,7 +73,8 @@ class OpenSatMap(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
         split: ``"train"``, ``"val"`` or ``"test"`` (image only).
         level: 19 (0.3 m/px) or 20 (0.15 m/px).
         clip: tile side (default: 512 at level 19, 1024 at level 20; 0 = whole images).
-        dilate: ``DilateGT`` kernel applied to ``mask`` and ``instance`` (1 = 1-px lines).
+        dilate: ``DilateGT`` kernel applied to ``mask``, the attribute maps and
+            ``instance`` (1 = 1-px lines).
         transforms: optional callable on the sample dict.
 
     Raises:
@@ -138,6 +141,12 @@ class OpenSatMap(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
                 img = np.repeat(img[..., None], 3, axis=2)
             gt = None
             if self.split != "test":
+                entry = self.annotations.get(name, {})
+                size = (entry.get("image_height"), entry.get("image_width"))
+                if size[0] is not None and size != img.shape[:2]:
+                    raise InvalidInputError(
+                        f"annotation of {name!r} is for a {size[1]}x{size[0]} image, the "
+                        f"PNG is {img.shape[1]}x{img.shape[0]}")
                 try:
                     gt = rasterize_lines(self.lines(name), img.shape[:2])
                 except (KeyError, ValueError, TypeError) as exc:
@@ -161,8 +170,8 @@ class OpenSatMap(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
                 np.ascontiguousarray(gt.direction[:, y0:y1, x0:x1]))
             for attr in ATTRIBUTES:
                 if attr != "category":
-                    sample[attr] = torch.from_numpy(
-                        gt.labels[attr][y0:y1, x0:x1].astype(np.int64))
+                    sample[attr] = torch.from_numpy(dilate_labels(
+                        gt.labels[attr][y0:y1, x0:x1], self.dilate).astype(np.int64))
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
@@ -214,7 +223,7 @@ def write_fixture(root: str | Path, *, n_train: int = 4, n_val: int = 2, n_test:
             Image.fromarray(img).save(root / split / name)
             names.append(name)
             if split != "test":
-                ann[name] = {"lines": lines}
+                ann[name] = {"image_width": size, "image_height": size, "lines": lines}
         (root / f"{level}{split}_filenames.txt").write_text("".join(f"{n}\n" for n in names))
     (root / f"annotrainval{level}.json").write_text(json.dumps(ann))
     return root

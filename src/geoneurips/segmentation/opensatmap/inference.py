@@ -5,10 +5,11 @@
 * :func:`predict_probs`: softmax probabilities of raw 0-255 ``(B, 3, H, W)`` tiles.
 * :func:`lines_to_geojson`: polylines (pixel indices) -> GeoJSON LineStrings through the
   raster's affine transform (pixel centres), in its CRS.
-* :func:`lanes_raster`: segmentation streamed by :func:`geoneurips.raster.engine.predict_raster`
-  into a class GeoTIFF, then instance extraction window by window (``config.tile`` px, as the
-  paper evaluates per tile: a line crossing a window border becomes two features), GeoJSON
-  written atomically.
+* :func:`lanes_raster`: every head's probabilities streamed by
+  :func:`geoneurips.raster.engine.predict_raster` into a temporary GeoTIFF, then instance
+  extraction window by window (``config.tile`` px, as the paper evaluates per tile: a line
+  crossing a window border becomes two features), each line with its attribute values
+  (:func:`line_attributes`); GeoJSON written atomically.
 """
 
 from __future__ import annotations
@@ -25,11 +26,18 @@ from torch import nn
 
 from ...errors import CheckpointError, InvalidInputError
 from ...io import CONFIG_KEY  # the shared checkpoint format's config key (re-exported)
-from .model import LaneConfig, LineInstance, build_model, extract_instances
-from .rasterize import CATEGORY_NAMES
+from .model import (
+    LaneConfig,
+    LineInstance,
+    build_model,
+    extract_instances,
+    head_sizes,
+    split_heads,
+)
+from .rasterize import ATTRIBUTES, CATEGORY_NAMES
 
-__all__ = ["CONFIG_KEY", "lanes_raster", "lines_to_geojson", "load_model", "predict_probs",
-           "save_checkpoint"]
+__all__ = ["CONFIG_KEY", "lanes_raster", "line_attributes", "lines_to_geojson", "load_model",
+           "predict_heads", "predict_probs", "save_checkpoint"]
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, config: LaneConfig) -> Path:
@@ -57,7 +65,15 @@ def load_model(checkpoint: str | Path) -> tuple[nn.Module, LaneConfig]:
 
 
 def predict_probs(model: nn.Module, config: LaneConfig, image: torch.Tensor) -> torch.Tensor:
-    """Softmax ``(B, K, H, W)`` of raw 0-255 ``(B, 3, H, W)`` images (padded internally)."""
+    """Category softmax ``(B, K, H, W)`` of raw 0-255 ``(B, 3, H, W)`` images (padded
+    internally)."""
+    return predict_heads(model, config, image)["category"]
+
+
+def predict_heads(model: nn.Module, config: LaneConfig, image: torch.Tensor
+                  ) -> dict[str, torch.Tensor]:
+    """Softmax of every head (:func:`.model.head_sizes`) of raw 0-255 ``(B, 3, H, W)``
+    images."""
     h, w = image.shape[-2:]
     m = config.multiple
     mean = torch.tensor(config.mean)[:, None, None]
@@ -67,16 +83,37 @@ def predict_probs(model: nn.Module, config: LaneConfig, image: torch.Tensor) -> 
     if ph or pw:
         x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "constant")
     with torch.inference_mode():
-        out: torch.Tensor = model(x).softmax(1)
-    return out[..., :h, :w]
+        logits: torch.Tensor = model(x)[..., :h, :w]
+    return {k: v.softmax(1) for k, v in split_heads(logits, config).items()}
+
+
+def line_attributes(lines: list[LineInstance], probs: np.ndarray, config: LaneConfig
+                    ) -> list[dict[str, str]]:
+    """Each line's attribute values (the tools' names): per attribute head, the value with
+    the highest mean probability over the line's redrawn mask (background excluded).
+
+    ``probs``: all heads' softmax stacked as :func:`.model.head_sizes` orders them,
+    ``(C, H, W)`` in the lines' pixel frame."""
+    names = {a: {v: k for k, v in ATTRIBUTES[a].items()} for a in config.attributes}
+    heads = split_heads(probs[None], config)
+    out = []
+    for ln in lines:
+        vals = {}
+        for a in config.attributes:
+            mean = heads[a][0][:, ln.mask].mean(axis=1)
+            vals[a] = names[a][int(np.argmax(mean[1:])) + 1]
+        out.append(vals)
+    return out
 
 
 def lines_to_geojson(lines: list[LineInstance], transform: Any, crs: Any,
-                     offset: tuple[int, int] = (0, 0)) -> list[dict[str, Any]]:
+                     offset: tuple[int, int] = (0, 0),
+                     attributes: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
     """GeoJSON Features (LineString at pixel centres, through ``transform``) of ``lines``;
-    ``offset`` = ``(col, row)`` of the window the polylines' pixels are relative to."""
+    ``offset`` = ``(col, row)`` of the window the polylines' pixels are relative to;
+    ``attributes`` (one dict per line) are added to the properties."""
     feats = []
-    for ln in lines:
+    for i, ln in enumerate(lines):
         cols = ln.polyline[:, 0] + offset[0] + 0.5
         rows = ln.polyline[:, 1] + offset[1] + 0.5
         a, b, c, d, e, f = (float(v) for v in tuple(transform)[:6])
@@ -88,7 +125,8 @@ def lines_to_geojson(lines: list[LineInstance], transform: Any, crs: Any,
                       "geometry": {"type": "LineString", "coordinates": coords},
                       "properties": {"category": CATEGORY_NAMES[ln.category],
                                      "category_id": int(ln.category),
-                                     "score": round(float(ln.score), 4)}})
+                                     "score": round(float(ln.score), 4),
+                                     **(attributes[i] if attributes else {})}})
     return feats
 
 
@@ -117,6 +155,11 @@ def lanes_raster(image: str | Path, output: str | Path, model: nn.Module, config
     if not out.parent.is_dir():
         raise InvalidInputError(f"output folder {str(out.parent)!r} does not exist")
     k = config.num_classes
+    sizes = head_sizes(config)
+    bands = [*CATEGORY_NAMES[:k]]
+    for a in config.attributes:
+        inv = {v: n for n, v in ATTRIBUTES[a].items()}
+        bands += [f"{a}={inv.get(i, 'background')}" for i in range(sizes[a])]
     m = config.multiple
     t = max(m, config.tile - config.tile % m)
     ov = min(config.overlap, t // 4)
@@ -124,14 +167,15 @@ def lanes_raster(image: str | Path, output: str | Path, model: nn.Module, config
 
     def kernel(tile: np.ndarray, ctx: Any) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(tile[:3], dtype=np.float32))[None]
-        return np.ascontiguousarray(predict_probs(model, config, x)[0].numpy(),
-                                    dtype=np.float32)
+        heads = predict_heads(model, config, x)
+        return np.ascontiguousarray(
+            np.concatenate([heads[h][0].numpy() for h in sizes]), dtype=np.float32)
 
     with tempfile.TemporaryDirectory(prefix="opensatmap_") as tmp:
         prob_path = Path(tmp) / "probs.tif"
-        predict_raster([image], prob_path, kernel, out_bands=k, tile_size=t, overlap=ov,
-                       blend="cosine", out_dtype="float32", out_nodata=-1.0,
-                       band_descriptions=list(CATEGORY_NAMES[:k]), progress=progress)
+        predict_raster([image], prob_path, kernel, out_bands=len(bands), tile_size=t,
+                       overlap=ov, blend="cosine", out_dtype="float32", out_nodata=-1.0,
+                       band_descriptions=bands, progress=progress)
         feats: list[dict[str, Any]] = []
         counts = dict.fromkeys(CATEGORY_NAMES[1:k], 0)
         with contextlib.ExitStack() as stack:
@@ -148,7 +192,8 @@ def lanes_raster(image: str | Path, output: str | Path, model: nn.Module, config
             for r0 in range(0, src.height, step):
                 for c0 in range(0, src.width, step):
                     win = Window(c0, r0, min(step, src.width - c0), min(step, src.height - r0))
-                    probs = src.read(window=win)
+                    allp = src.read(window=win)
+                    probs = allp[:k]
                     invalid = (probs < 0).any(axis=0)
                     label = probs.argmax(axis=0).astype(np.uint8)
                     label[invalid] = 0
@@ -157,8 +202,10 @@ def lanes_raster(image: str | Path, output: str | Path, model: nn.Module, config
                         lab_out[invalid] = 255
                         dst.write(lab_out[None], window=win)
                     lines = extract_instances(label, probs, config)
+                    attrs = line_attributes(lines, allp, config) if config.attributes \
+                        else None
                     feats.extend(lines_to_geojson(lines, src.transform, src.crs,
-                                                  offset=(c0, r0)))
+                                                  offset=(c0, r0), attributes=attrs))
                     for ln in lines:
                         counts[CATEGORY_NAMES[ln.category]] += 1
         fc: dict[str, Any] = {"type": "FeatureCollection", "features": feats}

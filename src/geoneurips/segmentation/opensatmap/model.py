@@ -11,6 +11,15 @@ is redrawn as a polyline dilated by 3 px before COCO evaluation. Here:
   settings; the network is our :class:`~geoneurips.nn.unet.SmallUNet` (SegNeXt's MSCAN
   backbone with ImageNet weights is not reproduced - a named difference), ``tiny()`` runs
   on a CPU.
+* attribute heads (:func:`head_sizes`, :func:`split_heads`): the released decode head
+  predicts, beside the category map, colour, line type, line number, function ("attribute"
+  folder), bidirection and boundary maps; we put one 1x1 head per attribute on the shared
+  U-Net decoder (background + the tools' ids: 5, 7, 5, 12, 3, 3 channels - the released
+  config's 5/11/5/9/3/3 leave no room for function ids 9-11 and oversize line type, a named
+  difference) and train them on the attribute maps dilated like the category map. The
+  released level-19 config switches the direction-regression and line-type heads off
+  (``has_direction_head=False``, ``has_line_type_head=False``, their losses commented out);
+  we train all six attribute heads and, like that config, no direction head.
 * :func:`watershed_instances`: the released per-class watershed - morphological opening
   (3x3 x 3 on 1024 tiles; a 1x1 kernel, i.e. none, on 512 tiles), sure background =
   dilation (3x3 x 2 on 512, 5x5 x 2 on 1024), sure foreground = distance transform above
@@ -33,10 +42,13 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from .rasterize import polyline_pixels
+from .rasterize import ATTRIBUTES, polyline_pixels
 
-__all__ = ["LaneConfig", "LineInstance", "build_model", "extract_instances",
-           "instance_polyline", "watershed_instances"]
+__all__ = ["ATTRIBUTE_HEADS", "LaneConfig", "LineInstance", "build_model", "extract_instances",
+           "head_sizes", "instance_polyline", "split_heads", "watershed_instances"]
+
+#: the six attribute heads, in channel order after the category logits.
+ATTRIBUTE_HEADS: tuple[str, ...] = tuple(a for a in ATTRIBUTES if a != "category")
 
 
 @dataclass
@@ -47,6 +59,17 @@ class LaneConfig:
     are the ``DilateGT`` kernels; ``min_area`` the instance size filter; ``redraw_kernel``
     the dilation of redrawn polylines; ``tile`` the tile side of inference and of the
     instance extraction (512 at level 19 in the paper).
+
+    Losses (released ``segnext_instance19_small.py``): the category head takes
+    cross-entropy with ``class_weight`` (1, 30, 25, 30 for background and the three
+    categories; the config lists 8 weights for its 8 outputs) plus a Dice loss of weight
+    ``dice_weight`` 1; ``attributes`` names the attribute heads (each background + the
+    tools' ids of :data:`.rasterize.ATTRIBUTES`), trained with cross-entropy (background
+    weight 1, every value ``attr_class_weight``) plus Dice ``attr_dice_weight`` (1/3), the
+    losses the released config carries, commented out, for its line-type and line-number
+    heads, each head's loss scaled by ``attr_weight``. ``class_weight=None`` and
+    ``dice_weight=0`` give plain cross-entropy on the category head (``attr_class_weight=None``
+    and ``attr_dice_weight=0`` on the attribute heads).
     """
 
     num_classes: int = 4
@@ -61,6 +84,12 @@ class LaneConfig:
     lr: float = 6e-5
     mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
     std: tuple[float, float, float] = (58.395, 57.12, 57.375)
+    class_weight: tuple[float, ...] | None = (1.0, 30.0, 25.0, 30.0)
+    dice_weight: float = 1.0
+    attributes: tuple[str, ...] = ATTRIBUTE_HEADS
+    attr_class_weight: float | None = 25.0
+    attr_dice_weight: float = 1.0 / 3.0
+    attr_weight: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -70,9 +99,17 @@ class LaneConfig:
 
     @classmethod
     def tiny(cls) -> LaneConfig:
-        """CPU demo size: 128-px tiles, kernel 5 train / 3 test, min area 15."""
+        """CPU demo size: 128-px tiles, kernel 5 train / 3 test, min area 15.
+
+        Category head: plain cross-entropy (no class weights, no Dice: on dilated lines the
+        released weighting widens the predicted lines beyond the 3-px test reference - the
+        full demo reports that variant as an ablation). Attribute heads: the released
+        weighted cross-entropy + Dice 1/3 (dilation balances lines against background, not
+        the rare values among line pixels, e.g. yellow paint), at a quarter of the loss (the
+        tiny decoder is shared by seven heads)."""
         return cls(width=12, depth=2, train_dilate=5, test_dilate=3, min_area=15,
-                   tile=128, overlap=16, lr=3e-3)
+                   tile=128, overlap=16, lr=3e-3, class_weight=None, dice_weight=0.0,
+                   attr_weight=0.25)
 
     @property
     def multiple(self) -> int:
@@ -84,17 +121,44 @@ class LaneConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LaneConfig:
         d = dict(d)
-        for k in ("mean", "std"):
+        d.setdefault("attributes", ())  # checkpoints written before the attribute heads
+        for k in ("mean", "std", "attributes"):
             if k in d:
                 d[k] = tuple(d[k])
+        if d.get("class_weight") is not None:
+            d["class_weight"] = tuple(d["class_weight"])
+        unknown = [a for a in d["attributes"] if a not in ATTRIBUTE_HEADS]
+        if unknown:
+            raise ValueError(f"unknown attribute heads {unknown}; expected {ATTRIBUTE_HEADS}")
         return cls(**d)
 
 
+def head_sizes(config: LaneConfig) -> dict[str, int]:
+    """Output channels per head: ``category`` then each attribute (background + its ids)."""
+    sizes = {"category": config.num_classes}
+    for a in config.attributes:
+        sizes[a] = max(ATTRIBUTES[a].values()) + 1
+    return sizes
+
+
+def split_heads(logits: Any, config: LaneConfig) -> dict[str, Any]:
+    """Split ``(B, C, H, W)`` logits (tensor or array) into the heads of
+    :func:`head_sizes`."""
+    out, c = {}, 0
+    for name, k in head_sizes(config).items():
+        out[name] = logits[:, c:c + k]
+        c += k
+    return out
+
+
 def build_model(config: LaneConfig) -> nn.Module:
-    """The segmenter: RGB -> ``num_classes`` logits at full resolution."""
+    """The segmenter: RGB -> category logits followed by the attribute heads' logits
+    (:func:`head_sizes`), at full resolution: one shared decoder with a 1x1 convolution per
+    head (stacked into one), like the released multi-head decode head."""
     from ...nn.unet import SmallUNet
 
-    return SmallUNet(3, config.num_classes, width=config.width, depth=config.depth)
+    return SmallUNet(3, sum(head_sizes(config).values()), width=config.width,
+                     depth=config.depth)
 
 
 def watershed_instances(binary: np.ndarray) -> np.ndarray:

@@ -6,7 +6,8 @@ curb stone between asphalt and pavement), painted lane lines (white or yellow, s
 dashed, 1-2 px) and distractors on the road: cars (some white, as bright as paint),
 shadows with hard edges and worn paint (gaps in solid lines). Every line is annotated as the
 published JSON does (``points`` in pixel coordinates plus the seven attributes); curbs are
-``category="Curb"`` with color/line_type/line_num ``"None"``.
+``category="Curb"`` with color/line_type/line_num ``"None"``; the yellow centre line that
+separates the two driving directions is ``bidirection="True"``.
 
 A paint threshold finds the lane lines but also white cars and roofs; an edge detector
 finds curbs but also buildings and shadows: the network has to use context, the claim the
@@ -48,7 +49,7 @@ def _clip_line(c: np.ndarray, u: np.ndarray, size: int) -> tuple[np.ndarray, np.
 
 
 def _line_record(p0: np.ndarray, p1: np.ndarray, category: str, color: str, line_type: str,
-                 n_points: int = 4) -> dict[str, Any]:
+                 n_points: int = 4, bidirection: str = "False") -> dict[str, Any]:
     pts = [p0 + (p1 - p0) * k / (n_points - 1) for k in range(n_points)]
     return {
         "points": [[round(float(p[0]), 2), round(float(p[1]), 2)] for p in pts],
@@ -57,7 +58,7 @@ def _line_record(p0: np.ndarray, p1: np.ndarray, category: str, color: str, line
         "line_type": line_type,
         "line_num": "Single" if category == "Lane line" else "None",
         "function": "None",
-        "bidirection": "False",
+        "bidirection": bidirection,
         "boundary": "True" if category == "Curb" else "False",
     }
 
@@ -128,6 +129,7 @@ def render_scene(size: int, rng: np.random.Generator) -> tuple[np.ndarray, list[
             alpha = np.clip(width + 0.5 - dist, 0, 1)[..., None] * on[..., None]
             img = img * (1 - alpha) + alpha * paint
             lines.append(_line_record(a, b, "Lane line", "Yellow" if yellow else "White",
-                                      "Dashed" if dashed else "Solid"))
+                                      "Dashed" if dashed else "Solid",
+                                      bidirection="True" if yellow else "False"))
     img += rng.normal(0, 3, img.shape)
     return np.clip(img, 0, 255).astype(np.uint8), lines
