@@ -136,8 +136,8 @@ class LFQ(nn.Module):
         """``project_out(-1)``, the feature of the "normal" code (target of ``L_anom``)."""
         return self.project_out(-torch.ones(1, 1, device=self.project_out.weight.device))[0]
 
-    def forward(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``z (M, D)`` -> ``(z_q (M, D), index (M,) long, loss ())``."""
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``z (M, D)`` -> ``(z_q (M, D), index (M,) long, loss (), u (M,))``."""
         u = self.project_in(z)
         q = torch.where(u > 0, torch.ones_like(u), -torch.ones_like(u))
         q_st = u + (q - u).detach()
@@ -152,7 +152,7 @@ class LFQ(nn.Module):
             entropy = per_sample - self.diversity_gamma * codebook
             commit = F.mse_loss(u, q.detach())
             loss = self.lambda_commitment * commit + self.lambda_entropy * entropy
-        return self.project_out(q_st), index, loss
+        return self.project_out(q_st), index, loss, u[:, 0]
 
 
 class _Head(nn.Sequential):
@@ -189,13 +189,15 @@ class Classifier3D(nn.Module):
 @dataclass
 class IDEEOutput:
     """``logit (N, 1, H, W)``, ``logits_var`` (V x ``(N, 1, H, W)``), ``drivers (N, V, T, H,
-    W)`` long (the quantiser bit), ``z_q (N, V, D, T, H, W)``, ``loss_q ()``."""
+    W)`` long (the quantiser bit), ``z_q (N, V, D, T, H, W)``, ``loss_q ()``, ``code (N, V, T,
+    H, W)`` (the 1-D projection before the sign)."""
 
     logit: Tensor
     logits_var: list[Tensor]
     drivers: Tensor
     z_q: Tensor
     loss_q: Tensor
+    code: Tensor
 
 
 class IDEEModel(nn.Module):
@@ -221,12 +223,14 @@ class IDEEModel(nn.Module):
         n, v, d, t, h, w = z.shape
         flat = z.permute(0, 1, 3, 4, 5, 2).reshape(-1, d)
         if self.quantise:
-            zq_flat, idx, loss_q = self.vq(flat)
+            zq_flat, idx, loss_q, u = self.vq(flat)
         else:
             zq_flat, idx, loss_q = flat, torch.zeros(len(flat), dtype=torch.long), z.new_zeros(())
+            u = -torch.ones(len(flat))
         zq = zq_flat.reshape(n, v, t, h, w, d).permute(0, 1, 5, 2, 3, 4)
         logit, per_var = self.cls(zq)
-        return IDEEOutput(logit, per_var, idx.reshape(n, v, t, h, w), zq, loss_q)
+        shp = (n, v, t, h, w)
+        return IDEEOutput(logit, per_var, idx.reshape(shp), zq, loss_q, u.reshape(shp))
 
 
 class PlainClassifier(nn.Module):
@@ -261,16 +265,20 @@ def weighted_bce(logit: Tensor, target: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(logit, tgt, weight=w)
 
 
-def anomaly_loss(z_q: Tensor, normal: Tensor, extreme_window: Tensor) -> Tensor:
-    """``L_anom``: mean L1 between ``z_q (N, V, D, T, H, W)`` and the normal code ``(D,)`` over
-    the cells of pixels with no extreme (class > 0) anywhere in the window
-    ``extreme_window (N, T, H, W)``; 0 when every pixel saw an extreme."""
+def anomaly_loss(code: Tensor, extreme_window: Tensor) -> Tensor:
+    """``L_anom``: mean L1 between the code ``(N, V, T, H, W)`` and the normal code -1 over the
+    cells of pixels with no extreme (class > 0) anywhere in the window ``extreme_window
+    (N, T, H, W)``; 0 when every pixel saw an extreme.
+
+    The paper applies it to ``z_q`` against ``project_out(-1)``; in feature space the model can
+    satisfy it by shrinking ``project_out`` (the two codes' features then coincide while the
+    classifier rescales them), so we apply it to the 1-D code itself, which has no such
+    shortcut (deliberate difference)."""
     calm = (extreme_window > 0).sum(1) == 0  # (N, H, W)
     if not bool(calm.any()):
-        return z_q.new_zeros(())
-    diff = (z_q - normal.view(1, 1, -1, 1, 1, 1)).abs().mean(2)  # (N, V, T, H, W)
-    m = calm[:, None, None].expand_as(diff)
-    return diff[m].mean()
+        return code.new_zeros(())
+    m = calm[:, None, None].expand_as(code)
+    return (code[m] + 1.0).abs().mean()
 
 
 def cosine_warmup(step: int, warmup: int, total: int) -> float:

@@ -87,7 +87,7 @@ class IDEEModule(L.LightningModule):
             loss = loss + weighted_bce(lv, y)
         loss = loss + out.loss_q
         if self.use_anomaly:
-            la = anomaly_loss(out.z_q, self.model.vq.normal_code(), batch["extreme"])
+            la = anomaly_loss(out.code, batch["extreme"])
             loss = loss + self.model.config.lambda_anomaly * la
         return loss
 
