@@ -50,7 +50,9 @@ def test_published_files_round_trip(fixture) -> None:  # type: ignore[no-untyped
     np.testing.assert_array_equal(np.load(root / "coupling_matrix_exp_1.npy"), cube.coupling)
     stat = json.loads((root / "statistic_exp_1.json").read_text())
     end = cube.config.training_end
-    assert float(stat["mean"]["var_02"]) == pytest.approx(float(cube.data[1, :end].mean()), rel=1e-5)
+    assert float(stat["mean"]["var_02"]) == pytest.approx(
+        float(cube.data[1, :end].mean()), rel=1e-5
+    )
 
 
 def test_climatology_file(fixture) -> None:  # type: ignore[no-untyped-def]
@@ -61,9 +63,13 @@ def test_climatology_file(fixture) -> None:  # type: ignore[no-untyped-def]
     end = cube.config.training_end
     week = 7
     ref = np.median(cube.data[2, :end][week::52], axis=0)
-    np.testing.assert_allclose(clim["var_03"].sel(climatology="median").values[week], ref, rtol=1e-6)
+    np.testing.assert_allclose(
+        clim["var_03"].sel(climatology="median").values[week], ref, rtol=1e-6
+    )
     ref_std = np.std(cube.data[5, :end][week::52], axis=0)
-    np.testing.assert_allclose(clim["var_06"].sel(climatology="std").values[week], ref_std, rtol=1e-5)
+    np.testing.assert_allclose(
+        clim["var_06"].sel(climatology="std").values[week], ref_std, rtol=1e-5
+    )
 
 
 def test_dataset_windows_and_normalisation(fixture) -> None:  # type: ignore[no-untyped-def]

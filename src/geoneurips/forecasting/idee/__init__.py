@@ -17,6 +17,7 @@ register(
         demo="geoneurips.forecasting.idee.pipeline:demo",
         dataset="geoneurips.forecasting.idee.data:IDEESynthetic",
         model="geoneurips.forecasting.idee.model:IDEEModel",
+        commands={"idee-generate": "geoneurips.forecasting.idee.cli:idee_generate"},
         notes="in progress",
     )
 )

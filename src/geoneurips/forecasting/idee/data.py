@@ -56,9 +56,12 @@ __all__ = [
     "write_fixture",
 ]
 
-URL = "https://doi.org/10.60507/FK2/RD9E33 (or generate: HakamShams/Synthetic_Multivariate_Anomalies)"
+URL = (
+    "https://doi.org/10.60507/FK2/RD9E33 (or generate: HakamShams/Synthetic_Multivariate_Anomalies)"
+)
 STATS = ("min", "max", "mean", "median", "std")
 Split = Literal["train", "val", "test", "all"]
+_STAT_FNS: tuple[Callable[..., Any], ...] = (np.min, np.max, np.mean, np.median, np.std)
 
 
 def var_names(n: int) -> list[str]:
@@ -75,7 +78,9 @@ def _files(root: Path, exp: str) -> dict[str, Path]:
     }
 
 
-def write_datacube(root: str | Path, cube: SyntheticCube, exp: str | None = None) -> dict[str, Path]:
+def write_datacube(
+    root: str | Path, cube: SyntheticCube, exp: str | None = None
+) -> dict[str, Path]:
     """Write the four published files for ``cube`` into ``root`` (atomically, netCDF3)."""
     import xarray as xr
 
@@ -127,8 +132,10 @@ def write_datacube(root: str | Path, cube: SyntheticCube, exp: str | None = None
         for week in range(52):
             xw = train[i, week::52]
             if len(xw) == 0:
-                raise InvalidInputError(f"the training part ({cfg.training_end} steps) is < 52 weeks")
-            for k, f in enumerate((np.min, np.max, np.mean, np.median, np.std)):
+                raise InvalidInputError(
+                    f"the training part ({cfg.training_end} steps) is < 52 weeks"
+                )
+            for k, f in enumerate(_STAT_FNS):
                 stats[k, week] = f(xw, axis=0)
         clim[nm] = (("climatology", "time", "y", "x"), stats)
     clim.attrs.update(data="climatology for artificial datacube", random_seed=cfg.seed)
@@ -138,7 +145,7 @@ def write_datacube(root: str | Path, cube: SyntheticCube, exp: str | None = None
         np.save(fh, cube.coupling.astype(np.uint8))
     stat = {
         s: {nm: str(float(f(train[i]))) for i, nm in enumerate(names)}
-        for s, f in zip(STATS, (np.min, np.max, np.mean, np.median, np.std), strict=True)
+        for s, f in zip(STATS, _STAT_FNS, strict=True)
     }
     with atomic_path(files["stat"]) as tmp:
         Path(tmp).write_text(json.dumps(stat))
@@ -192,7 +199,9 @@ def read_climatology(root: str | Path, exp: str = "exp_1") -> xr.Dataset:
 
 
 def climatology_normalise(
-    x: NDArray[np.floating[Any]], median: NDArray[np.floating[Any]], std: NDArray[np.floating[Any]],
+    x: NDArray[np.floating[Any]],
+    median: NDArray[np.floating[Any]],
+    std: NDArray[np.floating[Any]],
     clip: float = 10.0,
 ) -> NDArray[np.float32]:
     """``(x - median) / std`` clipped to ``+-clip`` (std 0 is treated as 1)."""
@@ -237,7 +246,7 @@ class IDEESynthetic:
         self.transforms = transforms
         _missing(self.root, exp, ("cube", "clim"))
         ds = read_datacube(self.root, exp, chunks)
-        self.names = sorted(k for k in ds.data_vars if str(k).startswith("var"))
+        self.names = sorted(str(k) for k in ds.data_vars if str(k).startswith("var"))
         if not self.names:
             raise InvalidInputError(f"{exp}: datacube has no var_NN variables")
         clim = read_climatology(self.root, exp)

@@ -548,7 +548,9 @@ def generate(config: GeneratorConfig) -> SyntheticCube:
     for nm, seq in (("kb", config.kb), ("kn", config.kn), ("ks", config.ks), ("sign", config.sign)):
         if len(seq) != n_var:
             raise ValueError(f"{nm} has {len(seq)} entries, the config has {n_var} variables")
-    extreme = extreme_classes(draw_events(config.extreme_events, shape, rng), config.n_added_classes)
+    extreme = extreme_classes(
+        draw_events(config.extreme_events, shape, rng), config.n_added_classes
+    )
     ecm = coupling_matrix(n_var, config.var_drop, config.interval, rng)
     data = np.zeros((n_var, *shape), np.float64)
     anomaly = np.zeros((n_var, *shape), np.uint8)

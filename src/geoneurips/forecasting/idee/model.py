@@ -134,7 +134,8 @@ class LFQ(nn.Module):
 
     def normal_code(self) -> Tensor:
         """``project_out(-1)``, the feature of the "normal" code (target of ``L_anom``)."""
-        return self.project_out(-torch.ones(1, 1, device=self.project_out.weight.device))[0]
+        out: Tensor = self.project_out(-torch.ones(1, 1, device=self.project_out.weight.device))
+        return out[0]
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """``z (M, D)`` -> ``(z_q (M, D), index (M,) long, loss (), u (M,))``."""
@@ -144,7 +145,8 @@ class LFQ(nn.Module):
         index = (u[:, 0] > 0).long()
         loss = u.new_zeros(())
         if self.training:
-            logits = self.inv_temperature * 2 * u * self.codes.view(1, 2)
+            codes: Tensor = self.codes  # type: ignore[assignment]
+            logits = self.inv_temperature * 2 * u * codes.view(1, 2)
             prob = logits.softmax(-1)
             per_sample = -(prob * prob.clamp_min(1e-5).log()).sum(-1).mean()
             avg = prob.mean(0)
@@ -216,7 +218,9 @@ class IDEEModel(nn.Module):
             config.diversity_gamma,
             config.inv_temperature,
         )
-        self.cls = Classifier3D(config.n_vars, config.codebook_dim, config.cls_dim, config.drop_rate)
+        self.cls = Classifier3D(
+            config.n_vars, config.codebook_dim, config.cls_dim, config.drop_rate
+        )
 
     def forward(self, x: Tensor) -> IDEEOutput:
         z = self.encoder(x)
@@ -245,7 +249,8 @@ class PlainClassifier(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         z = self.encoder(x)
         n, v, d, t, h, w = z.shape
-        return self.head(z.reshape(n, v * d, t, h, w))[:, :, 0]
+        out: Tensor = self.head(z.reshape(n, v * d, t, h, w))
+        return out[:, :, 0]
 
 
 def class_weights(target: Tensor) -> Tensor:

@@ -89,7 +89,8 @@ class IDEEModule(L.LightningModule):
         if self.use_anomaly:
             la = anomaly_loss(out.code, batch["extreme"])
             loss = loss + self.model.config.lambda_anomaly * la
-        return loss
+        out_loss: torch.Tensor = loss
+        return out_loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.loss(_augment(batch, self.gen))
@@ -114,11 +115,13 @@ class PlainModule(L.LightningModule):
         self.gen = torch.Generator().manual_seed(0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        out: torch.Tensor = self.model(x)
+        return out
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         b = _augment(batch, self.gen)
-        return weighted_bce(self.model(b["image"]), b["mask"])
+        loss: torch.Tensor = weighted_bce(self.model(b["image"]), b["mask"])
+        return loss
 
     def configure_optimizers(self) -> Any:
         opt = torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=0.003)
@@ -140,7 +143,10 @@ class _Windows(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
 
 
 def train(
-    module: L.LightningModule, arrays: dict[str, NDArray[Any]], epochs: int, batch_size: int = 8,
+    module: L.LightningModule,
+    arrays: dict[str, NDArray[Any]],
+    epochs: int,
+    batch_size: int = 8,
     seed: int = 0,
 ) -> L.LightningModule:
     """Fit ``module`` on preloaded windows with the project's quiet CPU trainer."""
@@ -226,8 +232,9 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
 
     results: dict[str, dict[str, float]] = {}
 
-    def driver_metrics(pred_windows: NDArray[Any], arr: dict[str, NDArray[Any]],
-                       truth: NDArray[Any]) -> tuple[dict[str, float], NDArray[Any]]:
+    def driver_metrics(
+        pred_windows: NDArray[Any], arr: dict[str, NDArray[Any]], truth: NDArray[Any]
+    ) -> tuple[dict[str, float], NDArray[Any]]:
         vote, cov = M.majority_vote(pred_windows, arr["t_last"], n_time)
         return M.prefixed("driver", M.scores(vote[:, cov], truth[:, cov])), vote
 
@@ -241,7 +248,8 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         ab = idee(anomaly=False)
         pa = predict(ab.model, img_ev)
         ablations["IDEE without L_anom"] = {
-            **driver_metrics(pa["drivers"], aev, drv_ev)[0], **_extreme_scores(pa["prob"], aev)
+            **driver_metrics(pa["drivers"], aev, drv_ev)[0],
+            **_extreme_scores(pa["prob"], aev),
         }
 
     # Integrated Gradients on a plain classifier of the same encoder size.
@@ -278,7 +286,8 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     zs = cand["z-score |z| threshold"]
     axes[0, 3].imshow(zs[1][v, tt] > M.best_threshold(zs[0], drv_tr), cmap="gray")
     for ax, title in zip(
-        axes[0], (f"{names[v]} (z), t={tt}", "true drivers", "IDEE drivers", "|z| threshold"),
+        axes[0],
+        (f"{names[v]} (z), t={tt}", "true drivers", "IDEE drivers", "|z| threshold"),
         strict=True,
     ):
         ax.set_title(title)
