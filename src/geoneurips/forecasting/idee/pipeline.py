@@ -35,7 +35,11 @@ from .model import (
     weighted_bce,
 )
 
-__all__ = ["IDEEModule", "PlainModule", "demo", "predict", "train"]
+__all__ = ["DEMO_MARGIN", "IDEEModule", "PlainModule", "demo", "predict", "train"]
+
+QUICK_SHAPE, QUICK_EPOCHS = (52 * 4, 12, 12), 4
+FULL_SHAPE, FULL_EPOCHS = (52 * 5, 16, 16), 8
+DEMO_MARGIN = 0.10
 
 import lightning as L  # noqa: E402
 
@@ -209,8 +213,8 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     started = time.perf_counter()
     torch.manual_seed(seed)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    shape = (52 * 5, 16, 16) if quick else (52 * 6, 20, 20)
-    epochs = 6 if quick else 10
+    shape = QUICK_SHAPE if quick else FULL_SHAPE
+    epochs = QUICK_EPOCHS if quick else FULL_EPOCHS
     with tempfile.TemporaryDirectory() as tmp:
         write_fixture(Path(tmp) / "train", "exp_1", shape, seed=1000 + seed)
         write_fixture(Path(tmp) / "eval", "exp_1", shape, seed=2000 + seed)
@@ -271,7 +275,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     cand: dict[str, tuple[NDArray[Any], NDArray[Any]]] = {
         "z-score |z| threshold": (zscore_scores(z_tr), zscore_scores(z_ev)),
         "Isolation Forest": detector_scores(z_tr, z_ev, "iforest", seed=seed),
-        "one-class SVM": detector_scores(z_tr, z_ev, "ocsvm", n_fit=1500, seed=seed),
+        "one-class SVM": detector_scores(z_tr, z_ev, "ocsvm", n_fit=1000, seed=seed),
     }
     for name, (s_tr, s_ev) in cand.items():
         t_ = M.best_threshold(s_tr, drv_tr)
@@ -302,7 +306,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         ours,
         baselines=results,
         primary="driver_f1",
-        margin=0.10,
+        margin=DEMO_MARGIN,
         directions=directions,
         figure=fig,
         out_dir=out_dir,
