@@ -107,3 +107,21 @@ def test_bad_inputs(tmp_path: Path, fixture) -> None:  # type: ignore[no-untyped
     )
     with pytest.raises(InvalidInputError, match="anomaly"):
         read_datacube(tmp_path)
+
+
+def test_generate_command(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from geoneurips.cli.main import build_app
+
+    runner = CliRunner()
+    out = tmp_path / "cube"
+    res = runner.invoke(
+        build_app(), ["idee-generate", str(out), "--time", "104", "--size", "6", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.output)
+    assert Path(info["files"]["cube"]).name == "datacube_exp_1.nc"
+    assert len(IDEESynthetic(out, split="all")) == 104 - 7
+    bad = runner.invoke(build_app(), ["idee-generate", str(tmp_path / "b"), "--time", "10"])
+    assert bad.exit_code != 0 and not (tmp_path / "b" / "datacube_exp_1.nc").exists()

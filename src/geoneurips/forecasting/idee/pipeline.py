@@ -38,7 +38,7 @@ from .model import (
 __all__ = ["DEMO_MARGIN", "IDEEModule", "PlainModule", "demo", "predict", "train"]
 
 QUICK_SHAPE, QUICK_EPOCHS = (52 * 4, 12, 12), 4
-FULL_SHAPE, FULL_EPOCHS = (52 * 5, 16, 16), 8
+FULL_SHAPE, FULL_EPOCHS = (52 * 4, 16, 16), 6
 DEMO_MARGIN = 0.10
 
 import lightning as L  # noqa: E402
