@@ -1,0 +1,294 @@
+"""IDEE: identifying the drivers of extreme events (Shams Eddin et al., NeurIPS 2024, Sec. 3).
+
+``x (N, V, 1, T, H, W)`` -> per-variable 3-D CNN encoders (Sec. 3.1) -> a lookup-free
+quantiser with codebook size 2 (Sec. 3.2) whose bit is the driver mask ``(N, V, T, H, W)``
+-> a 3-D CNN classifier with a joint head over all variables and one head per variable
+(Sec. 3.3) -> extreme logits ``(N, 1, H, W)`` at the window's last step.
+
+Loss (Sec. 3.4, public ``train_synthetic.py``):
+``BCE_w(joint) + sum_v BCE_w(head_v) + L_LFQ + lambda_anom * L_anom`` with
+
+- ``BCE_w``: per-batch class weights ``log((freq_c / sum freq)^-0.5 + 1.1)``;
+- ``L_LFQ = 3.0 * commitment MSE + 0.1 * (per-sample entropy - codebook entropy)``, code
+  probabilities ``softmax(100 * 2 z c)`` (inverse temperature 100);
+- ``L_anom``: L1 between ``z_q`` and the normal code ``project_out(-1)`` on the cells of
+  pixels with no extreme (any class > 0) in the window, ``lambda_anom = 100``.
+
+Written from the paper and the public code's structure (``HakamShams/IDEE``), not copied.
+Deliberate differences: the encoder is a stem + residual blocks of the paper's widths
+``[16, 16]`` with BatchNorm replaced by GroupNorm (batch 1 in the paper; our tiny batches),
+and the classifier drops dropout in the tiny config.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "IDEEConfig",
+    "IDEEModel",
+    "IDEEOutput",
+    "LFQ",
+    "PlainClassifier",
+    "VarEncoder",
+    "Classifier3D",
+    "anomaly_loss",
+    "class_weights",
+    "weighted_bce",
+]
+
+
+@dataclass(frozen=True)
+class IDEEConfig:
+    """Paper defaults (``config.py`` of the public code); :meth:`tiny` for tests and demo."""
+
+    n_vars: int = 6
+    window: int = 8
+    widths: tuple[int, ...] = (16, 16)
+    codebook_dim: int = 16
+    cls_dim: int = 16
+    drop_rate: float = 0.2
+    lambda_commitment: float = 3.0
+    lambda_entropy: float = 0.1
+    diversity_gamma: float = 1.0
+    inv_temperature: float = 100.0
+    lambda_anomaly: float = 100.0
+
+    @classmethod
+    def tiny(cls, n_vars: int = 6) -> IDEEConfig:
+        return cls(n_vars=n_vars, widths=(8,), codebook_dim=8, cls_dim=8, drop_rate=0.0)
+
+
+class _ResBlock3d(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv3d(cin, cout, 3, padding=1)
+        self.conv2 = nn.Conv3d(cout, cout, 3, padding=1)
+        self.n1 = nn.GroupNorm(1, cout)
+        self.n2 = nn.GroupNorm(1, cout)
+        self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.leaky_relu(self.n1(self.conv1(x)), 0.2)
+        y = self.n2(self.conv2(y))
+        return F.leaky_relu(y + self.skip(x), 0.2)
+
+
+class VarEncoder(nn.Module):
+    """Independent 3-D CNN encoders, one per variable (Sec. 3.1): ``(N, V, 1, T, H, W)`` ->
+    ``(N, V, D, T, H, W)``; no information crosses variables, so a driver bit can only
+    depend on its own variable."""
+
+    def __init__(self, n_vars: int, widths: tuple[int, ...], out_dim: int) -> None:
+        super().__init__()
+        self.n_vars = n_vars
+
+        def one() -> nn.Sequential:
+            layers: list[nn.Module] = []
+            cin = 1
+            for w in widths:
+                layers.append(_ResBlock3d(cin, w))
+                cin = w
+            layers.append(nn.Conv3d(cin, out_dim, 1))
+            return nn.Sequential(*layers)
+
+        self.encoders = nn.ModuleList(one() for _ in range(n_vars))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 6 or x.shape[1] != self.n_vars:
+            raise ValueError(f"expected (N, {self.n_vars}, C, T, H, W), got {tuple(x.shape)}")
+        return torch.stack([enc(x[:, v]) for v, enc in enumerate(self.encoders)], dim=1)
+
+
+class LFQ(nn.Module):
+    """Lookup-free quantiser with codebook size 2 (one bit; Yu et al. 2024, Sec. 3.2).
+
+    ``z (M, D)`` -> ``project_in`` to 1 dimension -> ``sign`` (codes -1 / +1, straight-through
+    gradient) -> ``project_out``. The index (0 for -1 = normal, 1 for +1 = driver) is the
+    driver mask. The loss is ``lambda_commitment * MSE(u, sg(q)) + lambda_entropy *
+    (mean per-sample entropy - gamma * codebook entropy)`` with code probabilities
+    ``softmax(inv_temperature * 2 u c)`` over ``c in {-1, +1}``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        lambda_commitment: float = 3.0,
+        lambda_entropy: float = 0.1,
+        diversity_gamma: float = 1.0,
+        inv_temperature: float = 100.0,
+    ) -> None:
+        super().__init__()
+        self.project_in = nn.Linear(dim, 1)
+        self.project_out = nn.Linear(1, dim)
+        self.lambda_commitment = lambda_commitment
+        self.lambda_entropy = lambda_entropy
+        self.diversity_gamma = diversity_gamma
+        self.inv_temperature = inv_temperature
+        self.register_buffer("codes", torch.tensor([-1.0, 1.0]), persistent=False)
+
+    def normal_code(self) -> Tensor:
+        """``project_out(-1)``, the feature of the "normal" code (target of ``L_anom``)."""
+        out: Tensor = self.project_out(-torch.ones(1, 1, device=self.project_out.weight.device))
+        return out[0]
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``z (M, D)`` -> ``(z_q (M, D), index (M,) long, loss (), u (M,))``."""
+        u = self.project_in(z)
+        q = torch.where(u > 0, torch.ones_like(u), -torch.ones_like(u))
+        q_st = u + (q - u).detach()
+        index = (u[:, 0] > 0).long()
+        loss = u.new_zeros(())
+        if self.training:
+            codes: Tensor = self.codes  # type: ignore[assignment]
+            logits = self.inv_temperature * 2 * u * codes.view(1, 2)
+            prob = logits.softmax(-1)
+            per_sample = -(prob * prob.clamp_min(1e-5).log()).sum(-1).mean()
+            avg = prob.mean(0)
+            codebook = -(avg * avg.clamp_min(1e-5).log()).sum()
+            entropy = per_sample - self.diversity_gamma * codebook
+            commit = F.mse_loss(u, q.detach())
+            loss = self.lambda_commitment * commit + self.lambda_entropy * entropy
+        return self.project_out(q_st), index, loss, u[:, 0]
+
+
+class _Head(nn.Sequential):
+    """Three convolutions, kernel (2, 3, 3), stride (2, 1, 1): ``T = 8 -> 1``."""
+
+    def __init__(self, cin: int, dim: int, drop: float) -> None:
+        super().__init__(
+            nn.Conv3d(cin, dim, (2, 3, 3), (2, 1, 1), (0, 1, 1)),
+            nn.ReLU(),
+            nn.Dropout(drop),
+            nn.Conv3d(dim, dim, (2, 3, 3), (2, 1, 1), (0, 1, 1)),
+            nn.ReLU(),
+            nn.Conv3d(dim, 1, (2, 3, 3), (2, 1, 1), (0, 1, 1)),
+        )
+
+
+class Classifier3D(nn.Module):
+    """The 3-D CNN classifier (Sec. 3.3): a joint head over ``V * D`` channels (hidden
+    ``V * dim``) and one head per variable; each returns ``(N, 1, H, W)``."""
+
+    def __init__(self, n_vars: int, embed_dim: int, dim: int, drop: float) -> None:
+        super().__init__()
+        self.joint = _Head(n_vars * embed_dim, n_vars * dim, drop)
+        self.heads = nn.ModuleList(_Head(embed_dim, dim, drop) for _ in range(n_vars))
+
+    def forward(self, zq: Tensor) -> tuple[Tensor, list[Tensor]]:
+        n, v, d, t, h, w = zq.shape
+        if t != 8:
+            raise ValueError(f"the classifier collapses T = 8 to 1; got T = {t}")
+        per_var = [head(zq[:, i])[:, :, 0] for i, head in enumerate(self.heads)]
+        return self.joint(zq.reshape(n, v * d, t, h, w))[:, :, 0], per_var
+
+
+@dataclass
+class IDEEOutput:
+    """``logit (N, 1, H, W)``, ``logits_var`` (V x ``(N, 1, H, W)``), ``drivers (N, V, T, H,
+    W)`` long (the quantiser bit), ``z_q (N, V, D, T, H, W)``, ``loss_q ()``, ``code (N, V, T,
+    H, W)`` (the 1-D projection before the sign)."""
+
+    logit: Tensor
+    logits_var: list[Tensor]
+    drivers: Tensor
+    z_q: Tensor
+    loss_q: Tensor
+    code: Tensor
+
+
+class IDEEModel(nn.Module):
+    """Encoders -> LFQ (codebook 2) -> classifier. ``quantise=False`` is the ablation
+    without the quantiser (the features pass straight through; no driver bit)."""
+
+    def __init__(self, config: IDEEConfig, quantise: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.quantise = quantise
+        self.encoder = VarEncoder(config.n_vars, config.widths, config.codebook_dim)
+        self.vq = LFQ(
+            config.codebook_dim,
+            config.lambda_commitment,
+            config.lambda_entropy,
+            config.diversity_gamma,
+            config.inv_temperature,
+        )
+        self.cls = Classifier3D(
+            config.n_vars, config.codebook_dim, config.cls_dim, config.drop_rate
+        )
+
+    def forward(self, x: Tensor) -> IDEEOutput:
+        z = self.encoder(x)
+        n, v, d, t, h, w = z.shape
+        flat = z.permute(0, 1, 3, 4, 5, 2).reshape(-1, d)
+        if self.quantise:
+            zq_flat, idx, loss_q, u = self.vq(flat)
+        else:
+            zq_flat, idx, loss_q = flat, torch.zeros(len(flat), dtype=torch.long), z.new_zeros(())
+            u = -torch.ones(len(flat))
+        zq = zq_flat.reshape(n, v, t, h, w, d).permute(0, 1, 5, 2, 3, 4)
+        logit, per_var = self.cls(zq)
+        shp = (n, v, t, h, w)
+        return IDEEOutput(logit, per_var, idx.reshape(shp), zq, loss_q, u.reshape(shp))
+
+
+class PlainClassifier(nn.Module):
+    """The baseline extreme classifier of the same size without the quantiser (the model
+    Integrated Gradients explains): encoders -> joint head."""
+
+    def __init__(self, config: IDEEConfig) -> None:
+        super().__init__()
+        self.encoder = VarEncoder(config.n_vars, config.widths, config.codebook_dim)
+        self.head = _Head(config.n_vars * config.codebook_dim, config.n_vars * config.cls_dim, 0.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = self.encoder(x)
+        n, v, d, t, h, w = z.shape
+        out: Tensor = self.head(z.reshape(n, v * d, t, h, w))
+        return out[:, :, 0]
+
+
+def class_weights(target: Tensor) -> Tensor:
+    """Per-batch weights ``log((freq_c / sum freq)^-0.5 + 1.1)`` for classes 0 and 1 (a class
+    absent from the batch gets weight 0)."""
+    t = target.reshape(-1).long()
+    freq = torch.bincount(t, minlength=2).float()[:2]
+    frac = freq / freq.sum().clamp_min(1.0)
+    w = torch.log(frac.clamp_min(1e-12).pow(-0.5) + 1.1)
+    return torch.where(freq > 0, w, torch.zeros_like(w))
+
+
+def weighted_bce(logit: Tensor, target: Tensor) -> Tensor:
+    """BCE with the per-batch class weights of :func:`class_weights`, mean over pixels."""
+    tgt = target.float().reshape(logit.shape)
+    w = class_weights(target)[tgt.long()]
+    return F.binary_cross_entropy_with_logits(logit, tgt, weight=w)
+
+
+def anomaly_loss(code: Tensor, extreme_window: Tensor) -> Tensor:
+    """``L_anom``: mean L1 between the code ``(N, V, T, H, W)`` and the normal code -1 over the
+    cells of pixels with no extreme (class > 0) anywhere in the window ``extreme_window
+    (N, T, H, W)``; 0 when every pixel saw an extreme.
+
+    The paper applies it to ``z_q`` against ``project_out(-1)``; in feature space the model can
+    satisfy it by shrinking ``project_out`` (the two codes' features then coincide while the
+    classifier rescales them), so we apply it to the 1-D code itself, which has no such
+    shortcut (deliberate difference)."""
+    calm = (extreme_window > 0).sum(1) == 0  # (N, H, W)
+    if not bool(calm.any()):
+        return code.new_zeros(())
+    m = calm[:, None, None].expand_as(code)
+    return (code[m] + 1.0).abs().mean()
+
+
+def cosine_warmup(step: int, warmup: int, total: int) -> float:
+    """Learning-rate factor: linear warm-up then cosine decay to 0."""
+    if step < warmup:
+        return (step + 1) / max(1, warmup)
+    p = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
