@@ -130,7 +130,9 @@ def open_solarsat(
         raise InvalidInputError(f"{path}:{typ} has no scale_factor attribute")
     scale = float(np.asarray(attrs["scale_factor"]).ravel()[0])
     fill_attr = attrs.get("fillvalue", attrs.get("_FillValue"))
-    raw = da.from_array(ds, chunks=(chunk_t, *ds.shape[1:]), lock=True)
+    raw = da.from_array(  # type: ignore[no-untyped-call]
+        ds, chunks=(chunk_t, *ds.shape[1:]), lock=True
+    )
     value = raw.astype(np.float32) * np.float32(scale)
     if fill_attr is not None:
         fill = float(np.asarray(fill_attr).ravel()[0])
@@ -235,7 +237,8 @@ def denormalize(x: np.ndarray, typ: str) -> np.ndarray:
 
 def clear_sky_index(ssr: np.ndarray, sza: np.ndarray) -> np.ndarray:
     """The ``normalize_max`` option: ``ssr / (1360 cos(sza))`` (ocean -1 stays negative)."""
-    return ssr / (SOLAR_CONSTANT * np.cos(np.deg2rad(sza)))
+    out: np.ndarray = ssr / (SOLAR_CONSTANT * np.cos(np.deg2rad(sza)))
+    return out
 
 
 def block_mean(x: np.ndarray, k: int) -> np.ndarray:
@@ -252,7 +255,8 @@ def block_mean(x: np.ndarray, k: int) -> np.ndarray:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanmean(xr_, axis=(-3, -1))
+            out: np.ndarray = np.nanmean(xr_, axis=(-3, -1))
+            return out
 
 
 class _Base:
@@ -388,7 +392,7 @@ class SolarCubeImage(_Base):
         tile, start = self.samples[i]
         ssr = self._window(tile, "ssr", start)
         sza = self._window(tile, "sza", start)
-        valid = ~(ssr < 0).any(axis=0)
+        valid = np.asarray(~(ssr < 0).any(axis=0))
         ssr = block_mean(ssr, self.downscale_s)
         sza = block_mean(sza, self.downscale_s)
         valid = block_mean(valid.astype(np.float64), self.downscale_s) > 0.999

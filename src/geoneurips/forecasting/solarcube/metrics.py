@@ -84,7 +84,8 @@ def smart_persistence(history_csi: np.ndarray, clear_future: np.ndarray) -> np.n
 
     ``history_csi`` ``(N, T_in, ...)``, ``clear_future`` ``(N, T_out, ...)``.
     """
-    return np.asarray(history_csi)[:, -1:] * np.asarray(clear_future)
+    out: np.ndarray = np.asarray(history_csi)[:, -1:] * np.asarray(clear_future)
+    return out
 
 
 def fit_ridge(features: np.ndarray, targets: np.ndarray, alpha: float = 1e-3) -> np.ndarray:
@@ -103,4 +104,5 @@ def fit_ridge(features: np.ndarray, targets: np.ndarray, alpha: float = 1e-3) ->
 
 def predict_ridge(weights: np.ndarray, features: np.ndarray) -> np.ndarray:
     """Apply :func:`fit_ridge` weights."""
-    return np.asarray(features, dtype=np.float64) @ weights[:-1] + weights[-1]
+    out: np.ndarray = np.asarray(features, dtype=np.float64) @ weights[:-1] + weights[-1]
+    return out

@@ -71,7 +71,8 @@ class LSTMEncDec(nn.Module):
         _, (h, c) = self.encoder(x)
         rep = h[-1].unsqueeze(1).expand(-1, self.cfg.output_len, -1)
         out, _ = self.decoder(rep, (h, c))
-        return self.head(out)
+        y: Tensor = self.head(out)
+        return y
 
 
 class AttentionLSTM(nn.Module):
@@ -90,7 +91,8 @@ class AttentionLSTM(nn.Module):
         dec, _ = self.decoder(rep, (h, c))
         att = torch.softmax(dec @ enc.transpose(1, 2) / enc.shape[-1] ** 0.5, dim=-1)
         ctx = att @ enc
-        return self.head(torch.cat([dec, ctx], dim=-1))
+        y: Tensor = self.head(torch.cat([dec, ctx], dim=-1))
+        return y
 
 
 class RevIN(nn.Module):
@@ -171,7 +173,7 @@ class ConvLSTM(nn.Module):
                  hidden: tuple[int, ...] = (64, 64, 64), kernel: int = 5,
                  residual: bool = False) -> None:
         super().__init__()
-        self.output_len, self.residual = output_len, residual
+        self.output_len, self.residual, self.hidden = output_len, residual, list(hidden)
         dims = [channels, *hidden]
         self.enc = nn.ModuleList(ConvLSTMCell(dims[i], dims[i + 1], kernel)
                                  for i in range(len(hidden)))
@@ -188,8 +190,8 @@ class ConvLSTM(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, t, _, hgt, wid = x.shape
-        states = [(x.new_zeros(b, cell.hidden, hgt, wid), x.new_zeros(b, cell.hidden, hgt, wid))
-                  for cell in self.enc]
+        states = [(x.new_zeros(b, n, hgt, wid), x.new_zeros(b, n, hgt, wid))
+                  for n in self.hidden]
         for s in range(t):
             self._step(self.enc, x[:, s], states)
         prev, outs = x[:, -1], []
@@ -235,7 +237,8 @@ class _CuboidBlock(nn.Module):
             kv = q
         a, _ = self.attn(q, kv, kv, need_weights=False)
         z = z + self._merge(a, tuple(z.shape), self.cuboid)
-        return z + self.mlp(self.n2(z))
+        out: Tensor = z + self.mlp(self.n2(z))
+        return out
 
 
 class CuboidTransformer(nn.Module):
@@ -281,4 +284,5 @@ class CuboidTransformer(nn.Module):
         h, w = y.shape[2], y.shape[3]
         y = y.reshape(b, self.output_len, h, w, c, p, p).permute(0, 1, 4, 2, 5, 3, 6)
         y = y.reshape(b, self.output_len, c, hh, ww)
-        return y + x[:, -1:] if self.residual else y
+        out: Tensor = y + x[:, -1:] if self.residual else y
+        return out

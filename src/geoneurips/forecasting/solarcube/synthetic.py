@@ -44,17 +44,19 @@ def _smooth_field(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
     from scipy.ndimage import gaussian_filter
 
     f = gaussian_filter(rng.standard_normal((n, n)), sigma, mode="wrap")
-    return (f - f.mean()) / (f.std() + 1e-12)
+    out: np.ndarray = (f - f.mean()) / (f.std() + 1e-12)
+    return out
 
 
 def simulate_tile(
     rng: np.random.Generator, *, days: int, size: int, lat0: float, lon0: float,
-    doy0: int = 172, speed: tuple[float, float] = (0.01, 0.035),
+    doy0: int = 172, speed: tuple[float, float] = (0.01, 0.03), cloud_scale: float = 0.12,
 ) -> dict[str, np.ndarray]:
     """Physical cubes ``(T, size, size)`` of one tile (T = 96 ``days``) and its cloud cover.
 
     Each day gets its own cloud field, speed (tile fractions per 15-min step, drawn in
-    ``speed``), direction and cloud amount; the field is advected rigidly through the tile.
+    ``speed``), direction and cloud amount; the field (white noise smoothed by a Gaussian of
+    ``cloud_scale`` tile widths) is advected rigidly through the tile.
     """
     from scipy.ndimage import map_coordinates
 
@@ -65,7 +67,7 @@ def simulate_tile(
     out: dict[str, np.ndarray] = {k: np.zeros((t_all, size, size)) for k in (*IMAGE_TYPES, "c")}
     big = 4 * size
     for d in range(days):
-        field = _smooth_field(rng, big, sigma=0.09 * size)
+        field = _smooth_field(rng, big, sigma=cloud_scale * size)
         v = rng.uniform(*speed) * size
         ang = rng.uniform(0, 2 * np.pi)
         vy, vx = v * np.sin(ang), v * np.cos(ang)
@@ -81,7 +83,7 @@ def simulate_tile(
             sza = np.rad2deg(np.arccos(np.clip(cosz, -1, 1)))
             coords = np.stack([(yy + y0 - vy * s) % big, (xx + x0 - vx * s) % big])
             f = map_coordinates(field, coords, order=1, mode="grid-wrap")
-            c = 1.0 / (1.0 + np.exp(-(f - thr) / 0.3))
+            c = 1.0 / (1.0 + np.exp(-(f - thr) / 0.4))
             clear = SOLAR_CONSTANT * np.clip(cosz, 0, None) * TRANSMITTANCE
             out["c"][t] = c
             out["sza"][t] = sza
@@ -115,6 +117,7 @@ def _write_hdf(path: Path, typ: str, cube: np.ndarray, invalid: np.ndarray,
 def write_fixture(
     root: str | Path, *, tiles: Sequence[int] = (1, 5), year: int = 2018, days: int = 1,
     size: int = 120, seed: int = 0, gaps: int = 2, insitu_noise: float = 5.0,
+    speed: tuple[float, float] = (0.01, 0.03), cloud_scale: float = 0.12,
 ) -> dict[str, Any]:
     """Write SolarCube files for ``tiles`` into ``root`` in the published layout.
 
@@ -132,18 +135,19 @@ def write_fixture(
     for tile in tiles:
         rng = np.random.default_rng([seed, int(tile)])
         lat0, lon0 = 30.0 + (int(tile) % 7) * 2.0, -100.0 + (int(tile) % 5) * 4.0
-        cubes = simulate_tile(rng, days=days, size=size, lat0=lat0, lon0=lon0)
+        cubes = simulate_tile(rng, days=days, size=size, lat0=lat0, lon0=lon0, speed=speed,
+                              cloud_scale=cloud_scale)
         truth[int(tile)] = cubes
-        night = (cubes["sza"] >= 85.0).any(axis=(1, 2))
+        night: np.ndarray = np.asarray((cubes["sza"] >= 85.0).any(axis=(1, 2)))
         gap_steps = rng.choice(np.flatnonzero(~night), size=min(gaps, int((~night).sum())),
                                replace=False)
-        invalid_t = night.copy()
+        invalid_t: np.ndarray = night.copy()
         invalid_t[gap_steps] = True
         ocean = np.zeros((size, size), dtype=bool)
         ocean[:, size - max(1, size // 10):] = True
         index = {}
         for typ in IMAGE_TYPES:
-            bad = invalid_t if typ != "sza" else np.zeros(t_all, dtype=bool)
+            bad: np.ndarray = invalid_t if typ != "sza" else np.zeros(t_all, dtype=bool)
             bad_cube = np.broadcast_to(bad[:, None, None], cubes[typ].shape)
             _write_hdf(solarsat_path(root, year, tile, typ), typ, cubes[typ], bad_cube,
                        ocean if typ == "ssr" else None)
