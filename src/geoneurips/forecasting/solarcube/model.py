@@ -171,8 +171,9 @@ class ConvLSTM(nn.Module):
 
     def __init__(self, channels: int = 1, output_len: int = 12,
                  hidden: tuple[int, ...] = (64, 64, 64), kernel: int = 5,
-                 residual: bool = False) -> None:
+                 residual: bool = False, feed_predictions: bool = True) -> None:
         super().__init__()
+        self.feed_predictions = feed_predictions
         self.output_len, self.residual, self.hidden = output_len, residual, list(hidden)
         dims = [channels, *hidden]
         self.enc = nn.ModuleList(ConvLSTMCell(dims[i], dims[i + 1], kernel)
@@ -194,12 +195,13 @@ class ConvLSTM(nn.Module):
                   for n in self.hidden]
         for s in range(t):
             self._step(self.enc, x[:, s], states)
-        prev, outs = x[:, -1], []
+        last = prev = x[:, -1]
+        outs = []
         for _ in range(self.output_len):
             top = self._step(self.dec, prev, states)
-            pred = self.head(top) + (prev if self.residual else 0.0)
+            pred = self.head(top) + (last if self.residual else 0.0)
             outs.append(pred)
-            prev = pred
+            prev = pred if self.feed_predictions else last
         return torch.stack(outs, dim=1)
 
 

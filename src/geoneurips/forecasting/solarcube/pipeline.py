@@ -63,7 +63,7 @@ __all__ = [
 
 #: W m-2 of RMSE at 1-3 h leads by which the demo's ConvLSTM must beat the strongest baseline
 #: (seeds and measured values in tests/forecasting/test_solarcube_demo.py).
-DEMO_MARGIN = 3.0
+DEMO_MARGIN = 5.0
 #: Leads (0-based step indices) of the 1-3 h window: steps 4..12 of 15 minutes.
 LEADS_1_3H = slice(3, 12)
 #: Side of the demo's synthetic tiles (block-averaged by 2 before modelling).
@@ -238,7 +238,8 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     the published layout and read back through :class:`SolarCubeImage` (32 x 32 tiles
     block-averaged by 2, the ``normalize_max`` ratio). Training tiles come from the published
     train list, evaluation tiles from the published test list (unseen cloud fields and
-    motions). The ConvLSTM decides; it must beat the strongest of persistence, smart
+    motions); 10 train tiles x 3 days of windows every step. The ConvLSTM (600 steps,
+    quick; 800 full) decides; it must beat the strongest of persistence, smart
     persistence (clear-sky index) and a per-pixel ridge regression (history + last-frame
     neighbourhood) on RMSE at 1-3 h leads by :data:`DEMO_MARGIN` W m-2. The point models
     (short task) are reported beside it, and the cuboid transformer in the full demo.
@@ -247,10 +248,9 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
 
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    n_train = 6 if quick else 10
-    days = 2 if quick else 3
-    steps = 400 if quick else 600
-    train_tiles = list(TRAIN_TILES[:n_train])
+    days = 3
+    steps = 600 if quick else 800
+    train_tiles = list(TRAIN_TILES[:10])
     test_tiles = list(TEST_TILES)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     with tempfile.TemporaryDirectory(prefix="solarcube_demo_") as tmp:
@@ -275,7 +275,8 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
             "smart_persistence": _image_scores(persistence(te["x"], 12), te),
             "ridge": _image_scores(_ridge_image(tr, te, rng), te),
         }
-        point = run_point_task(root, train_tiles, test_tiles, steps=steps // 2, seed=seed)
+        point = run_point_task(root, train_tiles, test_tiles, steps=200 if quick else 400,
+                               seed=seed)
         sample = SolarCubeImage(root, test_tiles[:1], sample_interval=4, **kw)[0]
     metrics = {k: float(v) for k, v in ours.items() if k != "per_lead_rmse"}
     baselines = {n: {k: float(v) for k, v in b.items() if k != "per_lead_rmse"}
