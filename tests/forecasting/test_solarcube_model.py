@@ -62,7 +62,7 @@ def test_lightning_task_masks_the_loss() -> None:
 
 def test_lstm_learns_a_diurnal_signal() -> None:
     """Seed 0: the encoder-decoder learns to continue noisy sine windows far better than
-    repeating the last value (measured MSE ratio ~0.1; asserted < 0.5)."""
+    repeating the last value (measured MSE ratio 0.003; asserted < 0.1)."""
     rng = np.random.default_rng(0)
     phase = rng.uniform(0, 2 * np.pi, 256)
     t = np.arange(24)
@@ -72,4 +72,4 @@ def test_lstm_learns_a_diurnal_signal() -> None:
                 batch_size=32, lr=1e-2, seed=0)
     mse = ((predict(net, x[200:]) - y[200:]) ** 2).mean()
     pers = ((x[200:, -1:] - y[200:]) ** 2).mean()
-    assert mse < 0.5 * pers
+    assert mse < 0.1 * pers
