@@ -18,8 +18,9 @@ is the strongest baseline every time; the demo asserts DEMO_MARGIN = 5 W m-2 ove
 (smallest measured lead 12.0), and this test additionally asserts a 40 W m-2 lead over smart
 persistence (smallest measured 67.5). With 6 train tiles x 2 days and 400 steps the ConvLSTM
 lost to the ridge on seed 2 (171 vs 146), hence the larger training set. The point models
-(short task, 200 steps) are reported, not asserted: in these runs they beat persistence but
-not smart persistence or the ridge. The test runs the quick demo with seed 0.
+(short task) are reported in the full demo only, not asserted (full demo, seed 0: LSTM
+encoder-decoder 156, attention LSTM 165, PatchTST 189 vs. smart persistence 183 and ridge
+141.6). The test runs the quick demo with seed 0.
 """
 
 from __future__ import annotations
@@ -43,8 +44,7 @@ def test_quick_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     assert ours < r.baselines["ridge"]["rmse_1_3h"] - DEMO_MARGIN
     assert r.beats_baseline is True
     assert len(r.details["per_lead_rmse"]["convlstm"]) == 12
-    assert set(r.details["point_short_task"]) == {
-        "lstm_encdec", "attention_lstm", "patchtst", "persistence", "smart_persistence", "ridge"}
+    assert r.details["point_short_task"] == "full demo only"
     data = json.loads((tmp_path / "solarcube.json").read_text())
     assert data["system"] == "solarcube" and (tmp_path / "solarcube.png").stat().st_size > 0
 

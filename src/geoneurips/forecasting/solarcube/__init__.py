@@ -23,7 +23,7 @@ register(
             "baseline, by 12-24 W m-2 RMSE at 1-3 h on seeds 0-2) on synthetic tiles (32x32, "
             "block-averaged to 16x16) instead of the real 120x120 cubes, trained for 600-800 "
             "steps instead of the paper's epochs; the point models (LSTM enc-dec, attention "
-            "LSTM, PatchTST; short task, 200-400 steps) are reported, not asserted: none beats "
+            "LSTM, PatchTST; short task, 400 steps) are reported in the full demo, not asserted: none beats "
             "the ridge, and only the LSTMs of the full demo beat smart persistence (seed 0: "
             "156/165 vs 183 W m-2); the long 24 h task is supported by readers and "
             "models (96-step shapes tested) but not run, since the fixture marks night invalid "
@@ -31,7 +31,8 @@ register(
             "Earthformer without global vectors or the other cuboid patterns, reported in the "
             "full demo only; Informer/Transformer point baselines are not implemented; no real "
             "SolarCube file was available to test the readers on; no task command (forecasts "
-            "need the published cubes, not a GeoTIFF); the quick demo needs about 65 s of CPU, the full one about 190 s"
+            "need the published cubes, not a GeoTIFF); the quick demo (ConvLSTM and the baselines only) needs about 45 s of CPU, the "
+            "full one about 190 s"
         ),
     )
 )
