@@ -14,7 +14,7 @@ register(
             "baseline (mask AP50 = pycocotools), tiled GeoTIFF tree-cover segmentation and "
             "instance polygons"
         ),
-        demo="geoneurips.segmentation.oamtcd.pipeline:demo",
+        demo="geoneurips.segmentation.oamtcd.demo:demo",
         dataset="geoneurips.segmentation.oamtcd.data:OAMTCD",
         model="geoneurips.segmentation.oamtcd.model:build_model",
         commands={"tcd-segment": "geoneurips.segmentation.oamtcd.cli:tcd_segment"},
