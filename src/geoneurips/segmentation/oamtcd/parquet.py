@@ -1,33 +1,42 @@
 """OAM-TCD as published on Hugging Face: parquet shards (``restor/tcd``, CC BY 4.0).
 
 The Hugging Face dataset stores one row per 2048 x 2048 tile in parquet shards
-(``data/train-XXXXX-of-YYYYY.parquet``, ``data/test-...``) with these columns (research
-notes, section 6, from ``docs/dataset.md`` / ``tools/generate_dataset.py`` of the reference
-code)::
+(``data/train-XXXXX-of-YYYYY.parquet``, ``data/test-...``). Its features, in the order the
+dataset card (``restor/tcd`` README.md, ``dataset_info.features``, revision d97d4da) lists
+them, with the Arrow types ``datasets`` writes for them::
 
-    image             struct<bytes: binary, path: string>  (HF ``Image`` feature: the tile,
-                                                            GeoTIFF or JPEG bytes)
+    image_id          int64
+    image             struct<bytes: binary, path: string>  (``Image``: the tile's bytes)
+    height, width     int16
     annotation        struct<bytes: binary, path: string>  (RGB PNG panoptic map; segment
                                                             id = R + 256 G + 256^2 B, COCO
                                                             ``rgb2id``; 0 = unlabelled)
     oam_id            string
-    image_id          int64
-    width, height     int64
     license           string
-    coco_annotations  string   (JSON list of COCO annotations: polygon or RLE)
-    validation_fold   int64    (0-4; < 0 = not in the cross-validation)
-    bounds            list<double>  (left, bottom, right, top in ``crs``)
+    biome             int8     (biome number; ``biome_name`` its name)
     crs               string   (e.g. ``EPSG:3395``)
+    bounds            fixed_size_list<float>[4]  (``Sequence(float32, length=4)``; float32
+                                                  keeps ~6 cm at x ~ 1e6 m: do not rebuild
+                                                  a pixel grid from it)
+    validation_fold   int8     (0-4; < 0 = not in the cross-validation)
+    biome_name        string
+    lat, lon          float32
+    segments          string   (JSON: the panoptic segments of ``annotation``)
+    meta              string   (JSON: tile metadata)
+    coco_annotations  string   (JSON list of COCO annotations: polygon or RLE)
+
+:data:`COLUMNS` are the ones the reader needs; the others (:data:`OPTIONAL_COLUMNS`) are
+carried into :attr:`OAMTCDParquet.meta` when present. Columns are read by name, integer
+widths and list kinds are not relied on.
 
 The reference export's binary mask PNG is ``annotation != 0``. Category ids of
 ``coco_annotations`` are those of the export (``1 canopy, 2 tree``) unless ``categories``
 says otherwise; as everywhere in this package they are mapped **by name**.
 
 No real shard is available offline (Hugging Face cannot be reached here): the reader is
-tested on :func:`write_parquet_fixture`, which writes the columns above from our synthetic
-COCO export, and must yield the samples :class:`.data.OAMTCD` yields for the same tiles.
-The exact Arrow types of the real shards (struct image columns, int64 ints, list bounds)
-are those ``datasets`` writes for such features; they were not checked against a real file.
+tested on :func:`write_parquet_fixture`, which writes the card's schema above from our
+synthetic COCO export, and must yield the samples :class:`.data.OAMTCD` yields for the
+same tiles. The schema was checked against the dataset card, not against a real shard.
 Uses ``pyarrow`` (a dependency; imported when a shard is read or written).
 """
 
@@ -55,12 +64,19 @@ from .data import (
     rasterize_annotations,
 )
 
-__all__ = ["COLUMNS", "OAMTCDParquet", "decode_image_bytes", "panoptic_ids",
+__all__ = ["CARD_COLUMNS", "COLUMNS", "OAMTCDParquet", "OPTIONAL_COLUMNS", "decode_image_bytes", "panoptic_ids",
            "write_parquet_fixture"]
 
-#: Column names of the published shards, in order.
+#: Columns the reader needs.
 COLUMNS: tuple[str, ...] = ("image", "annotation", "oam_id", "image_id", "width", "height",
                             "license", "coco_annotations", "validation_fold", "bounds", "crs")
+#: Further columns of the published shards, kept in ``meta`` when present.
+OPTIONAL_COLUMNS: tuple[str, ...] = ("biome", "biome_name", "lat", "lon", "segments", "meta")
+#: All columns in the dataset card's order.
+CARD_COLUMNS: tuple[str, ...] = (
+    "image_id", "image", "height", "width", "annotation", "oam_id", "license", "biome", "crs",
+    "bounds", "validation_fold", "biome_name", "lat", "lon", "segments", "meta",
+    "coco_annotations")
 _LAYOUT = "<root>/data/{train,test}-*.parquet (or <root>/{train,test}-*.parquet)"
 
 
@@ -168,7 +184,8 @@ class OAMTCDParquet(Dataset[dict[str, torch.Tensor]]):
         else:
             keep = np.nonzero(folds != fold)[0]
         self.table = table.take(pa.array(keep, type=pa.int64()))
-        meta_cols = [c for c in COLUMNS if c not in ("image", "annotation")]
+        meta_cols = [c for c in CARD_COLUMNS if c not in ("image", "annotation")
+                     and c in table.column_names]
         self.meta: list[dict[str, Any]] = self.table.select(meta_cols).to_pylist()
 
     @staticmethod
@@ -229,14 +246,16 @@ class OAMTCDParquet(Dataset[dict[str, torch.Tensor]]):
 def write_parquet_fixture(export_root: str | Path, out_root: str | Path,
                           folds: int = 5) -> list[Path]:
     """Write the COCO export at ``export_root`` (:func:`.data.write_fixture`) as Hugging Face
-    style shards ``out_root/data/{train,test}-00000-of-00001.parquet`` with the published
-    columns (module docstring). Train rows get ``validation_fold`` from the export's
+    style shards ``out_root/data/{train,test}-00000-of-00001.parquet`` with the dataset
+    card's columns and types (module docstring; ``biome`` 0 / ``synthetic``, ``lat`` /
+    ``lon`` the tile centre). Train rows get ``validation_fold`` from the export's
     ``kfold_<k>/val.json`` files (``-1`` where none lists them), test rows ``-1``; the
     ``annotation`` column is an RGB panoptic PNG whose segment ids are the annotation ids.
     Returns the shard paths.
     """
     import rasterio
     from PIL import Image
+    from rasterio.warp import transform
 
     from ...io import atomic_path
 
@@ -249,11 +268,13 @@ def write_parquet_fixture(export_root: str | Path, out_root: str | Path,
             for im in load_coco(vf)["images"]:
                 fold_of[int(im["id"])] = k
     img_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-    schema = pa.schema([("image", img_type), ("annotation", img_type), ("oam_id", pa.string()),
-                        ("image_id", pa.int64()), ("width", pa.int64()),
-                        ("height", pa.int64()), ("license", pa.string()),
-                        ("coco_annotations", pa.string()), ("validation_fold", pa.int64()),
-                        ("bounds", pa.list_(pa.float64())), ("crs", pa.string())])
+    types = {"image_id": pa.int64(), "image": img_type, "height": pa.int16(),
+             "width": pa.int16(), "annotation": img_type, "oam_id": pa.string(),
+             "license": pa.string(), "biome": pa.int8(), "crs": pa.string(),
+             "bounds": pa.list_(pa.float32(), 4), "validation_fold": pa.int8(),
+             "biome_name": pa.string(), "lat": pa.float32(), "lon": pa.float32(),
+             "segments": pa.string(), "meta": pa.string(), "coco_annotations": pa.string()}
+    schema = pa.schema([(c, types[c]) for c in CARD_COLUMNS])
     paths = []
     for split in ("train", "test"):
         coco = load_coco(src / "holdout" / f"{split}.json")
@@ -263,7 +284,7 @@ def write_parquet_fixture(export_root: str | Path, out_root: str | Path,
         for a in coco["annotations"]:
             a = dict(a, category_id=export_id[cmap[int(a["category_id"])]])
             by_image.setdefault(int(a["image_id"]), []).append(a)
-        rows: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+        rows: dict[str, list[Any]] = {c: [] for c in CARD_COLUMNS}
         for im in coco["images"]:
             path = src / "holdout" / "images" / str(im["file_name"])
             data = path.read_bytes()
@@ -291,6 +312,17 @@ def write_parquet_fixture(export_root: str | Path, out_root: str | Path,
                                            if split == "train" else -1)
             rows["bounds"].append([b.left, b.bottom, b.right, b.top])
             rows["crs"].append(crs.to_string() if crs else "")
+            lon, lat = transform(crs, "EPSG:4326", [(b.left + b.right) / 2],
+                                 [(b.bottom + b.top) / 2])
+            rows["lat"].append(lat[0])
+            rows["lon"].append(lon[0])
+            rows["biome"].append(0)
+            rows["biome_name"].append("synthetic")
+            rows["segments"].append(json.dumps([
+                {k: a[k] for k in ("id", "category_id", "area", "bbox", "iscrowd") if k in a}
+                for a in anns]))
+            rows["meta"].append(json.dumps({"file_name": path.name, "source": "geoneurips "
+                                            "synthetic fixture"}))
         table = pa.table(rows, schema=schema)
         dest = out / "data" / f"{split}-00000-of-00001.parquet"
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,77 @@
+"""Synthetic biomes of the OAM-TCD demo (diverse vs. single-biome training)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+import pytest
+import torch
+
+from geoneurips.segmentation.oamtcd.biomes import (
+    _GROUPS,
+    TRAIN_BIOMES,
+    biome_scene,
+    make_biome_scene,
+    unseen_biome,
+)
+from geoneurips.segmentation.oamtcd.data import OAMTCD, rasterize_annotations, write_fixture
+from geoneurips.segmentation.oamtcd.pipeline import _augment_colour
+
+CATS = [{"id": 1, "name": "canopy"}, {"id": 2, "name": "tree"}]
+
+
+def test_unseen_biome_recombines_training_attributes() -> None:
+    rng = np.random.default_rng(0)
+    groups = [g for grp in _GROUPS for g in grp]
+    assert sorted(groups) == sorted(f.name for f in fields(TRAIN_BIOMES[0]) if f.name != "name")
+    for _ in range(50):
+        b = unseen_biome(rng)
+        src = []
+        for grp in _GROUPS:
+            owners = [k for k, t in enumerate(TRAIN_BIOMES)
+                      if all(getattr(t, a) == getattr(b, a) for a in grp)]
+            assert owners, grp  # every attribute value was seen in training
+            src.append(owners[0])
+        assert len(set(src)) > 1  # never a copy of one training biome
+        assert b.name.split(":")[1] == "".join(TRAIN_BIOMES[k].name[0] for k in src)
+    with pytest.raises(ValueError):
+        unseen_biome(rng, TRAIN_BIOMES[:1])
+
+
+def test_crowns_are_textured_and_grass_is_not() -> None:
+    for b in TRAIN_BIOMES:
+        img, anns = make_biome_scene(np.random.default_rng(1), 96, b)
+        assert img.dtype == np.uint8 and img.shape == (3, 96, 96)
+        sem, _, _ = rasterize_annotations(anns, CATS, 96, 96)
+        g = img[1].astype(float)
+        dx = np.abs(np.diff(g, axis=1))
+        inside = (sem[:, 1:] > 0) & (sem[:, :-1] > 0)
+        outside = (sem[:, 1:] == 0) & (sem[:, :-1] == 0)
+        # neighbouring-pixel differences: leaf clumps inside crowns, smooth ground outside
+        assert np.median(dx[inside]) > 1.5 * np.median(dx[outside]), b.name  # temperate: 14 vs 7
+
+
+def test_biome_scene_records_biomes_through_write_fixture(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    scene = biome_scene(None, np.random.default_rng(3))
+    root = write_fixture(tmp_path / "u", n_train=1, n_test=3, size=32, folds=1, seed=5,
+                         scene=scene)
+    assert len(scene.biomes) == 4 and all(b.name.startswith("unseen_") for b in scene.biomes)
+    assert len(OAMTCD(root, "test")) == 3
+    fixed = biome_scene(TRAIN_BIOMES[1])
+    a = fixed(np.random.default_rng(0), 32)[0]
+    assert np.array_equal(a, make_biome_scene(np.random.default_rng(0), 32, TRAIN_BIOMES[1])[0])
+    assert fixed.biomes == [TRAIN_BIOMES[1]]
+
+
+def test_colour_augmentation_keeps_masks_and_range() -> None:
+    torch.manual_seed(0)
+    img = torch.full((3, 8, 8), 200.0)
+    mask = torch.zeros(8, 8, dtype=torch.long)
+    mask[0, :3] = 1
+    out = _augment_colour([{"image": img, "mask": mask}] * 16)
+    assert out["image"].shape == (16, 3, 8, 8) and float(out["image"].max()) <= 255.0
+    gains = out["image"][:, :, 4, 4] / 200.0
+    assert 0.55 < float(gains.min()) and float(gains.max()) <= 1.3 * 1.2 * 200 / 200 + 1e-6
+    assert float(gains.std()) > 0.05  # the colours do change
+    assert sorted(out["mask"].sum((1, 2)).tolist()) == [3] * 16
