@@ -103,7 +103,8 @@ def _read(path: Path, rgb: bool = False) -> np.ndarray:
         if arr.shape[0] == 1:  # PIL convert('RGB') of a grey image repeats it
             arr = np.repeat(arr, 3, 0)
         return np.ascontiguousarray(arr[:3].astype(np.uint8))
-    return arr[0]
+    band: np.ndarray = arr[0]
+    return band
 
 
 def _split_ids(folder: Path, split: str) -> list[str]:

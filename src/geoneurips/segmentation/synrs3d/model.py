@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +29,7 @@ from ...errors import CheckpointError, InvalidInputError
 
 __all__ = ["DPTHead", "RS3DConfig", "RS3DModel", "build_backbone", "frozen_copy"]
 
+_M = TypeVar("_M", bound=nn.Module)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -84,7 +85,7 @@ def build_backbone(config: RS3DConfig, checkpoint: str | Path | None = None) -> 
     return vit
 
 
-def frozen_copy(module: nn.Module) -> nn.Module:
+def frozen_copy(module: _M) -> _M:
     """A frozen, eval-mode deep copy (the feature-constraint reference and EMA start)."""
     out = copy.deepcopy(module)
     for p in out.parameters():
@@ -184,10 +185,11 @@ class RS3DModel(nn.Module):
         if image.ndim != 4 or image.shape[1] != 3 or h % ps or w % ps:
             raise InvalidInputError(f"RS3DAda needs (B, 3, H, W) with H, W multiples of "
                                     f"{ps}; got {tuple(image.shape)}")
-        x = (image - self.mean) / self.std
+        mean, std = self.get_buffer("mean"), self.get_buffer("std")
+        x = (image - mean) / std
         n = min(4, self.config.depth)
-        outs = self.encoder.get_intermediate_layers(x, n=n, norm=True)
-        return [o for o in outs]
+        outs = self.encoder.get_intermediate_layers(x, n=n, norm=True)  # type: ignore[operator]
+        return list(outs)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         h, w = image.shape[-2:]

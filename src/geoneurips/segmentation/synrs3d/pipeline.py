@@ -16,6 +16,9 @@ an unseen seed), reads everything back with :class:`.data.SynRS3D` and
   second half the full method from that point (frozen-feature constraint to the encoder
   at that point, EMA teacher, photometric views, consistency / confidence weights,
   ground-guided refinement, ClassMix, strong augmentation);
+  Strong augmentation of the ClassMix images is off in the demo: at this scale it
+  cost much more than it gave (quick, seed 0: F1^HE(1.25) 0.20 with colour jitter 0.4 +
+  blur, 0.39 without); the component is in :func:`.rs3dada.strong_augment`;
 * ablation ``no_self_training``: the same two phases without the teacher / pseudo-label
   part (style augmentation and feature constraint only).
 
@@ -112,7 +115,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         "source_only": base,
         "source_hm_jitter": replace(base, style=("HM",), colour_jitter=True),
         "rs3dada": replace(base, style=style, feature_constraint=1.0, uda=True,
-                           uda_start=iters // 2),
+                           uda_start=iters // 2, strong_aug=False),
         "no_self_training": replace(base, style=style, feature_constraint=1.0,
                                     uda_start=iters // 2),
     }
@@ -155,4 +158,10 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
 
 
 MARGIN = 0.05
-REGRESSIONS: dict[str, str] = {}
+REGRESSIONS: dict[str, str] = {
+    "delta1_whole": (
+        "the published 'whole' delta counts every pixel after heights <= 0 become 1e-6, so "
+        "on ground (true 0) only a prediction <= 0 is right: a model whose ground output "
+        "is slightly negative scores high, one predicting 0.01 m scores 0. It measures "
+        "the sign of tiny ground outputs, not height quality (F1^HE, MAE do)."),
+}

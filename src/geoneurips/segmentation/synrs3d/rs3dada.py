@@ -193,7 +193,8 @@ def fda(src: np.ndarray, ref: np.ndarray, beta: float = 0.01) -> np.ndarray:
     amp[cy - b: cy + b + 1, cx - b: cx + b + 1] = np.abs(fr)[cy - b: cy + b + 1,
                                                             cx - b: cx + b + 1]
     out = np.fft.ifft2(np.fft.ifftshift(amp * np.exp(1j * pha), axes=(0, 1)), axes=(0, 1))
-    return np.clip(np.real(out), 0, 255).astype(np.uint8)  # type: ignore[no-any-return]
+    res: np.ndarray = np.clip(np.real(out), 0, 255).astype(np.uint8)
+    return res
 
 
 def histogram_match(src: np.ndarray, ref: np.ndarray, blend: float = 1.0) -> np.ndarray:

@@ -69,6 +69,7 @@ class Settings:
     uda: bool = False
     uda_start: int = 0
     refine: bool = True
+    strong_aug: bool = True
     ratio: float = 1.55
     confidence: float = 0.95
     keep_classes: tuple[int, ...] = (1, 2)
@@ -148,7 +149,7 @@ def train(source: dict[str, torch.Tensor], target_images: torch.Tensor, config: 
                 ph = (ground_guided_refine(to["height"], pl, s.keep_classes) if s.refine
                       else to["height"].clamp_min(0))
             img, cls, hh, ws, wh, _ = classmix(x, t, m, pl, h, ph, w_s, w_h, gen)
-            om = model(strong_augment(img, gen))
+            om = model(strong_augment(img, gen) if s.strong_aug else img)
             loss = loss + weighted_target_loss(om["height"], om["seg"], hh, cls, wh, ws, s.lam)
         opt.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
