@@ -31,8 +31,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, torch.
 
 def test_source_training_learns(data: dict[str, dict[str, torch.Tensor]]) -> None:
     """80 iterations (seed 0) on source scenes; evaluated on unseen source scenes the
-    model beats predicting 0 m everywhere and the majority class. Measured: MAE 0.37 m vs
-    1.0 m, mIoU 0.78 vs 0.26 (margins asserted: 0.3 m, 0.25)."""
+    model beats predicting 0 m everywhere and the majority class. Measured (seed 0, the
+    only one tried): MAE 0.38 m vs 0.80 m, mIoU 0.82 vs 0.30 (margins asserted: 0.2 m,
+    0.25)."""
     cfg = RS3DConfig.tiny()
     m = train(data["source"], data["adapt"]["image"], cfg, Settings(iters=80), seed=0)
     r = evaluate(m, data["held"], 3)
@@ -43,8 +44,7 @@ def test_source_training_learns(data: dict[str, dict[str, torch.Tensor]]) -> Non
     valid = mask != 255
     majority = np.bincount(mask[valid]).argmax()
     iou_major = float((mask[valid] == majority).mean())  # IoU of the majority class
-    print(r, zero.compute()["mae_whole"], iou_major / 3)
-    assert r["mae_whole"] < zero.compute()["mae_whole"] - 0.3
+    assert r["mae_whole"] < zero.compute()["mae_whole"] - 0.2
     assert r["miou"] > iou_major / 3 + 0.25
 
 
@@ -67,9 +67,11 @@ def test_every_component_runs(data: dict[str, dict[str, torch.Tensor]]) -> None:
 @pytest.mark.slow
 def test_demo_runs_and_reports(tmp_path: Path) -> None:
     """The quick demo writes its JSON, figure and checkpoint with both baselines and the
-    ablation. It does not (yet) beat the strongest baseline at CPU scale; see the
-    system's notes (measured, quick, seed 0: F1^HE(1.25) RS3DAda 0.20, source-only 0.25,
-    histogram matching + jitter 0.29, no self-training 0.38)."""
+    ablation. It does not clear the bar at CPU scale, so nothing asserts that it beats
+    the baselines; see the system's notes. Measured F1^HE(1.25), quick, RS3DAda / source-
+    only / HM + jitter / no self-training: seed 0 0.393 / 0.253 / 0.289 / 0.378 (with
+    unexplained regressions), seed 1 0.381 / 0.000 / 0.048 / 0.341, seed 2 0.000 / 0.307
+    / 0.293 / 0.335 (collapse)."""
     from geoneurips.segmentation.synrs3d.inference import load_model
     from geoneurips.segmentation.synrs3d.pipeline import demo
 

@@ -18,6 +18,37 @@ register(
         dataset="geoneurips.segmentation.synrs3d.data:SynRS3D",
         model="geoneurips.segmentation.synrs3d.model:RS3DModel",
         commands={"height": "geoneurips.segmentation.synrs3d.cli:height"},
-        notes="in progress",
+        notes=(
+            "Readers for the published source / real-target layouts (split lists; OEM, "
+            "DFC19, ISPRS normal and combined remaps of utils/datasets_config.py; nDSM "
+            "NaN or > 450 m -> 0) checked on our fixture writer and on a real RGB GeoTIFF "
+            "as a target image; no real SynRS3D file is offline, and TorchGeo 0.8.1 has no "
+            "reader for this layout (its GeoNRW / DFC2022 readers take the original "
+            "layouts; no fixtures offline). Metrics as utils/metrics.py (per image; "
+            "heights <= 0 -> 1e-6, so 'whole' is every pixel; >= 49 px; F1^HE at 1.25^k), "
+            "checked by hand and against scikit-learn. RS3DAda: every component is "
+            "implemented and unit-tested (DINOv2-shaped timm ViT with a local DINOv2 "
+            "checkpoint through the safe loader, DPT heads, source loss, frozen-feature "
+            "constraint, EMA teacher, photometric view, height-consistency and confidence "
+            "weights, ground-guided refinement, ClassMix, FDA / HM / PDA). Why partial: the "
+            "demo does not clear the bar. Quick demo, F1^HE(1.25) on the shifted target: "
+            "seed 0 RS3DAda 0.393 vs source-only 0.253, HM + jitter 0.289 (ablation without "
+            "self-training 0.378), but RMSE, high-pixel MAE/RMSE and mIoU are worse than a "
+            "baseline (unexplained); seed 1 0.381 vs 0.000 / 0.048 (ablation 0.341), better "
+            "on every metric; seed 2 0.000 vs 0.307 / 0.293 (ablation 0.335): the self-"
+            "training collapsed to predicting 0 m (pseudo-heights zeroed by the ground-"
+            "guided refinement feed back through the EMA teacher). The baselines are "
+            "unstable at this scale and the gain of self-training over the ablation is "
+            "small where it works (0.015-0.04). Deliberate "
+            "differences (random tiny ViT on CPU): the first half of training is source "
+            "training with style augmentation standing in for DINOv2 pretraining (feature "
+            "constraint and teacher start from it; from step 0 the constraint to random "
+            "features stops the heads learning); lr 1e-3; FDA beta 0.05 (64 px); strong "
+            "augmentation of ClassMix images off in the demo (it cost F1^HE 0.39 -> 0.20, "
+            "seed 0); style references from the target's train.txt, not test.txt as the "
+            "public loader does; plain PyTorch loop, no LightningModule. The quick demo "
+            "takes about 62 CPU-s, three times the budget. The height command writes the "
+            "nDSM and land cover in two streamed passes."
+        ),
     )
 )
