@@ -58,8 +58,8 @@ def test_local_dinov2_checkpoint(tmp_path: Path) -> None:
 def test_losses_and_weights_by_hand() -> None:
     a = torch.tensor([[[1.0, 2.0], [0.0, 10.0]]])
     b = torch.tensor([[[1.5, 2.0], [0.0, 30.0]]])
-    # ratios 1.5, 1, 1 (both clamped), 3 -> 3 of 4 below 1.55
-    assert R.height_consistency_weight(a, b).tolist() == [0.75]
+    # ratios 1.5, 1, 0/0 (NaN: not consistent, as in the public code), 3 -> 2 of 4
+    assert R.height_consistency_weight(a, b).tolist() == [0.5]
     prob = torch.tensor([[[[0.96, 0.5]], [[0.04, 0.5]]]])  # (1, 2, 1, 2)
     assert R.confidence_weight(prob).tolist() == [0.5]
     cls = torch.tensor([[[0, 1], [2, 3]]])

@@ -115,7 +115,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         "source_only": base,
         "source_hm_jitter": replace(base, style=("HM",), colour_jitter=True),
         "rs3dada": replace(base, style=style, feature_constraint=1.0, uda=True,
-                           uda_start=iters // 2, strong_aug=False),
+                           uda_start=iters // 2, strong_aug=False, warm_ss=iters // 4),
         "no_self_training": replace(base, style=style, feature_constraint=1.0,
                                     uda_start=iters // 2),
     }

@@ -8,6 +8,9 @@
 * :func:`photometric_view`: ColorJitter(0.2) and / or GaussianBlur (kernel 3-7).
 * :func:`height_consistency_weight`: per image, the fraction of pixels whose teacher
   heights on the target image and on its photometric view agree, max(a/b, b/a) < 1.55.
+  For the first ``warm_ss`` adaptation iterations the public code weights the height
+  pseudo-labels with the *segmentation* confidence weight instead (``--warmss``); the
+  public code takes both weights over the whole batch, we take them per image.
 * :func:`confidence_weight`: per image, the fraction of pixels whose pseudo-class
   probability is >= 0.95 (DACS-style scalar weight).
 * :func:`ground_guided_refine`: pseudo-height set to 0 where the pseudo-class is neither
@@ -122,11 +125,13 @@ def strong_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x
 
 
-def height_consistency_weight(a: torch.Tensor, b: torch.Tensor, ratio: float = 1.55,
-                              eps: float = 1e-6) -> torch.Tensor:
-    """Per-image fraction of pixels with max(a/b, b/a) < ratio (heights <= 0 -> eps)."""
-    a, b = a.clamp_min(eps), b.clamp_min(eps)
-    r = torch.maximum(a / b, b / a)
+def height_consistency_weight(a: torch.Tensor, b: torch.Tensor, ratio: float = 1.55
+                              ) -> torch.Tensor:
+    """Per-image fraction of pixels with max(a/b, b/a) < ratio, on the raw predictions as
+    the public code computes it: a pixel where both views predict 0 (0/0, NaN) does *not*
+    count as consistent, so a teacher collapsing to 0 m gets no height weight."""
+    with torch.no_grad():
+        r = torch.maximum(a / b, b / a)
     return (r < ratio).float().flatten(1).mean(1)
 
 

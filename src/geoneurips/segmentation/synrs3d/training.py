@@ -17,6 +17,14 @@ too), the schedule length (a few hundred iterations, not 40k), batch 4-8 instead
 FDA beta (0.01 of a 392 px crop leaves a 3 px window; at 64 px it would be 0 px, so the
 demo uses 0.05). Style references come from the target's ``train.txt`` (the public
 loader takes them from ``test.txt``, the evaluation images; we keep those unseen).
+
+Other points of the public script, and what we do: its EMA teacher is created at the
+first iteration as a *fresh* model (pretrained encoder, random heads) and then follows the
+student; ours starts as a copy of the student at the start of adaptation. It mixes a
+second source batch into the target images; we mix the batch used for the source loss.
+Its height and confidence weights are scalars over the batch; ours are per image. It keeps
+the checkpoint with the best score on the *test* loaders (model selection on the test
+set); we evaluate the last student only.
 """
 
 from __future__ import annotations
@@ -70,6 +78,7 @@ class Settings:
     uda_start: int = 0
     refine: bool = True
     strong_aug: bool = True
+    warm_ss: int = 0
     ratio: float = 1.55
     confidence: float = 0.95
     keep_classes: tuple[int, ...] = (1, 2)
@@ -145,7 +154,8 @@ def train(source: dict[str, torch.Tensor], target_images: torch.Tensor, config: 
                 prob = to["seg"].softmax(1)
                 pl = prob.argmax(1)
                 w_s = confidence_weight(prob, s.confidence)
-                w_h = height_consistency_weight(to["height"], tv["height"], s.ratio)
+                w_h = (w_s if step - s.uda_start < s.warm_ss else
+                       height_consistency_weight(to["height"], tv["height"], s.ratio))
                 ph = (ground_guided_refine(to["height"], pl, s.keep_classes) if s.refine
                       else to["height"].clamp_min(0))
             img, cls, hh, ws, wh, _ = classmix(x, t, m, pl, h, ph, w_s, w_h, gen)
