@@ -38,9 +38,9 @@ register(
             "every metric (beats_baseline true); seed 2 0.000 / 0.307 / 0.293 / 0.335: "
             "self-training collapsed to predicting 0 m (not caused by the weights: it "
             "persists with the public code's 0/0-inconsistent height ratio and the "
-            "segmentation-confidence weight for heights during warm-up). "The baselines are "
+            "segmentation-confidence weight for heights during warm-up). The baselines are "
             "unstable at this scale and the gain of self-training over the ablation is "
-            "small where it works (0.015-0.04). Deliberate "
+            "small where it works (0.01-0.04). Deliberate "
             "differences (random tiny ViT on CPU): the first half of training is source "
             "training with style augmentation standing in for DINOv2 pretraining (feature "
             "constraint and teacher start from it; from step 0 the constraint to random "
@@ -48,7 +48,8 @@ register(
             "augmentation of ClassMix images off in the demo (it cost F1^HE 0.39 -> 0.20, "
             "seed 0); style references from the target's train.txt, not test.txt as the "
             "public loader does; plain PyTorch loop, no LightningModule. The quick demo "
-            "takes about 62 CPU-s, three times the budget. The height command writes the "
+            "takes 62-69 CPU-s, three times the budget (the full one was not timed). The "
+            "height command writes the "
             "nDSM and land cover in two streamed passes."
         ),
     )
