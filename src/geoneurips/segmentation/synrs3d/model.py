@@ -1,0 +1,204 @@
+"""RS3DAda's network: a DINOv2-shaped ViT exposing intermediate layers, one DPT head per task.
+
+Paper / public code (``models/dpt.py``): DINOv2 ViT-L/14; ``get_intermediate_layers(x, 4,
+return_class_token=True)`` (the last four blocks, final norm applied); per task a DPT head
+(projections [256, 512, 1024, 1024], resized x4, x2, x1, x1/2, RefineNet fusion with 256
+features and BatchNorm); height: 1 channel, no final activation; land cover: C classes.
+Inputs are RGB on 0-255, normalised with the ImageNet mean / std.
+
+The backbone is a timm ``VisionTransformer`` with DINOv2's shape (LayerScale 1e-5, class
+token, learned position embedding resampled to the input size). :func:`build_backbone`
+builds the paper's ViT-L/14 and loads a **local** DINOv2 checkpoint through
+:func:`geoneurips.io.load_checkpoint` (``weights_only``; the original key names are
+converted by timm's ``checkpoint_filter_fn``), or a tiny random one for tests and the demo.
+Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...errors import CheckpointError, InvalidInputError
+
+__all__ = ["DPTHead", "RS3DConfig", "RS3DModel", "build_backbone", "frozen_copy"]
+
+_M = TypeVar("_M", bound=nn.Module)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class RS3DConfig:
+    """Network sizes. Defaults: the paper's ViT-L/14 + DPT (256 features); :meth:`tiny`
+    for tests and the demo."""
+
+    embed_dim: int = 1024
+    depth: int = 24
+    num_heads: int = 16
+    patch_size: int = 14
+    img_size: int = 518
+    features: int = 256
+    out_channels: list[int] = field(default_factory=lambda: [256, 512, 1024, 1024])
+    num_classes: int = 3
+    init_values: float = 1e-5
+
+    @classmethod
+    def tiny(cls, num_classes: int = 3, img_size: int = 64) -> RS3DConfig:
+        return cls(embed_dim=48, depth=4, num_heads=3, patch_size=8, img_size=img_size,
+                   features=32, out_channels=[16, 32, 48, 48], num_classes=num_classes,
+                   init_values=0.1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RS3DConfig:
+        return cls(**d)
+
+
+def build_backbone(config: RS3DConfig, checkpoint: str | Path | None = None) -> nn.Module:
+    """The DINOv2-shaped ViT (random init); with ``checkpoint`` a local DINOv2 state dict
+    (facebookresearch or timm key names) is loaded into it, strictly."""
+    from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
+
+    vit = VisionTransformer(img_size=config.img_size, patch_size=config.patch_size,
+                            embed_dim=config.embed_dim, depth=config.depth,
+                            num_heads=config.num_heads, init_values=config.init_values,
+                            num_classes=0, dynamic_img_size=True)
+    if checkpoint is not None:
+        from ...io import load_checkpoint
+
+        state = load_checkpoint(checkpoint)
+        try:
+            vit.load_state_dict(checkpoint_filter_fn(state, vit), strict=True)
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise CheckpointError(f"{str(checkpoint)!r} is not a DINOv2 checkpoint for this "
+                                  f"ViT (embed {config.embed_dim}, depth {config.depth}, "
+                                  f"patch {config.patch_size}): {exc}") from exc
+    return vit
+
+
+def frozen_copy(module: _M) -> _M:
+    """A frozen, eval-mode deep copy (the feature-constraint reference and EMA start)."""
+    out = copy.deepcopy(module)
+    for p in out.parameters():
+        p.requires_grad_(False)
+    return out.eval()
+
+
+class _ResidualUnit(nn.Module):
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(ch, ch, 3, padding=1, bias=False)
+        self.b1 = nn.BatchNorm2d(ch)
+        self.c2 = nn.Conv2d(ch, ch, 3, padding=1, bias=False)
+        self.b2 = nn.BatchNorm2d(ch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.b1(self.c1(F.relu(x)))
+        return x + self.b2(self.c2(F.relu(y)))  # type: ignore[no-any-return]
+
+
+class _Fusion(nn.Module):
+    """RefineNet fusion: add the refined skip, refine, upsample (to ``size`` or x2), 1x1."""
+
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.skip = _ResidualUnit(ch)
+        self.refine = _ResidualUnit(ch)
+        self.out = nn.Conv2d(ch, ch, 1)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None,
+                size: tuple[int, int] | None = None) -> torch.Tensor:
+        if skip is not None:
+            x = x + self.skip(skip)
+        x = self.refine(x)
+        x = F.interpolate(x, size=size, scale_factor=None if size else 2.0, mode="bilinear",
+                          align_corners=True)
+        return self.out(x)  # type: ignore[no-any-return]
+
+
+class DPTHead(nn.Module):
+    """DPT decoder over four token maps (Ranftl et al. 2021, as used by RS3DAda)."""
+
+    def __init__(self, embed_dim: int, out_ch: int, features: int = 256,
+                 out_channels: list[int] | None = None) -> None:
+        super().__init__()
+        oc = out_channels or [256, 512, 1024, 1024]
+        self.project = nn.ModuleList(nn.Conv2d(embed_dim, c, 1) for c in oc)
+        self.resize = nn.ModuleList([
+            nn.ConvTranspose2d(oc[0], oc[0], 4, stride=4),
+            nn.ConvTranspose2d(oc[1], oc[1], 2, stride=2),
+            nn.Identity(),
+            nn.Conv2d(oc[3], oc[3], 3, stride=2, padding=1)])
+        self.rn = nn.ModuleList(nn.Conv2d(c, features, 3, padding=1, bias=False) for c in oc)
+        self.fuse = nn.ModuleList(_Fusion(features) for _ in range(4))
+        half = max(features // 2, 1)
+        self.out1 = nn.Conv2d(features, half, 3, padding=1)
+        self.out2 = nn.Sequential(nn.Conv2d(half, 32, 3, padding=1), nn.ReLU(True),
+                                  nn.Conv2d(32, out_ch, 1))
+
+    def forward(self, tokens: list[torch.Tensor], grid: tuple[int, int],
+                size: tuple[int, int]) -> torch.Tensor:
+        b = tokens[0].shape[0]
+        maps = []
+        for i, t in enumerate(tokens):
+            x = t.transpose(1, 2).reshape(b, -1, *grid)
+            maps.append(self.rn[i](self.resize[i](self.project[i](x))))
+        p = self.fuse[3](maps[3], size=maps[2].shape[-2:])
+        p = self.fuse[2](p, maps[2], size=maps[1].shape[-2:])
+        p = self.fuse[1](p, maps[1], size=maps[0].shape[-2:])
+        p = self.fuse[0](p, maps[0])
+        p = F.interpolate(self.out1(p), size=size, mode="bilinear", align_corners=True)
+        return self.out2(p)  # type: ignore[no-any-return]
+
+
+class RS3DModel(nn.Module):
+    """ViT encoder + DPT height head + DPT land-cover head.
+
+    ``forward(image)`` takes RGB on 0-255 ``(B, 3, H, W)`` (H, W multiples of the patch
+    size) and returns ``{"height": (B, H, W), "seg": (B, C, H, W), "features": tokens of
+    the last returned layer (B, N, D)}`` (the feature-constraint input).
+    """
+
+    def __init__(self, config: RS3DConfig, checkpoint: str | Path | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = build_backbone(config, checkpoint)
+        self.height_head = DPTHead(config.embed_dim, 1, config.features, config.out_channels)
+        self.seg_head = DPTHead(config.embed_dim, config.num_classes, config.features,
+                                config.out_channels)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255)
+
+    def encode(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """Patch tokens of the last four blocks (final norm applied), class token dropped."""
+        h, w = image.shape[-2:]
+        ps = self.config.patch_size
+        if image.ndim != 4 or image.shape[1] != 3 or h % ps or w % ps:
+            raise InvalidInputError(f"RS3DAda needs (B, 3, H, W) with H, W multiples of "
+                                    f"{ps}; got {tuple(image.shape)}")
+        mean, std = self.get_buffer("mean"), self.get_buffer("std")
+        x = (image - mean) / std
+        n = min(4, self.config.depth)
+        outs = self.encoder.get_intermediate_layers(x, n=n, norm=True)  # type: ignore[operator]
+        return list(outs)
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        h, w = image.shape[-2:]
+        ps = self.config.patch_size
+        feats = self.encode(image)
+        grid = (h // ps, w // ps)
+        height = self.height_head(feats, grid, (h, w))[:, 0]
+        seg = self.seg_head(feats, grid, (h, w))
+        return {"height": height, "seg": seg, "features": feats[-1]}
+
+    def decoder_parameters(self) -> list[nn.Parameter]:
+        return [*self.height_head.parameters(), *self.seg_head.parameters()]

@@ -1,0 +1,238 @@
+"""RS3DAda's adaptation components (paper Sec. 4; public ``train_dpt_RS3DAda.py``).
+
+* :func:`source_loss`: SmoothL1(height) * 0.5 * lambda (lambda = 0.8) + CE(ignore 255) * 0.5.
+* :func:`feature_constraint_loss`: cosine similarity of the student's last returned
+  encoder tokens to a frozen copy of the initial (DINOv2) encoder; loss = 1 - mean of the
+  similarities below 0.8 (tokens already close are not pulled), weight 1.0.
+* :func:`ema_update`: mean teacher, alpha = min(1 - 1 / (t + 1), 0.99).
+* :func:`photometric_view`: ColorJitter(0.2) and / or GaussianBlur (kernel 3-7).
+* :func:`height_consistency_weight`: per image, the fraction of pixels whose teacher
+  heights on the target image and on its photometric view agree, max(a/b, b/a) < 1.55.
+  For the first ``warm_ss`` adaptation iterations the public code weights the height
+  pseudo-labels with the *segmentation* confidence weight instead (``--warmss``); the
+  public code takes both weights over the whole batch, we take them per image.
+* :func:`confidence_weight`: per image, the fraction of pixels whose pseudo-class
+  probability is >= 0.95 (DACS-style scalar weight).
+* :func:`ground_guided_refine`: pseudo-height set to 0 where the pseudo-class is neither
+  tree nor building.
+* :func:`classmix`: half of the classes present in the source label are pasted onto the
+  target image; labels, heights and weights mixed the same way (source weight 1).
+* :func:`fda`, :func:`histogram_match`, :func:`pda_standard`, :func:`style_augment`:
+  source-style augmentation, with p = 0.8 OneOf (FDA beta 0.01, histogram matching blend
+  0.8-1, PDA "standard" blend 0.8-1) against a random target image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["classmix", "confidence_weight", "ema_update", "fda", "feature_constraint_loss",
+           "ground_guided_refine", "height_consistency_weight", "histogram_match",
+           "pda_standard", "photometric_view", "source_loss", "strong_augment",
+           "style_augment", "weighted_target_loss"]
+
+IGNORE = 255
+
+
+def source_loss(height: torch.Tensor, seg: torch.Tensor, gt_height: torch.Tensor,
+                gt_mask: torch.Tensor, lam: float = 0.8) -> torch.Tensor:
+    """Supervised loss on source images (paper defaults: lambda 0.8, both halves 0.5)."""
+    lh = F.smooth_l1_loss(height, gt_height)
+    ls = F.cross_entropy(seg, gt_mask, ignore_index=IGNORE)
+    return lh * 0.5 * lam + ls * 0.5
+
+
+def weighted_target_loss(height: torch.Tensor, seg: torch.Tensor, pseudo_h: torch.Tensor,
+                         pseudo_cls: torch.Tensor, w_h: torch.Tensor, w_s: torch.Tensor,
+                         lam: float = 0.8) -> torch.Tensor:
+    """The student's loss on ClassMix images: pixel-weighted SmoothL1 and CE."""
+    lh = (F.smooth_l1_loss(height, pseudo_h, reduction="none") * w_h).mean()
+    ce = F.cross_entropy(seg, pseudo_cls, ignore_index=IGNORE, reduction="none")
+    ls = (ce * w_s).mean()
+    return lh * 0.5 * lam + ls * 0.5
+
+
+def feature_constraint_loss(student: torch.Tensor, frozen: torch.Tensor,
+                            threshold: float = 0.8) -> torch.Tensor:
+    """1 - mean(cos) over the tokens whose cosine to the frozen features is < threshold."""
+    cos = F.cosine_similarity(student, frozen.detach(), dim=-1)
+    low = cos < threshold
+    if not bool(low.any()):
+        return cos.new_zeros(())
+    return 1.0 - cos[low].mean()
+
+
+@torch.no_grad()
+def ema_update(teacher: nn.Module, student: nn.Module, step: int,
+               max_alpha: float = 0.99) -> float:
+    """teacher <- alpha * teacher + (1 - alpha) * student; buffers (BN statistics) copied."""
+    alpha = min(1.0 - 1.0 / (step + 1), max_alpha)
+    for t, s in zip(teacher.parameters(), student.parameters(), strict=True):
+        t.mul_(alpha).add_(s.detach(), alpha=1.0 - alpha)
+    for tb, sb in zip(teacher.buffers(), student.buffers(), strict=True):
+        tb.copy_(sb)
+    return alpha
+
+
+def _jitter(x: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
+    """ColorJitter(brightness, contrast, saturation = strength) on 0-255 images."""
+    b = x.shape[0]
+
+    def f() -> torch.Tensor:
+        u = torch.rand(b, 1, 1, 1, generator=gen)
+        return 1.0 + (2 * u - 1) * strength
+
+    x = x * f()
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * f() + mean
+    grey = (0.299 * x[:, :1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+    x = (x - grey) * f() + grey
+    return x.clamp(0, 255)
+
+
+def _blur(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    k = int(torch.randint(1, 4, (1,), generator=gen)) * 2 + 1  # 3, 5, 7
+    sigma = float(torch.empty(1).uniform_(0.1, 2.0, generator=gen))
+    r = torch.arange(k, dtype=x.dtype) - k // 2
+    g = torch.exp(-(r ** 2) / (2 * sigma ** 2))
+    g = g / g.sum()
+    c = x.shape[1]
+    x = F.pad(x, (k // 2,) * 4, mode="reflect")
+    x = F.conv2d(x, g.view(1, 1, 1, k).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(x, g.view(1, 1, k, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def photometric_view(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """ColorJitter 0.2 and / or a Gaussian blur (3-7 px): the teacher's second view."""
+    choice = int(torch.randint(0, 3, (1,), generator=gen))
+    if choice in (0, 2):
+        x = _jitter(x, 0.2, gen)
+    if choice in (1, 2):
+        x = _blur(x, gen)
+    return x
+
+
+def strong_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """The student's strong augmentation of mixed images (colour jitter 0.4, blur p 0.5)."""
+    x = _jitter(x, 0.4, gen)
+    if float(torch.rand(1, generator=gen)) < 0.5:
+        x = _blur(x, gen)
+    return x
+
+
+def height_consistency_weight(a: torch.Tensor, b: torch.Tensor, ratio: float = 1.55
+                              ) -> torch.Tensor:
+    """Per-image fraction of pixels with max(a/b, b/a) < ratio, on the raw predictions as
+    the public code computes it: a pixel where both views predict 0 (0/0, NaN) does *not*
+    count as consistent, so a teacher collapsing to 0 m gets no height weight."""
+    with torch.no_grad():
+        r = torch.maximum(a / b, b / a)
+    return (r < ratio).float().flatten(1).mean(1)
+
+
+def confidence_weight(prob: torch.Tensor, threshold: float = 0.95) -> torch.Tensor:
+    """Per-image fraction of pixels whose top class probability is >= threshold."""
+    return (prob.max(1).values >= threshold).float().flatten(1).mean(1)
+
+
+def ground_guided_refine(height: torch.Tensor, classes: torch.Tensor,
+                         keep: Sequence[int] = (1, 2)) -> torch.Tensor:
+    """Pseudo-height 0 wherever the pseudo-class is not in ``keep`` (tree, building; in
+    the combined scheme 1 and 2, in the 8-class OEM scheme 4 and 7)."""
+    k = torch.zeros_like(classes, dtype=torch.bool)
+    for c in keep:
+        k |= classes == c
+    return torch.where(k, height, torch.zeros_like(height))
+
+
+def classmix(src_img: torch.Tensor, tgt_img: torch.Tensor, src_mask: torch.Tensor,
+             tgt_cls: torch.Tensor, src_h: torch.Tensor, tgt_h: torch.Tensor,
+             w_seg: torch.Tensor, w_h: torch.Tensor, gen: torch.Generator
+             ) -> tuple[torch.Tensor, ...]:
+    """ClassMix (Olsson et al. 2021) between source and target, per image.
+
+    Returns the mixed image ``(B, 3, H, W)``, class label, height, and per-pixel CE and
+    height weights ``(B, H, W)`` (1 on pasted source pixels, the target image's scalar
+    weights elsewhere), and the paste mask.
+    """
+    masks = []
+    for i in range(src_mask.shape[0]):
+        present = torch.unique(src_mask[i])
+        present = present[present != IGNORE]
+        if present.numel() == 0:
+            masks.append(torch.zeros_like(src_mask[i], dtype=torch.bool))
+            continue
+        n = (present.numel() + 1) // 2
+        pick = present[torch.randperm(present.numel(), generator=gen)[:n]]
+        masks.append(torch.isin(src_mask[i], pick))
+    m = torch.stack(masks)
+    mf = m[:, None].float()
+    img = mf * src_img + (1 - mf) * tgt_img
+    cls = torch.where(m, src_mask, tgt_cls)
+    h = torch.where(m, src_h, tgt_h)
+    ones = torch.ones_like(src_h)
+    ws = torch.where(m, ones, w_seg.view(-1, 1, 1) * ones)
+    wh = torch.where(m, ones, w_h.view(-1, 1, 1) * ones)
+    return img, cls, h, ws, wh, m
+
+
+# ---------------------------------------------------------------- source-style (numpy, HWC)
+
+def fda(src: np.ndarray, ref: np.ndarray, beta: float = 0.01) -> np.ndarray:
+    """Fourier Domain Adaptation (Yang & Soatto 2020): the low-frequency amplitude of
+    ``src`` (a centred square of half-side floor(min(H, W) * beta)) is replaced by
+    ``ref``'s; phase kept. uint8 HWC in and out."""
+    s = src.astype(np.float64)
+    r = ref.astype(np.float64)
+    h, w = s.shape[:2]
+    fs = np.fft.fftshift(np.fft.fft2(s, axes=(0, 1)), axes=(0, 1))
+    fr = np.fft.fftshift(np.fft.fft2(r, axes=(0, 1)), axes=(0, 1))
+    amp, pha = np.abs(fs), np.angle(fs)
+    b = int(np.floor(min(h, w) * beta))
+    cy, cx = h // 2, w // 2
+    amp[cy - b: cy + b + 1, cx - b: cx + b + 1] = np.abs(fr)[cy - b: cy + b + 1,
+                                                            cx - b: cx + b + 1]
+    out = np.fft.ifft2(np.fft.ifftshift(amp * np.exp(1j * pha), axes=(0, 1)), axes=(0, 1))
+    res: np.ndarray = np.clip(np.real(out), 0, 255).astype(np.uint8)
+    return res
+
+
+def histogram_match(src: np.ndarray, ref: np.ndarray, blend: float = 1.0) -> np.ndarray:
+    """Per-channel histogram matching to ``ref``, blended: blend * matched + (1 - blend) *
+    src."""
+    from skimage.exposure import match_histograms
+
+    m = match_histograms(src, ref, channel_axis=-1)
+    out = blend * m + (1 - blend) * src.astype(np.float64)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)  # type: ignore[no-any-return]
+
+
+def pda_standard(src: np.ndarray, ref: np.ndarray, blend: float = 1.0) -> np.ndarray:
+    """Pixel distribution adaptation, "standard" transform: per-channel standardisation
+    fitted on ``src``, inverse fitted on ``ref``; blended as above."""
+    s = src.reshape(-1, src.shape[-1]).astype(np.float64)
+    r = ref.reshape(-1, ref.shape[-1]).astype(np.float64)
+    z = (s - s.mean(0)) / np.maximum(s.std(0), 1e-8)
+    m = (z * r.std(0) + r.mean(0)).reshape(src.shape)
+    out = blend * m + (1 - blend) * src.astype(np.float64)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)  # type: ignore[no-any-return]
+
+
+def style_augment(src: np.ndarray, refs: Sequence[np.ndarray], rng: np.random.Generator,
+                  p: float = 0.8, beta: float = 0.01, methods: Sequence[str] = ("FDA", "HM",
+                                                                               "PDA")
+                  ) -> np.ndarray:
+    """With probability ``p`` one of ``methods`` against a random reference image."""
+    if not refs or rng.random() >= p:
+        return src
+    ref = refs[int(rng.integers(len(refs)))]
+    kind = methods[int(rng.integers(len(methods)))]
+    if kind == "FDA":
+        return fda(src, ref, beta)
+    blend = float(rng.uniform(0.8, 1.0))
+    return histogram_match(src, ref, blend) if kind == "HM" else pda_standard(src, ref, blend)

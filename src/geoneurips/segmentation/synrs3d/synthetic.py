@@ -1,0 +1,104 @@
+"""Synthetic source scenes and a shifted "real" target for the RS3DAda demo.
+
+A scene (``size`` px) has ground (OEM codes bareland 1, rangeland 2, road 4, water 6,
+agriculture 7), buildings (8: rectangles with a flat roof height) and trees (5: discs
+with a dome height). Every object casts a shadow towards the lower right whose length is
+proportional to its height (same sun in both domains), so height is inferable from the
+image. nDSM: building / tree height, 0 elsewhere.
+
+Domains differ the way synthetic and real imagery do:
+
+* colours: a different palette per class (not a global per-channel change, so
+  histogram matching cannot fully undo it), lower contrast and a colour cast;
+* texture: the target's ground has coarse mottled texture (like the source's tree
+  canopy) and its roofs fine noise;
+* heights: target buildings are taller (source 3-12 m, target 6-20 m) and trees
+  shorter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["make_scene", "SOURCE", "TARGET"]
+
+SOURCE: dict[str, Any] = {
+    "palette": {1: (190, 170, 130), 2: (150, 170, 100), 4: (120, 120, 120),
+                6: (40, 70, 140), 7: (170, 190, 90), 8: (200, 90, 80), 5: (40, 120, 40)},
+    "ground_texture": 4.0, "ground_sigma": 0.7, "roof_noise": 3.0, "tree_texture": 25.0,
+    "building_h": (3.0, 12.0), "tree_h": (4.0, 10.0), "contrast": 1.0, "cast": (0, 0, 0),
+}
+TARGET: dict[str, Any] = {
+    "palette": {1: (165, 160, 140), 2: (120, 150, 95), 4: (105, 105, 110),
+                6: (50, 75, 110), 7: (140, 165, 95), 8: (190, 125, 110), 5: (55, 105, 50)},
+    "ground_texture": 12.0, "ground_sigma": 1.0, "roof_noise": 8.0, "tree_texture": 18.0,
+    "building_h": (6.0, 20.0), "tree_h": (3.0, 7.0), "contrast": 0.85, "cast": (10, 5, -5),
+}
+
+
+def _shadow(occupancy_h: np.ndarray, px_per_m: float) -> np.ndarray:
+    """Pixels shaded by objects: a pixel is in shadow if some object up-left casts over it."""
+    size = occupancy_h.shape[0]
+    shade = np.zeros_like(occupancy_h, dtype=bool)
+    max_len = int(np.ceil(occupancy_h.max() * px_per_m)) if occupancy_h.max() > 0 else 0
+    for d in range(1, max_len + 1):
+        src = occupancy_h[: size - d, : size - d] * px_per_m >= d
+        shade[d:, d:] |= src
+    return shade & (occupancy_h <= 0)
+
+
+def make_scene(rng: np.random.Generator, style: dict[str, Any], size: int = 64,
+               px_per_m: float = 0.5) -> dict[str, Any]:
+    """One scene: ``image`` uint8 ``(3, size, size)``, ``height`` float32, ``ss_mask``
+    uint8 OEM codes."""
+    from scipy.ndimage import gaussian_filter
+
+    cls = np.full((size, size), 2, np.uint8)
+    field = gaussian_filter(rng.standard_normal((size, size)), size / 8)
+    q = np.quantile(field, [0.3, 0.55, 0.75])
+    cls[field < q[0]] = 1
+    cls[(field >= q[1]) & (field < q[2])] = 7
+    if rng.random() < 0.4:
+        cls[field >= np.quantile(field, 0.93)] = 6
+    for _ in range(int(rng.integers(1, 3))):  # roads
+        r, w = int(rng.integers(0, size - 4)), int(rng.integers(2, 4))
+        if rng.random() < 0.5:
+            cls[r:r + w, :] = 4
+        else:
+            cls[:, r:r + w] = 4
+    height = np.zeros((size, size), np.float32)
+    for _ in range(int(rng.integers(2, 6))):  # buildings
+        h, w = (int(v) for v in rng.integers(size // 10, size // 4, 2))
+        r, c = int(rng.integers(0, size - h)), int(rng.integers(0, size - w))
+        cls[r:r + h, c:c + w] = 8
+        height[r:r + h, c:c + w] = rng.uniform(*style["building_h"])
+    yy, xx = np.mgrid[:size, :size]
+    for _ in range(int(rng.integers(3, 9))):  # trees
+        rad = float(rng.uniform(2.0, size / 14))
+        cy, cx = rng.uniform(0, size, 2)
+        d2 = (yy - cy) ** 2 + (xx - cx) ** 2
+        disc = (d2 <= rad ** 2) & (cls != 8)
+        th = rng.uniform(*style["tree_h"])
+        dome = th * np.sqrt(np.clip(1 - d2 / rad ** 2, 0, 1)) * 0.5 + th * 0.5
+        cls[disc] = 5
+        height[disc] = np.maximum(height[disc], dome[disc])
+    pal = np.zeros((size, size, 3), np.float64)
+    for code, rgb in style["palette"].items():
+        pal[cls == code] = rgb
+    ground = ~np.isin(cls, (5, 8))
+    tex = gaussian_filter(rng.standard_normal((size, size)), style["ground_sigma"])
+    tex /= tex.std() + 1e-8
+    pal[ground] += (style["ground_texture"] * tex[ground])[:, None]
+    tree_tex = gaussian_filter(rng.standard_normal((size, size)), 0.8)
+    tree_tex /= tree_tex.std() + 1e-8
+    pal[cls == 5] += (style["tree_texture"] * tree_tex[cls == 5])[:, None]
+    pal[cls == 8] += style["roof_noise"] * rng.standard_normal((int((cls == 8).sum()), 1))
+    shade = _shadow(height, px_per_m)
+    pal[shade] *= 0.45
+    pal += rng.normal(0, 3.0, pal.shape)
+    mean = pal.mean()
+    pal = (pal - mean) * style["contrast"] + mean + np.asarray(style["cast"], np.float64)
+    image = np.clip(np.round(pal), 0, 255).astype(np.uint8).transpose(2, 0, 1)
+    return {"image": image, "height": height, "ss_mask": cls}

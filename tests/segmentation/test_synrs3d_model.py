@@ -1,0 +1,137 @@
+"""RS3DAda network and adaptation components: shapes, checkpoint loading, hand values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from geoneurips.errors import CheckpointError, InvalidInputError
+from geoneurips.segmentation.synrs3d import rs3dada as R
+from geoneurips.segmentation.synrs3d.model import (
+    RS3DConfig,
+    RS3DModel,
+    build_backbone,
+    frozen_copy,
+)
+
+
+def test_model_shapes_and_bad_input() -> None:
+    torch.manual_seed(0)
+    m = RS3DModel(RS3DConfig.tiny(num_classes=8)).eval()
+    out = m(torch.rand(2, 3, 48, 64) * 255)
+    assert out["height"].shape == (2, 48, 64)
+    assert out["seg"].shape == (2, 8, 48, 64)
+    assert out["features"].shape == (2, 6 * 8, 48)
+    feats = m.encode(torch.rand(1, 3, 64, 64) * 255)
+    assert len(feats) == 4 and all(f.shape == (1, 64, 48) for f in feats)
+    with pytest.raises(InvalidInputError):
+        m(torch.rand(1, 3, 50, 64))
+    paper = RS3DConfig()
+    assert (paper.embed_dim, paper.depth, paper.patch_size, paper.features,
+            paper.out_channels) == (1024, 24, 14, 256, [256, 512, 1024, 1024])
+
+
+def test_local_dinov2_checkpoint(tmp_path: Path) -> None:
+    """A DINOv2-format state dict (``mask_token`` key, as facebookresearch publishes it)
+    loads through the safe loader into an identical encoder; a mismatched one fails."""
+    cfg = RS3DConfig.tiny()
+    torch.manual_seed(1)
+    ref = build_backbone(cfg).eval()
+    state = {k: v.clone() for k, v in ref.state_dict().items()}
+    state["mask_token"] = torch.zeros(1, cfg.embed_dim)
+    torch.save(state, tmp_path / "dinov2.pth")
+    torch.manual_seed(2)
+    loaded = build_backbone(cfg, tmp_path / "dinov2.pth").eval()
+    x = torch.randn(1, 3, 64, 64)
+    torch.testing.assert_close(loaded(x), ref(x))
+    m = RS3DModel(cfg, tmp_path / "dinov2.pth")
+    torch.testing.assert_close(m.encoder.state_dict()["pos_embed"], state["pos_embed"])
+    bigger = RS3DConfig.tiny()
+    bigger.embed_dim, bigger.num_heads = 96, 3
+    with pytest.raises(CheckpointError):
+        build_backbone(bigger, tmp_path / "dinov2.pth")
+
+
+def test_losses_and_weights_by_hand() -> None:
+    a = torch.tensor([[[1.0, 2.0], [0.0, 10.0]]])
+    b = torch.tensor([[[1.5, 2.0], [0.0, 30.0]]])
+    # ratios 1.5, 1, 0/0 (NaN: not consistent, as in the public code), 3 -> 2 of 4
+    assert R.height_consistency_weight(a, b).tolist() == [0.5]
+    prob = torch.tensor([[[[0.96, 0.5]], [[0.04, 0.5]]]])  # (1, 2, 1, 2)
+    assert R.confidence_weight(prob).tolist() == [0.5]
+    cls = torch.tensor([[[0, 1], [2, 3]]])
+    h = torch.tensor([[[5.0, 6.0], [7.0, 8.0]]])
+    assert R.ground_guided_refine(h, cls).tolist() == [[[0.0, 6.0], [7.0, 0.0]]]
+    s = torch.randn(2, 5, 8)
+    assert float(R.feature_constraint_loss(s, s)) == 0.0
+    o = torch.zeros(1, 2, 2)
+    o[0, 0, 0] = o[0, 1, 0] = 1.0
+    q = torch.zeros(1, 2, 2)
+    q[0, 0, 1] = q[0, 1, 1] = 1.0
+    assert float(R.feature_constraint_loss(o, q)) == pytest.approx(1.0)
+    t, st = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        t.weight.fill_(1.0)
+        st.weight.fill_(0.0)
+    assert R.ema_update(t, st, 0) == 0.0 and float(t.weight.detach()) == 0.0
+    with torch.no_grad():
+        t.weight.fill_(1.0)
+    assert R.ema_update(t, st, 3) == pytest.approx(0.75)
+    assert float(t.weight.detach()) == pytest.approx(0.75)
+    assert R.ema_update(t, st, 10_000) == 0.99
+    gt_h, gt_m = torch.zeros(1, 2, 2), torch.tensor([[[0, 255], [1, 1]]])
+    logits = torch.zeros(1, 2, 2, 2)
+    exp = 0.5 * 0.8 * 0.0 + 0.5 * float(np.log(2))
+    assert float(R.source_loss(torch.zeros(1, 2, 2), logits, gt_h, gt_m)) == pytest.approx(exp)
+
+
+def test_classmix_and_views() -> None:
+    g = torch.Generator().manual_seed(0)
+    src = torch.full((1, 3, 4, 4), 200.0)
+    tgt = torch.full((1, 3, 4, 4), 10.0)
+    sm = torch.tensor([[[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 255, 255], [2, 2, 255, 255]]])
+    tc = torch.full((1, 4, 4), 1)
+    img, cls, h, ws, wh, m = R.classmix(src, tgt, sm, tc, torch.ones(1, 4, 4),
+                                        torch.zeros(1, 4, 4), torch.tensor([0.3]),
+                                        torch.tensor([0.6]), g)
+    n_cls = len({int(c) for c in sm[m]})
+    assert n_cls == 2  # half of the 3 classes present, rounded up
+    assert bool((img[:, 0][m] == 200).all()) and bool((img[:, 0][~m] == 10).all())
+    assert bool((cls[m] == sm[m]).all()) and bool((cls[~m] == 1).all())
+    assert bool((ws[m] == 1).all()) and torch.allclose(ws[~m], torch.tensor(0.3))
+    assert torch.allclose(wh[~m], torch.tensor(0.6)) and bool((h[m] == 1).all())
+    x = torch.rand(2, 3, 16, 16) * 255
+    v = R.photometric_view(x, g)
+    assert v.shape == x.shape and float(v.min()) >= 0 and float(v.max()) <= 255
+    assert R.strong_augment(x, g).shape == x.shape
+
+
+def test_style_augmentations() -> None:
+    rng = np.random.default_rng(0)
+    src = rng.integers(0, 120, (32, 32, 3)).astype(np.uint8)
+    ref = rng.integers(100, 256, (32, 32, 3)).astype(np.uint8)
+    # beta 0: only the DC term is swapped, i.e. each channel's mean becomes the reference's
+    dc = R.fda(src, ref, beta=0.0).astype(float) - src
+    np.testing.assert_allclose(dc, np.broadcast_to(ref.mean((0, 1)) - src.mean((0, 1)),
+                                                   dc.shape), atol=1.0)
+    out = R.fda(src, ref, beta=0.05)
+    assert abs(out.mean() - ref.mean()) < abs(src.mean() - ref.mean()) / 4
+    hm = R.histogram_match(src, ref, 1.0)
+    for c in range(3):  # the matched quantiles are the reference's
+        assert abs(np.median(hm[..., c]) - np.median(ref[..., c])) <= 2
+    pda = R.pda_standard(src, ref, 1.0).astype(float)
+    np.testing.assert_allclose(pda.reshape(-1, 3).mean(0), ref.reshape(-1, 3).mean(0), atol=1)
+    np.testing.assert_allclose(pda.reshape(-1, 3).std(0), ref.reshape(-1, 3).std(0), atol=1)
+    half = R.pda_standard(src, ref, 0.5).astype(float)
+    np.testing.assert_allclose(half.mean(), (src.mean() + pda.mean()) / 2, atol=1)
+    np.testing.assert_array_equal(R.style_augment(src, [ref], rng, p=0.0), src)
+    assert R.style_augment(src, [ref], rng, p=1.0, methods=("HM",)).mean() > 100
+
+
+def test_frozen_copy() -> None:
+    m = torch.nn.Linear(2, 2)
+    f = frozen_copy(m)
+    assert not any(p.requires_grad for p in f.parameters()) and not f.training

@@ -1,0 +1,87 @@
+"""RS3DAda training loop: it learns on source, every component runs, and the demo."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from geoneurips.segmentation.synrs3d.data import SynRS3D, SynRS3DTarget
+from geoneurips.segmentation.synrs3d.metrics import HeightMetrics
+from geoneurips.segmentation.synrs3d.model import RS3DConfig
+from geoneurips.segmentation.synrs3d.pipeline import write_demo_data
+from geoneurips.segmentation.synrs3d.training import Settings, evaluate, stack_samples, train
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, torch.Tensor]]:
+    root = tmp_path_factory.mktemp("syn")
+    write_demo_data(root, seed=3, n_source=24, n_adapt=8, n_test=8)
+    src = stack_samples(SynRS3D(root))
+    held = tmp_path_factory.mktemp("held")
+    write_demo_data(held, seed=4, n_source=8, n_adapt=1, n_test=1)  # unseen source scenes
+    return {"source": src, "held": stack_samples(SynRS3D(held)),
+            "adapt": stack_samples(SynRS3DTarget(root, "DFC19_JAX", "train", labels=False)),
+            "test": stack_samples(SynRS3DTarget(root, "DFC19_JAX", "test"))}
+
+
+def test_source_training_learns(data: dict[str, dict[str, torch.Tensor]]) -> None:
+    """80 iterations (seed 0) on source scenes; evaluated on unseen source scenes the
+    model beats predicting 0 m everywhere and the majority class. Measured (seed 0, the
+    only one tried): MAE 0.38 m vs 0.80 m, mIoU 0.82 vs 0.30 (margins asserted: 0.2 m,
+    0.25)."""
+    cfg = RS3DConfig.tiny()
+    m = train(data["source"], data["adapt"]["image"], cfg, Settings(iters=80), seed=0)
+    r = evaluate(m, data["held"], 3)
+    zero = HeightMetrics()
+    for t in data["held"]["height"].numpy():
+        zero.update(np.zeros_like(t), t)
+    mask = data["held"]["mask"].numpy()
+    valid = mask != 255
+    majority = np.bincount(mask[valid]).argmax()
+    iou_major = float((mask[valid] == majority).mean())  # IoU of the majority class
+    assert r["mae_whole"] < zero.compute()["mae_whole"] - 0.2
+    assert r["miou"] > iou_major / 3 + 0.25
+
+
+def test_every_component_runs(data: dict[str, dict[str, torch.Tensor]]) -> None:
+    """The full RS3DAda loop (style augmentation, feature constraint, EMA teacher,
+    pseudo-labels with weights, refinement, ClassMix) runs and gives finite metrics; the
+    teacher snapshot and the frozen reference differ from the initial weights."""
+    cfg = RS3DConfig.tiny()
+    s = Settings(iters=6, batch=2, style=("FDA", "HM", "PDA"), feature_constraint=1.0,
+                 uda=True, uda_start=2, warmup=2)
+    m = train(data["source"], data["adapt"]["image"], cfg, s, seed=1)
+    r = evaluate(m, data["test"], 3)
+    assert np.isfinite(r["mae_whole"]) and 0 <= r["miou"] <= 1
+    m2 = train(data["source"], data["adapt"]["image"], cfg, replace(s, uda=False), seed=1)
+    diff = sum(float((a - b).detach().abs().sum()) for a, b in zip(m.parameters(), m2.parameters(),
+                                                          strict=True))
+    assert diff > 0  # the self-training part changed the training
+
+
+@pytest.mark.slow
+def test_demo_runs_and_reports(tmp_path: Path) -> None:
+    """The quick demo writes its JSON, figure and checkpoint with both baselines and the
+    ablation. It does not clear the bar at CPU scale, so nothing asserts that it beats
+    the baselines; see the system's notes. Measured F1^HE(1.25), quick, RS3DAda / source-
+    only / HM + jitter / no self-training: seed 0 0.390 / 0.253 / 0.289 / 0.378 (with
+    unexplained regressions), seed 1 0.373 / 0.000 / 0.048 / 0.341, seed 2 0.000 / 0.307
+    / 0.293 / 0.335 (collapse)."""
+    from geoneurips.segmentation.synrs3d.inference import load_model
+    from geoneurips.segmentation.synrs3d.pipeline import demo
+
+    res = demo(tmp_path, quick=True, seed=0)
+    j = json.loads((tmp_path / "synrs3d.json").read_text())
+    assert set(j["baselines"]) == {"source_only", "source_hm_jitter"}
+    assert set(j["ablations"]) == {"no_self_training"}
+    for m in [j["metrics"], *j["baselines"].values(), *j["ablations"].values()]:
+        assert 0 <= m["f1he_1"] <= 1 and np.isfinite(m["mae_whole"]) and 0 < m["miou"] <= 1
+    assert (tmp_path / "synrs3d.png").stat().st_size > 0
+    assert res.beats_baseline == j["beats_baseline"]
+    model, classes = load_model(tmp_path / "synrs3d_rs3dada.pt")
+    assert classes == ["other", "tree", "building"] and model.config.patch_size == 8
