@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 from .env import manhattan, move, pairs_at_distance, published_reward, valid_action_mask
 
@@ -151,3 +155,21 @@ def success_ratio(grids: np.ndarray, policy: Policy, rng: np.random.Generator,
         out[f"sr_c{c}"] = float(ep.success.mean())
     out["sr_mean"] = float(np.mean([out[f"sr_c{c}"] for c in distances]))
     return out
+
+
+def memoryless_policy(net: torch.nn.Module) -> Policy:
+    """A network on (goal, current patch, patch coordinates) only: no history."""
+    import torch
+
+    from .model import patch_coordinates
+
+    def act(grids: np.ndarray, ep: Episodes, mask: np.ndarray) -> np.ndarray:
+        pos = ep.positions[-1]
+        p = int(round(np.sqrt(grids.shape[1])))
+        x = torch.cat([torch.from_numpy(ep.goal_emb), torch.from_numpy(grids[ep.grid, pos]),
+                       patch_coordinates(torch.from_numpy(pos), p)], 1)
+        with torch.no_grad():
+            logits = net(x).masked_fill(torch.from_numpy(mask) == 0, -1e9)
+        return logits.argmax(-1).numpy()  # type: ignore[no-any-return]
+
+    return act

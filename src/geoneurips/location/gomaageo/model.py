@@ -212,7 +212,7 @@ def ppo_update(ac: ActorCritic, opt: torch.optim.Optimizer, cfg: PPOConfig, stat
         opt.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
-    return float(loss)
+    return loss.item()
 
 
 class ModalityAligner(nn.Module):

@@ -15,7 +15,6 @@ return leaks into the previous one in the flat buffer).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from .agents import Episodes, Policy, random_walk, run_episodes, sample_episodes, \
-    success_ratio
+from .agents import Episodes, Policy, random_walk, run_episodes, sample_episodes, success_ratio
 from .env import move, optimal_actions, pairs_at_distance
-from .model import ActorCritic, GaspHead, PolicyConfig, PPOConfig, SequenceModel, \
-    discounted_returns, ppo_update
+from .model import (
+    ActorCritic,
+    GaspHead,
+    PolicyConfig,
+    PPOConfig,
+    SequenceModel,
+    discounted_returns,
+    ppo_update,
+)
 
 
 # ----------------------------------------------------------------------------- synthetic world
@@ -48,15 +53,31 @@ def make_world(seed: int, dim: int = 32, grid_size: int = 5, smooth: float = 1.0
     return (smooth * s + rough * r).astype(np.float32)
 
 
+def dihedral_permutations(grid_size: int = 5) -> np.ndarray:
+    """``[8, P*P]``: patch ids of the grid under the 8 rotations/reflections."""
+    ids = np.arange(grid_size * grid_size).reshape(grid_size, grid_size)
+    out = []
+    for k in range(4):
+        r = np.rot90(ids, k)
+        out += [r.ravel(), r.T.ravel()]
+    return np.stack(out)
+
+
 def make_grids(world: np.ndarray, n: int, seed: int, content: float = 0.5,
-               noise: float = 0.35) -> np.ndarray:
+               noise: float = 0.35, variants: int = 8) -> np.ndarray:
     """``[n, P*P, dim]`` grids: world code + a per-grid content vector + per-patch noise
-    (scales relative to the unit-norm code parts)."""
+    (scales relative to the unit-norm code parts). Each grid shows the world under one of the
+    first ``variants`` of the 8 rotations/reflections (identity, transpose, ...); so the goal embedding alone does not say where
+    the goal is: the agent must combine it with what it sees on the way (the paper's setting:
+    a goal patch does not reveal its place in an unseen image)."""
     rng = np.random.default_rng(seed)
     d = world.shape[1]
+    perms = dihedral_permutations(int(round(np.sqrt(world.shape[0]))))
+    which = rng.integers(variants, size=n)
+    base = world[perms[which]]
     c = rng.normal(0, content / np.sqrt(d), (n, 1, d))
     e = rng.normal(0, noise / np.sqrt(d), (n, world.shape[0], d))
-    return (world[None] + c + e).astype(np.float32)
+    return (base + c + e).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- GASP
@@ -98,7 +119,7 @@ def train_gasp(model: SequenceModel, head: GaspHead, grids: np.ndarray, steps: i
         loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     model.eval()
     return losses
 
@@ -226,5 +247,28 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     return run_demo(out_dir, quick=quick, seed=seed)
 
 
-def _unused(_: float = time.time()) -> None:  # pragma: no cover - keeps `time` import typed
-    return None
+def train_memoryless(grids: np.ndarray, steps: int, seed: int, hidden: int = 128,
+                     batch: int = 64, lr: float = 1e-3) -> torch.nn.Module:
+    """Baseline: an MLP on (goal, current patch, coordinates) trained on the same GASP
+    random walks and targets (each patch an independent sample): the practitioner's plain
+    network with the same inputs minus the history."""
+    from torch import nn
+
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    d = grids.shape[2]
+    net = nn.Sequential(nn.Linear(2 * d + 4, hidden), nn.GELU(), nn.Linear(hidden, hidden),
+                        nn.GELU(), nn.Linear(hidden, 4))
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    from .model import patch_coordinates
+
+    p = int(round(np.sqrt(grids.shape[1])))
+    for _ in range(steps):
+        g, pa, po, _ac, tg = gasp_batch(grids, rng, batch, int(rng.integers(1, 11)))
+        t = pa.shape[1]
+        x = torch.cat([g[:, None].expand(-1, t, -1), pa, patch_coordinates(po, p)], -1)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x), tg)
+        opt.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        opt.step()
+    return net.eval()
