@@ -16,6 +16,7 @@ register(
         demo="geoneurips.location.gomaageo.pipeline:demo",
         dataset="geoneurips.location.gomaageo.data:GomaaGeoGrids",
         model="geoneurips.location.gomaageo.model:SequenceModel",
+        commands={"gomaa-convert": "geoneurips.location.gomaageo.cli:gomaa_convert"},
         notes="work in progress",
     )
 )

@@ -67,8 +67,9 @@ def fit_aligner(ground: np.ndarray, aerial: np.ndarray, seed: int, steps: int = 
 
 def _ground_view(grids: np.ndarray, w: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return (grids @ w + rng.normal(0, 0.1 / np.sqrt(w.shape[1]), grids.shape)
-            ).astype(np.float32)
+    out: np.ndarray = (grids @ w + rng.normal(0, 0.1 / np.sqrt(w.shape[1]), grids.shape)
+                       ).astype(np.float32)
+    return out
 
 
 def _evaluate(te: np.ndarray, pol: Policy, seed: int, ground: np.ndarray) -> dict[str, float]:

@@ -163,7 +163,8 @@ class ActorCritic(nn.Module):
 
     def greedy(self, state: Tensor, mask: Tensor) -> Tensor:
         """Evaluation: argmax of the masked probabilities."""
-        return (self.actor(state) * mask).argmax(-1)
+        out: Tensor = (self.actor(state) * mask).argmax(-1)
+        return out
 
     def value(self, state: Tensor) -> Tensor:
         return self.critic(state).squeeze(-1)  # type: ignore[no-any-return]
@@ -204,13 +205,13 @@ def ppo_update(ac: ActorCritic, opt: torch.optim.Optimizer, cfg: PPOConfig, stat
     loss = torch.zeros(())
     for _ in range(cfg.epochs):
         dist = ac.distribution(states, masks)
-        logp = dist.log_prob(actions)
+        logp = dist.log_prob(actions)  # type: ignore[no-untyped-call]
         ratio = torch.exp(logp - old_logp)
         surr = torch.min(ratio * adv, torch.clamp(ratio, 1 - cfg.clip, 1 + cfg.clip) * adv)
         loss = (-surr + cfg.value_coef * F.mse_loss(ac.value(states), ret)
-                - cfg.entropy_coef * dist.entropy()).mean()
+                - cfg.entropy_coef * dist.entropy()).mean()  # type: ignore[no-untyped-call]
         opt.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss.backward()
         opt.step()
     return loss.item()
 

@@ -50,7 +50,8 @@ def make_world(seed: int, dim: int = 32, grid_size: int = 5, smooth: float = 1.0
     s = (s - s.mean(0)) / (np.linalg.norm(s - s.mean(0), axis=1, keepdims=True) + 1e-9)
     r = rng.normal(0, 1, (grid_size * grid_size, dim))
     r /= np.linalg.norm(r, axis=1, keepdims=True)
-    return (smooth * s + rough * r).astype(np.float32)
+    out: np.ndarray = (smooth * s + rough * r).astype(np.float32)
+    return out
 
 
 def dihedral_permutations(grid_size: int = 5) -> np.ndarray:
@@ -77,7 +78,8 @@ def make_grids(world: np.ndarray, n: int, seed: int, content: float = 0.5,
     base = world[perms[which]]
     c = rng.normal(0, content / np.sqrt(d), (n, 1, d))
     e = rng.normal(0, noise / np.sqrt(d), (n, world.shape[0], d))
-    return (base + c + e).astype(np.float32)
+    out: np.ndarray = (base + c + e).astype(np.float32)
+    return out
 
 
 # ----------------------------------------------------------------------------- GASP
@@ -148,7 +150,8 @@ class GomaaAgent:
 
     @torch.no_grad()
     def state(self, grids: np.ndarray, ep: Episodes) -> torch.Tensor:
-        return self.model(*_inputs(grids, ep))[:, -1]
+        out: torch.Tensor = self.model(*_inputs(grids, ep))[:, -1]
+        return out
 
     def policy(self) -> Policy:
         def act(grids: np.ndarray, ep: Episodes, mask: np.ndarray) -> np.ndarray:
@@ -161,7 +164,8 @@ class GomaaAgent:
                 probs = dist.probs
                 assert probs is not None
                 a = torch.multinomial(probs, 1, generator=self.rng).squeeze(1)
-                self.buffer.append((s, m, a, dist.log_prob(a), self.ac.value(s)))
+                self.buffer.append((s, m, a, dist.log_prob(a),  # type: ignore[no-untyped-call]
+                                    self.ac.value(s)))
             return a.numpy()
 
         return act
