@@ -1,9 +1,14 @@
 """The GOMAA-Geo demo: synthetic search grids where patch embeddings carry the goal signal.
 
 A world of location codes (:func:`~.pipeline.make_world`) is seen through training grids and
-through **unseen** test grids (other seeds: other content, noise and orientation); both are
+through **unseen** test grids (other seeds: other content and noise); both are
 written in the published pickled-dict layout and read back with the restricted loader
-(:class:`~.data.GomaaGeoGrids`). Every method gets the same embeddings:
+(:class:`~.data.GomaaGeoGrids`). Each grid adds a strong grid-specific content vector
+(``CONTENT`` = 3 times the code's norm) to all its patches, so the goal embedding alone
+locates the goal poorly; every patch seen on the way (at a known position) reveals that
+content, so an agent that uses its whole trajectory can remove it: the paper's point that the
+search history over the unseen area carries the goal signal. Every method gets the same
+embeddings:
 
 - ``random_walk``: uniform valid moves (the paper's random baseline);
 - ``greedy_similarity``: moves to the neighbour most similar to the goal (peeking at the
@@ -46,6 +51,7 @@ from .pipeline import (
 
 VARIANTS = 1
 SMOOTH = 0.3
+CONTENT = 3.0
 
 
 def fit_aligner(ground: np.ndarray, aerial: np.ndarray, seed: int, steps: int = 300
@@ -82,21 +88,25 @@ def _evaluate(te: np.ndarray, pol: Policy, seed: int, ground: np.ndarray) -> dic
 def run_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     started = time.perf_counter()
     torch.set_num_threads(1)
-    n_train, gasp_steps, ppo_iters = (120, 350, 20) if quick else (200, 900, 40)
+    n_train, gasp_steps, ppo_iters = (150, 500, 60) if quick else (200, 900, 100)
     world = make_world(seed, smooth=SMOOTH)
     with tempfile.TemporaryDirectory() as tmp:
         write_fixture(tmp, {
-            "train": make_grids(world, n_train, seed + 1, variants=VARIANTS),
-            "val": make_grids(world, 40, seed + 1000, variants=VARIANTS),
+            "train": make_grids(world, n_train, seed + 1, CONTENT, variants=VARIANTS),
+            "val": make_grids(world, 40, seed + 1000, CONTENT, variants=VARIANTS),
         })
         tr = GomaaGeoGrids(tmp, "train").grids
         te = GomaaGeoGrids(tmp, "val").grids
     d = tr.shape[2]
     # ground modality: an unknown linear map of the aerial embedding + noise
     w = np.random.default_rng(seed + 5).normal(0, 1 / np.sqrt(d), (d, d)).astype(np.float32)
-    al = fit_aligner(_ground_view(tr, w, seed + 6).reshape(-1, d), tr.reshape(-1, d), seed)
+    tr_ground = _ground_view(tr, w, seed + 6).reshape(-1, d)
+    al = fit_aligner(tr_ground, tr.reshape(-1, d), seed)
     with torch.no_grad():
-        te_ground = al(torch.from_numpy(_ground_view(te, w, seed + 8))).numpy()
+        # the CLIP loss aligns directions only: calibrate the scale on the training pairs
+        scale = float(np.linalg.norm(tr, axis=-1).mean()
+                      / al(torch.from_numpy(tr_ground)).norm(dim=-1).mean())
+        te_ground = scale * al(torch.from_numpy(_ground_view(te, w, seed + 8))).numpy()
 
     agent, head, info = train_gomaa(tr, seed, gasp_steps, ppo_iters)
     ours = _evaluate(te, agent.policy(), seed, te_ground)
@@ -130,7 +140,8 @@ def run_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     details: dict[str, Any] = {
         "seed": seed, "quick": quick, "train_grids": n_train, "test_grids": 40,
         "pairs_per_grid_and_C": 5, "budget": 10, "world_smooth": SMOOTH,
-        "orientation_variants": VARIANTS, "gasp_steps": gasp_steps, "ppo_iterations": ppo_iters,
+        "orientation_variants": VARIANTS, "grid_content": CONTENT, "gasp_steps": gasp_steps,
+        "ppo_iterations": ppo_iters,
         "ppo_batch_episodes": 64, "policy": PolicyConfig.tiny(d).to_dict(),
         "settings_vs_paper": "tiny transformer (64 hidden, 2 layers), GASP AdamW 1e-3 cosine, "
                              "PPO Adam 3e-3 decay 0.99 (paper: 1152 hidden, 12 layers, 1e-5 / "
