@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch.utils.data import Dataset
 
 from geoneurips.errors import DataNotFoundError, InvalidInputError
 
@@ -169,7 +171,7 @@ def grids_from_dict(d: dict[str, np.ndarray], grid_size: int = 5) -> np.ndarray:
     return np.stack(arrs).astype(np.float32)
 
 
-class GomaaGeoGrids:
+class GomaaGeoGrids(Dataset[dict[str, Any]]):
     """The GOMAA-Geo search grids of one split: ``[N, 25, D]`` patch embeddings.
 
     Published layout (``root``): ``papr_train_sat_embeds_grid_5.npy`` and
@@ -198,8 +200,6 @@ class GomaaGeoGrids:
         return int(self.grids.shape[0])
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        import torch
-
         return {"patches": torch.from_numpy(self.grids[index]), "index": index}
 
     def plot(self, sample: dict[str, Any], show_titles: bool = True,
