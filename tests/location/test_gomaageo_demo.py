@@ -13,6 +13,10 @@ full seed 0   0.880       0.061   0.583        0.755       0.882      0.203
 full seed 2   0.817       0.057   0.647        0.662       0.815      0.196
 ============  ==========  ======  ===========  ==========  =========  ========
 
+Zero-shot ground goals (``sr_mean_ground``, CLIP-aligned linear head, 1000 steps): GOMAA-Geo
+0.636 / 0.568 / 0.540 (quick seeds 0-2), 0.621 / 0.497 / 0.464 (full) against greedy
+similarity 0.605 / 0.611 / 0.608 and 0.592 / 0.609 / 0.631: a regression the demo explains.
+
 GOMAA-Geo beats the strongest baseline by 0.10-0.16 on every run (the demo asserts more than
 0.05); this test asserts, on quick seed 0, a lead of 0.08 over the strongest baseline, 0.5
 over the random walk and 0.4 over the PPO-only ablation (GASP matters).
