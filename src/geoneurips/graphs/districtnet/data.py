@@ -127,6 +127,7 @@ def read_city(path: str | Path, n: int | None = None) -> City:
         feats = doc["features"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InvalidInputError(f"{p}: not a GeoJSON FeatureCollection ({exc})") from exc
+    total = len(feats)
     if n is not None:
         feats = feats[:n]
     if not feats:
@@ -138,8 +139,9 @@ def read_city(path: str | Path, n: int | None = None) -> City:
             raise InvalidInputError(f"{p}: feature {i} lacks properties {missing}")
     props = [f["properties"] for f in feats]
     m = len(props)
-    adj = _symmetric([[int(v) for v in q["LIST_ADJACENT"] if int(v) < m] for q in props], m,
-                     str(p))
+    # a truncated city drops its links to the removed BUs; a full one must be consistent
+    adj = _symmetric([[int(v) for v in q["LIST_ADJACENT"] if m == total or int(v) < m]
+                      for q in props], m, str(p))
     lonlat = np.array([q.get("centre") or [q["CENTROID_X"], q["CENTROID_Y"]] for q in props],
                       dtype=np.float64)
     ref_raw = (doc.get("metadata") or {}).get("REFERENCE_LONGLAT")

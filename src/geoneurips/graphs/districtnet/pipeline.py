@@ -255,3 +255,18 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
                  "districtnet_fit_seconds": round(t_fit, 2),
                  "bhh_coef": coef_b.tolist(), "figliozzi_coef": coef_f.tolist()},
     )
+
+
+def default_model(seed: int = 0) -> DistrictNet:
+    """A small DistrictNet trained on 6 synthetic 12-BU cities (8 epochs, 3 FY samples)."""
+    train = [make_train_city(synthetic_city(12, 100 + i), 3, 10, i) for i in range(6)]
+    return train_districtnet(train, 8, 3, seed=seed)
+
+
+def load_districtnet(path: str | Path) -> DistrictNet:
+    """Load a checkpoint written by ``save_model(path, model, {"hidden": h, "in_dim": f})``."""
+    from ...io import load_model_state, load_weights
+
+    state, config = load_model_state(path, "DistrictNet")
+    model = DistrictNet(int(config.get("in_dim", 8)), int(config.get("hidden", 64)))
+    return load_weights(model, state, path, "DistrictNet").eval()
