@@ -36,6 +36,7 @@ __all__ = ["TrainCity", "demo", "district_city", "make_train_city", "predict_wei
            "train_districtnet"]
 
 DEMO_MARGIN = 0.0  # set from seeds once measured; see the test's docstring
+DEMO_LR = 1e-2  # the paper's 1e-3 is for 100 epochs on 100 cities; our runs are ~100 steps
 
 
 @dataclass
@@ -59,15 +60,17 @@ def make_train_city(city: City, target: int, scenarios: int, seed: int) -> Train
 
 
 def train_districtnet(data: list[TrainCity], epochs: int, samples: int = 5,
-                      epsilon: float = 1.0, seed: int = 0, hidden: int = 64) -> DistrictNet:
-    """Adam 1e-3 decayed x0.9 every 10 epochs (min 1e-4), batch 1, perturbed FY loss."""
+                      epsilon: float = 1.0, seed: int = 0, hidden: int = 64,
+                      lr: float = 1e-3) -> DistrictNet:
+    """Adam ``lr`` (paper 1e-3) decayed x0.9 every 10 epochs (min ``lr / 10``), batch 1,
+    perturbed FY loss."""
     seed_everything(seed)
     model = DistrictNet(int(data[0].graph.features.shape[1]), hidden)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     for epoch in range(epochs):
         for group in opt.param_groups:
-            group["lr"] = max(1e-3 * 0.9 ** (epoch // 10), 1e-4)
+            group["lr"] = max(lr * 0.9 ** (epoch // 10), lr / 10)
         for i in rng.permutation(len(data)):
             tc = data[int(i)]
             theta = model(tc.graph.features, tc.graph.line_graph)
@@ -189,7 +192,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
                        Path(tmp) / f"test{i}.geojson")
         tests = [DistrictCities(tmp)[i] for i in range(n_test)]
     t_fit = time.perf_counter()
-    model = train_districtnet(train, epochs, samples, seed=seed)
+    model = train_districtnet(train, epochs, samples, seed=seed, lr=DEMO_LR)
     t_fit = time.perf_counter() - t_fit
     predgnn = _fit_predgnn(train, 30 if quick else 60, seed)
     x_b = np.concatenate([[bhh_features(t.graph.city, d) for d in t.graph.candidates or []]
@@ -250,7 +253,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
                    "districtnet_ils": m("districtnet_ils")},
         details={"seed": seed, "per_city": totals, "train_cities": n_train,
                  "train_size": 12, "test_cities": n_test, "test_size": 30, "target": 3,
-                 "epochs": epochs, "fy_samples": samples, "fy_epsilon": 1.0,
+                 "epochs": epochs, "lr": DEMO_LR, "fy_samples": samples, "fy_epsilon": 1.0,
                  "train_scenarios": 10, "eval_scenarios": 20,
                  "districtnet_fit_seconds": round(t_fit, 2),
                  "bhh_coef": coef_b.tolist(), "figliozzi_coef": coef_f.tolist()},
@@ -260,7 +263,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
 def default_model(seed: int = 0) -> DistrictNet:
     """A small DistrictNet trained on 6 synthetic 12-BU cities (8 epochs, 3 FY samples)."""
     train = [make_train_city(synthetic_city(12, 100 + i), 3, 10, i) for i in range(6)]
-    return train_districtnet(train, 8, 3, seed=seed)
+    return train_districtnet(train, 8, 3, seed=seed, lr=DEMO_LR)
 
 
 def load_districtnet(path: str | Path) -> DistrictNet:
