@@ -113,7 +113,8 @@ class DistrictNet(nn.Module):
             h = conv(h, line_graph)
             if i < 2:
                 h = torch.relu(h)
-        return self.head(h).squeeze(-1)
+        out: torch.Tensor = self.head(h).squeeze(-1)
+        return out
 
 
 def solution_vector(g: CityGraph, districts: list[District],
@@ -140,8 +141,8 @@ def target_y(g: CityGraph, districts: list[District], samples: int = 20,
     """Published target: the optimal districting encoded as the average over ``samples``
     random-weight spanning trees (and depot edges) of its districts."""
     rng = np.random.default_rng(seed)
-    return np.mean([solution_vector(g, districts, rng.uniform(size=g.n_edges))
-                    for _ in range(samples)], 0)
+    return np.asarray(np.mean([solution_vector(g, districts, rng.uniform(size=g.n_edges))
+                               for _ in range(samples)], 0), dtype=np.float64)
 
 
 def fenchel_young_loss(theta: torch.Tensor, g: CityGraph, y_bar: NDArray[np.float64],

@@ -76,7 +76,7 @@ def train_districtnet(data: list[TrainCity], epochs: int, samples: int = 5,
             theta = model(tc.graph.features, tc.graph.line_graph)
             loss = fenchel_young_loss(theta, tc.graph, tc.y_bar, epsilon, samples, rng)
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
             opt.step()
     return model.eval()
 
@@ -85,7 +85,7 @@ def predict_weights(model: DistrictNet, g: CityGraph) -> NDArray[np.float64]:
     """Edge costs ``w = -theta`` for a city."""
     with torch.no_grad():
         theta = model(g.features, g.line_graph)
-    return -theta.numpy().astype(np.float64)
+    return np.asarray(-theta.numpy(), dtype=np.float64)
 
 
 def district_city(model: DistrictNet, g: CityGraph, solver: str = "auto",
@@ -138,7 +138,8 @@ class PredGNN(torch.nn.Module):
 
         h = torch.relu(self.c1(batch.x, batch.edge_index))
         h = torch.relu(self.c2(h, batch.edge_index))
-        return self.out(global_add_pool(h, batch.batch)).squeeze(-1)
+        out: torch.Tensor = self.out(global_add_pool(h, batch.batch)).squeeze(-1)
+        return out
 
 
 def _fit_predgnn(data: list[TrainCity], epochs: int, seed: int) -> PredGNN:
@@ -158,7 +159,7 @@ def _fit_predgnn(data: list[TrainCity], epochs: int, seed: int) -> PredGNN:
         for batch in DataLoader(items, batch_size=64, shuffle=True):
             loss = torch.nn.functional.mse_loss(model(batch), batch.y)
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
             opt.step()
     return model.eval()
 
@@ -168,7 +169,7 @@ def _predgnn_costs(model: PredGNN, city: City, cands: list[District]) -> NDArray
 
     with torch.no_grad():
         out = model(Batch.from_data_list([_subgraph_data(city, d) for d in cands]))
-    return out.numpy().astype(np.float64)
+    return np.asarray(out.numpy(), dtype=np.float64)
 
 
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
@@ -272,4 +273,5 @@ def load_districtnet(path: str | Path) -> DistrictNet:
 
     state, config = load_model_state(path, "DistrictNet")
     model = DistrictNet(int(config.get("in_dim", 8)), int(config.get("hidden", 64)))
-    return load_weights(model, state, path, "DistrictNet").eval()
+    load_weights(model, state, path, "DistrictNet")
+    return model.eval()

@@ -87,7 +87,7 @@ def partition(n: int, candidates: Sequence[District], costs: Sequence[float] | N
                integrality=np.ones(m), bounds=(0, 1), options={"time_limit": time_limit})
     if res.x is None:
         raise InvalidInputError(f"no feasible districting ({res.message})")
-    return [candidates[j] for j in np.flatnonzero(res.x > 0.5)]
+    return [candidates[int(j)] for j in np.flatnonzero(res.x > 0.5)]
 
 
 class _DSU:
