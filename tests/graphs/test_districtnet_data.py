@@ -20,15 +20,13 @@ from geoneurips.graphs.districtnet.data import (
 )
 from geoneurips.graphs.districtnet.solver import connected_subsets, size_bounds
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "districtnet"
-if not REAL.is_dir():
-    REAL = Path("/work/shared/data/districtnet")
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="real DistrictNet files not present")
 
+@pytest.fixture()
+def real(real_data: Path) -> Path:
+    return real_data / "districtnet"
 
-@needs_real
-def test_paris_real_file() -> None:
-    city = read_city(REAL / "Paris.geojson")
+def test_paris_real_file(real: Path) -> None:
+    city = read_city(real / "Paris.geojson")
     assert city.n == 120
     assert city.population[0] == pytest.approx(2604.76411134233)
     assert city.area[0] == pytest.approx(0.12222174332791746)
@@ -36,27 +34,25 @@ def test_paris_real_file() -> None:
     for u in range(city.n):  # symmetric, no self loops
         assert u not in city.adjacency[u]
         assert all(u in city.adjacency[v] for v in city.adjacency[u])
-    raw = json.loads((REAL / "Paris.geojson").read_text())["features"]
+    raw = json.loads((real / "Paris.geojson").read_text())["features"]
     assert sum(len(f["properties"]["LIST_ADJACENT"]) for f in raw) == 2 * len(city.edges())
     # local km: BU 0 is ~0.72 km east and ~3.1 km south of the reference point
     assert city.xy[0] == pytest.approx([0.724, -3.115], abs=0.01)
     assert city.polygons is not None and city.polygons[0]["type"] == "Polygon"
 
 
-@needs_real
-def test_city1_first_n_and_dataset() -> None:
-    city = read_city(REAL / "city1.geojson", n=10)
+def test_city1_first_n_and_dataset(real: Path) -> None:
+    city = read_city(real / "city1.geojson", n=10)
     assert city.n == 10
     assert all(v < 10 for nb in city.adjacency for v in nb)
-    ds = DistrictCities(REAL)
+    ds = DistrictCities(real)
     assert len(ds) == 2 and {ds[i].n for i in range(2)} == {30, 120}
     fig = ds.plot(ds[0], [list(range(ds[0].n))])
     assert fig is not None
 
 
-@needs_real
-def test_tsp_costs_real_file() -> None:
-    costs = read_tsp_costs(REAL / "city51_C_30_3_tsp.train_and_test.json")
+def test_tsp_costs_real_file(real: Path) -> None:
+    costs = read_tsp_costs(real / "city51_C_30_3_tsp.train_and_test.json")
     assert len(costs) == 169
     assert costs[frozenset({0, 1})] == pytest.approx(22.5411)
     assert costs[frozenset({0, 2})] == pytest.approx(19.05148)

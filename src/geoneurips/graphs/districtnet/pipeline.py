@@ -184,7 +184,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
 
     started = time.perf_counter()
     seed_everything(seed)
-    n_train, n_test, epochs, samples = (6, 2, 8, 3) if quick else (10, 3, 15, 5)
+    n_train, n_test, epochs, samples = (6, 2, 15, 3) if quick else (10, 3, 40, 5)
     train = [make_train_city(synthetic_city(12, 100 + 50 * seed + i), 3, 10, i)
              for i in range(n_train)]
     with tempfile.TemporaryDirectory() as tmp:
