@@ -96,9 +96,21 @@ def test_local_search_matches_exact_on_small_city() -> None:
     ils = iterated_local_search(city.adjacency, 3, lambda d: cmst_cost(d, ei, dep, w)[0],
                                 order, iterations=50, seed=0)
     assert sorted(b for d in ils for b in d) == list(range(12))
-    assert all(2 <= len(d) <= 4 for d in ils)
+    assert all(2 <= len(d) <= 4 for d in ils) and len(ils) == 4
     got = sum(cmst_cost(d, ei, dep, w)[0] for d in ils)
     assert best - 1e-9 <= got <= 1.10 * best
+
+
+def test_local_search_keeps_district_count() -> None:
+    city = synthetic_city(40, 3)
+    edges = city.edges()
+    w = np.random.default_rng(3).uniform(size=len(edges))
+    order = sorted(edges, key=lambda e: w[edges.index(e)])
+    for target, k in ((3, 13), (6, 7), (4, 10)):
+        got = iterated_local_search(city.adjacency, target, lambda d: float(len(d) ** 2),
+                                    order, iterations=5, seed=0, k=k)
+        assert len(got) == k
+        assert sorted(b for d in got for b in d) == list(range(40))
 
 
 def test_two_opt_square_and_brute_force() -> None:

@@ -99,7 +99,7 @@ def district_city(model: DistrictNet, g: CityGraph, solver: str = "auto",
     return iterated_local_search(
         g.city.adjacency, g.target,
         lambda d: cmst_cost(d, g.edge_index, g.depot_edge, w)[0], order,
-        iterations=iterations, seed=seed)
+        iterations=iterations, seed=seed, k=g.k)
 
 
 def _centre_tsp(city: City, d: District) -> float:

@@ -151,16 +151,66 @@ def _connected(nodes: set[int], adj: Sequence[Sequence[int]]) -> bool:
     return len(seen) == len(nodes)
 
 
+def _split(nodes: set[int], adj: Sequence[Sequence[int]]) -> tuple[set[int], set[int]]:
+    """Cut a connected set at the BFS-tree edge giving the most balanced two parts."""
+    root = min(nodes)
+    parent = {root: root}
+    order = [root]
+    for u in order:
+        for v in adj[u]:
+            if v in nodes and v not in parent:
+                parent[v] = u
+                order.append(v)
+    below = {u: 1 for u in order}
+    for u in reversed(order[1:]):
+        below[parent[u]] += below[u]
+    cut = min(order[1:], key=lambda u: abs(len(nodes) - 2 * below[u]))
+    part = {cut}
+    stack = [cut]
+    while stack:
+        u = stack.pop()
+        for v in adj[u]:
+            if v in nodes and parent.get(v) == u:
+                part.add(v)
+                stack.append(v)
+    return nodes - part, part
+
+
+def _fix_count(groups: dict[int, set[int]], label: list[int], adj: Sequence[Sequence[int]],
+               k: int) -> None:
+    """Merge the smallest adjacent pair / split the largest district until ``k`` remain."""
+    while len(groups) > k:
+        pairs = {(min(label[u], label[v]), max(label[u], label[v]))
+                 for u in range(len(adj)) for v in adj[u] if label[u] != label[v]}
+        if not pairs:
+            break
+        g, h = min(pairs, key=lambda p: (len(groups[p[0]]) + len(groups[p[1]]), p))
+        for b in groups.pop(g):
+            label[b] = h
+            groups[h].add(b)
+    while len(groups) < k:
+        g = max(groups, key=lambda g: (len(groups[g]), g))
+        if len(groups[g]) < 2:
+            break
+        keep, part = _split(groups[g], adj)
+        new = max(groups) + 1 + len(adj)
+        groups[g] = keep
+        groups[new] = part
+        for b in part:
+            label[b] = new
+
+
 def iterated_local_search(adj: Sequence[Sequence[int]], target: int,
                           cost: Callable[[District], float], edge_order: Sequence[tuple[int, int]],
                           iterations: int = 200, seed: int = 0,
-                          penalty: float = 1e4) -> list[District]:
+                          penalty: float = 1e4, k: int | None = None) -> list[District]:
     """Iterated local search on a district cost (paper, Section 4.3; the published
     1200 s / perturbation-probability schedule is replaced by an iteration budget).
 
     Construction: Kruskal over ``edge_order`` (cheapest learned edges first) merging
-    components while they stay within the size bound; components below the lower bound are
-    merged into a neighbour. Local search: move a BU to an adjacent district when both stay
+    components up to the target size; components below the lower bound are merged into a
+    neighbour, then adjacent districts are merged or districts split along their spanning
+    tree until there are ``k`` (default ``round(N / t)``), which the moves keep. Local search: move a BU to an adjacent district when both stay
     connected and the penalised cost (``penalty`` per BU outside the size bounds) drops.
     Perturbation: a few random feasible moves, then local search again; the best is kept."""
     n = len(adj)
@@ -184,6 +234,7 @@ def iterated_local_search(adj: Sequence[Sequence[int]], target: int,
                 for b in groups.pop(g):
                     label[b] = h
                     groups[h].add(b)
+    _fix_count(groups, label, adj, k if k is not None else max(1, round(n / target)))
     cache: dict[District, float] = {}
 
     def price(s: set[int]) -> float:
