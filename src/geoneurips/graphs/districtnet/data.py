@@ -4,7 +4,8 @@ The published layout (github cheikh025/DistrictNet, ``data/geojson/<city>.geojso
 ``data/tspCosts/<city>_C_30_3_tsp.train_and_test.json``):
 
 - a GeoJSON ``FeatureCollection`` whose features are basic units (BUs) with properties
-  ``AREA`` (km2), ``PERIMETER`` (km), ``LIST_ADJACENT`` (0-based ids), ``POPULATION``,
+  ``AREA``, ``PERIMETER`` (in the units of the published files: Paris's 120 areas sum to
+  about 11, so they are not km2; our synthetic cities use km2 and km), ``LIST_ADJACENT`` (0-based ids), ``POPULATION``,
   ``DENSITY``, ``centre`` ``[lon, lat]`` and a Polygon geometry, plus
   ``metadata.REFERENCE_LONGLAT``;
 - ``{"districts": [{"list-blocks": [ids], "average-cost": float}]}``, the sample-average
@@ -51,7 +52,7 @@ class City:
     Attributes:
         name: city name.
         adjacency: sorted neighbour lists (symmetric, 0-based).
-        population, area, perimeter, density: per-BU arrays (area in km2, perimeter km).
+        population, area, perimeter, density: per-BU arrays (units as in the file).
         lonlat: (N, 2) BU centres in degrees.
         xy: (N, 2) BU centres in local km about ``reference``.
         depot: (2,) depot in local km (bounding-box centre of the BU centres).

@@ -242,8 +242,9 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     baselines = {k: m(k) for k in ("bhh", "figliozzi", "predgnn", "avg_tsp")}
     fig, axes = new_figure(2, 1, size=4.5)
     names = [*baselines, "cmst_distance", "districtnet_ils", "districtnet"]
-    axes[0, 0].barh(names, [float(np.mean(totals[k])) for k in names],
-                    color=["grey"] * (len(names) - 1) + ["tab:green"])
+    vals = [float(np.mean(totals[k])) for k in names]
+    axes[0, 0].barh(names, vals, color=["grey"] * (len(names) - 1) + ["tab:green"])
+    axes[0, 0].set_xlim(0.97 * min(vals), 1.01 * max(vals))
     axes[0, 0].set_xlabel("expected TSP cost (held-out cities, mean)")
     tests[0].plot([sorted(d) for d in shown], ax=axes[0, 1])
     return finish(
