@@ -1,0 +1,141 @@
+"""Districting pieces checked against hand-worked values and brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from geoneurips.errors import InvalidInputError
+from geoneurips.graphs.districtnet.data import synthetic_city
+from geoneurips.graphs.districtnet.solver import (
+    cmst_cost,
+    connected_subsets,
+    iterated_local_search,
+    partition,
+    size_bounds,
+)
+from geoneurips.graphs.districtnet.tsp import (
+    bhh_features,
+    expected_tsp_cost,
+    tour_length,
+    two_opt_tour,
+)
+
+PATH4 = [[1], [0, 2], [1, 3], [2]]
+
+
+def test_size_bounds() -> None:
+    assert size_bounds(3) == (2, 4)
+    assert size_bounds(6) == (4, 8)
+    assert size_bounds(10) == (8, 12)
+    with pytest.raises(InvalidInputError):
+        size_bounds(0)
+
+
+def test_connected_subsets_hand() -> None:
+    got = {tuple(sorted(s)) for s in connected_subsets(PATH4, 2, 3)}
+    assert got == {(0, 1), (1, 2), (2, 3), (0, 1, 2), (1, 2, 3)}
+    cycle = [[1, 3], [0, 2], [1, 3], [2, 0]]
+    assert len(connected_subsets(cycle, 2, 2)) == 4
+    assert len(connected_subsets(cycle, 3, 3)) == 4
+
+
+def _connected(c: tuple[int, ...], adj: list[list[int]]) -> bool:
+    seen, stack = {c[0]}, [c[0]]
+    while stack:
+        for v in adj[stack.pop()]:
+            if v in c and v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return len(seen) == len(c)
+
+
+def test_connected_subsets_brute_force() -> None:
+    adj = synthetic_city(9, 5).adjacency
+    want = {frozenset(c) for k in range(2, 5) for c in itertools.combinations(range(9), k)
+            if _connected(c, adj)}
+    got = connected_subsets(adj, 2, 4)
+    assert len(got) == len(set(got))
+    assert set(got) == want
+
+
+def test_partition_hand() -> None:
+    cands = [frozenset(s) for s in ([0, 1], [2, 3], [1, 2], [0], [3], [0, 1, 2])]
+    # {01, 23} costs 2 + 2; {0, 12, 3} costs 1 + 1 + 1 (cheaper with free k)
+    costs = [2.0, 2.0, 1.0, 1.0, 1.0, 10.0]
+    assert set(partition(4, cands, costs)) == {cands[2], cands[3], cands[4]}
+    assert set(partition(4, cands, costs, k=2)) == {cands[0], cands[1]}
+    with pytest.raises(InvalidInputError):
+        partition(4, cands[:3], [1.0, 1.0, 1.0], k=3)
+
+
+def test_cmst_cost_hand() -> None:
+    # triangle 0-1-2 with edges (0,1)=1, (1,2)=2, (0,2)=5; depot edges 3, 4, 0.5
+    edge_index = {(0, 1): 0, (1, 2): 1, (0, 2): 2}
+    w = np.array([1.0, 2.0, 5.0, 3.0, 4.0, 0.5])
+    cost, chosen = cmst_cost(frozenset({0, 1, 2}), edge_index, [3, 4, 5], w)
+    assert cost == pytest.approx(1 + 2 + 0.5)
+    assert sorted(chosen) == [0, 1, 5]
+    with pytest.raises(InvalidInputError):
+        cmst_cost(frozenset({0, 2}), {(0, 1): 0}, [3, 4, 5], w)
+
+
+def test_local_search_matches_exact_on_small_city() -> None:
+    city = synthetic_city(12, 7)
+    rng = np.random.default_rng(0)
+    edges = city.edges()
+    w = rng.uniform(0.5, 2.0, len(edges) + city.n)
+    ei = {e: i for i, e in enumerate(edges)}
+    dep = [len(edges) + b for b in range(city.n)]
+    cands = connected_subsets(city.adjacency, 2, 4)
+    exact = partition(city.n, cands, [cmst_cost(d, ei, dep, w)[0] for d in cands], k=4)
+    best = sum(cmst_cost(d, ei, dep, w)[0] for d in exact)
+    order = sorted(edges, key=lambda e: w[ei[e]])
+    ils = iterated_local_search(city.adjacency, 3, lambda d: cmst_cost(d, ei, dep, w)[0],
+                                order, iterations=50, seed=0)
+    assert sorted(b for d in ils for b in d) == list(range(12))
+    assert all(2 <= len(d) <= 4 for d in ils) and len(ils) == 4
+    got = sum(cmst_cost(d, ei, dep, w)[0] for d in ils)
+    assert best - 1e-9 <= got <= 1.10 * best
+
+
+def test_local_search_keeps_district_count() -> None:
+    city = synthetic_city(40, 3)
+    edges = city.edges()
+    w = np.random.default_rng(3).uniform(size=len(edges))
+    order = sorted(edges, key=lambda e: w[edges.index(e)])
+    for target, k in ((3, 13), (6, 7), (4, 10)):
+        got = iterated_local_search(city.adjacency, target, lambda d: float(len(d) ** 2),
+                                    order, iterations=5, seed=0, k=k)
+        assert len(got) == k
+        assert sorted(b for d in got for b in d) == list(range(40))
+
+
+def test_two_opt_square_and_brute_force() -> None:
+    sq = np.array([[0, 0], [1, 1], [1, 0], [0, 1]], dtype=float)
+    assert tour_length(sq, two_opt_tour(sq)) == pytest.approx(4.0)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        pts = rng.uniform(size=(7, 2))
+        opt = min(tour_length(pts, np.array((0, *p))) for p in
+                  itertools.permutations(range(1, 7)))
+        got = tour_length(pts, two_opt_tour(pts))
+        assert opt - 1e-9 <= got <= 1.10 * opt
+
+
+def test_expected_tsp_cost_and_bhh_hand() -> None:
+    city = synthetic_city(4, 0)
+    city.depot = np.zeros(2)
+    city.xy = np.array([[3.0, 0.0], [0.0, 4.0], [9.0, 9.0], [9.0, 8.0]])
+    # scenario 1: one customer in BU 0 at (3, 0) -> 6; scenario 2: (3, 0) and (0, 4) -> 12
+    sc = [[np.array([[3.0, 0.0]]), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 2))],
+          [np.array([[3.0, 0.0]]), np.array([[0.0, 4.0]]), np.zeros((0, 2)), np.zeros((0, 2))]]
+    assert expected_tsp_cost(city, [0, 1], sc) == pytest.approx(9.0)
+    city.population = np.array([1.0, 1.0, 1.0, 1.0])
+    city.area = np.array([2.0, 2.0, 1.0, 1.0])
+    f = bhh_features(city, [0, 1], rate=2.0)  # n = 4 customers, A = 4, centroid (1.5, 2)
+    assert f == pytest.approx([2 * 2.5, 4.0])
+    g = bhh_features(city, [0, 1], rate=2.0, kind="fig")
+    assert g == pytest.approx([5.0, 4.0 * 3 / 4, 1.0, 1.0])
