@@ -152,7 +152,7 @@ def write_city(root: str | Path, seg: RoadSegments, road_feat: NDArray[np.float3
         edges.to_file(tmp, driver="GeoJSON")
     ids = np.unique(np.concatenate([seg.u, seg.v]))
     if node_xy is None:
-        first = {}
+        first: dict[int, NDArray[np.float64]] = {}
         for a, b, g in zip(seg.u, seg.v, seg.geometry, strict=True):
             first.setdefault(int(a), g[0])
             first.setdefault(int(b), g[-1])
@@ -244,7 +244,7 @@ class GarnerCity:
             "svi": torch.as_tensor(self.svi),
             "edge_index": torch.as_tensor(line_graph(self.segments.u, self.segments.v)),
             "road_function": torch.as_tensor(self.road_function),
-            "speed_index": torch.as_tensor(self.speed_index),
+            "speed_index": torch.as_tensor(self.speed_index.copy()),
             "speed": torch.as_tensor(self.speed, dtype=torch.float32),
         }
         return self.transforms(sample) if self.transforms else sample

@@ -107,7 +107,7 @@ def road_function_eval(emb: ArrayLike, labels: ArrayLike, runs: int = 30,
         opt = torch.optim.Adam(probe.parameters(), lr=lr)
         for _ in range(epochs):
             opt.zero_grad()
-            nn.functional.cross_entropy(probe(xt[train]), yt[train]).backward()
+            nn.functional.cross_entropy(probe(xt[train]), yt[train]).backward()  # type: ignore[no-untyped-call]
             opt.step()
         with torch.no_grad():
             probs = torch.softmax(probe(xt[test]), 1).numpy()
@@ -133,7 +133,7 @@ def speed_eval(emb: ArrayLike, road_ids: ArrayLike, speed: ArrayLike, runs: int 
         opt = torch.optim.Adam(probe.parameters(), lr=lr)
         for _ in range(epochs):
             opt.zero_grad()
-            nn.functional.mse_loss(probe(xt[train]).squeeze(1), yt[train]).backward()
+            nn.functional.mse_loss(probe(xt[train]).squeeze(1), yt[train]).backward()  # type: ignore[no-untyped-call]
             opt.step()
         with torch.no_grad():
             pred = probe(xt[test]).squeeze(1).numpy()

@@ -99,7 +99,8 @@ def _gcn_operator(edge_index: Tensor, n: int) -> Tensor:
     ei, _ = add_remaining_self_loops(edge_index, num_nodes=n)
     deg = torch.bincount(ei[1], minlength=n).float()
     w = deg[ei[0]].rsqrt() * deg[ei[1]].rsqrt()
-    return torch.sparse_coo_tensor(torch.stack([ei[1], ei[0]]), w, (n, n)).coalesce()
+    op: Tensor = torch.sparse_coo_tensor(torch.stack([ei[1], ei[0]]), w, (n, n)).coalesce()
+    return op
 
 
 def ppr_diffusion(edge_index: Tensor, n: int, alpha: float = 0.2, k: int = 20,
@@ -146,7 +147,8 @@ def knn_graph(x: Tensor, k: int = 6, block: int = 2048) -> Tensor:
         idx = sim.topk(k, dim=1).indices
         src.append(idx.reshape(-1))
         dst.append(rows.repeat_interleave(k))
-    return to_undirected(torch.stack([torch.cat(src), torch.cat(dst)]), num_nodes=n)
+    out: Tensor = to_undirected(torch.stack([torch.cat(src), torch.cat(dst)]), num_nodes=n)
+    return out
 
 
 def random_regular_graph(n: int, d: int = 20, seed: int = 0) -> Tensor:
@@ -160,7 +162,8 @@ def random_regular_graph(n: int, d: int = 20, seed: int = 0) -> Tensor:
         d -= 1
     g = nx.random_regular_graph(d, n, seed=seed)
     e = torch.tensor(list(g.edges()), dtype=torch.long).reshape(-1, 2).T
-    return to_undirected(e, num_nodes=n)
+    out: Tensor = to_undirected(e, num_nodes=n)
+    return out
 
 
 def build_views(line_edges: Tensor, svi: Tensor, cfg: GarnerConfig, seed: int = 0) -> Views:
@@ -231,7 +234,8 @@ class _Base(nn.Module):
             h = h + self.enc2(x, v.diff_index, v.diff_weight)
         if self.kind == "garner":
             h = h + self.enc3(x, v.sim)
-        return h
+        out: Tensor = h
+        return out
 
     def loss(self, road: Tensor, svi: Tensor, v: Views, perm: Tensor) -> Tensor:
         """The contrastive loss on one (sub)graph; ``perm`` shuffles the features."""
@@ -309,7 +313,7 @@ def train_contrastive(kind: Kind, road: NDArray[np.float32] | Tensor,
         perm = torch.randperm(size, generator=gen)
         opt.zero_grad()
         loss = model.loss(road_t[idx], svi_t[idx], sub, perm)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         curve.append(float(loss))
         if curve[-1] < best:  # the parameters that gave this loss, before the step
             best, best_state = curve[-1], copy.deepcopy(model.state_dict())

@@ -189,7 +189,10 @@ def encode_road_features(attrs: dict[str, list[Any]]) -> NDArray[np.float32]:
     the "missing" slot (or to no slot for highway) instead of raising ``KeyError``.
     """
     n = len(attrs["highway"])
-    get = lambda k: attrs.get(k, [None] * n)  # noqa: E731
+
+    def get(key: str) -> list[Any]:
+        return attrs.get(key, [None] * n)
+
     highway = [_first(h) for h in get("highway")]
     lengths = np.array([0.0 if _missing(x) else float(_first(x)) for x in get("length")])
     ints = np.clip(np.round(lengths), 0, 2**LENGTH_BITS - 1).astype(np.int64)

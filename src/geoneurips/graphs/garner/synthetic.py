@@ -99,9 +99,11 @@ def synthetic_city(grid: int = 20, seed: int = 0, n_configs: int = 48, patch: fl
 
     u, v, s_of = [], [], []
     for s, (a, b) in enumerate(streets_a):
-        u.append(a), v.append(b), s_of.append(s)
-        if not oneway_street[s]:
-            u.append(b), v.append(a), s_of.append(s)
+        pairs = [(a, b)] if oneway_street[s] else [(a, b), (b, a)]
+        for x, y in pairs:
+            u.append(int(x))
+            v.append(int(y))
+            s_of.append(s)
     s_idx = np.array(s_of)
     u_a, v_a = np.array(u, dtype=np.int64), np.array(v, dtype=np.int64)
     geoms = [np.stack([xy[a], xy[b]]) for a, b in zip(u_a, v_a, strict=True)]

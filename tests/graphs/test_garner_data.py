@@ -1,0 +1,174 @@
+"""Garner's readers: real OSM extracts and street graphs we did not write, the published
+layout (fixture round trip), the published road features, street-view feature files.
+
+Real files (``../shared/data/roads``): OSMnx's own test extracts (West Oakland ``.osm.bz2``,
+a Bavarian ``planet_*.osm``, an empty ``short.graphml``) and momepy's OSMnx-style NYC
+GraphML (projected CRS). No file in Garner's published layout is public (the city data is
+on the authors' Google Drive), so that layout is checked on our fixture writer only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+
+from geoneurips.errors import DataNotFoundError, InvalidInputError
+from geoneurips.graphs.garner.data import GarnerCity, load_svi, write_fixture
+from geoneurips.graphs.garner.roads import (
+    DRIVABLE,
+    FEATURE_BLOCKS,
+    encode_road_features,
+    line_graph,
+    read_roads,
+)
+
+
+def _block(feat: np.ndarray, name: str) -> np.ndarray:
+    start = 0
+    for n, w in FEATURE_BLOCKS:
+        if n == name:
+            return feat[:, start:start + w]
+        start += w
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize(("name", "n_seg", "bounds"), [
+    ("osmnx/West-Oakland.osm.bz2", 71, (-122.31, 37.80, -122.29, 37.82)),
+    ("osmnx/planet_10.068,48.135_10.071,48.137.osm", 36, (10.06, 48.13, 10.08, 48.14)),
+    ("momepy/nyc_graph.graphml", 73, (-74.0, 40.77, -73.96, 40.80)),
+])
+def test_real_road_files(real_data: Path, name: str, n_seg: int,
+                         bounds: tuple[float, float, float, float]) -> None:
+    seg = read_roads(real_data / "roads" / name)
+    assert len(seg) == n_seg
+    assert all(str(h).strip("[]'").split("'")[0] in DRIVABLE for h in seg.attrs["highway"])
+    xy = np.concatenate(seg.geometry)
+    assert (xy[:, 0] > bounds[0]).all() and (xy[:, 0] < bounds[2]).all()  # EPSG:4326
+    assert (xy[:, 1] > bounds[1]).all() and (xy[:, 1] < bounds[3]).all()
+    feat = seg.features()
+    assert feat.shape == (n_seg, sum(w for _, w in FEATURE_BLOCKS))
+    assert (_block(feat, "highway").sum(1) <= 1).all()
+    assert (_block(feat, "oneway").sum(1) == 1).all()
+    assert np.all(np.array(seg.attrs["length"], dtype=float) > 0)
+    # the line graph equals networkx's line graph of the directed (key-0) segment graph
+    g = nx.DiGraph()
+    g.add_edges_from(zip(seg.u.tolist(), seg.v.tolist(), strict=True))
+    assert g.number_of_edges() == n_seg
+    index = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(seg.u, seg.v, strict=True))}
+    expected = {(index[a], index[b]) for a, b in nx.line_graph(g).edges()}
+    ei = seg.line_graph()
+    assert set(zip(ei[0].tolist(), ei[1].tolist(), strict=True)) == expected
+
+
+def test_real_empty_graphml_is_refused(real_data: Path) -> None:
+    with pytest.raises(InvalidInputError, match="no edges"):
+        read_roads(real_data / "roads" / "osmnx" / "short.graphml")
+
+
+def test_nyc_published_features_by_hand(real_data: Path) -> None:
+    seg = read_roads(real_data / "roads" / "momepy" / "nyc_graph.graphml")
+    feat = seg.features()
+    i = 0  # Amsterdam Avenue: primary, oneway, 3 lanes, 81.107 m
+    assert seg.attrs["highway"][i] == "primary" and seg.attrs["lanes"][i] == "3"
+    assert _block(feat, "highway")[i].tolist() == [0, 1, 0, 0, 0, 0]
+    assert _block(feat, "lanes")[i].tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0]
+    assert _block(feat, "oneway")[i].tolist() == [0, 1]
+    assert _block(feat, "length")[i].tolist() == [int(b) for b in np.binary_repr(81, 16)]
+    assert _block(feat, "maxspeed")[i].tolist() == [1] + [0] * 11  # missing slot
+
+
+def test_feature_dictionaries() -> None:
+    attrs = {"highway": [["trunk_link", "primary"], "living_street", "track"],
+             "maxspeed": ["30 mph", None, "90"], "tunnel": ["no", "building_passage", None],
+             "access": ["residents", "destination", "yes"], "length": [1.0, 300.4, 65535.0],
+             "oneway": [True, False, None], "reversed": [False, True, False],
+             "lanes": ["2", ["1", "2"], None], "bridge": ["viaduct", None, "yes"],
+             "junction": [None, "roundabout", None]}
+    f = encode_road_features(attrs)
+    assert _block(f, "highway").tolist() == [[1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0], [0] * 6]
+    assert _block(f, "maxspeed")[:, [0, 5, 11]].tolist() == [[0, 1, 0], [1, 0, 0], [0, 0, 1]]
+    assert _block(f, "tunnel").tolist() == [[1, 0, 0], [0, 0, 1], [1, 0, 0]]
+    assert _block(f, "access").tolist() == [[1, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 1, 0, 0, 0]]
+    assert _block(f, "lanes")[1].tolist() == [0, 1, 1, 0, 0, 0, 0, 0, 0]
+    assert _block(f, "length")[1].tolist() == [int(b) for b in np.binary_repr(300, 16)]
+    assert _block(f, "length")[2].sum() == 16
+    assert _block(f, "bridge").tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
+
+
+def test_line_graph_by_hand() -> None:
+    # 0:(1->2) 1:(2->1) 2:(2->3) 3:(3->1)
+    ei = line_graph(np.array([1, 2, 2, 3]), np.array([2, 1, 3, 1]))
+    assert sorted(zip(ei[0].tolist(), ei[1].tolist(), strict=True)) == [
+        (0, 1), (0, 2), (1, 0), (2, 3), (3, 0)]
+
+
+def test_fixture_round_trip(tmp_path: Path) -> None:
+    root = write_fixture(tmp_path / "city", seed=3, grid=6)
+    for rel in ("data_processed/edges.geojson", "data_processed/nodes.geojson",
+                "data_processed/road_feat.npz", "data_processed/svi_emb/svi_emb_on_road_50.pt",
+                "task/road_function.npz", "task/average_speed.csv"):
+        assert (root / rel).is_file(), rel
+    ds = GarnerCity(root)
+    s = ds[0]
+    n = len(ds.segments)
+    assert s["road_feat"].shape == (n, 60) and s["svi"].shape == (n, 64)
+    assert s["edge_index"].max() < n and s["edge_index"].shape[0] == 2
+    assert set(np.unique(s["road_function"].numpy())) <= {-100, 0, 1, 2, 3, 4, 5}
+    assert (s["speed"] > 0).all() and s["speed_index"].max() < n
+    with np.load(root / "data_processed/road_feat.npz") as z:  # published key
+        assert np.array_equal(z["arr_0"], s["road_feat"].numpy())
+    assert torch.load(root / "data_processed/svi_emb/svi_emb_on_road_50.pt",
+                      weights_only=True).shape == (n, 64)
+    fig = ds.plot(s)
+    assert fig is not None
+
+
+def test_missing_city(tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError, match="road_feat.npz"):
+        GarnerCity(tmp_path)
+
+
+def test_svi_files(tmp_path: Path) -> None:
+    arr = np.arange(12, dtype=np.float32).reshape(4, 3) + 1
+    arr[2] = 0  # no image matched: imputed with the mean of the others
+    np.save(tmp_path / "a.npy", arr)
+    got = load_svi(tmp_path / "a.npy", 4)
+    assert np.allclose(got[2], arr[[0, 1, 3]].mean(0))
+    torch.save(torch.as_tensor(arr), tmp_path / "a.pt")
+    assert np.allclose(load_svi(tmp_path / "a.pt", 4), got)
+    np.savez(tmp_path / "a.npz", embedding=arr[[0, 1, 3]], road_id=np.array([0, 1, 3]))
+    assert np.allclose(load_svi(tmp_path / "a.npz", 4), got)
+    with pytest.raises(InvalidInputError, match="4 rows but the network has 5"):
+        load_svi(tmp_path / "a.npy", 5)
+    torch.save({"x": torch.zeros(2)}, tmp_path / "b.pt")
+    with pytest.raises(InvalidInputError, match="one tensor"):
+        load_svi(tmp_path / "b.pt", 2)
+    with pytest.raises(DataNotFoundError):
+        load_svi(tmp_path / "none.npy", 2)
+
+
+def test_geojson_without_junction_ids(tmp_path: Path) -> None:
+    import geopandas as gpd
+    from shapely.geometry import LineString, Point
+
+    lines = [LineString([(0, 0), (0.001, 0)]), LineString([(0.001, 0), (0.001, 0.001)]),
+             LineString([(0.001, 0.001), (0, 0)])]
+    gpd.GeoDataFrame({"highway": ["primary", "residential", "service"]}, geometry=lines,
+                     crs=4326).to_file(tmp_path / "r.geojson", driver="GeoJSON")
+    seg = read_roads(tmp_path / "r.geojson")
+    assert sorted(zip(*seg.line_graph().tolist(), strict=True)) == [(0, 1), (1, 2), (2, 0)]
+    assert 100 < seg.attrs["length"][0] < 125  # metres
+    gpd.GeoDataFrame(geometry=[Point(0, 0)], crs=4326).to_file(tmp_path / "p.geojson",
+                                                                driver="GeoJSON")
+    with pytest.raises(InvalidInputError, match="LineString"):
+        read_roads(tmp_path / "p.geojson")
+    (tmp_path / "x.txt").write_text("x")
+    with pytest.raises(InvalidInputError, match="unsupported"):
+        read_roads(tmp_path / "x.txt")
+    (tmp_path / "bad.osm").write_text("<osm><way")
+    with pytest.raises(InvalidInputError):
+        read_roads(tmp_path / "bad.osm")

@@ -1,0 +1,103 @@
+"""Garner's views, contrastive terms and training (tiny configuration)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from sklearn.preprocessing import MinMaxScaler
+
+from geoneurips.graphs.garner.model import (
+    DGI,
+    MVGRL,
+    Garner,
+    GarnerConfig,
+    build_views,
+    knn_graph,
+    ppr_diffusion,
+    random_regular_graph,
+    train_contrastive,
+)
+from geoneurips.graphs.garner.synthetic import synthetic_city
+
+
+def _dense_ppr(edges: np.ndarray, n: int, alpha: float, k: int, eps: float) -> np.ndarray:
+    """Dense APPNP on the identity, thresholded and MinMax-scaled (sklearn): a reference."""
+    a = np.zeros((n, n))
+    a[edges[1], edges[0]] = 1.0  # rows: targets
+    a[np.arange(n), np.arange(n)] = 1.0
+    deg = a.sum(1)
+    op = a / np.sqrt(deg[:, None]) / np.sqrt(deg[None, :])
+    x0 = np.eye(n)
+    x = x0
+    for _ in range(k):
+        x = (1 - alpha) * op @ x + alpha * x0
+    x[x < eps] = 0
+    return MinMaxScaler().fit_transform(x)
+
+
+def test_ppr_matches_dense_reference() -> None:
+    g = nx.gnm_random_graph(30, 70, seed=1)
+    e = np.array(list(g.edges())).T
+    e = np.concatenate([e, e[::-1]], 1)
+    ref = _dense_ppr(e, 30, 0.2, 20, 0.01)
+    idx, w = ppr_diffusion(torch.as_tensor(e), 30, block=7)  # several column blocks
+    got = np.zeros((30, 30))
+    got[idx[0].numpy(), idx[1].numpy()] = w.numpy()
+    assert np.allclose(got, ref, atol=1e-5)
+
+
+def test_knn_and_random_regular() -> None:
+    x = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.95, 0.0]])
+    ei = knn_graph(x, k=1)
+    pairs = set(zip(ei[0].tolist(), ei[1].tolist(), strict=True))
+    assert (2, 3) in pairs and (3, 2) in pairs and (0, 4) in pairs
+    assert all(a != b for a, b in pairs)
+    rr = random_regular_graph(50, 6, seed=0)
+    deg = torch.bincount(rr[0], minlength=50)
+    assert (deg == 6).all()
+
+
+def test_models_and_training() -> None:
+    c = synthetic_city(6, 0)
+    road, svi = c.segments.features(), c.svi
+    cfg = dataclasses.replace(GarnerConfig.tiny(), epochs=15, sample_size=60)
+    views = build_views(torch.as_tensor(c.segments.line_graph()), torch.as_tensor(svi), cfg)
+    n = len(svi)
+    for kind, cls in (("garner", Garner), ("mvgrl", MVGRL), ("dgi", DGI)):
+        model, emb, curve = train_contrastive(kind, road, svi, views, cfg, seed=0)  # type: ignore[arg-type]
+        assert isinstance(model, cls)
+        assert emb.shape == (n, cfg.hid_dim) and torch.isfinite(emb).all()
+        assert min(curve) < curve[0] - 0.05  # the contrastive loss goes down
+    assert not hasattr(MVGRL(60, 64, cfg), "enc3") and not hasattr(DGI(60, 64, cfg), "enc2")
+
+
+def test_third_law_negative_is_the_random_regular_graph() -> None:
+    c = synthetic_city(5, 1)
+    road = torch.as_tensor(c.segments.features())
+    svi = torch.as_tensor(c.svi)
+    cfg = GarnerConfig.tiny()
+    v = build_views(torch.as_tensor(c.segments.line_graph()), svi, cfg)
+    torch.manual_seed(0)
+    m = Garner(road.shape[1], svi.shape[1], cfg)
+    perm = torch.randperm(len(svi))
+    base = m.loss(road, svi, v, perm)
+    assert torch.allclose(base, m.loss(road, svi, v, perm))
+    v2 = dataclasses.replace(v, neg=random_regular_graph(v.n, cfg.neg_degree, seed=5))
+    assert not torch.allclose(base, m.loss(road, svi, v2, perm))
+    # the embedding sums the three views
+    x = m.project(road, svi)
+    h = m.enc1(x, v.graph) + m.enc2(x, v.diff_index, v.diff_weight) + m.enc3(x, v.sim)
+    assert torch.allclose(m.embed(road, svi, v), h.detach(), atol=1e-5)
+
+
+def test_paper_defaults() -> None:
+    cfg = GarnerConfig()
+    assert (cfg.hid_dim, cfg.ppr_alpha, cfg.ppr_k, cfg.ppr_epsilon, cfg.knn_k,
+            cfg.neg_degree, cfg.sample_size, cfg.lr) == (512, 0.2, 20, 0.01, 6, 20, 4000, 1e-3)
+    with pytest.raises(KeyError):
+        train_contrastive("nope", np.zeros((3, 2), np.float32), np.zeros((3, 2), np.float32),  # type: ignore[arg-type]
+                          build_views(torch.tensor([[0, 1], [1, 2]]), torch.eye(3), cfg), cfg)
