@@ -245,7 +245,7 @@ class GarnerCity:
             "edge_index": torch.as_tensor(line_graph(self.segments.u, self.segments.v)),
             "road_function": torch.as_tensor(self.road_function),
             "speed_index": torch.as_tensor(self.speed_index.copy()),
-            "speed": torch.as_tensor(self.speed, dtype=torch.float32),
+            "speed": torch.tensor(self.speed, dtype=torch.float32),
         }
         return self.transforms(sample) if self.transforms else sample
 

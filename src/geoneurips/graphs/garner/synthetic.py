@@ -80,6 +80,7 @@ def synthetic_city(grid: int = 20, seed: int = 0, n_configs: int = 48, patch: fl
     streets_a = np.array(streets, dtype=np.int64)
     ns = len(streets_a)
     mid = xy[streets_a].mean(1)
+    n_configs = min(n_configs, ns)
     # configuration types tile the city in Voronoi patches of ~`patch` streets
     n_seeds = max(n_configs, int(ns / patch))
     seeds_xy = mid[rng.choice(ns, n_seeds, replace=False)]
