@@ -123,7 +123,7 @@ def speed_eval(emb: ArrayLike, road_ids: ArrayLike, speed: ArrayLike, runs: int 
     x = np.asarray(emb, dtype=np.float64)[np.asarray(road_ids, dtype=np.int64)]
     y = np.asarray(speed, dtype=np.float64)
     torch.manual_seed(seed)
-    yt = torch.as_tensor(y, dtype=torch.float32)
+    yt = torch.tensor(y, dtype=torch.float32)
     scores: dict[str, list[float]] = {}
     for train, test in shuffle_splits(len(y), runs, test_size, seed):
         xt = _standardise(x, train)
