@@ -152,7 +152,7 @@ def explore_round(
         novel.append(_novel(det, train, i))
     x = np.concatenate(feats)
     known = np.concatenate(knowns)
-    v = value_estimator(x, known, config.value_epochs, seed)
+    v = value_estimator(x, known, config.value_c, seed)
     ent, margin = x[:, c + 1], x[:, c + 2]
     r = reward(v, ent, margin, config)
     splits = np.cumsum([len(f) for f in feats])[:-1]
