@@ -17,6 +17,7 @@ register(
         demo="geoneurips.learning.pecl.pipeline:demo",
         dataset="geoneurips.learning.pecl.data:DOTADetection",
         model="geoneurips.learning.pecl.explorer:Explorer",
+        commands={"pecl-detect": "geoneurips.learning.pecl.cli:pecl_detect"},
         notes="work in progress",
     )
 )

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F  # noqa: N812
 
-__all__ = ["CenterDetector", "Detections", "DetectorConfig", "detect", "train_detector"]
+__all__ = [
+    "CenterDetector", "Detections", "DetectorConfig", "detect", "load_detector", "probe",
+    "save_detector", "train_detector",
+]
 
 STRIDE = 4
 
@@ -218,3 +222,26 @@ def probe(
             probs.append(heat[k][:, py, px].T.numpy().astype(np.float64))
             embeds.append(feat[k][:, py, px].T.numpy().astype(np.float64))
     return probs, embeds
+
+
+def save_detector(path: str | Path, model: CenterDetector, classes: Sequence[str]) -> Path:
+    """Write the detector with its config (``geoneurips.io.save_model``), atomically."""
+    from geoneurips.io import save_model
+
+    width = int(model.heat.in_channels)
+    return save_model(path, model, {"system": "pecl", "num_classes": model.num_classes,
+                                    "width": width, "classes": list(classes)})
+
+
+def load_detector(path: str | Path) -> tuple[CenterDetector, list[str]]:
+    """Read a detector written by :func:`save_detector` (weights only, safe loading)."""
+    from geoneurips.errors import CheckpointError
+    from geoneurips.io import load_model_state, load_weights
+
+    state, cfg = load_model_state(path, "PECL detector")
+    try:
+        model = CenterDetector(int(cfg["num_classes"]), int(cfg["width"]))
+        classes = [str(c) for c in cfg["classes"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"bad PECL detector config in {str(path)!r}: {exc}") from exc
+    return load_weights(model, state, path, "PECL detector"), classes

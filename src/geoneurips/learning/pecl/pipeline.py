@@ -27,7 +27,12 @@ import numpy as np
 
 from geoneurips.demo import DemoResult, finish, new_figure
 from geoneurips.learning.pecl.data import DOTADetection, write_fixture, write_sparse_labels
-from geoneurips.learning.pecl.detector import CenterDetector, DetectorConfig, detect
+from geoneurips.learning.pecl.detector import (
+    CenterDetector,
+    DetectorConfig,
+    detect,
+    save_detector,
+)
 from geoneurips.learning.pecl.explorer import ExplorerConfig
 from geoneurips.learning.pecl.loop import (
     Labels,
@@ -154,6 +159,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     ax.set_title("test scene: truth (white), PECL > 0.3 (red)")
     ax.axis("off")
     directions = {k: "max" for k in ours}
+    ckpt = save_detector(Path(out_dir) / "pecl_detector.pt", res.model, SCENE_CLASSES)
     total = sum(len(lb) for _, lb in full)
     return finish(
         "pecl", ours, baselines=baselines, primary="map", margin=DEMO_MARGIN,
@@ -162,7 +168,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         details={"seed": seed, "label_rate": rate, "n_train": n_train, "n_test": n_test,
                  "objects": total, "sparse_labels": sum(len(lb) for _, lb in sparse),
                  "pseudo_labels_n_precision": {k: list(v) for k, v in pseudo_stats.items()},
-                 "pecl_info": res.info,
+                 "pecl_info": res.info, "checkpoint": str(ckpt),
                  "detector": "CenterNet-style stride-4 CNN (deviation from ReDet/S2A-Net)"},
     )
 
