@@ -238,8 +238,11 @@ def train_explorer(
     Each episode is one image's candidates (features ``[N, F]``); the explorer samples an
     action per candidate (uniformly random with probability ``epsilon``), the environment returns ``r(x, a)`` (:func:`reward`; ``-r`` for
     reject), transitions go to a FIFO replay buffer, the evaluator regresses ``Q(x, a)`` on
-    replayed transitions and the explorer follows the advantage ``Q(x, a) - V(x)``
-    (``V = sum_a pi(a|x) Q(x, a)``) with an entropy bonus. Returns the explorer, the
+    replayed transitions (``critic_steps`` per episode, alone for the first ``warmup``
+    episodes) and the explorer takes a greedy policy-improvement step towards
+    ``argmax_a Q(x, a)``, weighted by the action gap ``|Q(x, 1) - Q(x, 0)|``, with an entropy
+    bonus. (Our choice: a plain policy-gradient actor collapsed to reject-all when fewer
+    than one candidate in ten deserved selection.) Returns the explorer, the
     evaluator and the feature normalisation ``(mean, std)``.
     """
     torch.manual_seed(seed)
@@ -276,14 +279,17 @@ def train_explorer(
         if episode < config.warmup:
             continue  # the evaluator learns first, so the explorer does not collapse early
         logits = actor(bx)
-        pi = logits.softmax(1)
         with torch.no_grad():
             qa = critic(bx)
-            adv = qa - (pi * qa).sum(1, keepdim=True)
+            target = qa.argmax(1)
+            gap = (qa[:, 1] - qa[:, 0]).abs()
+        # greedy policy improvement on the evaluator's Q, weighted by the action gap
+        la = (F.cross_entropy(logits, target, reduction="none") * gap).mean()
+        pi = logits.softmax(1)
         ent = -(pi * logits.log_softmax(1)).sum(1).mean()
-        la = -(pi * adv).sum(1).mean() - config.entropy_bonus * ent
+        la = la - config.entropy_bonus * ent
         oa.zero_grad()
-        la.backward()
+        la.backward()  # type: ignore[no-untyped-call]
         oa.step()
     return actor, critic, (mu, sd)
 
