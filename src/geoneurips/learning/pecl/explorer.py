@@ -289,7 +289,7 @@ def train_explorer(
         ent = -(pi * logits.log_softmax(1)).sum(1).mean()
         la = la - config.entropy_bonus * ent
         oa.zero_grad()
-        la.backward()  # type: ignore[no-untyped-call]
+        la.backward()
         oa.step()
     return actor, critic, (mu, sd)
 
