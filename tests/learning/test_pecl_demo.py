@@ -1,10 +1,23 @@
 """The PECL demo (quick): DOTA layout round trip, every baseline, the ablation, the checkpoint.
 
-Measured (full demo, 5 % labels, VOC07 mAP@0.5 on 32 unseen scenes; seeds 0, 1, 2) — see
-MEASURED below: PECL does **not** beat the strongest baseline on these scenes, so the
-system stays ``partial`` and this test asserts the honest outcome: the demo runs through
-the real loading code, every method learns (mAP > 0.15), and ``beats_baseline`` is what
-:func:`geoneurips.demo.decide` says about the reported numbers.
+Measured, full demo (48 training / 32 unseen test scenes, 5 % labels, VOC07 mAP@0.5), seeds
+0 / 1 / 2:
+
+===========================  =======  =======  =======
+method                       seed 0   seed 1   seed 2
+===========================  =======  =======  =======
+pecl (2 rounds)              0.485    0.438    0.513
+sparse_only                  0.524    0.483    0.542
+fixed_threshold (0.5)        0.538    0.467    0.496
+conformal_threshold_a0.3     0.500    0.389    0.482
+conformal_threshold_a0.6     0.521    0.458    0.502
+value_only (ablation)        0.525    0.463    0.482
+===========================  =======  =======  =======
+
+PECL does **not** beat the strongest baseline (its pseudo-labels are 20-40 % correct), so
+the system stays ``partial`` and this test asserts the honest outcome: the demo runs
+through the real loading code, every method learns (mAP > 0.15), and ``beats_baseline`` is
+what :func:`geoneurips.demo.decide` says about the reported numbers. No margin is asserted.
 """
 
 from __future__ import annotations
