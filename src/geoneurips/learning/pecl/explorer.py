@@ -20,13 +20,16 @@ as such:
 - non-conformity ``s = 1 - q_c`` (``q_c`` the detector's probability of the predicted class
   ``c``), class-conditional split-conformal p-value ``(1 + #{s_cal >= s}) / (n_c + 1)`` over
   the labelled calibration instances of class ``c``;
-- the "value" of a candidate is a positive-unlabelled estimate: a small network separating
-  candidates that hit held-out labelled calibration instances from the other candidates
-  (which the protocol makes a uniform random sample of the true objects, so Elkan & Noto's
+- the "value" of a candidate is a positive-unlabelled estimate: an L2-regularised logistic
+  regression separating candidates that hit held-out labelled calibration instances from
+  the other candidates (the protocol keeps objects uniformly at random, so the calibration
+  objects are a random sample of the true objects and Elkan & Noto's
   ``P(object | x) = P(labelled | x) / c`` holds), and *value binarization* is its sign
   around 0.5;
 - reward of selecting: ``r(x, 1) = beta * bin(v) + lam_e * (1 - H(p) / log(C + 1)) +
-  lam_m * (p1 - p2) - (lam_e + lam_m) / 2``; rejecting gets ``r(x, 0) = -r(x, 1)``.
+  lam_m * (p1 - p2) - (lam_e + lam_m) / 2``; rejecting gets ``r(x, 0) = -r(x, 1)``;
+- each image is an episode; the evaluator learns ``Q(x, a)`` from a replay buffer and the
+  explorer takes greedy policy-improvement steps on it (:func:`train_explorer`).
 """
 
 from __future__ import annotations
