@@ -116,7 +116,7 @@ def test_synthetic_city_polygons() -> None:
 def test_depot_is_centre_of_polygon_bounding_box(real: Path) -> None:
     """Published generator: depot "C" = centre of the bounding box of the BU polygons'
     vertices, the first part of a MultiPolygon as in ``POINTS`` (the old reader used the
-    BU centres: 16 m off on Paris)."""
+    BU centres: 15 m off on Paris)."""
     city = read_city(real / "Paris.geojson")
     raw = json.loads((real / "Paris.geojson").read_text())
     ref = raw["metadata"]["REFERENCE_LONGLAT"]
