@@ -66,6 +66,10 @@ def test_fixture_roundtrip(tmp_path: Path) -> None:
     assert back.adjacency == city.adjacency
     np.testing.assert_allclose(back.population, city.population)
     np.testing.assert_allclose(back.xy, city.xy, atol=1e-6)
+    assert back.rings is not None and city.rings is not None
+    for a, b in zip(back.rings, city.rings, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+    np.testing.assert_allclose(back.depot, city.depot, atol=1e-9)
     out = write_districts(back, [list(range(8)), list(range(8, 15))], tmp_path / "d.geojson")
     labels = [f["properties"]["DISTRICT"] for f in json.loads(out.read_text())["features"]]
     assert labels == [0] * 8 + [1] * 7
@@ -85,6 +89,69 @@ def test_synthetic_city_connected() -> None:
     assert len(seen) == 30
     assert min(len(a) for a in city.adjacency) >= 1
     assert len(connected_subsets(city.adjacency, 2, 4)) > 100
+
+
+def test_synthetic_city_polygons() -> None:
+    """The Voronoi BUs tile the city's bounding box; area, perimeter, centre and adjacency
+    are those of the polygons (checked with shapely, independently of the generator)."""
+    import shapely
+
+    city = synthetic_city(20, 4)
+    assert city.rings is not None
+    polys = [shapely.Polygon(r) for r in city.rings]
+    union = shapely.union_all(polys)
+    lo, hi = np.concatenate(city.rings).min(0), np.concatenate(city.rings).max(0)
+    assert union.area == pytest.approx(float(np.prod(hi - lo)), rel=1e-9)
+    assert sum(p.area for p in polys) == pytest.approx(union.area, rel=1e-9)  # no overlaps
+    np.testing.assert_allclose(city.area, [p.area for p in polys])
+    np.testing.assert_allclose(city.perimeter, [p.length for p in polys])
+    assert all(p.contains(shapely.Point(*c)) for p, c in zip(polys, city.xy, strict=True))
+    for u in range(city.n):
+        for v in range(u + 1, city.n):
+            shared = polys[u].intersection(polys[v]).length > 1e-6
+            assert shared == (v in city.adjacency[u])
+    np.testing.assert_allclose(city.depot, (lo + hi) / 2)
+
+
+def test_depot_is_centre_of_polygon_bounding_box(real: Path) -> None:
+    """Published generator: depot "C" = centre of the bounding box of the BU polygons'
+    vertices, the first part of a MultiPolygon as in ``POINTS`` (the old reader used the
+    BU centres: 15 m off on Paris)."""
+    city = read_city(real / "Paris.geojson")
+    raw = json.loads((real / "Paris.geojson").read_text())
+    ref = raw["metadata"]["REFERENCE_LONGLAT"]
+    geoms = [f["geometry"] for f in raw["features"]]
+    assert sum(g["type"] == "MultiPolygon" for g in geoms) == 2
+    pts = np.array([v for g in geoms for v in (
+        g["coordinates"][0] if g["type"] == "Polygon" else g["coordinates"][0][0])])
+    kx = 111.32 * np.cos(np.radians(ref[1]))
+    xy = np.stack([(pts[:, 0] - ref[0]) * kx, (pts[:, 1] - ref[1]) * 111.32], 1)
+    np.testing.assert_allclose(city.depot, (xy.min(0) + xy.max(0)) / 2, atol=1e-9)
+    assert city.rings is not None and len(city.rings) == 120
+
+
+def test_optimum_under_published_costs(real: Path) -> None:
+    """The paper's training target: the exact districting of city51 under its published
+    SAA costs (10 districts of 2-4 BUs covering the 30 BUs once)."""
+    from geoneurips.graphs.districtnet.solver import partition
+
+    costs = read_tsp_costs(real / "city51_C_30_3_tsp.train_and_test.json")
+    cands = sorted(costs, key=lambda d: (len(d), sorted(d)))
+    best = partition(30, cands, [costs[d] for d in cands], k=10)
+    assert sorted(b for d in best for b in d) == list(range(30))
+    total = sum(costs[d] for d in best)
+    # any other feasible districting costs at least as much: try 200 random ones
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        order = rng.permutation(len(cands))
+        used: set[int] = set()
+        pick = []
+        for j in order:
+            if not cands[j] & used:
+                pick.append(cands[j])
+                used |= cands[j]
+        if len(used) == 30 and len(pick) == 10:
+            assert sum(costs[d] for d in pick) >= total - 1e-9
 
 
 def test_missing_and_bad_files(tmp_path: Path) -> None:

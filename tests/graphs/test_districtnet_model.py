@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +17,13 @@ from geoneurips.graphs.districtnet.model import (
     solution_vector,
     target_y,
 )
-from geoneurips.graphs.districtnet.pipeline import make_train_city, train_districtnet
+from geoneurips.graphs.districtnet.pipeline import (
+    _subgraph_data,
+    load_districtnet,
+    make_train_city,
+    train_districtnet,
+)
+from geoneurips.io import save_model
 
 
 def test_graph_and_forward() -> None:
@@ -32,6 +40,45 @@ def test_graph_and_forward() -> None:
     assert sum(1 for a, b in zip(src, dst, strict=True) if a >= e and b >= e) == 10 * 9
     out = DistrictNet()(g.features, g.line_graph)
     assert out.shape == (g.n_edges,) and torch.isfinite(out).all()
+
+
+def test_features_raw_and_standardised_with_training_statistics(tmp_path: Path) -> None:
+    """Published ``normalize_features``: the edge features are standardised with the mean
+    and std of the training set, stored with the model, not rescaled per city (the old
+    code divided each city's columns by that city's std, so the same edge looked
+    different in a different city)."""
+    city = synthetic_city(10, 2)
+    g = build_graph(city, 3)
+    pairs = [*city.edges(), *((b, -1) for b in range(10))]
+    for e, (u, v) in enumerate(pairs):  # column 6: centre distance in km
+        other = city.xy[v] if v >= 0 else city.depot
+        assert float(g.features[e, 6]) == pytest.approx(
+            float(np.linalg.norm(city.xy[u] - other)), rel=1e-6)
+        assert float(g.features[e, 1]) == pytest.approx(  # mean endpoint area
+            (city.area[u] + (city.area[v] if v >= 0 else 0.0)) / 2, rel=1e-6)
+    other = build_graph(synthetic_city(30, 5), 3)
+    model = DistrictNet()
+    model.fit_normaliser([g.features, other.features])
+    both = torch.cat([g.features, other.features])
+    z = (both - model.shift) / model.scale
+    assert z.mean(0).abs().max() < 1e-5
+    assert (z.std(0) - 1).abs().max() < 1e-4
+    path = save_model(tmp_path / "m.pt", model, {"in_dim": 8, "hidden": 64})
+    back = load_districtnet(path)
+    torch.testing.assert_close(back.shift, model.shift)
+    torch.testing.assert_close(back(g.features, g.line_graph), model(g.features, g.line_graph))
+
+
+def test_predgnn_sees_absolute_attributes() -> None:
+    """The PredGNN baseline gets the BU attributes in absolute units (the old input,
+    population and area divided by the city mean, could not tell a city from the same
+    city with every BU twice as large, whose tours are longer)."""
+    city = synthetic_city(12, 1)
+    d = frozenset({0, *city.adjacency[0][:1]})
+    x1 = _subgraph_data(city, d).x
+    city.area = city.area * 2
+    x2 = _subgraph_data(city, d).x
+    assert not torch.allclose(x1, x2)
 
 
 def test_solution_vector_counts() -> None:

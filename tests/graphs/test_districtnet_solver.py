@@ -18,7 +18,9 @@ from geoneurips.graphs.districtnet.solver import (
 )
 from geoneurips.graphs.districtnet.tsp import (
     bhh_features,
+    demand_probability,
     expected_tsp_cost,
+    sample_scenarios,
     tour_length,
     two_opt_tour,
 )
@@ -133,9 +135,38 @@ def test_expected_tsp_cost_and_bhh_hand() -> None:
     sc = [[np.array([[3.0, 0.0]]), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 2))],
           [np.array([[3.0, 0.0]]), np.array([[0.0, 4.0]]), np.zeros((0, 2)), np.zeros((0, 2))]]
     assert expected_tsp_cost(city, [0, 1], sc) == pytest.approx(9.0)
-    city.population = np.array([1.0, 1.0, 1.0, 1.0])
+    # p_3 = 0.004: 1000 inhabitants -> 4 customers, 250 -> max(1, 3) = 3; n = 7, A = 4,
+    # area-weighted centroid (1.5, 2) at distance 2.5 from the depot
+    city.population = np.array([1000.0, 250.0, 1.0, 1.0])
     city.area = np.array([2.0, 2.0, 1.0, 1.0])
-    f = bhh_features(city, [0, 1], rate=2.0)  # n = 4 customers, A = 4, centroid (1.5, 2)
-    assert f == pytest.approx([2 * 2.5, 4.0])
-    g = bhh_features(city, [0, 1], rate=2.0, kind="fig")
-    assert g == pytest.approx([5.0, 4.0 * 3 / 4, 1.0, 1.0])
+    f = bhh_features(city, [0, 1], target=3)
+    assert f == pytest.approx([2 * 2.5, np.sqrt(28.0)])
+    g = bhh_features(city, [0, 1], target=3, kind="fig")
+    assert g == pytest.approx([5.0, np.sqrt(28.0) * 6 / 7, np.sqrt(4 / 7), 1.0])
+    assert demand_probability(3) == 0.004 and demand_probability(30) == 0.0004
+    assert demand_probability(4) == pytest.approx(96 / 32000)
+
+
+def test_published_scenario_generator() -> None:
+    """max(3, Binomial(population, p_t)) customers per BU and scenario, uniform inside the
+    BU polygon (the old generator drew Poisson(1.5 pop / mean pop) customers in a disc,
+    often none)."""
+    import shapely
+
+    city = synthetic_city(12, 7)
+    city.population = np.full(12, 1.0)
+    city.population[0] = 5000.0  # 20 customers expected at t = 3, 10 at t = 6
+    assert city.rings is not None
+    for target, mean0 in ((3, 20.0), (6, 10.0)):
+        sc = sample_scenarios(city, 300, 0, target)
+        counts = np.array([[len(pts) for pts in s] for s in sc])
+        assert (counts[:, 1:] == 3).all()  # Binomial(1, p) < 3 -> 3
+        assert counts[:, 0].mean() == pytest.approx(mean0, rel=0.06)
+        assert (counts >= 3).all()
+        for b in range(12):
+            poly = shapely.Polygon(city.rings[b])
+            pts = np.concatenate([s[b] for s in sc[:20]])
+            assert shapely.contains_xy(poly, pts[:, 0], pts[:, 1]).all()
+    # uniform inside: the mean customer is near the polygon's centroid
+    pts = np.concatenate([s[0] for s in sample_scenarios(city, 300, 1, 3)])
+    assert np.linalg.norm(pts.mean(0) - city.xy[0]) < 0.05 * np.sqrt(city.area[0])

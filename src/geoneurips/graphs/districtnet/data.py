@@ -57,7 +57,10 @@ class City:
         xy: (N, 2) BU centres in local km about ``reference``.
         depot: (2,) depot in local km (bounding-box centre of the BU centres).
         reference: (lon, lat) of the projection origin.
-        polygons: GeoJSON geometries when read from a file (None for synthetic cities).
+        polygons: GeoJSON geometries (lon/lat) when known.
+        rings: exterior rings of the BU polygons in local km (None when the file has no
+            polygons); customers are sampled inside them and the depot is the centre of
+            their bounding box, as in the published scenario generator.
     """
 
     name: str
@@ -71,6 +74,7 @@ class City:
     depot: NDArray[np.float64]
     reference: tuple[float, float]
     polygons: list[dict[str, Any]] | None = field(default=None, repr=False)
+    rings: list[NDArray[np.float64]] | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -102,6 +106,32 @@ class City:
 def _project(lonlat: NDArray[np.float64], ref: tuple[float, float]) -> NDArray[np.float64]:
     kx = KM_PER_DEG * math.cos(math.radians(ref[1]))
     return np.stack([(lonlat[:, 0] - ref[0]) * kx, (lonlat[:, 1] - ref[1]) * KM_PER_DEG], 1)
+
+
+def _bbox_centre(xy: NDArray[np.float64],
+                 rings: list[NDArray[np.float64]] | None) -> NDArray[np.float64]:
+    """The "C" depot: centre of the bounding box of the BU polygons (of the centres when
+    there are no polygons)."""
+    pts = np.concatenate(rings, 0) if rings else xy
+    return np.asarray((pts.min(0) + pts.max(0)) / 2, dtype=np.float64)
+
+
+def _ring(geom: Any, ref: tuple[float, float]) -> NDArray[np.float64] | None:
+    """Exterior ring (local km) of a Polygon, or of a MultiPolygon's first part (the
+    published ``POINTS`` property and scenario generator use the first part)."""
+    if not isinstance(geom, dict):
+        return None
+    coords = geom.get("coordinates")
+    if geom.get("type") == "Polygon" and coords:
+        ring = coords[0]
+    elif geom.get("type") == "MultiPolygon" and coords:
+        ring = coords[0][0]
+    else:
+        return None
+    arr = np.asarray(ring, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] < 3:
+        return None
+    return _project(arr[:, :2], ref)
 
 
 def _symmetric(adj: list[list[int]], n: int, name: str) -> list[list[int]]:
@@ -149,6 +179,9 @@ def read_city(path: str | Path, n: int | None = None) -> City:
     ref = (float(ref_raw[0]), float(ref_raw[1])) if ref_raw else (
         float(lonlat[:, 0].mean()), float(lonlat[:, 1].mean()))
     xy = _project(lonlat, ref)
+    geoms = [f.get("geometry") for f in feats]
+    maybe = [_ring(gm, ref) for gm in geoms]
+    rings = [r for r in maybe if r is not None] if all(r is not None for r in maybe) else None
     area = np.array([q["AREA"] for q in props], dtype=np.float64)
     pop = np.array([q["POPULATION"] for q in props], dtype=np.float64)
     dens = np.array([q.get("DENSITY", 0.0) for q in props], dtype=np.float64)
@@ -156,8 +189,8 @@ def read_city(path: str | Path, n: int | None = None) -> City:
     return City(
         name=p.stem, adjacency=adj, population=pop, area=area,
         perimeter=np.array([q["PERIMETER"] for q in props], dtype=np.float64), density=dens,
-        lonlat=lonlat, xy=xy, depot=(xy.min(0) + xy.max(0)) / 2, reference=ref,
-        polygons=[f.get("geometry") for f in feats],
+        lonlat=lonlat, xy=xy, depot=_bbox_centre(xy, rings), reference=ref,
+        polygons=geoms, rings=rings,
     )
 
 
@@ -176,43 +209,50 @@ def read_tsp_costs(path: str | Path) -> dict[frozenset[int], float]:
 
 
 def synthetic_city(n: int, seed: int, name: str | None = None) -> City:
-    """A synthetic city: ``n`` BUs on a jittered grid (about 1 km spacing), Delaunay
-    adjacency restricted to near neighbours, populations with a dense core.
+    """A synthetic city: ``n`` BUs whose polygons are the Voronoi cells of a jittered grid
+    (about 1 km spacing) clipped to the city's bounding box; adjacency = cells sharing a
+    boundary; populations with a dense core (about 300-3000 inhabitants per BU, so the
+    published demand probability 0.004 for t = 3 gives 3-12 customers per BU).
 
     The published synthetic cities perturb real English cities; ours are drawn from
-    scratch (no real geometry is needed by the method)."""
-    from scipy.spatial import Delaunay
+    scratch (the method needs only the BU graph, attributes and polygons)."""
+    import shapely
 
     rng = np.random.default_rng(seed)
     side = math.ceil(math.sqrt(n))
     cells = rng.permutation(side * side)[:n]
     xy = np.stack([cells % side, cells // side], 1).astype(np.float64)
     xy += rng.uniform(-0.3, 0.3, xy.shape)
-    xy *= rng.uniform(0.8, 1.6)
-    tri = Delaunay(xy)
-    adj: list[set[int]] = [set() for _ in range(n)]
-    for s in tri.simplices:
-        for a in range(3):
-            u, v = int(s[a]), int(s[(a + 1) % 3])
-            adj[u].add(v)
-            adj[v].add(u)
-    scale = float(np.median([np.linalg.norm(xy[u] - xy[v]) for u in range(n) for v in adj[u]]))
-    for u in range(n):  # drop long Delaunay edges unless they are needed for connectivity
-        for v in list(adj[u]):
-            if np.linalg.norm(xy[u] - xy[v]) > 1.6 * scale and len(adj[u]) > 2 and len(adj[v]) > 2:
-                adj[u].discard(v)
-                adj[v].discard(u)
-    centre = xy.mean(0) + rng.normal(0, 0.5, 2)
-    core = np.exp(-np.linalg.norm(xy - centre, axis=1) ** 2 / (2 * (0.4 * side) ** 2))
-    area = rng.uniform(0.5, 1.5, n) * scale**2
-    density = 2000 * (0.3 + 2.0 * core) * rng.uniform(0.6, 1.4, n)
+    scale = rng.uniform(0.8, 1.6)
+    xy *= scale
+    lo, hi = xy.min(0) - 0.5 * scale, xy.max(0) + 0.5 * scale
+    box = shapely.box(lo[0], lo[1], hi[0], hi[1])
+    vor = shapely.voronoi_polygons(shapely.MultiPoint(xy), extend_to=box, ordered=True)
+    polys = [shapely.intersection(g, box) for g in vor.geoms]
+    rings = [np.asarray(p.exterior.coords, dtype=np.float64) for p in polys]
+    adj: list[list[int]] = [[] for _ in range(n)]
+    tree = shapely.STRtree(polys)
+    for u, p in enumerate(polys):
+        for v in tree.query(p, predicate="intersects"):
+            v = int(v)
+            if v > u and shapely.intersection(p, polys[v]).length > 1e-6 * scale:
+                adj[u].append(v)
+                adj[v].append(u)
+    area = np.array([p.area for p in polys])
+    perimeter = np.array([p.length for p in polys])
+    centre_xy = np.array([[p.centroid.x, p.centroid.y] for p in polys])
+    core_at = xy.mean(0) + rng.normal(0, 0.5, 2)
+    core = np.exp(-np.linalg.norm(centre_xy - core_at, axis=1) ** 2 / (2 * (0.4 * side) ** 2))
+    density = 500 * (0.3 + 2.0 * core) * rng.uniform(0.6, 1.4, n)
     pop = density * area
     ref = (0.0, 0.0)
-    lonlat = np.stack([xy[:, 0] / KM_PER_DEG, xy[:, 1] / KM_PER_DEG], 1)
+    lonlat = centre_xy / KM_PER_DEG
+    geoms: list[dict[str, Any]] = [
+        {"type": "Polygon", "coordinates": [(r / KM_PER_DEG).tolist()]} for r in rings]
     return City(
         name=name or f"synthetic{seed}", adjacency=[sorted(a) for a in adj], population=pop,
-        area=area, perimeter=4.2 * np.sqrt(area), density=density, lonlat=lonlat, xy=xy,
-        depot=(xy.min(0) + xy.max(0)) / 2, reference=ref,
+        area=area, perimeter=perimeter, density=density, lonlat=lonlat, xy=centre_xy,
+        depot=_bbox_centre(centre_xy, rings), reference=ref, polygons=geoms, rings=rings,
     )
 
 

@@ -55,8 +55,10 @@ def _bu_features(city: City) -> NDArray[np.float64]:
 def build_graph(city: City, target: int, enumerate_limit: int = 20_000) -> CityGraph:
     """Edge features (the mean of the endpoint BU features - population, area, density,
     perimeter, Polsby-Popper compactness, distance to the depot - and the centre distance;
-    the depot node has zero features; each column divided by its std within the city, plus
-    a depot-edge flag) and the line graph (edges sharing an endpoint are adjacent)."""
+    the depot node has zero features - plus a depot-edge flag) and the line graph (edges
+    sharing an endpoint are adjacent). Features are raw: the model standardises them with
+    the mean and std of its training set (published ``normalize_features``), so a city's
+    features do not depend on its other BUs."""
     bu = _bu_features(city)
     edges = city.edges()
     n = city.n
@@ -68,7 +70,6 @@ def build_graph(city: City, target: int, enumerate_limit: int = 20_000) -> CityG
         feats.append([*((bu[u] + fv) / 2), float(np.linalg.norm(city.xy[u] - pv)),
                       float(v < 0)])
     f = np.asarray(feats)
-    f[:, :-1] = f[:, :-1] / np.maximum(f[:, :-1].std(0), 1e-9)
     incident: list[list[int]] = [[] for _ in range(n + 1)]
     for e, (u, v) in enumerate(pairs):
         incident[u].append(e)
@@ -95,11 +96,19 @@ def build_graph(city: City, target: int, enumerate_limit: int = 20_000) -> CityG
 
 
 class DistrictNet(nn.Module):
-    """3 GraphConv layers (mean aggregation, ReLU after the first two) on the line graph,
-    then Dense 64 -> 64 -> 1: one cost per edge (paper defaults: hidden 64)."""
+    """Feature standardisation with the training set's mean and std (buffers, set by
+    :meth:`fit_normaliser`), 3 GraphConv layers (mean aggregation, ReLU after the first
+    two) on the line graph, then Dense 64 -> 64 -> 1: one cost per edge (paper defaults:
+    hidden 64; the published head has one more linear 64 -> 64 layer without activation,
+    which composes with the next linear layer into one)."""
+
+    shift: torch.Tensor
+    scale: torch.Tensor
 
     def __init__(self, in_dim: int = 8, hidden: int = 64) -> None:
         super().__init__()
+        self.register_buffer("shift", torch.zeros(in_dim))
+        self.register_buffer("scale", torch.ones(in_dim))
         from torch_geometric.nn import GraphConv
 
         self.convs = nn.ModuleList([GraphConv(in_dim, hidden, aggr="mean"),
@@ -107,8 +116,14 @@ class DistrictNet(nn.Module):
                                     GraphConv(hidden, hidden, aggr="mean")])
         self.head = nn.Sequential(nn.Linear(hidden, 64), nn.ReLU(), nn.Linear(64, 1))
 
+    def fit_normaliser(self, features: list[torch.Tensor]) -> None:
+        """Set the standardisation from the training cities' edge features."""
+        f = torch.cat(features, 0)
+        self.shift.copy_(f.mean(0))
+        self.scale.copy_(f.std(0).clamp_min(1e-6))
+
     def forward(self, x: torch.Tensor, line_graph: torch.Tensor) -> torch.Tensor:
-        h = x
+        h = (x - self.shift) / self.scale
         for i, conv in enumerate(self.convs):
             h = conv(h, line_graph)
             if i < 2:

@@ -1,11 +1,13 @@
 """Expected TSP cost of a district (sample average over demand scenarios) and the
 continuous-approximation baselines (Beardwood-Halton-Hammersley, Figliozzi).
 
-Demand model (ours; the published C++ generator is not ported): in each scenario the
-number of customers of BU ``i`` is Poisson with mean ``rate * population_i / mean
-population``, placed uniformly in a disc of the BU's area about its centre. A district's
-route starts and ends at the depot. Tours: nearest neighbour + 2-opt to a local optimum
-(exact for up to 3 customers); the paper uses LKH-3 with 100 scenarios.
+Demand model: the published scenario generator (``deps/Scenario`` of the DistrictNet
+repository, re-implemented): in each scenario BU ``i`` has ``max(3, Binomial(population_i,
+p_t))`` customers with ``p_t`` = 0.004, 0.002, 0.001, 0.0006, 0.0004 for target sizes
+3, 6, 12, 20, 30 (``96 / (8000 t)`` otherwise), drawn uniformly inside the BU polygon by
+rejection from its bounding box (in a disc of the BU's area when a city has no polygons).
+A district's route starts and ends at the depot. Tours: nearest neighbour + 2-opt to a
+local optimum (exact for up to 3 customers); the paper uses LKH-3 with 100 scenarios.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from .data import City
 __all__ = [
     "Scenarios",
     "bhh_features",
+    "demand_probability",
+    "expected_customers",
     "expected_tsp_cost",
     "fit_linear",
     "sample_scenarios",
@@ -28,21 +32,56 @@ __all__ = [
 Scenarios = list[list[NDArray[np.float64]]]  # scenario -> BU -> (k, 2) customer points
 
 
-def sample_scenarios(city: City, n_scenarios: int, seed: int, rate: float = 1.5) -> Scenarios:
-    """Customer locations per scenario and BU (common random numbers for all districts)."""
-    rng = np.random.default_rng(seed)
-    lam = rate * city.population / max(float(city.population.mean()), 1e-9)
-    radius = np.sqrt(city.area / np.pi)
-    out: Scenarios = []
-    for _ in range(n_scenarios):
-        per_bu = []
-        for i in range(city.n):
-            k = int(rng.poisson(lam[i]))
-            r = radius[i] * np.sqrt(rng.uniform(size=k))
-            a = rng.uniform(0, 2 * np.pi, k)
-            per_bu.append(city.xy[i] + np.stack([r * np.cos(a), r * np.sin(a)], 1))
-        out.append(per_bu)
+_DEMAND_PROBABILITY = {3: 0.004, 6: 0.002, 12: 0.001, 20: 0.0006, 30: 0.0004}
+MIN_CUSTOMERS = 3
+
+
+def demand_probability(target: int) -> float:
+    """Per-inhabitant probability of a request (the published table, ``96 / (8000 t)``
+    for other target sizes)."""
+    return _DEMAND_PROBABILITY.get(target, 96.0 / (8000.0 * target))
+
+
+def expected_customers(city: City, target: int) -> NDArray[np.float64]:
+    """Expected customers per BU, ``E[max(3, Binomial(pop, p_t))]`` approximated by
+    ``max(3, pop p_t)``."""
+    return np.maximum(city.population * demand_probability(target), MIN_CUSTOMERS)
+
+
+def _uniform_in_ring(ring: NDArray[np.float64], k: int,
+                     rng: np.random.Generator) -> NDArray[np.float64]:
+    import shapely
+
+    poly = shapely.Polygon(ring)
+    lo, hi = ring.min(0), ring.max(0)
+    out = np.zeros((0, 2))
+    while len(out) < k:
+        need = k - len(out)
+        cand = rng.uniform(lo, hi, (max(8, 2 * need), 2))
+        inside = shapely.contains_xy(poly, cand[:, 0], cand[:, 1])
+        out = np.concatenate([out, cand[inside][:need]], 0)
     return out
+
+
+def sample_scenarios(city: City, n_scenarios: int, seed: int, target: int = 3) -> Scenarios:
+    """Customer locations per scenario and BU (common random numbers for all districts),
+    drawn by the published generator (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    p = demand_probability(target)
+    pop = np.maximum(np.rint(city.population), 0).astype(np.int64)
+    radius = np.sqrt(city.area / np.pi)
+    counts = np.maximum(rng.binomial(pop[None, :], p, (n_scenarios, city.n)), MIN_CUSTOMERS)
+    per_bu: list[list[NDArray[np.float64]]] = []
+    for i in range(city.n):
+        total = int(counts[:, i].sum())
+        if city.rings is not None:
+            pts = _uniform_in_ring(city.rings[i], total, rng)
+        else:
+            r = radius[i] * np.sqrt(rng.uniform(size=total))
+            a = rng.uniform(0, 2 * np.pi, total)
+            pts = city.xy[i] + np.stack([r * np.cos(a), r * np.sin(a)], 1)
+        per_bu.append(np.split(pts, np.cumsum(counts[:-1, i])))
+    return [[per_bu[i][s] for i in range(city.n)] for s in range(n_scenarios)]
 
 
 def tour_length(points: NDArray[np.float64], order: NDArray[np.intp]) -> float:
@@ -51,32 +90,44 @@ def tour_length(points: NDArray[np.float64], order: NDArray[np.intp]) -> float:
     return float(np.linalg.norm(p - np.roll(p, -1, axis=0), axis=1).sum())
 
 
+_MASKS: dict[int, tuple[NDArray[np.intp], NDArray[np.intp]]] = {}
+
+
+def _move_pairs(m: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Index pairs ``(i, j)``, ``j >= i + 2``, of the 2-opt moves of an ``m``-cycle."""
+    if m not in _MASKS:
+        i, j = np.triu_indices(m, 2)
+        keep = ~((i == 0) & (j == m - 1))
+        _MASKS[m] = (i[keep].astype(np.intp), j[keep].astype(np.intp))
+    return _MASKS[m]
+
+
 def two_opt_tour(points: NDArray[np.float64]) -> NDArray[np.intp]:
-    """Closed tour through ``points`` (row 0 = depot): nearest neighbour, then 2-opt."""
+    """Closed tour through ``points`` (row 0 = depot): nearest neighbour, then
+    best-improvement 2-opt to a local optimum."""
     m = len(points)
     d = np.linalg.norm(points[:, None] - points[None], axis=2)
     order = [0]
-    left = set(range(1, m))
-    while left:
-        last = order[-1]
-        nxt = min(left, key=lambda j: (d[last, j], j))
+    free = np.ones(m, dtype=bool)
+    free[0] = False
+    for _ in range(m - 1):
+        row = np.where(free, d[order[-1]], np.inf)
+        nxt = int(np.argmin(row))
         order.append(nxt)
-        left.discard(nxt)
+        free[nxt] = False
     tour = np.array(order, dtype=np.intp)
-    improved = m > 3
-    while improved:
-        improved = False
-        for i in range(0, m - 2):
-            a, b = tour[i], tour[i + 1]
-            c = tour[i + 2:]
-            dn = np.roll(tour, -1)[i + 2:]
-            delta = d[a, c] + d[b, dn] - d[a, b] - d[c, dn]
-            j = int(np.argmin(delta))
-            if delta[j] < -1e-10:
-                jj = i + 2 + j
-                tour[i + 1: jj + 1] = tour[i + 1: jj + 1][::-1].copy()
-                improved = True
-    return tour
+    if m <= 3:
+        return tour
+    ii, jj = _move_pairs(m)
+    while True:
+        nxt_t = np.roll(tour, -1)
+        a, b, c, e = tour[ii], nxt_t[ii], tour[jj], nxt_t[jj]
+        delta = d[a, c] + d[b, e] - d[a, b] - d[c, e]
+        k = int(np.argmin(delta))
+        if delta[k] >= -1e-10:
+            return tour
+        i, j = int(ii[k]), int(jj[k])
+        tour[i + 1: j + 1] = tour[i + 1: j + 1][::-1].copy()
 
 
 def expected_tsp_cost(city: City, district: frozenset[int] | list[int],
@@ -91,17 +142,18 @@ def expected_tsp_cost(city: City, district: frozenset[int] | list[int],
     return total / len(scenarios)
 
 
-def bhh_features(city: City, district: frozenset[int] | list[int], rate: float = 1.5,
+def bhh_features(city: City, district: frozenset[int] | list[int], target: int = 3,
                  kind: str = "bhh") -> NDArray[np.float64]:
     """Regressors of the continuous approximations for one district.
 
     ``bhh`` (Beardwood-Halton-Hammersley): ``[2 d, sqrt(n A)]``; ``fig`` (Figliozzi 2008's
     form): ``[2 d, sqrt(n A) (n - 1) / n, sqrt(A / n), 1]``, with ``n`` the expected number
-    of customers, ``A`` the district area and ``d`` the depot-to-centroid distance. The
-    coefficients are fitted by least squares on training districts (:func:`fit_linear`)."""
+    of customers (:func:`expected_customers`), ``A`` the district area and ``d`` the
+    depot-to-centroid distance. The coefficients are fitted by least squares on training
+    districts (:func:`fit_linear`); the published BD fits only the ``sqrt(n A)``
+    coefficient and uses the mean scenario-customer distance to the depot for ``d``."""
     b = sorted(district)
-    n = max(rate * float(city.population[b].sum()) / max(float(city.population.mean()), 1e-9),
-            1e-6)
+    n = max(float(expected_customers(city, target)[b].sum()), 1e-6)
     area = float(city.area[b].sum())
     centroid = (city.xy[b] * city.area[b, None]).sum(0) / max(area, 1e-12)
     d = float(np.linalg.norm(centroid - city.depot))
