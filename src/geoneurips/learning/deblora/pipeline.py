@@ -235,13 +235,6 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
                 color=["tab:red"] + ["tab:gray"] * (len(rows) - 1))
         ax.set_yticks(range(len(rows)), [n.replace("_", " ") for n in names], fontsize=7)
         ax.set_title(key.replace("_", " "))
-    best_head = max(b["head_f1"] for b in res["baselines"].values())
-    explained = {
-        "head_f1": (
-            "debLoRA only moves tail features (the paper trades head F1 for tail F1); "
-            f"its head F1 {method['head_f1']:.3f} vs the best baseline's {best_head:.3f}"
-        ),
-    }
     return finish(
         "deblora",
         method,
@@ -253,7 +246,6 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         out_dir=out_dir,
         started=started,
         ablations=res["ablations"],
-        regressions_explained=explained,
         details={
             "seed": seed,
             "quick": quick,
