@@ -196,8 +196,10 @@ def adapt_lora(
     seed: int = 0,
 ) -> nn.Module:
     """Step 1: LoRA-adapt ``backbone`` on the long-tailed training set (cross-entropy through
-    a linear head; ``class_weights`` gives the re-weighted-loss baseline). Returns the
-    backbone with the LoRA merged in (a plain ``nn.Module``)."""
+    a linear head; ``class_weights`` gives the re-weighted-loss baseline). The backbone runs
+    in eval mode throughout, so its normalisation statistics stay those of the foundation
+    model and only the LoRA weights (and the head) change. Returns the backbone with the
+    LoRA merged in (a plain ``nn.Module``)."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     peft_model = _lora(backbone, cfg)
