@@ -26,7 +26,7 @@ import copy
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -188,7 +188,9 @@ def run_experiment(root: str | Path, seed: int = 0, quick: bool = False) -> dict
         "lora_reweighted_logit_adjusted_probe": scores(g_tr, g_te, "logit_adjusted"),
     }
     arms: dict[str, dict[str, float]] = {}
-    for mode in ("fixed",) if quick else ("fixed", "imbalance"):
+    modes: tuple[Literal["fixed", "imbalance"], ...] = (
+        ("fixed",) if quick else ("fixed", "imbalance"))
+    for mode in modes:
         c = copy.deepcopy(cfg)
         c.alpha_mode = mode
         cal = DebiasedCalibrator(c).fit(f_tr, ytr, tail)
