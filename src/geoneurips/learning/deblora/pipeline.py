@@ -141,6 +141,19 @@ def _tail_weights(labels: np.ndarray, tail: Sequence[int]) -> np.ndarray:
     return np.where(m, max(int((~m).sum()), 1) / max(int(m.sum()), 1), 1.0)
 
 
+def _centre_error(cal: Any, f_tr: np.ndarray, ytr: np.ndarray, f_te: np.ndarray,
+                  yte: np.ndarray, tail: Sequence[int]) -> dict[str, float]:
+    """Diagnostic of the paper's premise (test labels used for this number only): mean
+    distance, in standardised space, from each tail class's test-feature mean to (a) its
+    de-biased centre and (b) the mean of its few training features."""
+    deb, emp = [], []
+    for c in tail:
+        mu_te = cal.standardise(f_te[yte == c]).mean(0)
+        deb.append(float(np.linalg.norm(cal.debiased_[c] - mu_te)))
+        emp.append(float(np.linalg.norm(cal.standardise(f_tr[ytr == c]).mean(0) - mu_te)))
+    return {"debiased_centre": float(np.mean(deb)), "train_mean": float(np.mean(emp))}
+
+
 def run_experiment(root: str | Path, seed: int = 0, quick: bool = False) -> dict[str, Any]:
     """Write the synthetic set under ``root``, run every arm, return their metrics."""
     import torch
@@ -195,6 +208,8 @@ def run_experiment(root: str | Path, seed: int = 0, quick: bool = False) -> dict
         c.alpha_mode = mode
         cal = DebiasedCalibrator(c).fit(f_tr, ytr, tail)
         targets = cal.calibrate(f_tr, ytr)
+        if mode == "fixed":
+            centre_error = _centre_error(cal, f_tr, ytr, f_te, yte, tail)
         deb = train_debias_lora(copy.deepcopy(lora), xtr, targets, c,
                                 sample_weight=_tail_weights(ytr, tail), seed=seed)
         d_tr, d_te = extract_features(deb, xtr), extract_features(deb, xte)
@@ -213,6 +228,7 @@ def run_experiment(root: str | Path, seed: int = 0, quick: bool = False) -> dict
         },
         "variants": {k: v for k, v in arms.items() if k != "deblora_fixed"},
         "train_counts": {"head": counts[0], "middle": counts[1], "tail": counts[2]},
+        "centre_error": centre_error,
         "n_train": int(len(ytr)),
         "n_test": int(len(yte)),
     }
@@ -253,6 +269,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
             "quick": quick,
             "variants": res["variants"],
             "train_counts_per_class": res["train_counts"],
+            "tail_centre_distance_to_test_mean": res["centre_error"],
             "n_train": res["n_train"],
             "n_test": res["n_test"],
             "metric": "sklearn-convention macro-F1; group F1 on samples whose true label is "
