@@ -145,6 +145,17 @@ class NeighbourVoteLMM:
         return [answers[i % len(answers)] for i in range(n)]
 
 
+def _mime(image: bytes) -> str:
+    """The image's MIME type from its magic bytes (JPEG unless PNG/GIF/WebP)."""
+    if image.startswith(b"\x89PNG"):
+        return "image/png"
+    if image.startswith(b"GIF8"):
+        return "image/gif"
+    if image[:4] == b"RIFF" and image[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
+
+
 def _choices_text(payload: dict[str, Any]) -> list[str]:
     out = []
     for choice in payload.get("choices", []) or []:
@@ -216,7 +227,7 @@ class OpenAICompatibleLMM:
             content.append(
                 {
                     "type": "image_url",
-                    "image_url": {"url": f"data:image/jpeg;base64,{b64}", "detail": self.detail},
+                    "image_url": {"url": f"data:{_mime(image)};base64,{b64}", "detail": self.detail},
                 }
             )
         out: list[str] = []
