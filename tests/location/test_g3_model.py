@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,3 +155,47 @@ def test_tiny_towers() -> None:
     tt = TinyTextTower(8)
     e = tt(["A photo in Paris, France", "a photo in paris france"])
     torch.testing.assert_close(e[0], e[1])
+
+
+def _tiny_clip(folder: Path) -> Path:
+    """A tiny random CLIP in Hugging Face layout, built offline (hand-made character vocab)."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = list("abcdefghijklmnopqrstuvwxyz0123456789,.")
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
+    vocab["<|startoftext|>"] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tok = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    ip = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    small = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+             "num_attention_heads": 2}
+    cfg = CLIPConfig(
+        text_config={**small, "vocab_size": len(vocab), "max_position_embeddings": 77,
+                     "bos_token_id": vocab["<|startoftext|>"],
+                     "eos_token_id": vocab["<|endoftext|>"]},
+        vision_config={**small, "image_size": 32, "patch_size": 8},
+        projection_dim=12,
+    )
+    torch.manual_seed(0)
+    CLIPModel(cfg).save_pretrained(folder)
+    CLIPProcessor(image_processor=ip, tokenizer=tok).save_pretrained(folder)
+    return folder
+
+
+def test_clip_towers_from_a_local_folder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from geoneurips.location.g3.model import CLIPTowers
+
+    towers = CLIPTowers(_tiny_clip(tmp_path / "clip"))
+    assert towers.dim == 12
+    t = towers.texts(["A street view photo taken in Paris, France", "a"])
+    im = towers.images([Image.fromarray(np.zeros((40, 50, 3), np.uint8))] * 2)
+    assert t.shape == (2, 12) and im.shape == (2, 12)
+    assert not torch.allclose(t[0], t[1])
+    with pytest.raises(InvalidInputError, match="config.json"):
+        CLIPTowers(tmp_path)

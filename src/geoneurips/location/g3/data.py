@@ -26,7 +26,7 @@ in {city}, {state}, {country}"``, skipping empty fields (:func:`address_text`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -159,7 +159,7 @@ def read_gps_gallery(path: str | Path) -> np.ndarray:
     """GeoCLIP's GPS gallery CSV (``LAT,LON``) as a float64 ``(N, 2)`` (lat, lon) array."""
     p = Path(path)
     df = _read_csv(p, ("LAT", "LON"), "GeoCLIP GPS gallery", "https://pypi.org/project/geoclip/")
-    arr = df[["LAT", "LON"]].to_numpy(dtype=np.float64)
+    arr: np.ndarray = df[["LAT", "LON"]].to_numpy(dtype=np.float64)
     _check_range(arr[:, 0], arr[:, 1], str(p))
     return arr
 
@@ -266,7 +266,8 @@ class MP16Pro(_ImageCSV):
     @property
     def latlon(self) -> np.ndarray:
         """``(N, 2)`` (lat, lon) degrees of every record."""
-        return self.frame[["LAT", "LON"]].to_numpy(dtype=np.float64)
+        out: np.ndarray = self.frame[["LAT", "LON"]].to_numpy(dtype=np.float64)
+        return out
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         s = self._sample(i)
@@ -294,7 +295,8 @@ class GeoBenchmark(_ImageCSV):
 
     @property
     def latlon(self) -> np.ndarray:
-        return self.frame[["LAT", "LON"]].to_numpy(dtype=np.float64)
+        out: np.ndarray = self.frame[["LAT", "LON"]].to_numpy(dtype=np.float64)
+        return out
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         s = self._sample(i)
@@ -315,7 +317,7 @@ def _write_images(root: Path, ids: Sequence[str], images: np.ndarray | None) -> 
 def write_mp16pro_fixture(
     root: str | Path,
     latlon: np.ndarray,
-    addresses: dict[str, Sequence[str]],
+    addresses: Mapping[str, Sequence[str]],
     images: np.ndarray | None = None,
     seed: int = 0,
 ) -> Path:

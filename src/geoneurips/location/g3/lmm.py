@@ -271,12 +271,12 @@ class TransformersLMM:
             import transformers
         except ImportError as err:  # pragma: no cover - transformers is a dependency
             raise DependencyMissingError("transformers", "a local LMM") from err
-        self._processor = transformers.AutoProcessor.from_pretrained(
+        auto: Any = transformers
+        self._processor = auto.AutoProcessor.from_pretrained(str(self.path), local_files_only=True)
+        self._model = auto.AutoModelForImageTextToText.from_pretrained(
             str(self.path), local_files_only=True
         )
-        self._model = transformers.AutoModelForImageTextToText.from_pretrained(
-            str(self.path), local_files_only=True
-        ).eval()
+        self._model.eval()
 
     def generate(self, prompt: str, image: bytes | None, n: int, temperature: float) -> list[str]:
         import io

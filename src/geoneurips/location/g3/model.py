@@ -32,6 +32,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -230,6 +231,7 @@ class TinyImageTower(nn.Module):
         g = torch.Generator().manual_seed(seed)
         self.pool = pool
         w = torch.randn(out_dim, 3 * pool * pool, generator=g) / math.sqrt(3 * pool * pool)
+        self.weight: Tensor
         self.register_buffer("weight", w)
         self.requires_grad_(False)
 
@@ -239,8 +241,7 @@ class TinyImageTower(nn.Module):
         if images.ndim != 4 or images.shape[1] != 3:
             raise InvalidInputError(f"expected (B, 3, H, W) images, got {tuple(images.shape)}")
         x = F.adaptive_avg_pool2d(images.float() - 0.5, self.pool).flatten(1)
-        w: Tensor = self.weight
-        return x @ w.t()
+        return x @ self.weight.t()
 
 
 class TinyTextTower(nn.Module):
@@ -293,18 +294,25 @@ class CLIPTowers:
             from transformers import CLIPModel, CLIPProcessor
         except ImportError as err:  # pragma: no cover - transformers is a dependency
             raise DependencyMissingError("transformers", "CLIP towers") from err
-        self.model = CLIPModel.from_pretrained(str(p), local_files_only=True).eval()
-        self.processor = CLIPProcessor.from_pretrained(str(p), local_files_only=True)
-        self.dim = int(self.model.config.projection_dim)
+        model: Any = CLIPModel.from_pretrained(str(p), local_files_only=True)
+        self.model = model.eval()
+        self.processor: Any = CLIPProcessor.from_pretrained(str(p), local_files_only=True)
+        self.dim = int(model.config.projection_dim)
 
     @torch.no_grad()
     def images(self, pil_images: Sequence[object]) -> Tensor:
         inputs = self.processor(images=list(pil_images), return_tensors="pt")
-        out: Tensor = self.model.get_image_features(pixel_values=inputs["pixel_values"])
-        return out
+        return _projected(self.model.get_image_features(pixel_values=inputs["pixel_values"]))
 
     @torch.no_grad()
     def texts(self, texts: Sequence[str]) -> Tensor:
         inputs = self.processor(text=list(texts), return_tensors="pt", padding=True, truncation=True)
-        out: Tensor = self.model.get_text_features(**inputs)
+        return _projected(self.model.get_text_features(**inputs))
+
+
+def _projected(out: Any) -> Tensor:
+    """The projected CLIP features (a tensor in transformers 4, ``pooler_output`` in 5)."""
+    if isinstance(out, Tensor):
         return out
+    pooled: Tensor = out.pooler_output
+    return pooled

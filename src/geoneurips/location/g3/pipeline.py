@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from geoneurips.errors import InvalidInputError
-from geoneurips.location.g3.model import G3Config, G3Model, TinyImageTower, TinyTextTower, clip_loss
+from geoneurips.location.g3.model import G3Config, G3Model, TinyImageTower, clip_loss
 from geoneurips.nn.location_encoders.geoclip import load_geoclip_location_encoder
 
 __all__ = [
@@ -70,7 +70,7 @@ def _fit(
                 continue
             loss = step_loss(idx)
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
             opt.step()
             total += float(loss.detach()) * len(idx)
         sched.step()

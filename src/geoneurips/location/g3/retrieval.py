@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,8 +37,9 @@ class RetrievalIndex:
         if v.ndim != 2 or len(v) == 0:
             raise InvalidInputError(f"database vectors must be a non-empty (N, D) array: {v.shape}")
         self.vectors = v
-        self._faiss = None
+        self._faiss: Any = None
         if use_faiss:
+            faiss: Any
             try:
                 import faiss
             except ImportError:  # pragma: no cover - faiss-cpu is a dependency

@@ -14,7 +14,13 @@ from geoneurips.location.g3.lmm import (
     OpenAICompatibleLMM,
     TransformersLMM,
 )
-from geoneurips.location.g3.model import CLIPTowers, G3Config, G3Model, TinyImageTower, TinyTextTower
+from geoneurips.location.g3.model import (
+    CLIPTowers,
+    G3Config,
+    G3Model,
+    TinyImageTower,
+    TinyTextTower,
+)
 from geoneurips.location.g3.pipeline import train_alignment
 from geoneurips.location.g3.retrieval import G3Geolocator, Ranked
 

@@ -89,7 +89,8 @@ def addresses(world: World, latlon: np.ndarray) -> dict[str, list[str]]:
 
 def signal(world: World, latlon: np.ndarray) -> np.ndarray:
     """The noiseless location signal ``(N, 192)`` (unit variance per feature)."""
-    return np.sqrt(2.0) * np.cos(_xyz(latlon) @ world.omegas.T + world.phases)
+    out: np.ndarray = np.sqrt(2.0) * np.cos(_xyz(latlon) @ world.omegas.T + world.phases)
+    return out
 
 
 def render_photos(world: World, latlon: np.ndarray, rng: np.random.Generator) -> np.ndarray:
