@@ -100,3 +100,18 @@ def test_geolocate_bad_inputs(app: typer.Typer, database: Path, tmp_path: Path) 
     assert isinstance(res.exception, InvalidInputError)
     res = CliRunner().invoke(app, [str(bad), "--database", str(tmp_path)])
     assert res.exception is not None and "MP16-Pro" in str(res.exception)
+
+
+def test_geolocate_with_a_local_clip_folder(
+    app: typer.Typer, database: Path, real_data: Path, tmp_path: Path
+) -> None:
+    """Image and text features from a local CLIP folder (a tiny random one built offline)."""
+    from .test_g3_model import _tiny_clip
+
+    clip = _tiny_clip(tmp_path / "clip")
+    photo = _photo(real_data, tmp_path)
+    res = CliRunner().invoke(app, [str(photo), "--database", str(database), "--clip", str(clip),
+                                   "--epochs", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    feats = json.loads(res.stdout)["features"]
+    assert len(feats) == 5 and feats[0]["properties"]["rank"] == 1
