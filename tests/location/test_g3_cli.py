@@ -115,3 +115,20 @@ def test_geolocate_with_a_local_clip_folder(
     assert res.exit_code == 0, res.output
     feats = json.loads(res.stdout)["features"]
     assert len(feats) == 5 and feats[0]["properties"]["rank"] == 1
+
+
+def test_geolocate_checkpoint_round_trip(
+    app: typer.Typer, database: Path, real_data: Path, tmp_path: Path
+) -> None:
+    photo = _photo(real_data, tmp_path)
+    ck = tmp_path / "g3.pt"
+    args = [str(photo), "--database", str(database), "--json", "--top", "21"]
+    first = CliRunner().invoke(app, [*args, "--epochs", "2", "--save-checkpoint", str(ck)])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, [*args, "--checkpoint", str(ck)])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout) == json.loads(first.stdout)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    res = CliRunner().invoke(app, [*args, "--checkpoint", str(bad)])
+    assert res.exception is not None and "checkpoint" in str(res.exception).lower()

@@ -48,6 +48,10 @@ def geolocate(
                                   "without it the heads are aligned on the database first")
     ] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="alignment epochs without --checkpoint")] = 5,
+    save_checkpoint: Annotated[
+        Path | None, typer.Option("--save-checkpoint", help="write the aligned heads here "
+                                  "(reuse them with --checkpoint)")
+    ] = None,
     lmm_url: Annotated[
         str | None, typer.Option("--lmm-url", help="OpenAI-compatible endpoint, e.g. "
                                  "http://127.0.0.1:8000/v1")
@@ -85,7 +89,7 @@ def geolocate(
         photo, database, clip=clip, checkpoint=checkpoint, epochs=epochs,
         lmm_url=lmm_url, lmm_model=lmm_model,
         api_key=os.environ.get(lmm_key_env) if lmm_key_env else None,
-        lmm_path=lmm_path, seed=seed,
+        lmm_path=lmm_path, seed=seed, save_checkpoint=save_checkpoint,
     )
     n = min(top, len(ranked.latlon))
     gj = ranked_geojson(ranked.latlon[:n], ranked.scores[:n], ranked.sources[:n])

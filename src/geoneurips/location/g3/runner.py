@@ -71,6 +71,7 @@ def build_and_predict(
     api_key: str | None = None,
     lmm_path: Path | None = None,
     seed: int = 0,
+    save_checkpoint: Path | None = None,
 ) -> Ranked:
     """Features -> aligned G3 heads (checkpoint or brief alignment) -> G3 -> ranked candidates."""
     lmm = choose_lmm(lmm_url, lmm_model, api_key, lmm_path)
@@ -88,6 +89,12 @@ def build_and_predict(
         load_weights(model, state, checkpoint, "G3")
     else:
         train_alignment(model, db_feat, text_feat, db.latlon, seed=seed)
+    if save_checkpoint is not None:
+        from dataclasses import asdict
+
+        from geoneurips.io import save_model
+
+        save_model(save_checkpoint, model, {"g3": asdict(cfg), "clip_dim": dim})
     with torch.no_grad():
         vec = model.database_vectors(db_feat).numpy()
     g3 = G3Geolocator(model, vec, db.latlon, lmm)
