@@ -16,7 +16,7 @@ Published layouts (G3, Jia et al., NeurIPS 2024, Sec. 4.1; github Applied-Machin
   ``51.50, -0.14``). :func:`read_benchmark_csv` checks the axis order: with ``axis_order=
   "auto"`` it swaps the columns when the ``LAT`` column leaves ``[-90, 90]`` and ``LON`` does
   not, and refuses files where neither order is valid. The public G3 loader reads the
-  columns as labelled; it evaluates with ``geodesic((lat, lon), ...)`` on the swapped values.
+  columns as labelled, so a copy with the swapped header must be fixed before use.
 * **GeoCLIP gallery** ``coordinates_100K.csv`` (``LAT,LON``, 100,000 rows; inside the
   ``geoclip`` wheel and in ``shared/data/geoclip``): :func:`read_gps_gallery`.
 

@@ -10,6 +10,12 @@
   prompts with K in ``rag_k`` (5, 10, 15) similar and dissimilar GPS, sampled with ``n = 10``
   at temperature 1.2. Geo-verification ranks them by the cosine between the image's
   ``else_2`` embedding and each candidate's GPS embedding; the first is the prediction.
+
+Difference from the public ``IndexSearch.py``: it encodes out-of-range answers as they are
+and zeroes them only if they win; here :func:`parse_coordinates` zeroes them first (the
+Web-Mercator projection has no value beyond the poles), so a zeroed answer is scored at 0.
+The public code also lists the top-1 retrieved GPS once per answer index (five copies);
+one copy gives the same argmax.
 """
 
 from __future__ import annotations
