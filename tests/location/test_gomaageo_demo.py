@@ -40,6 +40,8 @@ def test_quick_demo(tmp_path: Path) -> None:
     assert saved["metrics"]["sr_mean"] == pytest.approx(r.metrics["sr_mean"])
     assert set(r.baselines) == {"random_walk", "greedy_similarity", "memoryless_mlp"}
     assert set(r.ablations) == {"gasp_only", "ppo_only"}
+    for m in [r.metrics, *r.baselines.values(), *r.ablations.values()]:
+        assert {"sr_mean", "sr_mean_ground", "sr_mean_text"} <= set(m)
     ours = r.metrics["sr_mean"]
     strongest = max(b["sr_mean"] for b in r.baselines.values())
     assert ours > strongest + 0.08
