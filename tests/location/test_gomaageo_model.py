@@ -151,3 +151,30 @@ def test_success_ratio_oracle_and_random() -> None:
     assert rw["sr_c8"] < 0.2 and rw["sr_c4"] < 0.5
     ep = run_episodes(grids, sample_episodes(grids, [4] * 5, np.random.default_rng(0)), oracle)
     assert ep.steps is not None and ep.steps.tolist() == [4] * 5
+
+
+def test_ppo_buffers_hold_the_published_640_steps_and_the_body_stays_frozen(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Old code updated after one rollout of ``batch`` episodes (here ~80 steps), ignoring
+    ``PPOConfig.update_steps`` (the public ``update_timestep`` = 10 * 64 = 640)."""
+    import geoneurips.location.gomaageo.pipeline as pl
+
+    sizes: list[int] = []
+    real = pl.ppo_update
+
+    def spy(ac: ActorCritic, opt: torch.optim.Optimizer, cfg: PPOConfig, states: torch.Tensor,
+            *rest: torch.Tensor) -> float:
+        sizes.append(len(states))
+        return real(ac, opt, cfg, states, *rest)
+
+    monkeypatch.setattr(pl, "ppo_update", spy)
+    torch.manual_seed(0)
+    grids = np.random.default_rng(0).normal(size=(8, 25, 16)).astype(np.float32)
+    model = SequenceModel(PolicyConfig.tiny(16)).eval()
+    for prm in model.parameters():
+        prm.requires_grad_(False)
+    before = [prm.clone() for prm in model.parameters()]
+    agent = pl.GomaaAgent(model, ActorCritic(16))
+    pl.train_ppo(agent, grids, 2, 0, PPOConfig(), batch=16)
+    assert len(sizes) == 2 and min(sizes) >= 640
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

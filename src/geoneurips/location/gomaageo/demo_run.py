@@ -1,14 +1,16 @@
 """The GOMAA-Geo demo: synthetic search grids where patch embeddings carry the goal signal.
 
 A world of location codes (:func:`~.pipeline.make_world`) is seen through training grids and
-through **unseen** test grids (other seeds: other content and noise); both are
-written in the published pickled-dict layout and read back with the restricted loader
-(:class:`~.data.GomaaGeoGrids`). Each grid adds a strong grid-specific content vector
-(``CONTENT`` = 3 times the code's norm) to all its patches, so the goal embedding alone
-locates the goal poorly; every patch seen on the way (at a known position) reveals that
-content, so an agent that uses its whole trajectory can remove it: the paper's point that the
-search history over the unseen area carries the goal signal. Every method gets the same
-embeddings:
+through **unseen** test grids (other seeds: other content and noise). Each grid adds a strong
+grid-specific content vector (``CONTENT`` = 3 times the code's norm: the image's own
+appearance) to all its patches, so the goal embedding alone locates the goal poorly; every
+patch seen on the way (at a known position) reveals that content, so an agent that uses its
+whole trajectory can remove it: the paper's point that the search history over the unseen
+area carries the goal signal. As in the paper (Sec. 3.2), all goals live in one frozen space,
+the ground view (:mod:`.goals`): the aerial patches pass through an aerial encoder trained
+with the CLIP loss into that space (the Sat2Cap role); the encoded grids are written in the
+published pickled-dict layout and read back with the restricted loader
+(:class:`~.data.GomaaGeoGrids`). Every method gets the same embeddings:
 
 - ``random_walk``: uniform valid moves (the paper's random baseline);
 - ``greedy_similarity``: moves to the neighbour most similar to the goal (peeking at the
@@ -18,11 +20,12 @@ embeddings:
 
 GOMAA-Geo = causal transformer + GASP pretraining + PPO (sequence model frozen). Ablations:
 ``gasp_only`` (the GASP head's argmax, no PPO) and ``ppo_only`` (PPO on a frozen, untrained
-sequence model: no GASP). The goal-modality-agnostic part is tested with "ground" goals: a
-fixed unknown linear map of the aerial goal plus noise, brought back into the patch space by
-a :class:`~.model.ModalityAligner` trained with the CLIP loss on paired training patches, and
-given zero-shot to every method (``sr_mean_ground``). Primary: SR at budget 10 over
-``C = 4..8`` (``sr_mean``), 5 pairs per test grid and ``C``.
+sequence model: no GASP). Goals of three modalities, all zero-shot except aerial, on the same
+(goal, start) pairs and given to every method alike: aerial (the encoded goal patch,
+``sr_mean``), ground (the frozen ground-view embedding of the goal patch,
+``sr_mean_ground``) and text (a caption of the goal place in a phrasing unseen in training,
+encoded by the real MiniLM and mapped by a CLIP-trained head, ``sr_mean_text``). Primary: SR
+at budget 10 over ``C = 4..8`` (``sr_mean``), 5 pairs per test grid and ``C``.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from geoneurips.demo import DemoResult, finish, new_figure
 
 from .agents import Policy, greedy_similarity, memoryless_policy, random_walk, success_ratio
 from .data import GomaaGeoGrids, write_fixture
-from .model import GaspHead, ModalityAligner, PolicyConfig, SequenceModel, clip_loss
+from .goals import build_goal_space
+from .model import GaspHead, PolicyConfig, SequenceModel
 from .pipeline import (
     gasp_policy,
     make_grids,
@@ -54,74 +58,48 @@ SMOOTH = 0.3
 CONTENT = 3.0
 
 
-def fit_aligner(ground: np.ndarray, aerial: np.ndarray, seed: int, steps: int = 1000
-                ) -> ModalityAligner:
-    """CLIP-style alignment of paired (ground, aerial) embeddings ``[N, D]``."""
-    torch.manual_seed(seed)
-    al = ModalityAligner(ground.shape[1], aerial.shape[1])
-    opt = torch.optim.Adam(al.parameters(), lr=1e-2)
-    rng = np.random.default_rng(seed)
-    g, a = torch.from_numpy(ground), torch.from_numpy(aerial)
-    for _ in range(steps):
-        idx = torch.from_numpy(rng.choice(len(g), 256, replace=False))
-        loss = clip_loss(al(g[idx]), a[idx], al.logit_scale)
-        opt.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
-        opt.step()
-    return al.eval()
-
-
-def _ground_view(grids: np.ndarray, w: np.ndarray, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    out: np.ndarray = (grids @ w + rng.normal(0, 0.1 / np.sqrt(w.shape[1]), grids.shape)
-                       ).astype(np.float32)
-    return out
-
-
-def _evaluate(te: np.ndarray, pol: Policy, seed: int, ground: np.ndarray) -> dict[str, float]:
+def _evaluate(te: np.ndarray, pol: Policy, seed: int,
+              goals: dict[str, np.ndarray | None]) -> dict[str, float]:
+    """SR with aerial goals, then with each other modality's goals on the same pairs."""
     m = success_ratio(te, pol, np.random.default_rng(seed + 7))
-    m["sr_mean_ground"] = success_ratio(te, pol, np.random.default_rng(seed + 7),
-                                        goal_embeddings=ground)["sr_mean"]
+    for name, emb in goals.items():
+        if emb is not None:
+            m[f"sr_mean_{name}"] = success_ratio(te, pol, np.random.default_rng(seed + 7),
+                                                 goal_embeddings=emb)["sr_mean"]
     return m
 
 
-def run_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
+def run_demo(out_dir: Path, quick: bool = False, seed: int = 0,
+             text: bool = True) -> DemoResult:
     started = time.perf_counter()
     torch.set_num_threads(1)
     n_train, gasp_steps, ppo_iters = (150, 500, 60) if quick else (200, 900, 100)
     world = make_world(seed, smooth=SMOOTH)
+    space = build_goal_space(make_grids(world, n_train, seed + 1, CONTENT, variants=VARIANTS),
+                             make_grids(world, 40, seed + 1000, CONTENT, variants=VARIANTS),
+                             seed, text=text)
     with tempfile.TemporaryDirectory() as tmp:
-        write_fixture(tmp, {
-            "train": make_grids(world, n_train, seed + 1, CONTENT, variants=VARIANTS),
-            "val": make_grids(world, 40, seed + 1000, CONTENT, variants=VARIANTS),
-        })
+        # the published files hold encoded (Sat2Cap) patches: write and read them back
+        write_fixture(tmp, {"train": space.train, "val": space.test})
         tr = GomaaGeoGrids(tmp, "train").grids
         te = GomaaGeoGrids(tmp, "val").grids
     d = tr.shape[2]
-    # ground modality: an unknown linear map of the aerial embedding + noise
-    w = np.random.default_rng(seed + 5).normal(0, 1 / np.sqrt(d), (d, d)).astype(np.float32)
-    tr_ground = _ground_view(tr, w, seed + 6).reshape(-1, d)
-    al = fit_aligner(tr_ground, tr.reshape(-1, d), seed)
-    with torch.no_grad():
-        # the CLIP loss aligns directions only: calibrate the scale on the training pairs
-        scale = float(np.linalg.norm(tr, axis=-1).mean()
-                      / al(torch.from_numpy(tr_ground)).norm(dim=-1).mean())
-        te_ground = scale * al(torch.from_numpy(_ground_view(te, w, seed + 8))).numpy()
+    goals = {"ground": space.test_ground, "text": space.test_text}
 
     agent, head, info = train_gomaa(tr, seed, gasp_steps, ppo_iters)
-    ours = _evaluate(te, agent.policy(), seed, te_ground)
+    ours = _evaluate(te, agent.policy(), seed, goals)
     baselines = {
-        "random_walk": _evaluate(te, random_walk(np.random.default_rng(seed)), seed, te_ground),
+        "random_walk": _evaluate(te, random_walk(np.random.default_rng(seed)), seed, goals),
         "greedy_similarity": _evaluate(te, greedy_similarity(np.random.default_rng(seed)),
-                                       seed, te_ground),
+                                       seed, goals),
         "memoryless_mlp": _evaluate(te, memoryless_policy(train_memoryless(tr, gasp_steps,
                                                                            seed)),
-                                    seed, te_ground),
+                                    seed, goals),
     }
     ppo_only, _, info_ppo = train_gomaa(tr, seed, 0, ppo_iters, pretrain=False)
     ablations = {
-        "gasp_only": _evaluate(te, gasp_policy(agent.model, head), seed, te_ground),
-        "ppo_only": _evaluate(te, ppo_only.policy(), seed, te_ground),
+        "gasp_only": _evaluate(te, gasp_policy(agent.model, head), seed, goals),
+        "ppo_only": _evaluate(te, ppo_only.policy(), seed, goals),
     }
     directions = {k: "max" for k in ours}
 
@@ -146,7 +124,7 @@ def run_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         "settings_vs_paper": "tiny transformer (64 hidden, 2 layers), GASP AdamW 1e-3 cosine, "
                              "PPO Adam 3e-3 decay 0.99 (paper: 1152 hidden, 12 layers, 1e-5 / "
                              "1e-4)",
-        **info, "ppo_only_train_success_last": info_ppo["ppo_train_success_last"],
+        **info, **space.info, "ppo_only_train_success_last": info_ppo["ppo_train_success_last"],
     }
     return finish(
         "gomaageo", ours, baselines=baselines, primary="sr_mean", margin=MARGIN,
@@ -164,13 +142,22 @@ REGRESSIONS: dict[str, str] = {
     "sr_c5": _PEEK,
     "sr_c6": _PEEK,
     "sr_mean_ground": (
-        "zero-shot ground goals reach the policy through a CLIP-aligned linear head whose "
-        "output keeps a relative error of about 0.44 to the true aerial goal (cosine ~0.90, "
-        "measured on seed 0); the policy reads the goal's location from its embedding and "
-        "suffers from that error, while the greedy baseline's cosine look-ahead does not "
-        "(the paper, too, reports lower SR for ground/text goals than for aerial goals)"
+        "ground goals are the frozen ground-view embeddings; the aerial encoder is CLIP-trained "
+        "into that space as in the paper (Sat2Cap), and the contrastive loss stops improving "
+        "once the pairs are told apart (loss < 0.01) with a relative error of 0.27-0.30 between "
+        "a ground goal and its encoded aerial patch on unseen grids; the policy reads the goal "
+        "embedding itself and loses 0.15-0.3 SR to that error, while greedy similarity only "
+        "ranks the four neighbours by cosine, which the error hardly reorders"
+    ),
+    "sr_mean_text": (
+        "text goals (MiniLM captions of the goal place in an unseen phrasing, CLIP-aligned) "
+        "carry the place but not the test image's own appearance (the per-grid content, 3x "
+        "the place code's norm) that every aerial training goal carried; the aerial-trained "
+        "policy reads the goal relative to that appearance: with the appearance removed from "
+        "aerial goals its SR falls from 0.70 to 0.37 (quick seed 1) while greedy similarity "
+        "(0.62) is unaffected, because the four neighbours it ranks share the appearance"
     ),
 }
 
 
-__all__ = ["run_demo", "fit_aligner", "GaspHead", "SequenceModel", "train_gasp"]
+__all__ = ["run_demo", "GaspHead", "SequenceModel", "train_gasp"]

@@ -4,10 +4,10 @@ Components (arXiv 2406.01917 Sec. 3-4 and the public ``models/model_falcon.py``,
 ``models/pretrain_model.py``, ``models/ppo.py``):
 
 - :class:`ModalityAligner` and :func:`clip_loss`: the goal-modality-agnostic part (CLIP-MMFE,
-  Sec. 3.2): goals of another modality (ground images, text) are mapped into the aerial patch
-  space by a projection trained with the symmetric CLIP InfoNCE loss (learnable temperature)
-  on paired embeddings. The paper uses the pretrained Sat2Cap/CLIP towers (not available
-  offline); here a linear projection head plays their role on given embeddings.
+  Sec. 3.2). In the paper the shared space is CLIP's (frozen ground-image and text towers) and
+  the aerial encoder (Sat2Cap) is trained with a contrastive loss into it; here a linear head
+  trained with the symmetric CLIP InfoNCE loss (learnable temperature) plays the aerial
+  encoder's and the text projection's roles on given embeddings (:mod:`.goals`).
 - :class:`SequenceModel`: the "LLM" (Falcon architecture trained from scratch, hidden 1152,
   12 layers, 12 heads, ``word_embed_proj_dim`` 512). Embeddings go through ``project_in``
   (D -> hidden); patch tokens add ``Linear(4 -> hidden)`` of ``[sin 2pi x/(P-1), sin 2pi
@@ -217,7 +217,7 @@ def ppo_update(ac: ActorCritic, opt: torch.optim.Optimizer, cfg: PPOConfig, stat
 
 
 class ModalityAligner(nn.Module):
-    """Projects goal embeddings of another modality into the aerial patch space (CLIP-style)."""
+    """Linear head into a frozen embedding space, trained with :func:`clip_loss`."""
 
     def __init__(self, in_dim: int, out_dim: int) -> None:
         super().__init__()

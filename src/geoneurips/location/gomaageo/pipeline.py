@@ -8,7 +8,10 @@ details.
 Published training details kept: GASP sequences are uniform random walks (off-grid moves
 allowed, they keep the position) of 1-10 steps from a start at Manhattan distance 1-8 from the
 goal; PPO episodes draw ``C`` uniform in 1..8 and run ``randint(C, B + 1) - 1`` steps (the
-public ``range(1, randint(optimal, max_ep_len + 1))``). Deliberate difference: returns are
+public ``range(1, randint(optimal, max_ep_len + 1))``); every PPO update uses a buffer of at
+least ``PPOConfig.update_steps`` = 640 agent steps (public ``update_timestep``), Monte-Carlo
+returns normalised over the buffer (the public code uses no GAE), clip 0.2, K = 4, value 0.5,
+entropy 0.01, the sequence model frozen. Deliberate difference: returns are
 reset at every episode end (the public buffer resets only at successes, so a failed episode's
 return leaks into the previous one in the flat buffer).
 """
@@ -173,7 +176,9 @@ class GomaaAgent:
 
 def train_ppo(agent: GomaaAgent, grids: np.ndarray, iterations: int, seed: int,
               cfg: PPOConfig, batch: int = 64, budget: int = 10) -> list[float]:
-    """PPO over ``iterations`` rollouts of ``batch`` parallel episodes (one update each)."""
+    """PPO: ``iterations`` updates, each on a buffer of at least ``cfg.update_steps`` agent
+    steps (the public ``update_timestep`` = 640), gathered as rollouts of ``batch`` parallel
+    episodes (whole episodes: the public loop may cut the last one at the update)."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     agent.rng = torch.Generator().manual_seed(seed)
@@ -182,28 +187,33 @@ def train_ppo(agent: GomaaAgent, grids: np.ndarray, iterations: int, seed: int,
     succ = []
     agent.sample = True
     for _ in range(iterations):
-        c = rng.integers(1, 9, size=batch)
-        ep = sample_episodes(grids, c, rng, budget)
-        ep.horizon = np.maximum(np.array([rng.integers(k, budget + 1) for k in c]) - 1, 1)
-        agent.buffer = []
-        run_episodes(grids, ep, agent.policy())
-        assert ep.success is not None
-        succ.append(float(ep.success.mean()))
-        states, masks, acts, logp, vals, rets = [], [], [], [], [], []
-        alive = np.stack(ep.alive, 1)  # [B, T]
-        rew = np.stack(ep.rewards, 1)
-        for i in range(len(c)):
-            steps = np.flatnonzero(alive[i])
-            r = discounted_returns(rew[i, steps].tolist(), [False] * len(steps), cfg.gamma)
-            rets.append(r)
-            for k, t in enumerate(steps.tolist()):
-                s, m, a, lp, v = agent.buffer[t]
-                states.append(s[i])
-                masks.append(m[i])
-                acts.append(a[i])
-                logp.append(lp[i])
-                vals.append(v[i])
-                del k
+        states: list[torch.Tensor] = []
+        masks: list[torch.Tensor] = []
+        acts: list[torch.Tensor] = []
+        logp: list[torch.Tensor] = []
+        vals: list[torch.Tensor] = []
+        rets: list[torch.Tensor] = []
+        while len(states) < cfg.update_steps:
+            c = rng.integers(1, 9, size=batch)
+            ep = sample_episodes(grids, c, rng, budget)
+            ep.horizon = np.maximum(np.array([rng.integers(k, budget + 1) for k in c]) - 1, 1)
+            agent.buffer = []
+            run_episodes(grids, ep, agent.policy())
+            assert ep.success is not None
+            succ.append(float(ep.success.mean()))
+            alive = np.stack(ep.alive, 1)  # [B, T]
+            rew = np.stack(ep.rewards, 1)
+            for i in range(len(c)):
+                steps = np.flatnonzero(alive[i])
+                rets.append(discounted_returns(rew[i, steps].tolist(), [False] * len(steps),
+                                               cfg.gamma))
+                for t in steps.tolist():
+                    s, m, a, lp, v = agent.buffer[t]
+                    states.append(s[i])
+                    masks.append(m[i])
+                    acts.append(a[i])
+                    logp.append(lp[i])
+                    vals.append(v[i])
         ppo_update(agent.ac, opt, cfg, torch.stack(states), torch.stack(masks),
                    torch.stack(acts), torch.stack(logp), torch.stack(vals), torch.cat(rets))
         sched.step()
