@@ -107,11 +107,10 @@ def _close_meteor(meteor: Any) -> None:
         return
     with meteor.lock:
         for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream is not None:
+            if stream is not None and not stream.closed:
                 stream.close()
         proc.kill()
         proc.wait()
-    meteor.meteor_p = None
 
 
 # ------------------------------------------------------------------------------ grounding

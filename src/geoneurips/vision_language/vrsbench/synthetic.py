@@ -79,7 +79,8 @@ def render_scene(rng: np.random.Generator, size: int = 64,
     n_cls = 1 if rng.random() < 0.5 else 2
     chosen = [str(c) for c in rng.choice(classes, size=n_cls, replace=False)]
     n_obj = int(rng.integers(1, 5))
-    slots = [str(p) for p in rng.choice(POSITIONS, size=n_obj, replace=False)]
+    slots = sorted((str(p) for p in rng.choice(POSITIONS, size=n_obj, replace=False)),
+                   key=POSITIONS.index)  # reading order: the caption names the first
     objects: list[dict[str, Any]] = []
     for k, pos in enumerate(slots):
         cls = chosen[0] if k == 0 or n_cls == 1 else str(rng.choice(chosen))
