@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLASSES",
+    "DOTA_TO_VRSBENCH",
     "HF_URL",
     "QA_TYPES",
     "RAW_QA_TYPES",
@@ -43,6 +44,7 @@ __all__ = [
     "ObjectAnnotation",
     "QAPair",
     "VRSBench",
+    "objects_from_dota",
     "read_annotation",
     "read_eval_caption",
     "read_eval_referring",
@@ -354,3 +356,44 @@ def _rect(x: float, y: float, w: float, h: float) -> Any:
 
     return Rectangle((x, y), w, h, fill=False, edgecolor="red", linewidth=1)
 
+
+
+#: DOTA class names -> VRSBench classes (VRSBench merges small/large vehicles, renames plane).
+DOTA_TO_VRSBENCH = {"plane": "airplane", "small-vehicle": "vehicle",
+                    "large-vehicle": "vehicle"}
+
+
+def objects_from_dota(path: str | Path, width: int, height: int) -> list[ObjectAnnotation]:
+    """VRSBench objects from a DOTA label file (``x1 y1 ... x4 y4 class difficult`` per line
+    after the ``imagesource:``/``gsd:`` header) of a ``width`` x ``height`` image.
+
+    VRSBench's ``obj_corner`` is the DOTA polygon divided by the patch size and ``obj_coord``
+    its min/max box; the referring sentence is left empty (GPT-4V wrote them) and
+    ``is_unique`` is whether the class occurs once.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataNotFoundError("DOTA labels", p.parent, [p.name],
+                                "https://captain-whu.github.io/DOTA/", "labelTxt/<image>.txt")
+    rows: list[tuple[list[float], str]] = []
+    for n, line in enumerate(p.read_text().splitlines(), 1):
+        parts = line.split()
+        if not parts or parts[0].startswith(("imagesource:", "gsd:")):
+            continue
+        if len(parts) < 9:
+            raise InvalidInputError(f"{p}:{n}: expected 8 coordinates and a class")
+        try:
+            xy = [float(v) for v in parts[:8]]
+        except ValueError as e:
+            raise InvalidInputError(f"{p}:{n}: coordinates are not numbers") from e
+        rows.append((xy, DOTA_TO_VRSBENCH.get(parts[8], parts[8])))
+    counts: dict[str, int] = {}
+    for _, c in rows:
+        counts[c] = counts.get(c, 0) + 1
+    out = []
+    for k, (xy, cls) in enumerate(rows):
+        corner = [v / (width if i % 2 == 0 else height) for i, v in enumerate(xy)]
+        out.append(ObjectAnnotation.from_dict(
+            {"obj_id": k, "obj_cls": cls, "referring_sentence": "", "obj_corner": corner,
+             "is_unique": counts[cls] == 1}, f"{p}:{k}"))
+    return out
