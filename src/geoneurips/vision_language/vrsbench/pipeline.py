@@ -21,8 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from .data import VRSBench, read_eval_caption, read_eval_referring, read_eval_vqa
-from .data import read_training_json
+from .data import (
+    VRSBench,
+    read_eval_caption,
+    read_eval_referring,
+    read_eval_vqa,
+    read_training_json,
+)
 
 __all__ = ["baseline_predictions", "demo", "load_split", "model_predictions", "train_model"]
 
@@ -118,7 +123,7 @@ def train_model(root: Path, train: dict[str, Any], epochs: int, seed: int,
                 else:
                     loss = loss + F.cross_entropy(model.answer_logits(f, x[sel]), y[sel])
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             sched.step()
     model.eval()
@@ -161,7 +166,8 @@ def _rec(item: dict[str, Any], answer: str) -> dict[str, Any]:
 
 def _pixels(images: np.ndarray, k: int = 4) -> np.ndarray:
     n, c, h, w = images.shape
-    return images.reshape(n, c, h // k, k, w // k, k).mean((3, 5)).reshape(n, -1)
+    out: np.ndarray = images.reshape(n, c, h // k, k, w // k, k).mean((3, 5)).reshape(n, -1)
+    return out
 
 
 def _colour_hist(images: np.ndarray) -> np.ndarray:
@@ -174,7 +180,7 @@ def _colour_hist(images: np.ndarray) -> np.ndarray:
         for cc in range(3):
             blk = code[:, r * h // 3:(r + 1) * h // 3, cc * w // 3:(cc + 1) * w // 3]
             feats.append(np.stack([np.bincount(b.ravel(), minlength=64) for b in blk]))
-    f = np.concatenate(feats, 1).astype(np.float32)
+    f: np.ndarray = np.concatenate(feats, 1).astype(np.float32)
     return f / f.sum(1, keepdims=True)
 
 
@@ -182,7 +188,8 @@ def _nearest(train_f: np.ndarray, test_f: np.ndarray, allowed: Sequence[int] | N
              ) -> np.ndarray:
     cand = np.arange(len(train_f)) if allowed is None else np.asarray(allowed)
     d = ((test_f[:, None, :] - train_f[None, cand, :]) ** 2).sum(-1)
-    return cand[d.argmin(1)]  # type: ignore[no-any-return]
+    best: np.ndarray = cand[d.argmin(1)]
+    return best
 
 
 def baseline_predictions(root: Path, train: dict[str, Any], test: dict[str, Any],
@@ -248,10 +255,10 @@ def baseline_predictions(root: Path, train: dict[str, Any], test: dict[str, Any]
     by_type: dict[str, Counter[str]] = defaultdict(Counter)
     by_q: dict[str, Counter[str]] = defaultdict(Counter)
     q_rows: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for img, q, a in items["vqa"]:
-        by_type[type_of.get(q, "")][a] += 1
-        by_q[q][a] += 1
-        q_rows[q].append((train["index"][img], a))
+    for img, text, a in items["vqa"]:
+        by_type[type_of.get(text, "")][a] += 1
+        by_q[text][a] += 1
+        q_rows[text].append((train["index"][img], a))
     vq = evals["vqa"]
     vqa_type = [_rec(q, by_type[q["type"]].most_common(1)[0][0] if by_type[q["type"]]
                      else "yes") for q in vq]
