@@ -181,7 +181,8 @@ def _colour_hist(images: np.ndarray) -> np.ndarray:
             blk = code[:, r * h // 3:(r + 1) * h // 3, cc * w // 3:(cc + 1) * w // 3]
             feats.append(np.stack([np.bincount(b.ravel(), minlength=64) for b in blk]))
     f: np.ndarray = np.concatenate(feats, 1).astype(np.float32)
-    return f / f.sum(1, keepdims=True)
+    out: np.ndarray = f / f.sum(1, keepdims=True)
+    return out
 
 
 def _nearest(train_f: np.ndarray, test_f: np.ndarray, allowed: Sequence[int] | None = None
