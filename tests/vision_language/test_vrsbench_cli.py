@@ -26,7 +26,7 @@ from geoneurips.vision_language.vrsbench.judges import (
 )
 from geoneurips.vision_language.vrsbench.synthetic import write_fixture
 
-from .test_vrsbench_metrics import GROUNDING, published_caption_records, published_route
+from .test_vrsbench_metrics import GROUNDING, published_caption_records, published_reference
 
 
 def _app() -> typer.Typer:
@@ -109,7 +109,7 @@ def test_eval_reproduces_published_scorer(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     scores = json.loads(res.output)
     assert json.loads(out.read_text()) == scores
-    ref = published_route(caps)
+    ref = published_reference()
     for k, v in ref.items():
         assert scores["caption"][k] == pytest.approx(v, abs=1e-9), k
     assert scores["referring"]["Acc@0.5"] == 50.0
