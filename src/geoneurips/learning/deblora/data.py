@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geoneurips.errors import DataNotFoundError, InvalidInputError
+from geoneurips.formats.dota import DOTA_URL, DOTA_V1_CLASSES, read_dota_txt
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -55,15 +56,8 @@ __all__ = [
     "write_fusrs_fixture",
 ]
 
-DOTA_URL = "https://captain-whu.github.io/DOTA/dataset.html"
 FUSRS_URL = "https://github.com/doem97/deblora (FUSRS v2, built from FUSAR-Ship)"
 
-#: DOTA-v1.0's 15 classes in the official (and TorchGeo) order.
-DOTA_V1_CLASSES: tuple[str, ...] = (
-    "plane", "ship", "storage-tank", "baseball-diamond", "tennis-court", "basketball-court",
-    "ground-track-field", "harbor", "bridge", "large-vehicle", "small-vehicle", "helicopter",
-    "roundabout", "soccer-ball-field", "swimming-pool",
-)
 #: The debLoRA label order (``datasets/DOTA/classnames.txt``): alphabetical.
 DOTA_CLASSES: tuple[str, ...] = tuple(sorted(DOTA_V1_CLASSES))
 
@@ -126,30 +120,15 @@ class DotaObject:
 def read_dota_annotation(path: str | Path) -> list[tuple[tuple[float, ...], str, int]]:
     """Parse one DOTA label file: ``(polygon, class, difficult)`` per object line.
 
-    The optional ``imagesource:`` / ``gsd:`` header lines are skipped; a missing difficult
-    flag reads as 0 (as in DOTA's devkit).
+    The parsing is the shared :func:`geoneurips.formats.dota.read_dota_txt` (header lines
+    skipped, a missing difficult flag reads as 0, as in DOTA's devkit).
 
     Raises:
         DataNotFoundError: the file does not exist.
         InvalidInputError: a line is not ``8 numbers, class[, difficult]``.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise DataNotFoundError("DOTA annotation", p.parent, [p.name], DOTA_URL, _SOURCE_LAYOUT)
-    out: list[tuple[tuple[float, ...], str, int]] = []
-    for n, line in enumerate(p.read_text().splitlines(), 1):
-        parts = line.split()
-        if not parts or line.startswith(("imagesource", "gsd")):
-            continue
-        if len(parts) < 9:
-            raise InvalidInputError(f"{str(p)!r} line {n}: expected 8 coordinates and a class")
-        try:
-            poly = tuple(float(v) for v in parts[:8])
-            diff = int(parts[9]) if len(parts) > 9 else 0
-        except ValueError:
-            raise InvalidInputError(f"{str(p)!r} line {n}: non-numeric coordinates") from None
-        out.append((poly, parts[8], diff))
-    return out
+    labels = read_dota_txt(path, layout=_SOURCE_LAYOUT)
+    return [(o.poly, o.label, o.difficult) for o in labels.objects]
 
 
 def _annotation_dir(root: Path, split: str, version: str) -> Path:

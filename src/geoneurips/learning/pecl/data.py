@@ -6,7 +6,8 @@ DOTA label files (``DOTA_devkit``; one ``.txt`` per image) hold two optional hea
     x1 y1 x2 y2 x3 y3 x4 y4 class difficult
 
 (the four corners of the oriented box, clockwise, in pixels; ``difficult`` is 0/1, and the
-PECL code also drops ``difficult == 2``). Two on-disk layouts are read:
+PECL code also drops ``difficult == 2``); the files are parsed by the shared
+:mod:`geoneurips.formats.dota`, re-exported here. Two on-disk layouts are read:
 
 ==================  ========================================================================
 layout              files under ``root``
@@ -30,7 +31,7 @@ from __future__ import annotations
 import csv
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,16 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from geoneurips.errors import DataNotFoundError, InvalidInputError
+from geoneurips.formats.dota import (
+    DOTA_CLASSES,
+    DOTA_URL,
+    DotaLabels,
+    DotaObject,
+    format_dota_txt,
+    parse_dota_txt,
+    read_dota_txt,
+    write_dota_txt,
+)
 from geoneurips.io import atomic_path, write_json
 
 if TYPE_CHECKING:
@@ -59,100 +70,8 @@ __all__ = [
     "write_sparse_labels",
 ]
 
-#: DOTA class names in TorchGeo's order (v1.0: the first 15; v1.5 adds container-crane;
-#: v2.0 adds airport and helipad).
-DOTA_CLASSES: tuple[str, ...] = (
-    "plane", "ship", "storage-tank", "baseball-diamond", "tennis-court",
-    "basketball-court", "ground-track-field", "harbor", "bridge", "large-vehicle",
-    "small-vehicle", "helicopter", "roundabout", "soccer-ball-field", "swimming-pool",
-    "container-crane", "airport", "helipad",
-)
 #: The label rates of the paper (Sec. 4.1) and of ``cut.py``.
 LABEL_RATES: tuple[float, ...] = (0.01, 0.02, 0.05, 0.10)
-DOTA_URL = "https://captain-whu.github.io/DOTA/dataset.html"
-
-
-@dataclass(frozen=True)
-class DotaObject:
-    """One DOTA object: the 4 corners ``poly`` (x1, y1, ..., x4, y4), class name, difficult."""
-
-    poly: tuple[float, ...]
-    label: str
-    difficult: int = 0
-
-    @property
-    def hbb(self) -> tuple[float, float, float, float]:
-        """The horizontal box ``(xmin, ymin, xmax, ymax)`` enclosing the polygon."""
-        xs, ys = self.poly[0::2], self.poly[1::2]
-        return (min(xs), min(ys), max(xs), max(ys))
-
-
-@dataclass
-class DotaLabels:
-    """A parsed label file: header metadata and objects."""
-
-    objects: list[DotaObject] = field(default_factory=list)
-    imagesource: str | None = None
-    gsd: float | None = None
-
-
-def parse_dota_txt(text: str, *, where: str = "<text>") -> DotaLabels:
-    """Parse the content of a DOTA label file (headers optional, blank lines skipped).
-
-    Raises:
-        InvalidInputError: a line with fewer than 9 fields or non-numeric coordinates.
-    """
-    out = DotaLabels()
-    for n, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith("imagesource:"):
-            out.imagesource = line.split(":", 1)[1]
-            continue
-        if line.startswith("gsd:"):
-            value = line.split(":", 1)[1].strip()
-            try:
-                out.gsd = float(value)
-            except ValueError:
-                out.gsd = None  # the devkit files hold "gsd:None" for some images
-            continue
-        parts = line.split()
-        if len(parts) < 9:
-            raise InvalidInputError(f"{where}:{n}: expected 'x1 y1 ... x4 y4 class [difficult]'")
-        try:
-            poly = tuple(float(p) for p in parts[:8])
-            difficult = int(parts[9]) if len(parts) > 9 else 0
-        except ValueError as exc:
-            raise InvalidInputError(f"{where}:{n}: {exc}") from None
-        out.objects.append(DotaObject(poly, parts[8], difficult))
-    return out
-
-
-def read_dota_txt(path: str | Path) -> DotaLabels:
-    """Read one DOTA label file."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataNotFoundError("DOTA label file", p.parent, [p.name], DOTA_URL)
-    return parse_dota_txt(p.read_text(), where=str(p))
-
-
-def format_dota_txt(labels: DotaLabels) -> str:
-    """The text of a DOTA label file (headers written when known)."""
-    lines = []
-    if labels.imagesource is not None:
-        lines.append(f"imagesource:{labels.imagesource}")
-        lines.append(f"gsd:{labels.gsd if labels.gsd is not None else 'None'}")
-    for o in labels.objects:
-        coords = " ".join(f"{v:.1f}" for v in o.poly)
-        lines.append(f"{coords} {o.label} {o.difficult}")
-    return "\n".join(lines) + "\n"
-
-
-def write_dota_txt(path: str | Path, labels: DotaLabels) -> None:
-    """Write a DOTA label file atomically."""
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(format_dota_txt(labels))
 
 
 def sparse_annotations(

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import DataNotFoundError, InvalidInputError
+from ...formats.dota import read_dota_txt
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -365,28 +366,17 @@ DOTA_TO_VRSBENCH = {"plane": "airplane", "small-vehicle": "vehicle",
 
 def objects_from_dota(path: str | Path, width: int, height: int) -> list[ObjectAnnotation]:
     """VRSBench objects from a DOTA label file (``x1 y1 ... x4 y4 class difficult`` per line
-    after the ``imagesource:``/``gsd:`` header) of a ``width`` x ``height`` image.
+    after the ``imagesource:``/``gsd:`` header, read by the shared
+    :func:`geoneurips.formats.dota.read_dota_txt`) of a ``width`` x ``height`` image.
 
     VRSBench's ``obj_corner`` is the DOTA polygon divided by the patch size and ``obj_coord``
     its min/max box; the referring sentence is left empty (GPT-4V wrote them) and
     ``is_unique`` is whether the class occurs once.
     """
     p = Path(path)
-    if not p.is_file():
-        raise DataNotFoundError("DOTA labels", p.parent, [p.name],
-                                "https://captain-whu.github.io/DOTA/", "labelTxt/<image>.txt")
-    rows: list[tuple[list[float], str]] = []
-    for n, line in enumerate(p.read_text().splitlines(), 1):
-        parts = line.split()
-        if not parts or parts[0].startswith(("imagesource:", "gsd:")):
-            continue
-        if len(parts) < 9:
-            raise InvalidInputError(f"{p}:{n}: expected 8 coordinates and a class")
-        try:
-            xy = [float(v) for v in parts[:8]]
-        except ValueError as e:
-            raise InvalidInputError(f"{p}:{n}: coordinates are not numbers") from e
-        rows.append((xy, DOTA_TO_VRSBENCH.get(parts[8], parts[8])))
+    labels = read_dota_txt(p, layout="labelTxt/<image>.txt")
+    rows = [([float(v) for v in o.poly], DOTA_TO_VRSBENCH.get(o.label, o.label))
+            for o in labels.objects]
     counts: dict[str, int] = {}
     for _, c in rows:
         counts[c] = counts.get(c, 0) + 1

@@ -1,0 +1,4 @@
+"""Published annotation formats read by several systems (shared layer; never imports a system).
+
+* :mod:`geoneurips.formats.dota`: DOTA's per-image label files (PECL, debLoRA, VRSBench).
+"""
