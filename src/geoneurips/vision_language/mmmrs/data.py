@@ -93,6 +93,8 @@ def read_annotations(path: str | Path) -> list[dict[str, Any]]:
             obj = [json.loads(line) for line in text.splitlines() if line.strip()]
         except json.JSONDecodeError as exc:
             raise InvalidInputError(f"{p}: neither JSON nor JSON lines ({exc})") from exc
+    if isinstance(obj, Mapping) and any(k in obj for k in _IMAGE_KEYS):
+        obj = [obj]
     if isinstance(obj, Mapping):
         for key in ("images", "annotations", "data"):
             if isinstance(obj.get(key), list):
@@ -196,17 +198,16 @@ def geotiff_gsd(path: str | Path) -> float:
     Raises:
         InvalidInputError: no CRS or an identity transform (no georeference).
     """
-    import rasterio
     from rasterio.warp import transform as warp_xy
 
-    with rasterio.open(path) as ds:
+    with _open(path) as ds:
         t, crs = ds.transform, ds.crs
         w, h = ds.width, ds.height
     if crs is None or t.is_identity:
         raise InvalidInputError(f"{path}: no georeference (CRS and transform) to read the GSD "
                                 "from; pass the GSD explicitly (--gsd)")
     px, py = math.hypot(t.a, t.d), math.hypot(t.b, t.e)
-    cx, cy = t * (w / 2, h / 2)
+    cx, cy = t @ (w / 2, h / 2)
     if crs.is_geographic:
         lat = math.radians(cy)
         return float((px * 111_320.0 * math.cos(lat) + py * 110_574.0) / 2)
@@ -216,6 +217,18 @@ def geotiff_gsd(path: str | Path) -> float:
         _, lats = warp_xy(crs, "EPSG:4326", [cx], [cy])
         size *= math.cos(math.radians(lats[0]))
     return float(size)
+
+
+def _open(path: str | Path) -> Any:
+    import rasterio
+
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInputError(f"{p}: no such file")
+    try:
+        return rasterio.open(p)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InvalidInputError(f"{p}: not a readable raster ({exc})") from exc
 
 
 def _stretch(a: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -243,17 +256,10 @@ def read_geotiff_rgb(path: str | Path, side: int | None = None,
         side: side of the centre window.
         bands: 1-based band indices (default: the first three, or the only one).
     """
-    import rasterio
     from rasterio.windows import Window
 
     p = Path(path)
-    if not p.is_file():
-        raise InvalidInputError(f"{p}: no such file")
-    try:
-        ds = rasterio.open(p)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InvalidInputError(f"{p}: not a readable raster ({exc})") from exc
-    with ds:
+    with _open(p) as ds:
         n = ds.count
         bl = list(bands) if bands else ([1, 2, 3] if n >= 3 else [1])
         if any(b < 1 or b > n for b in bl) or len(bl) not in (1, 3):
@@ -376,11 +382,9 @@ def build_from_geotiffs(folder: str | Path, out: str | Path, *, tile: int = 512,
         raise InvalidInputError(f"gsd must be positive, got {gsd}")
 
     def items() -> Any:
-        import rasterio
-
         for f in files:
             g = gsd if gsd is not None else geotiff_gsd(f)
-            with rasterio.open(f) as ds:
+            with _open(f) as ds:
                 side = min(ds.width, ds.height)
             if side >= 2 * tile:
                 lv = 2 * tile

@@ -61,7 +61,7 @@ def write_scene_geotiffs(folder: str | Path, n: int, px: int = 64, gsd: float = 
                          seed: int = 0) -> Path:
     """``n`` scenes as 3-band uint8 GeoTIFFs in UTM 33N with ``gsd`` m pixels."""
     import rasterio
-    from rasterio.transform import from_origin
+    from affine import Affine
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -69,7 +69,7 @@ def write_scene_geotiffs(folder: str | Path, n: int, px: int = 64, gsd: float = 
     for i in range(n):
         img = render_scene(px, rng)
         u8 = np.clip(np.rint(img * 255), 0, 255).astype(np.uint8).transpose(2, 0, 1)
-        tr = from_origin(500_000 + 1000 * i, 5_000_000, gsd, gsd)
+        tr = Affine(gsd, 0.0, 500_000.0 + 1000 * i, 0.0, -gsd, 5_000_000.0)
         with rasterio.open(out / f"scene_{seed}_{i:04d}.tif", "w", driver="GTiff", width=px,
                            height=px, count=3, dtype="uint8", crs="EPSG:32633",
                            transform=tr) as ds:
