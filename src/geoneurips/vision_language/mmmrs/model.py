@@ -280,6 +280,8 @@ def save_unet_lora(unet: UNet2DConditionModel, folder: str | Path) -> Path:
     from peft.utils import get_peft_model_state_dict
 
     out = Path(folder)
+    if not getattr(unet, "_hf_peft_config_loaded", False):
+        raise InvalidInputError("the UNet has no LoRA adapters (call add_unet_lora first)")
     layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
     if not layers:
         raise InvalidInputError("the UNet has no LoRA adapters (call add_unet_lora first)")
