@@ -139,7 +139,7 @@ def test_fixture_layout_reader_and_prompts(tmp_path: Path) -> None:
     ds = MMMRS(root)
     s = ds[0]
     assert s["image"].shape == (3, 16, 16) and 0 <= float(s["image"].min())
-    for i, r in enumerate(recs):
+    for r in recs:
         assert r["prompt"].startswith(B.gsd_phrase(r["gsd"]))
         assert B.WEATHER_PHRASES[r["weather"]] in r["prompt"]
     levels = {round(r["gsd"], 3) for r in recs}

@@ -134,7 +134,8 @@ def resize(img: np.ndarray, size: int) -> np.ndarray:
     bands = [np.asarray(Image.fromarray(a[:, :, c], mode="F").resize((size, size),
                                                                      Image.Resampling.BICUBIC))
              for c in range(a.shape[2])]
-    return np.clip(np.stack(bands, -1), 0.0, 1.0)
+    out: np.ndarray = np.clip(np.stack(bands, -1), 0.0, 1.0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,8 @@ def _smooth_field(h: int, w: int, scale: float, rng: np.random.Generator) -> np.
 
     f = gaussian_filter(rng.standard_normal((h, w)), max(scale, 0.5), mode="wrap")
     f -= f.min()
-    return f / max(float(f.max()), 1e-12)
+    norm: np.ndarray = f / max(float(f.max()), 1e-12)
+    return norm
 
 
 def fog(img: np.ndarray, beta: float = 1.2, airlight: float = 0.85,
@@ -262,7 +264,8 @@ def fog(img: np.ndarray, beta: float = 1.2, airlight: float = 0.85,
     depth = 1.0 - 0.5 * dist / max(float(dist.max()), 1e-12)
     depth = 0.8 * depth + 0.2 * _smooth_field(h, w, max(h, w) / 8, r)
     t = np.exp(-beta * depth)[:, :, None]
-    return np.clip(a * t + airlight * (1 - t), 0, 1).astype(np.float32)
+    fogged: np.ndarray = np.clip(a * t + airlight * (1 - t), 0, 1).astype(np.float32)
+    return fogged
 
 
 def low_light(img: np.ndarray, gain: float = 0.25, gamma: float = 2.0, noise: float = 0.02,
@@ -305,7 +308,8 @@ def snow(img: np.ndarray, coverage: float = 0.55, flakes: float = 0.01,
     out = (0.85 * a + 0.12) * (1 - cover) + white * cover
     mask = r.random((h, w)) < flakes
     out[mask] = 1.0
-    return np.clip(out, 0, 1).astype(np.float32)
+    snowy: np.ndarray = np.clip(out, 0, 1).astype(np.float32)
+    return snowy
 
 
 def apply_weather(img: np.ndarray, weather: str,

@@ -183,7 +183,8 @@ def clip_similarities(images: Tensor | np.ndarray, prompts: Sequence[str],
     if len(x) != len(prompts):
         raise InvalidInputError(f"{len(x)} images but {len(prompts)} prompts")
     try:
-        model = CLIPModel.from_pretrained(str(p), local_files_only=True).eval()
+        model = CLIPModel.from_pretrained(str(p), local_files_only=True)
+        model.eval()  # type: ignore[no-untyped-call]
         proc = CLIPProcessor.from_pretrained(str(p), local_files_only=True)
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot load CLIP from {str(p)!r}: {exc}") from exc

@@ -27,16 +27,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeAlias
 
 import torch
 from torch import Tensor
 
 from geoneurips.errors import CheckpointError, InvalidInputError
 
-if TYPE_CHECKING:
-    from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer
+# diffusers, transformers and peft are untyped for mypy: their objects are handled as Any.
+DPMSolverMultistepScheduler: TypeAlias = Any
+StableDiffusionPipeline: TypeAlias = Any
+UNet2DConditionModel: TypeAlias = Any
+CLIPTextModel: TypeAlias = Any
+CLIPTokenizer: TypeAlias = Any
+
+
+def _lib(name: str) -> Any:
+    """Import ``name`` lazily (heavy, and untyped for mypy)."""
+    import importlib
+
+    return importlib.import_module(name)
 
 __all__ = [
     "LORA_TARGETS",
@@ -76,12 +86,11 @@ def dpm_karras_scheduler(config: Any | None = None) -> DPMSolverMultistepSchedul
     Args:
         config: a scheduler config to start from (the pipeline's); SD v1's schedule if None.
     """
-    from diffusers import DPMSolverMultistepScheduler
-
+    sched = _lib("diffusers").DPMSolverMultistepScheduler
     if config is None:
-        return DPMSolverMultistepScheduler(**SD_SCHEDULE, use_karras_sigmas=True,
+        return sched(**SD_SCHEDULE, use_karras_sigmas=True,
                                            algorithm_type="dpmsolver++", solver_order=2)
-    return DPMSolverMultistepScheduler.from_config(config, use_karras_sigmas=True,
+    return sched.from_config(config, use_karras_sigmas=True,
                                                    algorithm_type="dpmsolver++",
                                                    solver_order=2)
 
@@ -101,8 +110,6 @@ def load_pipeline(path: str | Path, lora: str | Path | None = None, device: str 
         CheckpointError: the folder or the LoRA file does not exist or is not a diffusers
             Stable Diffusion folder. Nothing is downloaded.
     """
-    from diffusers import StableDiffusionPipeline
-
     root = Path(path)
     if not (root / "model_index.json").is_file():
         raise CheckpointError(
@@ -112,7 +119,7 @@ def load_pipeline(path: str | Path, lora: str | Path | None = None, device: str 
     half = device.startswith("cuda") if fp16 is None else fp16
     dtype = torch.float16 if half else torch.float32
     try:
-        pipe = StableDiffusionPipeline.from_pretrained(
+        pipe = _lib("diffusers").StableDiffusionPipeline.from_pretrained(
             str(root), torch_dtype=dtype, local_files_only=True, safety_checker=None,
             requires_safety_checker=False)
     except (OSError, ValueError) as exc:
@@ -144,8 +151,6 @@ def tiny_tokenizer(folder: str | Path, words: Sequence[str] = (),
         words: lower-case words that become single tokens.
         max_length: ``model_max_length`` (SD uses 77).
     """
-    from transformers import CLIPTokenizer
-
     byte_map = _bytes_to_unicode()
     chars = list(byte_map.values())
     vocab: list[str] = [*chars, *(c + "</w>" for c in chars)]
@@ -165,7 +170,8 @@ def tiny_tokenizer(folder: str | Path, words: Sequence[str] = (),
     vocab += ["<|startoftext|>", "<|endoftext|>"]
     ids = {t: i for i, t in enumerate(vocab)}
     uniq = list(dict.fromkeys(merges))
-    tok = CLIPTokenizer(vocab=ids, merges=uniq, model_max_length=max_length)
+    tok = _lib("transformers").CLIPTokenizer(vocab=ids, merges=uniq,
+                                             model_max_length=max_length)
     tok.save_pretrained(str(folder))
     return tok
 
@@ -186,16 +192,15 @@ def _bytes_to_unicode() -> dict[int, str]:
 def tiny_text_encoder(tokenizer: CLIPTokenizer, hidden: int = 32, layers: int = 2,
                       seed: int = 0) -> CLIPTextModel:
     """A random CLIP text transformer (same class as SD's) sized for tests and the demo."""
-    from transformers import CLIPTextConfig, CLIPTextModel
-
+    tr = _lib("transformers")
     torch.manual_seed(seed)
-    cfg = CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=hidden,
+    cfg = tr.CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=hidden,
                          intermediate_size=2 * hidden, num_attention_heads=2,
                          num_hidden_layers=layers,
                          max_position_embeddings=tokenizer.model_max_length,
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id)
-    return CLIPTextModel(cfg).eval()
+    return tr.CLIPTextModel(cfg).eval()
 
 
 def tiny_unet(in_channels: int = 4, sample_size: int = 16, cross_dim: int = 32,
@@ -208,9 +213,7 @@ def tiny_unet(in_channels: int = 4, sample_size: int = 16, cross_dim: int = 32,
     The plain attention processor is set (PyTorch's CPU flash-attention kernel is slow for
     such small heads; the result is the same).
     """
-    from diffusers import UNet2DConditionModel
-    from diffusers.models.attention_processor import AttnProcessor
-
+    attn = _lib("diffusers.models.attention_processor").AttnProcessor
     torch.manual_seed(seed)
     n = len(widths)
     if sd_layout:
@@ -219,12 +222,12 @@ def tiny_unet(in_channels: int = 4, sample_size: int = 16, cross_dim: int = 32,
     else:
         down = ("DownBlock2D",) * (n - 1) + ("CrossAttnDownBlock2D",)
         up = ("CrossAttnUpBlock2D",) + ("UpBlock2D",) * (n - 1)
-    unet = UNet2DConditionModel(
+    unet = _lib("diffusers").UNet2DConditionModel(
         sample_size=sample_size, in_channels=in_channels, out_channels=in_channels,
         block_out_channels=widths, layers_per_block=1, down_block_types=down,
         up_block_types=up, cross_attention_dim=cross_dim, attention_head_dim=8,
         norm_num_groups=8)
-    unet.set_attn_processor(AttnProcessor())
+    unet.set_attn_processor(attn())
     return unet
 
 
@@ -233,18 +236,17 @@ def tiny_pipeline(folder: str | Path, words: Sequence[str] = (),
     """A random Stable Diffusion pipeline (UNet, VAE, CLIP text encoder, tokenizer and the
     DPM++ 2M Karras scheduler) built offline; ``pipe.save_pretrained(folder)`` gives a
     folder :func:`load_pipeline` reads like a real SD v1.5 copy."""
-    from diffusers import AutoencoderKL, StableDiffusionPipeline
-
+    dm = _lib("diffusers")
     tok = tiny_tokenizer(Path(folder) / "_tokenizer_src", words)
     te = tiny_text_encoder(tok, seed=seed)
     torch.manual_seed(seed)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4,
+    vae = dm.AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4,
                         block_out_channels=(16, 32),
                         down_block_types=("DownEncoderBlock2D",) * 2,
                         up_block_types=("UpDecoderBlock2D",) * 2,
                         norm_num_groups=8, sample_size=image_size)
     unet = tiny_unet(4, image_size // 2, te.config.hidden_size, seed=seed)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=te, tokenizer=tok, unet=unet,
+    pipe = dm.StableDiffusionPipeline(vae=vae, text_encoder=te, tokenizer=tok, unet=unet,
                                    scheduler=dpm_karras_scheduler(), safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
@@ -261,12 +263,10 @@ def add_unet_lora(unet: UNet2DConditionModel, rank: int = 4, alpha: float | None
         alpha: LoRA alpha (default ``rank``: scale 1).
         targets: module names that get adapters.
     """
-    from peft import LoraConfig
-
     if rank < 1:
         raise InvalidInputError(f"LoRA rank must be >= 1, got {rank}")
     unet.requires_grad_(False)
-    cfg = LoraConfig(r=rank, lora_alpha=alpha if alpha is not None else rank,
+    cfg = _lib("peft").LoraConfig(r=rank, lora_alpha=alpha if alpha is not None else rank,
                      init_lora_weights="gaussian", target_modules=list(targets))
     unet.add_adapter(cfg)
     return unet
@@ -275,17 +275,15 @@ def add_unet_lora(unet: UNet2DConditionModel, rank: int = 4, alpha: float | None
 def save_unet_lora(unet: UNet2DConditionModel, folder: str | Path) -> Path:
     """Write the UNet's LoRA adapters as ``pytorch_lora_weights.safetensors`` (the diffusers
     format ``pipe.load_lora_weights`` reads)."""
-    from diffusers import StableDiffusionPipeline
-    from diffusers.utils import convert_state_dict_to_diffusers
-    from peft.utils import get_peft_model_state_dict
-
+    convert = _lib("diffusers.utils").convert_state_dict_to_diffusers
+    peft_state = _lib("peft.utils").get_peft_model_state_dict
     out = Path(folder)
     if not getattr(unet, "_hf_peft_config_loaded", False):
         raise InvalidInputError("the UNet has no LoRA adapters (call add_unet_lora first)")
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    layers = convert(peft_state(unet))
     if not layers:
         raise InvalidInputError("the UNet has no LoRA adapters (call add_unet_lora first)")
-    StableDiffusionPipeline.save_lora_weights(str(out), unet_lora_layers=layers,
+    _lib("diffusers").StableDiffusionPipeline.save_lora_weights(str(out), unet_lora_layers=layers,
                                               safe_serialization=True)
     return out / "pytorch_lora_weights.safetensors"
 
@@ -296,7 +294,8 @@ def encode_prompts(tokenizer: CLIPTokenizer, text_encoder: CLIPTextModel,
     ids = tokenizer(list(prompts), padding="max_length", truncation=True,
                     max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
     with torch.no_grad():
-        return text_encoder(ids.to(text_encoder.device))[0]  # type: ignore[no-any-return]
+        states: Tensor = text_encoder(ids.to(text_encoder.device))[0]
+    return states
 
 
 def diffusion_loss(unet: UNet2DConditionModel, x0: Tensor, cond: Tensor,
@@ -353,4 +352,5 @@ def sample(unet: UNet2DConditionModel, cond: Tensor, uncond: Tensor,
             eu, ec = both.chunk(2)
             eps = eu + guidance * (ec - eu)
         x = sch.step(eps, t, x).prev_sample
-    return x
+    out: Tensor = x
+    return out

@@ -1,0 +1,44 @@
+"""MMM-RS demo: prompt following of a tiny text-to-image diffusion model, judged by a frozen
+classifier trained on real renders, against retrieval, mean-image and unconditional
+baselines.
+
+Measured outcome (honest; the system stays ``partial``): the tiny pixel-space
+``UNet2DConditionModel`` does **not** learn to follow the GSD and weather words within a
+CPU budget. Seed 0, 300 steps (50 training scenes): joint accuracy on held-out prompt
+combinations 0.06 vs unconditional 0.07, nearest-prompt retrieval 0.01, retrieval blend
+0.25, attribute mean image 0.33 (chance 0.083; the judge scores real renders 0.71 joint,
+1.00 weather). On seen prompts retrieval (real renders of exactly that prompt) scores 0.33
+joint / 1.00 weather vs 0.11 / 0.41 for the generator. The full setting (800 steps) is
+reported in the registry notes. The test checks the plumbing, the judge, and that the
+decision is the honest one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from geoneurips.vision_language.mmmrs.pipeline import demo
+
+
+@pytest.mark.slow
+def test_demo_quick_reports_every_baseline_and_the_honest_decision(tmp_path: Path) -> None:
+    r = demo(tmp_path, quick=True, seed=0)
+    assert (tmp_path / "mmmrs.png").is_file()
+    saved = json.loads((tmp_path / "mmmrs.json").read_text())
+    assert saved["primary"] == "joint_acc_held_out"
+    assert set(r.baselines) == {"unconditional_same_unet", "nearest_prompt_retrieval",
+                                "retrieval_blend", "attribute_mean_image"}
+    real = r.details["judge_on_real_test_renders"]
+    chance = r.details["chance_joint"]
+    # the frozen judge recognises real renders well above chance
+    assert real["weather_acc"] >= 0.8 and real["joint_acc"] >= 3 * chance
+    # retrieval returns real renders of seen prompts: it must score like real data there
+    ret = r.baselines["nearest_prompt_retrieval"]
+    assert ret["weather_acc_seen"] >= 0.8
+    # honest decision: the tiny generator does not beat the strongest baseline
+    assert not r.beats_baseline
+    assert r.metrics["joint_acc_held_out"] < max(b["joint_acc_held_out"]
+                                                 for b in r.baselines.values()) + r.margin
