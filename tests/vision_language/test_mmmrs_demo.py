@@ -4,13 +4,20 @@ baselines.
 
 Measured outcome (honest; the system stays ``partial``): the tiny pixel-space
 ``UNet2DConditionModel`` does **not** learn to follow the GSD and weather words within a
-CPU budget. Seed 0, 300 steps (50 training scenes): joint accuracy on held-out prompt
-combinations 0.06 vs unconditional 0.07, nearest-prompt retrieval 0.01, retrieval blend
-0.25, attribute mean image 0.33 (chance 0.083; the judge scores real renders 0.71 joint,
-1.00 weather). On seen prompts retrieval (real renders of exactly that prompt) scores 0.33
-joint / 1.00 weather vs 0.11 / 0.41 for the generator. The full setting (800 steps) is
-reported in the registry notes. The test checks the plumbing, the judge, and that the
-decision is the honest one.
+CPU budget, and the judge does not see GSD in 16-px renders.
+
+- seed 0, 300 steps, 50 training scenes (an earlier, larger quick setting): joint accuracy
+  on held-out prompt combinations 0.06 vs unconditional 0.07, nearest-prompt retrieval
+  0.01, retrieval blend 0.25, attribute mean image 0.33 (chance 0.083).
+- seed 0, quick (60 steps, 20 scenes): 0.00 vs 0.00, 0.04, 0.08, 0.33.
+- the judge on real test renders: weather 0.99-1.00; GSD 0.71, which is the share of the
+  majority (native-GSD) class: its balanced GSD accuracy is 0.30-0.36 (chance 0.33).
+- on seen prompts retrieval (real renders of exactly that prompt) scores weather 1.00 vs
+  0.14-0.41 for the generator: retrieval is the stronger method there.
+
+Seeds 1 and 2 and the full setting (800 steps) were started but not finished in the time
+available (a 2-core machine shared by eight sessions). The test checks the plumbing, the
+judge's weather head, and that the decision is the honest one.
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ def test_demo_quick_reports_every_baseline_and_the_honest_decision(tmp_path: Pat
                                 "retrieval_blend", "attribute_mean_image"}
     real = r.details["judge_on_real_test_renders"]
     chance = r.details["chance_joint"]
-    # the frozen judge recognises real renders well above chance
-    assert real["weather_acc"] >= 0.8 and real["joint_acc"] >= 3 * chance
+    # the frozen judge recognises the weather of real renders well above chance (0.25)
+    assert real["weather_acc"] >= 0.8
+    assert 0.0 <= real["gsd_balanced_acc"] <= 1.0 and chance == pytest.approx(1 / 12)
     # retrieval returns real renders of seen prompts: it must score like real data there
     ret = r.baselines["nearest_prompt_retrieval"]
     assert ret["weather_acc_seen"] >= 0.8

@@ -192,6 +192,12 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     clf = train_classifier(judge_set["image"], judge_set["gsd_level"], judge_set["weather"],
                            epochs=5 if quick else 10, seed=seed)
     real = _scores(clf, test["image"], test["gsd_level"].numpy(), test["weather"].numpy())
+    pg, _ = judge(clf, test["image"])
+    tg = test["gsd_level"].numpy()
+    # the test renders are 5/7 native-GSD tiles: the balanced accuracy tells whether the
+    # judge sees GSD at all (chance 1/3)
+    real["gsd_balanced_acc"] = float(np.mean([np.mean(pg[tg == c] == c)
+                                              for c in range(_GSD_LEVELS)]))
 
     lvl = train["gsd_level"].numpy()
     wth = np.array([WEATHERS[i] for i in train["weather"].numpy()])
