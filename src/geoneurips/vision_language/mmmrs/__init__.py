@@ -30,13 +30,16 @@ register(
             "(our CFG loop == the pipeline; LoRA .safetensors round trip); no real SD "
             "weights offline. FID/IS via torch-fidelity with Inception from a local file "
             "(cross-checked with scipy sqrtm and torchmetrics' formula, known IS answers); "
-            "CLIP-score from a local CLIP (checked by hand computation). DEMO FAILS THE BAR: "
-            "the tiny pixel-space UNet does not learn prompt following in a CPU budget "
-            "(seed 0: joint accuracy on held-out GSD x weather prompts 0.00-0.06 vs "
-            "attribute mean image 0.33, retrieval blend 0.08-0.25, unconditional 0.00-0.07; "
-            "retrieval is far stronger on seen prompts, weather 1.00 vs 0.14-0.41), and the "
-            "judge sees weather (0.99) but not GSD in 16-px renders (balanced 0.30-0.36, "
-            "chance 0.33). Seeds 1-2 and the 800-step setting not measured."
+            "CLIP-score from a local CLIP (checked by hand computation). DEMO FAILS THE BAR "
+            "(seeds 0/1/2, full setting, 800 steps, 213 s CPU each, over the 1-minute "
+            "budget): joint accuracy on held-out GSD x weather prompts 0.11/0.10/0.13 vs "
+            "unconditional branch 0.03/0.05/0.03, nearest-prompt retrieval 0.06/0.03/0.07, "
+            "retrieval blend 0.14/0.26/0.10 and attribute mean image 0.33/0.33/0.33 "
+            "(strongest; chance 0.083). Weather following is starting (seen prompts 0.52/"
+            "0.43/0.48 vs unconditional 0.27/0.19/0.28) but retrieval of real renders is "
+            "far stronger on seen prompts (weather 1.00). The judge sees weather (1.00) but "
+            "not GSD in 16-px renders (balanced 0.33 = chance), so GSD following is not "
+            "tested; a larger judge budget or larger tiles are needed."
         ),
     )
 )
