@@ -1,0 +1,119 @@
+"""MMM-RS text-to-image: tiny random SD pipeline, published sampler, UNet LoRA (peft).
+
+No Stable Diffusion weights exist offline: a random UNet/VAE/CLIP text encoder with SD's
+classes is saved in the diffusers layout and loaded back through the same path a local
+stable-diffusion-v1-5 copy takes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from geoneurips.errors import CheckpointError, InvalidInputError
+from geoneurips.vision_language.mmmrs.model import (
+    PAPER_SAMPLER,
+    add_unet_lora,
+    diffusion_loss,
+    encode_prompts,
+    load_pipeline,
+    sample,
+    save_unet_lora,
+    tiny_pipeline,
+    tiny_tokenizer,
+)
+
+PROMPT = "High precision resolution, fog, a satellite image of a town, GeoSim"
+
+
+@pytest.fixture(scope="module")
+def sd_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sd")
+    pipe = tiny_pipeline(root / "build", words=["fog", "snow", "night", "town"])
+    pipe.save_pretrained(root / "sd")
+    return root / "sd"
+
+
+def _latents() -> torch.Tensor:
+    return torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+
+
+def test_tokenizer_words_are_single_tokens(tmp_path: Path) -> None:
+    tok = tiny_tokenizer(tmp_path, ["fog", "precision"])
+    ids = tok("Precision, fog").input_ids
+    assert len(ids) == 2 + 3  # bos, precision, ",", fog, eos
+    assert len(tok("fgo").input_ids) == 2 + 3  # unknown words fall back to bytes
+
+
+def test_published_sampler_and_cfg_loop_match_pipeline(sd_folder: Path) -> None:
+    """load_pipeline sets DPM++ 2M Karras; our CFG loop reproduces the pipeline's latents
+    at 30 steps, CFG 7.5 exactly."""
+    pipe = load_pipeline(sd_folder)
+    sch = pipe.scheduler
+    assert type(sch).__name__ == PAPER_SAMPLER["scheduler"]
+    assert sch.config.use_karras_sigmas and sch.config.algorithm_type == "dpmsolver++"
+    assert sch.config.solver_order == 2
+    out = pipe(PROMPT, num_inference_steps=30, guidance_scale=7.5, latents=_latents(),
+               output_type="latent").images
+    cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, [PROMPT])
+    unc = encode_prompts(pipe.tokenizer, pipe.text_encoder, [""])
+    ours = sample(pipe.unet, cond, unc, (4, 16, 16), 30, 7.5, latents=_latents())
+    torch.testing.assert_close(ours, out, rtol=1e-5, atol=1e-5)
+    img = pipe(PROMPT, num_inference_steps=2, output_type="pt").images
+    assert img.shape == (1, 3, 32, 32)
+
+
+def test_missing_local_paths_are_clear_errors(sd_folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="model_index.json"):
+        load_pipeline(tmp_path / "stable-diffusion-v1-5")
+    with pytest.raises(CheckpointError, match="LoRA weights not found"):
+        load_pipeline(sd_folder, lora=tmp_path / "missing.safetensors")
+    pipe = load_pipeline(sd_folder)
+    with pytest.raises(InvalidInputError):
+        save_unet_lora(pipe.unet, tmp_path / "lora")
+    with pytest.raises(InvalidInputError):
+        add_unet_lora(pipe.unet, rank=0)
+
+
+def test_unet_lora_learns_and_round_trips(sd_folder: Path, tmp_path: Path) -> None:
+    """LoRA adapters on to_q/k/v/out only; base weights frozen and unchanged; the loss on a
+    fixed batch falls; the saved .safetensors loads into a fresh pipeline and reproduces
+    the fine-tuned pipeline's output."""
+    pipe = load_pipeline(sd_folder)
+    base = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
+    add_unet_lora(pipe.unet, rank=4)
+    trainable = [n for n, p in pipe.unet.named_parameters() if p.requires_grad]
+    assert trainable and all("lora" in n for n in trainable)
+    assert any("to_q" in n for n in trainable) and any("to_out" in n for n in trainable)
+    params = [p for p in pipe.unet.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=1e-2)
+    x0 = torch.randn(8, 4, 16, 16, generator=torch.Generator().manual_seed(1))
+    cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, [PROMPT] * 8)
+
+    def loss_at(seed: int) -> float:
+        with torch.no_grad():
+            return float(diffusion_loss(pipe.unet, x0, cond,
+                                        generator=torch.Generator().manual_seed(seed)))
+
+    before = sum(loss_at(s) for s in range(4))
+    for i in range(30):
+        loss = diffusion_loss(pipe.unet, x0, cond, generator=torch.Generator().manual_seed(i))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = sum(loss_at(s) for s in range(4))
+    assert after < 0.9 * before
+    for k, v in pipe.unet.state_dict().items():
+        if k in base:
+            torch.testing.assert_close(v, base[k])
+    f = save_unet_lora(pipe.unet, tmp_path / "lora")
+    assert f.suffix == ".safetensors"
+    tuned = pipe(PROMPT, num_inference_steps=5, latents=_latents(), output_type="latent").images
+    fresh = load_pipeline(sd_folder, lora=f)
+    again = fresh(PROMPT, num_inference_steps=5, latents=_latents(), output_type="latent").images
+    plain = load_pipeline(sd_folder)(PROMPT, num_inference_steps=5, latents=_latents(),
+                                     output_type="latent").images
+    torch.testing.assert_close(again, tuned, rtol=1e-4, atol=1e-4)
+    assert float((tuned - plain).abs().max()) > 1e-3
