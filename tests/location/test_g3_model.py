@@ -106,6 +106,27 @@ def test_alignment_learns_and_verification_ranks() -> None:
     assert np.mean(hits) > 0.9
 
 
+def test_alignment_with_precomputed_capsules_is_the_same_training() -> None:
+    """The demo passes the database's frozen capsule features in (computed once, reused for
+    its ablation): training must be exactly the training that computes them itself."""
+    from geoneurips.location.g3.pipeline import capsule_features
+
+    feat, texts, ll = _toy(96, 0)
+    cfg = G3Config(embed_dim=16, lr=3e-3, epochs=2, batch_size=32, train_capsules=False)
+    torch.manual_seed(0)
+    a = G3Model(cfg, clip_dim=16)
+    torch.manual_seed(0)
+    b = G3Model(cfg, clip_dim=16)
+    caps = capsule_features(b.location.capsule_features, ll)
+    assert train_alignment(a, feat, texts, ll, seed=0) == train_alignment(
+        b, feat, texts, ll, seed=0, capsules=caps
+    )
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    with pytest.raises(InvalidInputError, match="capsules must be"):
+        train_alignment(b, feat, texts, ll, capsules=caps[:-1])
+
+
 def test_retrieval_index_faiss_matches_torch() -> None:
     rng = np.random.default_rng(0)
     v = rng.normal(size=(200, 24)).astype(np.float32)
@@ -199,3 +220,21 @@ def test_clip_towers_from_a_local_folder(tmp_path: Path) -> None:
     assert not torch.allclose(t[0], t[1])
     with pytest.raises(InvalidInputError, match="config.json"):
         CLIPTowers(tmp_path)
+
+
+def test_geolocator_batch_scores_equal_per_query_verification() -> None:
+    """Several queries at once (candidates repeated within and across queries, embedded once
+    each): every query's scores are its own geo-verification scores."""
+    torch.manual_seed(0)
+    feat, _, ll = _toy(64, 0)
+    m = G3Model(G3Config(embed_dim=32, train_capsules=False), clip_dim=16)
+    with torch.no_grad():
+        vec = m.database_vectors(feat).numpy()
+    lmm = ScriptedLMM(['{"latitude": 10.5, "longitude": 20.25}', "no numbers"])
+    ranked = G3Geolocator(m, vec, ll, lmm).predict(feat[:6])
+    assert len(ranked) == 6
+    for i, r in enumerate(ranked):
+        with torch.no_grad():
+            s = m.verify(feat[i], torch.from_numpy(r.latlon).float()).numpy()
+        np.testing.assert_allclose(s, r.scores, atol=1e-6)
+        assert r.sources.count("retrieval_top1") == 1

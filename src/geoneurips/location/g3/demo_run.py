@@ -112,7 +112,10 @@ def run_demo(
 
     cfg = G3Config(embed_dim=DIM, lr=1e-3, epochs=epochs, train_capsules=train_capsules)
     model = G3Model(cfg, clip_dim=DIM)
-    hist = train_alignment(model, db_feat, text_feat, db_ll, seed=seed)
+    # frozen capsules: their features of the database GPS are computed once, for training and
+    # for the ablation's candidates (the retrieved database GPS)
+    db_caps = None if train_capsules else capsule_features(model.location.capsule_features, db_ll)
+    hist = train_alignment(model, db_feat, text_feat, db_ll, seed=seed, capsules=db_caps)
     with torch.no_grad():
         db_vec = model.database_vectors(db_feat).numpy()
     lmm = NeighbourVoteLMM()
@@ -148,8 +151,11 @@ def run_demo(
         _, e2 = model.image_embeddings(q_feat)
         pred_g3_gallery = gallery_match(e2, model.gps_embeddings(capsule=g3_caps), match_gallery)
         # ablation: verification over the 15 retrieved GPS, no LMM answers
-        cand = torch.from_numpy(db_ll[top].reshape(-1, 2)).float()
-        s = (model.gps_embeddings(cand).reshape(len(top), 15, -1) * e2[:, None]).sum(-1)
+        if db_caps is not None:
+            g_top = model.gps_embeddings(capsule=db_caps[torch.from_numpy(top.reshape(-1))])
+        else:
+            g_top = model.gps_embeddings(torch.from_numpy(db_ll[top].reshape(-1, 2)).float())
+        s = (g_top.reshape(len(top), 15, -1) * e2[:, None]).sum(-1)
         pred_verify_ret = db_ll[top[np.arange(len(top)), s.argmax(1).numpy()]]
 
     metrics = _metrics(pred_g3, q_true)

@@ -87,17 +87,29 @@ def train_alignment(
     lr: float | None = None,
     seed: int = 0,
     use_text: bool = True,
+    capsules: Tensor | None = None,
 ) -> list[float]:
     """Geo-alignment training (Sec. 3.1): CLIP(image, text) + CLIP(image, GPS) per batch.
 
-    With frozen capsules (``config.train_capsules=False``) their outputs are computed once.
-    ``use_text=False`` drops the image-text loss (an ablation). Returns the epoch losses.
+    With frozen capsules (``config.train_capsules=False``) their outputs are computed once
+    (or taken from ``capsules``, :func:`capsule_features` of ``latlon`` computed by the
+    caller, who reuses them). ``use_text=False`` drops the image-text loss (an ablation).
+    Returns the epoch losses.
     """
     cfg = model.config
     if not (len(image_feat) == len(text_feat) == len(latlon)):
         raise InvalidInputError("image_feat, text_feat and latlon must have the same length")
     ll = torch.from_numpy(np.asarray(latlon, dtype=np.float32))
-    caps = None if cfg.train_capsules else capsule_features(model.location.capsule_features, latlon)
+    caps = None
+    if not cfg.train_capsules:
+        if capsules is None:
+            caps = capsule_features(model.location.capsule_features, latlon)
+        elif capsules.shape != (len(latlon), 512):
+            raise InvalidInputError(
+                f"capsules must be ({len(latlon)}, 512), got {tuple(capsules.shape)}"
+            )
+        else:
+            caps = capsules
     model.train()
 
     def step(idx: Tensor) -> Tensor:

@@ -155,7 +155,10 @@ class G3Geolocator:
             all_src.append(src)
             bounds.append(bounds[-1] + len(pts))
         cand = torch.from_numpy(np.concatenate(all_pts)).float()
-        g = self.model.gps_embeddings(cand)
+        # the LMM's answers repeat (n samples of the same place, the zero-shot fallback): embed
+        # each distinct point once (a row's embedding does not depend on the batch around it)
+        uniq, inverse = torch.unique(cand, dim=0, return_inverse=True)
+        g = self.model.gps_embeddings(uniq)[inverse]
         _, e2 = self.model.image_embeddings(feats)
         out = []
         for b in range(len(feats)):
