@@ -188,8 +188,8 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     """Prompt-following of a tiny text-to-image diffusion model vs retrieval and means."""
     started = time.perf_counter()
     n_train, n_judge = (20, 16) if quick else (80, 30)
-    steps = 60 if quick else 800
-    per_prompt = 8 if quick else 40
+    steps = 60 if quick else 400
+    per_prompt = 8 if quick else 24
     tile = 16
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
