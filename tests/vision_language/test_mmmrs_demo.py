@@ -25,7 +25,7 @@ CPU budget, and the judge does not see GSD in 16-px renders.
   0.06/0.03/0.03, retrieval 0.07/0.04/0.11, blend 0.10/0.18/0.15, attribute mean image
   0.33/0.33/0.33 (strongest: with the judge blind to GSD, the mean image's weather decides).
   Weather on seen prompts 0.37/0.48/0.44 vs unconditional 0.19/0.30/0.26 (learning starts),
-  vs retrieval 1.00. 116-122 s CPU per seed (measured with three runs sharing the cores).
+  vs retrieval 1.00. 109 s CPU for seed 0 alone (116-122 s with three runs sharing cores).
 - quick (unchanged setting; one sampler call gives the same images as before), seeds
   0/1/2: ours 0.00/0.00/0.00 vs unconditional 0.00/0.00/0.00, retrieval 0.04/0.08/0.04,
   blend 0.08/0.08/0.21, attribute mean image 0.33/0.33/0.33; judge weather on real renders

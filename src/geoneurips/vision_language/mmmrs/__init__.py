@@ -32,7 +32,7 @@ register(
             "(cross-checked with scipy sqrtm and torchmetrics' formula, known IS answers); "
             "CLIP-score from a local CLIP (checked by hand computation). DEMO FAILS THE BAR "
             "(seeds 0/1/2, full setting, 400 steps, 24 images per held-out prompt, "
-            "116-122 s CPU each, still about twice the 1-minute budget; generator training "
+            "109 s CPU for seed 0 alone, still about twice the 1-minute budget; training "
             "is the largest part, 78 % at 800 steps): joint accuracy on held-out GSD x weather prompts "
             "0.11/0.04/0.10 vs unconditional branch 0.06/0.03/0.03, nearest-prompt "
             "retrieval 0.07/0.04/0.11, retrieval blend 0.10/0.18/0.15 and attribute mean "
