@@ -15,11 +15,21 @@ CPU budget, and the judge does not see GSD in 16-px renders.
 - on seen prompts retrieval (real renders of exactly that prompt) scores weather 1.00 vs
   0.14-0.41 for the generator: retrieval is the stronger method there.
 
-- full setting (800 steps, 80 scenes), seeds 0/1/2: ours 0.11/0.10/0.13 joint on held-out
-  prompts vs unconditional 0.03/0.05/0.03, retrieval 0.06/0.03/0.07, blend 0.14/0.26/0.10,
-  attribute mean image 0.33/0.33/0.33 (strongest: with the judge blind to GSD, the mean
-  image's weather decides). Weather on seen prompts 0.52/0.43/0.48 vs unconditional
-  0.27/0.19/0.28 (learning starts), vs retrieval 1.00. 213 s CPU per seed.
+- earlier full setting (800 steps, 80 scenes, 40 images per held-out prompt), seeds 0/1/2:
+  ours 0.11/0.10/0.13 joint on held-out prompts vs unconditional 0.03/0.05/0.03, retrieval
+  0.06/0.03/0.07, blend 0.14/0.26/0.10, attribute mean image 0.33/0.33/0.33. Weather on seen
+  prompts 0.52/0.43/0.48 vs unconditional 0.27/0.19/0.28. 204-213 s CPU per seed (profile:
+  generator training 78 %, DPM++ sampling 17 %, data 2 %, judge 1 %).
+- full setting now (400 steps, 80 scenes, 24 images per held-out prompt, all prompts in one
+  sampler call), seeds 0/1/2: ours 0.11/0.04/0.10 joint on held-out prompts vs unconditional
+  0.06/0.03/0.03, retrieval 0.07/0.04/0.11, blend 0.10/0.18/0.15, attribute mean image
+  0.33/0.33/0.33 (strongest: with the judge blind to GSD, the mean image's weather decides).
+  Weather on seen prompts 0.37/0.48/0.44 vs unconditional 0.19/0.30/0.26 (learning starts),
+  vs retrieval 1.00. 109 s CPU for seed 0 alone (116-122 s with three runs sharing cores).
+- quick (unchanged setting; one sampler call gives the same images as before), seeds
+  0/1/2: ours 0.00/0.00/0.00 vs unconditional 0.00/0.00/0.00, retrieval 0.04/0.08/0.04,
+  blend 0.08/0.08/0.21, attribute mean image 0.33/0.33/0.33; judge weather on real renders
+  0.99-1.00. 26 s CPU alone for seed 0 (was 28 s), 30-32 s with three runs sharing cores.
 
 The test checks the plumbing, the judge's weather head, and that the decision is the honest
 one.
