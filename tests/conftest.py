@@ -8,6 +8,9 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -41,3 +44,24 @@ def _torch_threads() -> None:
         return
     wanted = int(os.environ.get("OMP_NUM_THREADS", "2") or 2)
     torch.set_num_threads(max(1, min(wanted, os.cpu_count() or 1)))
+
+
+@pytest.fixture
+def serve_local() -> Iterator[Callable[[type[BaseHTTPRequestHandler]], str]]:
+    """Start local stub HTTP servers on 127.0.0.1 (an OpenAI-compatible stand-in, say):
+    ``url = serve_local(Handler)`` gives ``http://127.0.0.1:<port>/v1``; every server started
+    is shut down at teardown."""
+    started: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
+
+    def start(handler: type[BaseHTTPRequestHandler]) -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        started.append((server, thread))
+        return f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+    yield start
+    for server, thread in started:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -8,8 +8,8 @@ from pathlib import Path
 from geoneurips.registry import SYSTEM_FAMILIES
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "geoneurips"
-SHARED = ["errors.py", "registry.py", "io.py", "seed.py", "demo.py", "catalog", "formats",
-          "raster", "metrics", "nn", "proposals"]
+SHARED = ["errors.py", "registry.py", "io.py", "seed.py", "demo.py", "endpoints.py", "catalog",
+          "formats", "raster", "metrics", "nn", "proposals"]
 
 
 def _imports(path: Path, pkg: Path = PKG) -> list[str]:

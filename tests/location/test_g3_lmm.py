@@ -8,9 +8,8 @@ missing model folder (no model can be downloaded here).
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -61,19 +60,11 @@ class _Stub(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def stub() -> Iterator[str]:
+def stub(serve_local: Callable[[type[BaseHTTPRequestHandler]], str]) -> str:
     _Stub.requests = []
     _Stub.status = 200
     _Stub.per_call = 10
-    server = HTTPServer(("127.0.0.1", 0), _Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    return serve_local(_Stub)
 
 
 def test_parse_coordinates_published_rules() -> None:

@@ -5,9 +5,8 @@ stub server that each test starts and stops."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -73,17 +72,9 @@ class _Stub(BaseHTTPRequestHandler):
 
 
 @pytest.fixture()
-def stub() -> Iterator[str]:
+def stub(serve_local: Callable[[type[BaseHTTPRequestHandler]], str]) -> str:
     _Stub.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    return serve_local(_Stub)
 
 
 def test_eval_reproduces_published_scorer(tmp_path: Path) -> None:
