@@ -347,7 +347,7 @@ class DOTAObjectCrops(_ChipDataset):
             try:
                 sample["box"] = torch.tensor([int(v) for v in parts[1:]], dtype=torch.long)
             except ValueError:
-                pass
+                pass  # a chip not named <image>_<x0>_<y0>_<x1>_<y1>: no box, still a sample
         return sample
 
 

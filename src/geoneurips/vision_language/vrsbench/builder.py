@@ -110,7 +110,7 @@ def build_eval(annotations: list[dict[str, Any]],
                     "obj_cls": obj_cls, "obj_ids": [0], "size_group": ref["obj_size"],
                 })
         except (KeyError, ValueError, TypeError):
-            pass
+            pass  # published notebook: a bad record ends this file's referring items
         try:
             for qa in data.get("qa_pairs", []) or []:
                 if "question" not in qa or "answer" not in qa or "type" not in qa:
@@ -126,7 +126,7 @@ def build_eval(annotations: list[dict[str, Any]],
                     "question_id": len(vqas), "type": qtype,
                 })
         except (KeyError, ValueError, TypeError):
-            pass
+            pass  # published notebook: a bad record ends this file's QA items
         if "caption" in data:
             caps.append({
                 "image_id": image, "ground_truth": data["caption"],
