@@ -7,6 +7,7 @@ import pytest
 import torch
 from sklearn.metrics import mean_absolute_error, mean_squared_error
 
+from geoneurips.errors import InvalidInputError
 from geoneurips.forecasting.terra.model import (
     STID,
     DLinear,
@@ -99,6 +100,33 @@ def test_edge_index_drops_self_loops_and_rejects_non_square() -> None:
     assert sorted(map(tuple, ei.T.tolist())) == [(0, 1), (1, 0), (1, 2), (2, 1)]
     with pytest.raises(InvalidInputError, match="square"):
         edge_index_from_adjacency(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_dense_chebconv_equals_torch_geometric(k: int) -> None:
+    """Our dense Chebyshev convolution against torch_geometric's ChebConv (message passing,
+    sym normalisation, lambda_max 2) with the same weights, on a weighted 7-node graph with
+    a self-loop (dropped by both) and an isolated node, on a (B, T, N, C) input."""
+    from torch_geometric.nn import ChebConv
+
+    from geoneurips.forecasting.terra.baselines import DenseChebConv, edge_index_from_adjacency
+
+    rng = np.random.default_rng(k)
+    adj = (rng.random((7, 7)) < 0.4) * rng.random((7, 7))
+    adj = np.maximum(adj, adj.T)
+    adj[6, :] = adj[:, 6] = 0.0  # isolated node
+    adj[2, 2] = 1.0  # self-loop
+    torch.manual_seed(k)
+    ref = ChebConv(5, 4, K=k)
+    torch.nn.init.normal_(ref.bias)
+    ours = DenseChebConv(5, 4, k, adj)
+    missing = ours.load_state_dict(ref.state_dict(), strict=False)
+    assert missing.missing_keys == ["lap"] and not missing.unexpected_keys
+    x = torch.randn(2, 3, 7, 5)
+    expect = ref(x, edge_index_from_adjacency(adj))
+    torch.testing.assert_close(ours(x), expect, rtol=1e-5, atol=1e-5)
+    with pytest.raises(InvalidInputError, match="6 nodes"):
+        ours(torch.randn(2, 6, 5))
 
 
 def test_stgcn_uses_the_graph() -> None:
