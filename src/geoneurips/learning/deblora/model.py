@@ -26,7 +26,12 @@
    module does not move head classes.
 
 Downstream: the paper's linear probe (Sec. 5): ``Linear(d, n_classes)`` trained with
-cross-entropy (SGD, momentum 0.9, lr 1e-3, 10 epochs, batch 512, best validation epoch).
+cross-entropy (SGD, momentum 0.9, lr 1e-3, 10 epochs, batch 512, best validation epoch;
+repository ``scripts/dota_linprob_v0.2.py``: plain cross-entropy, no re-weighting). The
+released scripts stop before the debLoRA module: they train the probe on the original
+features of every class plus the calibrated copies of the target class
+(``exp/calibrate_n_linprob.sh``, ``ori_calibrated_train.csv``); the demo reports that as the
+``calibration_only`` ablation.
 """
 
 from __future__ import annotations

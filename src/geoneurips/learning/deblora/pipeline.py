@@ -17,7 +17,16 @@ Every baseline sees the same images, labels and backbone: plain LoRA (paper's pr
 with class re-balancing (inverse-frequency re-weighted loss for the LoRA and the probe),
 and what a practitioner tries first on the same LoRA features: a logit-adjusted probe
 (Menon et al. 2021) and a class-balanced probe, plus re-weighted LoRA with a logit-adjusted
-probe. ``beats_baseline`` compares tail macro-F1 with the strongest of them.
+probe. ``beats_baseline`` compares tail macro-F1 of the paper's configuration (debLoRA on
+plain LoRA, alpha 0.5, cross-entropy probe) with the strongest of them.
+
+Reported besides (``details.variants``), so that the comparison is also made like for like:
+debLoRA with the logit-adjusted probe (against ``lora_logit_adjusted_probe``), debLoRA on
+the re-weighted LoRA with the logit-adjusted probe (against
+``lora_reweighted_logit_adjusted_probe``: the paper says debLoRA works with any LoRA
+variant), the imbalance-dependent alpha, and the released pipeline's calibrated features
+added to the probe's training set without the debLoRA module (``calibration_only``).
+``details.premise_tail_features_in_other_clusters`` measures the paper's premise on the run.
 """
 
 from __future__ import annotations
