@@ -17,6 +17,9 @@ full   1    0.324   0.323      0.368 LoRA + class-balanced probe                
 full   2    0.403   0.404      0.466 LoRA + logit-adjusted probe                0.531
 ====== ==== ======= ========== ================================================ ===============
 
+Confirmation seeds 3, 4 (full): debLoRA 0.359 / 0.328, strongest baseline 0.432 / 0.351
+(re-weighted LoRA + logit-adjusted probe).
+
 Like for like, debLoRA + logit-adjusted probe vs LoRA + logit-adjusted probe (full): +0.010 /
 -0.009 / +0.065 (dev seeds 10-12: -0.015 / -0.005 / -0.042); debLoRA on the re-weighted LoRA
 + logit-adjusted probe vs the same without debLoRA: -0.006 / +0.039 / 0.000 (dev: -0.029 /
