@@ -124,3 +124,28 @@ def test_backbone_checkpoint(tmp_path: Path) -> None:
     torch.save({"foo": torch.zeros(3)}, tmp_path / "bad.pth")
     with pytest.raises(InvalidInputError, match="does not fit"):
         build_backbone(cfg, tmp_path / "bad.pth")
+
+
+def test_balanced_centres_and_released_target_cluster() -> None:
+    """``centre_mode="balanced"``: each cluster centre is the mean of its classes' mean
+    members (hand-worked); ``target_cluster``: the released script's single-cluster target."""
+    from geoneurips.learning.deblora.model import balanced_centres
+
+    xs = np.array([[0.0], [0.0], [0.0], [3.0], [10.0]])
+    y = np.array([0, 0, 0, 1, 2])
+    a = np.array([0, 0, 0, 0, 1])
+    fb = np.array([[99.0], [99.0], [7.0]])
+    # cluster 0: class 0 (mean 0, three members) and class 1 (mean 3) count once each -> 1.5
+    # (the plain K-means centre would be 0.75); cluster 2 is empty and keeps its fallback
+    np.testing.assert_allclose(balanced_centres(xs, y, a, 3, fb), [[1.5], [10.0], [7.0]])
+    x, yy = _features()
+    base = DebiasedCalibrator(DebLoRAConfig(n_clusters=8)).fit(x, yy, [2, 3])
+    bal = DebiasedCalibrator(DebLoRAConfig(n_clusters=8, centre_mode="balanced")).fit(x, yy, [2, 3])
+    xs2 = bal.standardise(x)
+    want = balanced_centres(xs2, yy, bal.assignments_, 8, bal.centers_)
+    np.testing.assert_allclose(bal.debiased_[2], bal.weights_[2] @ want)
+    np.testing.assert_array_equal(base.assignments_, bal.assignments_)  # same clustering
+    rel = DebiasedCalibrator(DebLoRAConfig(n_clusters=8, target_cluster=5)).fit(x, yy, [2, 3])
+    np.testing.assert_allclose(rel.debiased_[3], rel.centers_[5])
+    with pytest.raises(InvalidInputError, match="target_cluster"):
+        DebiasedCalibrator(DebLoRAConfig(n_clusters=8, target_cluster=8)).fit(x, yy, [2])

@@ -9,8 +9,12 @@
    use exact ``KMeans``, same seed).
 3. **De-biased centre** of a tail class ``c`` (Sec. 4.2, Fig. 2c): the weighted mean of the
    cluster centres, ``c_bar = sum_k w_ck mu_k``, the weights being the class's spread over
-   the clusters, ``w_ck = n_ck / n_c``. (The repository's released script calibrates toward
-   one hand-picked cluster, ``--target_cluster``; we implement the paper's weighted mean.)
+   the clusters, ``w_ck = n_ck / n_c``. The paper's exact weights are not published (its
+   text: a weighted average of cluster centres that head classes must not dominate); this is
+   our reading. ``centre_mode="balanced"`` also de-biases each centre itself (the mean of the
+   per-class means of the cluster's members, so a head class with many members counts once);
+   ``target_cluster=j`` reproduces the released script (``feat_cluster_calib_v0.3.py``),
+   which calibrates every sample of the target class toward the one cluster ``j``.
 4. **Calibration** (Sec. 4.3, Eq. 3): in standardised space ``z' = (1 - alpha) z +
    alpha c_bar``, then the inverse transform; published ``alpha = 0.5`` and an optional
    distance threshold below which a feature is left alone. The paper uses a larger alpha for
@@ -22,7 +26,12 @@
    module does not move head classes.
 
 Downstream: the paper's linear probe (Sec. 5): ``Linear(d, n_classes)`` trained with
-cross-entropy (SGD, momentum 0.9, lr 1e-3, 10 epochs, batch 512, best validation epoch).
+cross-entropy (SGD, momentum 0.9, lr 1e-3, 10 epochs, batch 512, best validation epoch;
+repository ``scripts/dota_linprob_v0.2.py``: plain cross-entropy, no re-weighting). The
+released scripts stop before the debLoRA module: they train the probe on the original
+features of every class plus the calibrated copies of the target class
+(``exp/calibrate_n_linprob.sh``, ``ori_calibrated_train.csv``); the demo reports that as the
+``calibration_only`` ablation.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ __all__ = [
     "DebiasedCalibrator",
     "ProbeConfig",
     "adapt_lora",
+    "balanced_centres",
     "build_backbone",
     "extract_features",
     "imbalance_alpha",
@@ -72,6 +82,11 @@ class DebLoRAConfig:
         alpha_max: the largest alpha of the imbalance-dependent rule.
         threshold: skip calibrating features already closer than this to the centre
             (standardised units; ``None``: calibrate all, the repository default).
+        centre_mode: ``"weighted"`` (the K-means centres weighted by the class's share of
+            each cluster) or ``"balanced"`` (the same weights over class-balanced cluster
+            centres).
+        target_cluster: calibrate toward this one cluster instead (the released script's
+            ``--target_cluster``; ``None``: the weighted centre).
         kmeans_seed: K-means seed (repository: 42).
         adapt_epochs, adapt_lr: LoRA adaptation schedule (cross-entropy on a linear head).
         debias_epochs, debias_lr: debLoRA module schedule (feature regression).
@@ -89,6 +104,8 @@ class DebLoRAConfig:
     alpha_mode: Literal["fixed", "imbalance"] = "fixed"
     alpha_max: float = 0.9
     threshold: float | None = None
+    centre_mode: Literal["weighted", "balanced"] = "weighted"
+    target_cluster: int | None = None
     kmeans_seed: int = 42
     adapt_epochs: int = 10
     adapt_lr: float = 1e-4
@@ -244,6 +261,22 @@ def imbalance_alpha(
     return out
 
 
+def balanced_centres(
+    xs: np.ndarray, labels: np.ndarray, assignments: np.ndarray, k: int,
+    fallback: np.ndarray,
+) -> np.ndarray:
+    """Class-balanced cluster centres ``(k, d)``: for each cluster, the mean over the classes
+    present in it of that class's mean member, so every class counts once however many
+    members it has (an empty cluster keeps its ``fallback`` centre)."""
+    out = np.array(fallback, dtype=np.float64, copy=True)
+    for j in range(k):
+        m = assignments == j
+        cls = np.unique(labels[m])
+        if len(cls):
+            out[j] = np.mean([xs[m & (labels == c)].mean(0) for c in cls], axis=0)
+    return out
+
+
 class DebiasedCalibrator:
     """Steps 2-4: standardise, K-means (K = 32) over all classes, de-biased tail centres,
     calibration ``z' = (1 - alpha) z + alpha c_bar`` (Eq. 3).
@@ -286,6 +319,14 @@ class DebiasedCalibrator:
         self.centers_ = km.cluster_centers_
         self.assignments_ = km.labels_
         counts = np.bincount(y, minlength=int(y.max()) + 1)
+        centres = self.centers_
+        if self.cfg.centre_mode == "balanced":
+            centres = balanced_centres(xs, y, self.assignments_, k, self.centers_)
+        elif self.cfg.centre_mode != "weighted":
+            raise InvalidInputError(f"unknown centre_mode {self.cfg.centre_mode!r}")
+        tc = self.cfg.target_cluster
+        if tc is not None and not 0 <= tc < k:
+            raise InvalidInputError(f"target_cluster {tc} is not one of the {k} clusters")
         self.weights_: dict[int, np.ndarray] = {}
         self.debiased_: dict[int, np.ndarray] = {}
         for c in tail_classes:
@@ -294,8 +335,10 @@ class DebiasedCalibrator:
                 raise InvalidInputError(f"tail class {c} has no training features")
             w = np.bincount(self.assignments_[m], minlength=k).astype(np.float64)
             w /= w.sum()
+            if tc is not None:
+                w = np.eye(k)[tc]
             self.weights_[int(c)] = w
-            self.debiased_[int(c)] = w @ self.centers_
+            self.debiased_[int(c)] = w @ centres
         if self.cfg.alpha_mode == "imbalance":
             self.alphas_ = imbalance_alpha(counts, list(tail_classes), self.cfg.alpha,
                                            self.cfg.alpha_max)
