@@ -45,7 +45,7 @@ from .data import COMBINED_CLASSES, SynRS3D, SynRS3DTarget, write_folder
 from .inference import save_checkpoint
 from .model import RS3DConfig
 from .synthetic import SOURCE, TARGET, make_scene
-from .training import Settings, evaluate, predict, stack_samples, train
+from .training import Settings, evaluate, predict, stack_samples, train, train_branches
 
 __all__ = ["demo", "write_demo_data"]
 
@@ -99,16 +99,17 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
 
     started = time.perf_counter()
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    n_source, n_adapt, n_test, iters = (48, 24, 16, 160) if quick else (64, 32, 24, 240)
+    n_source, n_adapt, n_test, iters = (48, 24, 16, 160) if quick else (64, 32, 24, 360)
+    size = SIZE
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        write_demo_data(root, seed, n_source, n_adapt, n_test)
+        write_demo_data(root, seed, n_source, n_adapt, n_test, size)
         source = stack_samples(SynRS3D(root, "train"))
         adapt = stack_samples(SynRS3DTarget(root, "DFC19_JAX", "train", labels=False))
         test = stack_samples(SynRS3DTarget(root, "DFC19_JAX", "test"))
-    config = RS3DConfig.tiny(num_classes=len(COMBINED_CLASSES))
+    config = RS3DConfig.tiny(num_classes=len(COMBINED_CLASSES), img_size=size)
     base = Settings(iters=iters, batch=4)
     style = ("FDA", "HM", "PDA")
     runs = {
@@ -119,8 +120,11 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         "no_self_training": replace(base, style=style, feature_constraint=1.0,
                                     uda_start=iters // 2),
     }
-    models = {name: train(source, adapt["image"], config, s, seed=seed)
-              for name, s in runs.items()}
+    models = {name: train(source, adapt["image"], config, runs[name], seed=seed)
+              for name in ("source_only", "source_hm_jitter")}
+    # RS3DAda and its ablation share every iteration before adaptation starts
+    models |= train_branches(source, adapt["image"], config,
+                             {k: runs[k] for k in ("rs3dada", "no_self_training")}, seed=seed)
     scores = {name: _pick(evaluate(m, test, config.num_classes)) for name, m in models.items()}
     save_checkpoint(out_dir / "synrs3d_rs3dada.pt", models["rs3dada"])
     show = test["image"][:1]
@@ -149,7 +153,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         out_dir=out_dir, started=started, regressions_explained=REGRESSIONS,
         details={"seed": seed, "test_seed": seed + 10_000, "quick": quick,
                  "source_scenes": n_source, "adaptation_images": n_adapt,
-                 "test_scenes": n_test, "iterations": iters, "size": 64,
+                 "test_scenes": n_test, "iterations": iters, "size": size,
                  "model": config.to_dict(), "settings": {k: repr(v) for k, v in runs.items()},
                  "checkpoint": str(out_dir / "synrs3d_rs3dada.pt"),
                  "task_command": f"geoneurips height IMAGE.tif -o NDSM.tif --checkpoint "
@@ -157,6 +161,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     )
 
 
+SIZE = 48
 MARGIN = 0.05
 REGRESSIONS: dict[str, str] = {
     "delta1_whole": (
