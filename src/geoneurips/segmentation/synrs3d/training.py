@@ -145,7 +145,7 @@ class _Run:
         self.opt = torch.optim.AdamW([{"params": enc, "lr": s.lr},
                                       {"params": self.model.decoder_parameters(),
                                        "lr": s.lr * s.decoder_lr_mult}],
-                                     lr=s.lr, weight_decay=s.weight_decay)
+                                     lr=s.lr, weight_decay=s.weight_decay, fused=True)
         iters, warmup = s.iters, s.warmup
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda t: _poly(t, iters, warmup))
@@ -212,7 +212,9 @@ class _Run:
         assert teacher is not None
         t = self.target[torch.randint(0, self.target.shape[0], (s.batch,), generator=gen)]
         with torch.no_grad():
-            to, tv = teacher(t), teacher(photometric_view(t, gen))
+            both = teacher(torch.cat([t, photometric_view(t, gen)]))  # eval mode: per image
+            to = {k: v[: t.shape[0]] for k, v in both.items()}
+            tv = {k: v[t.shape[0]:] for k, v in both.items()}
             prob = to["seg"].softmax(1)
             pl = prob.argmax(1)
             w_s = confidence_weight(prob, s.confidence)
