@@ -109,11 +109,12 @@ def test_shared_first_phase_is_exact(data: dict[str, dict[str, torch.Tensor]]) -
 @pytest.mark.slow
 def test_demo_runs_and_reports(tmp_path: Path) -> None:
     """The quick demo writes its JSON, figure and checkpoint with both baselines and the
-    ablation. It does not clear the bar at CPU scale, so nothing asserts that it beats
-    the baselines; see the system's notes. Measured F1^HE(1.25), quick, RS3DAda / source-
-    only / HM + jitter / no self-training: seed 0 0.390 / 0.253 / 0.289 / 0.378 (with
-    unexplained regressions), seed 1 0.373 / 0.000 / 0.048 / 0.341, seed 2 0.000 / 0.307
-    / 0.293 / 0.335 (collapse)."""
+    ablation, and no run collapses to a constant height (the old recipe's defect: F1^HE
+    0). It does not clear the bar at CPU scale, so nothing asserts that it beats the
+    baselines; see the system's notes. Measured F1^HE(1.25), quick, RS3DAda / source-only
+    / HM + jitter / no self-training: seed 0 0.165 / 0.194 / 0.149 / 0.173, seed 1 0.161
+    / 0.192 / 0.196 / 0.208, seed 2 0.106 / 0.172 / 0.124 / 0.140 (lowest 0.106; the
+    floor asserted, 0.05, is the no-collapse check)."""
     from geoneurips.segmentation.synrs3d.inference import load_model
     from geoneurips.segmentation.synrs3d.pipeline import demo
 
@@ -122,7 +123,7 @@ def test_demo_runs_and_reports(tmp_path: Path) -> None:
     assert set(j["baselines"]) == {"source_only", "source_hm_jitter"}
     assert set(j["ablations"]) == {"no_self_training"}
     for m in [j["metrics"], *j["baselines"].values(), *j["ablations"].values()]:
-        assert 0 <= m["f1he_1"] <= 1 and np.isfinite(m["mae_whole"]) and 0 < m["miou"] <= 1
+        assert 0.05 < m["f1he_1"] <= 1 and np.isfinite(m["mae_whole"]) and 0 < m["miou"] <= 1
     assert (tmp_path / "synrs3d.png").stat().st_size > 0
     assert res.beats_baseline == j["beats_baseline"]
     model, classes = load_model(tmp_path / "synrs3d_rs3dada.pt")
