@@ -52,7 +52,7 @@ class RS3DConfig:
     @classmethod
     def tiny(cls, num_classes: int = 3, img_size: int = 64) -> RS3DConfig:
         return cls(embed_dim=48, depth=4, num_heads=3, patch_size=8, img_size=img_size,
-                   features=32, out_channels=[16, 32, 48, 48], num_classes=num_classes,
+                   features=16, out_channels=[16, 16, 32, 32], num_classes=num_classes,
                    init_values=0.1)
 
     def to_dict(self) -> dict[str, Any]:

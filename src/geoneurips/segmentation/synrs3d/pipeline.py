@@ -15,19 +15,23 @@ an unseen seed), reads everything back with :class:`.data.SynRS3D` and
   source-style augmentation (the stand-in for the pretrained DINOv2, see below), the
   second half the full method from that point (frozen-feature constraint to the encoder
   at that point, EMA teacher, photometric views, consistency / confidence weights,
-  ground-guided refinement, ClassMix, strong augmentation);
-  Strong augmentation of the ClassMix images is off in the demo: at this scale it
-  cost much more than it gave (quick, seed 0: F1^HE(1.25) 0.20 with colour jitter 0.4 +
-  blur, 0.39 without); the component is in :func:`.rs3dada.strong_augment`;
+  ground-guided refinement, ClassMix, strong augmentation of the mixed images as
+  published); it and its ablation share the source phase exactly
+  (:func:`.training.train_branches`);
 * ablation ``no_self_training``: the same two phases without the teacher / pseudo-label
   part (style augmentation and feature constraint only).
 
 Why two phases: the paper starts from a pretrained DINOv2 and constrains the features to
 it. Our ViT is random (no weights offline); a random teacher gives useless pseudo-labels
-and a feature constraint towards random features stops the heads from learning (measured:
-MAE on source 0.92 m, i.e. predicting 0, with the constraint from step 0). The first
+and a feature constraint towards random features stopped the heads from learning (measured
+with the earlier lr 1e-3 recipe, not re-measured since: MAE on source 0.92 m, i.e.
+predicting 0, with the constraint from step 0). The first
 phase gives the method what DINOv2 gives it in the paper: a sensible encoder to start
 from and to stay close to.
+
+Every run uses the same optimiser (AdamW, lr 3e-4, decoder x10, gradient clipping 1.0,
+warm-up then poly) and the same number of iterations; the recipe was chosen on
+development seeds 10-12 and measured on seeds 0-2 (see the system's notes).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from .data import COMBINED_CLASSES, SynRS3D, SynRS3DTarget, write_folder
 from .inference import save_checkpoint
 from .model import RS3DConfig
 from .synthetic import SOURCE, TARGET, make_scene
-from .training import Settings, evaluate, predict, stack_samples, train
+from .training import Settings, evaluate, predict, stack_samples, train, train_branches
 
 __all__ = ["demo", "write_demo_data"]
 
@@ -99,28 +103,32 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
 
     started = time.perf_counter()
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    n_source, n_adapt, n_test, iters = (48, 24, 16, 160) if quick else (64, 32, 24, 240)
+    n_source, n_adapt, n_test, iters = (48, 24, 16, 128) if quick else (64, 32, 24, 360)
+    size = SIZE
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        write_demo_data(root, seed, n_source, n_adapt, n_test)
+        write_demo_data(root, seed, n_source, n_adapt, n_test, size)
         source = stack_samples(SynRS3D(root, "train"))
         adapt = stack_samples(SynRS3DTarget(root, "DFC19_JAX", "train", labels=False))
         test = stack_samples(SynRS3DTarget(root, "DFC19_JAX", "test"))
-    config = RS3DConfig.tiny(num_classes=len(COMBINED_CLASSES))
+    config = RS3DConfig.tiny(num_classes=len(COMBINED_CLASSES), img_size=size)
     base = Settings(iters=iters, batch=4)
     style = ("FDA", "HM", "PDA")
     runs = {
         "source_only": base,
         "source_hm_jitter": replace(base, style=("HM",), colour_jitter=True),
         "rs3dada": replace(base, style=style, feature_constraint=1.0, uda=True,
-                           uda_start=iters // 2, strong_aug=False, warm_ss=iters // 4),
+                           uda_start=iters // 2, warm_ss=iters // 4),
         "no_self_training": replace(base, style=style, feature_constraint=1.0,
                                     uda_start=iters // 2),
     }
-    models = {name: train(source, adapt["image"], config, s, seed=seed)
-              for name, s in runs.items()}
+    models = {name: train(source, adapt["image"], config, runs[name], seed=seed)
+              for name in ("source_only", "source_hm_jitter")}
+    # RS3DAda and its ablation share every iteration before adaptation starts
+    models |= train_branches(source, adapt["image"], config,
+                             {k: runs[k] for k in ("rs3dada", "no_self_training")}, seed=seed)
     scores = {name: _pick(evaluate(m, test, config.num_classes)) for name, m in models.items()}
     save_checkpoint(out_dir / "synrs3d_rs3dada.pt", models["rs3dada"])
     show = test["image"][:1]
@@ -149,7 +157,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         out_dir=out_dir, started=started, regressions_explained=REGRESSIONS,
         details={"seed": seed, "test_seed": seed + 10_000, "quick": quick,
                  "source_scenes": n_source, "adaptation_images": n_adapt,
-                 "test_scenes": n_test, "iterations": iters, "size": 64,
+                 "test_scenes": n_test, "iterations": iters, "size": size,
                  "model": config.to_dict(), "settings": {k: repr(v) for k, v in runs.items()},
                  "checkpoint": str(out_dir / "synrs3d_rs3dada.pt"),
                  "task_command": f"geoneurips height IMAGE.tif -o NDSM.tif --checkpoint "
@@ -157,6 +165,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     )
 
 
+SIZE = 48
 MARGIN = 0.05
 REGRESSIONS: dict[str, str] = {
     "delta1_whole": (
