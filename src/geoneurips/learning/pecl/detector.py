@@ -87,9 +87,10 @@ def _targets(
             cx, cy = (box[0] + box[2]) / 2 / STRIDE, (box[1] + box[3]) / 2 / STRIDE
             bw, bh = box[2] - box[0], box[3] - box[1]
             sigma = max(0.5, min(bw, bh) / STRIDE / 3)
-            g = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma**2))
-            heat[b, c] = np.maximum(heat[b, c], g)
             ix, iy = min(int(cx), w - 1), min(int(cy), h - 1)
+            # the Gaussian sits on the peak cell (CenterNet), so that it mirrors with it
+            g = np.exp(-((xx - ix) ** 2 + (yy - iy) ** 2) / (2 * sigma**2))
+            heat[b, c] = np.maximum(heat[b, c], g)
             heat[b, c, iy, ix] = 1.0
             size[b, :, iy, ix] = [np.log(bw), np.log(bh), cx - ix, cy - iy]
             mask[b, iy, ix] = 1.0

@@ -21,11 +21,13 @@ as such:
   ``c``), class-conditional split-conformal p-value ``(1 + #{s_cal >= s}) / (n_c + 1)`` over
   the labelled calibration instances of class ``c``;
 - the "value" of a candidate is a positive-unlabelled estimate: an L2-regularised logistic
-  regression separating candidates that hit held-out labelled calibration instances from
-  the other candidates (the protocol keeps objects uniformly at random, so the calibration
-  objects are a random sample of the true objects and Elkan & Noto's
-  ``P(object | x) = P(labelled | x) / c`` holds), and *value binarization* is its sign
-  around 0.5;
+  regression on a class-aligned summary of the characteristic (:func:`value_features`)
+  separating candidates that hit held-out labelled calibration instances from the other
+  candidates the detector was not trained on (the protocol keeps objects uniformly at
+  random, so the calibration objects are a random sample of the true objects and Elkan &
+  Noto's ``P(object | x) = P(labelled | x) / c`` holds; candidates repeating a training
+  label or an earlier pseudo-label are left out of the fit), and *value binarization* is
+  its sign around 0.5;
 - reward of selecting: ``r(x, 1) = beta * bin(v) + lam_e * (1 - H(p) / log(C + 1)) +
   lam_m * (p1 - p2) - (lam_e + lam_m) / 2``; rejecting gets ``r(x, 0) = -r(x, 1)``;
 - each image is an episode; the evaluator learns ``Q(x, a)`` from a replay buffer and the
