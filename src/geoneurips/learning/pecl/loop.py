@@ -38,7 +38,9 @@ from geoneurips.learning.pecl.explorer import (
     reward,
     train_explorer,
     value_estimator,
+    value_features,
 )
+from geoneurips.learning.pecl.metrics import hbb_iou
 
 __all__ = [
     "Labels",
@@ -74,12 +76,24 @@ def calibration_split(labels: Labels, seed: int) -> tuple[Labels, Labels]:
 
 
 def _novel(det: Detections, known: Labels, i: int) -> np.ndarray:
-    """Candidates that do not duplicate an existing label of image ``i``."""
-    return ~match_known(det, known[i][0], known[i][1], thr=0.3)
+    """Candidates that do not overlap (IoU > 0.3) an existing label of image ``i`` of *any*
+    class. (Fixed defect: a same-class test let a wrong-class candidate on a labelled object
+    through, so the object got two conflicting labels.)"""
+    return ~match_known(det, known[i][0], known[i][1], thr=0.3, any_class=True)
 
 
 def _take(det: Detections, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return det.boxes[keep].reshape(-1, 4), det.labels[keep].astype(np.int64)
+    """The kept candidates as labels, after class-agnostic greedy NMS (IoU > 0.3, highest
+    score wins): the per-class heatmaps can put two candidates of different classes on one
+    object, and a pseudo-label set must not label one object twice. Every arm uses it."""
+    idx = np.flatnonzero(keep)
+    idx = idx[np.argsort(-det.scores[idx], kind="stable")]
+    chosen: list[int] = []
+    for k in idx:
+        if not chosen or hbb_iou(det.boxes[k], det.boxes[chosen], 0.0).max() <= 0.3:
+            chosen.append(int(k))
+    sel = np.asarray(chosen, dtype=np.int64)
+    return det.boxes[sel].reshape(-1, 4), det.labels[sel].astype(np.int64)
 
 
 def fixed_threshold_pseudo(
@@ -130,14 +144,26 @@ class PeclResult:
     info: dict[str, float] = field(default_factory=dict)
 
 
+def _empty(n: int) -> Labels:
+    return [(np.zeros((0, 4)), np.zeros(0, np.int64)) for _ in range(n)]
+
+
 def explore_round(
     model: CenterDetector, images: np.ndarray, train: Labels, cal: Labels,
-    config: ExplorerConfig, seed: int,
+    config: ExplorerConfig, seed: int, pseudo: Labels | None = None,
 ) -> tuple[Labels, Labels, dict[str, float]]:
     """One exploration round: candidates -> characteristics -> evaluator rewards ->
-    explorer training -> selections. Returns (explorer's pseudo-labels, the value
-    estimate's own ``v >= 0.5`` selections (ablation), diagnostics)."""
+    explorer training -> selections.
+
+    ``pseudo`` are the pseudo-labels the detector was trained with (earlier rounds). The
+    value estimate is fitted on the candidates the detector was *not* trained on: a
+    candidate that repeats a training label or an earlier pseudo-label is neither a
+    calibration hit (the random sample of missed objects the positive-unlabelled estimate
+    relies on) nor unlabelled, and counting it as unlabelled teaches the estimate that
+    confident candidates are not objects. Returns (the new pseudo-labels of this round, the
+    value estimate's own ``v >= 0.5`` selections (ablation), diagnostics)."""
     c = model.num_classes
+    fitted = merge(train, pseudo) if pseudo is not None else train
     dets = detect(model, images)
     _, emb_a = probe(model, images, [b for b, _ in train])
     protos = OnlinePrototypes(c, config.prototypes_per_class, dets[0].embed.shape[1]
@@ -149,24 +175,32 @@ def explore_round(
     for i, det in enumerate(dets):
         feats.append(candidate_features(det, protos, cal_s, config.context_radius))
         knowns.append(match_known(det, cal[i][0], cal[i][1]))
-        novel.append(_novel(det, train, i))
+        novel.append(_novel(det, fitted, i))
     x = np.concatenate(feats)
     known = np.concatenate(knowns)
-    v = value_estimator(x, known, config.value_c, seed)
+    nv = np.concatenate(novel)
+    labs = np.concatenate([d.labels for d in dets]).astype(np.int64)
+    v = np.zeros(len(x))
+    if nv.any():
+        v[nv] = value_estimator(value_features(x[nv], labs[nv], c), known[nv],
+                                config.value_c, seed)
     ent, margin = x[:, c + 1], x[:, c + 2]
     r = reward(v, ent, margin, config)
     splits = np.cumsum([len(f) for f in feats])[:-1]
-    actor, _, norm = train_explorer(feats, np.split(r, splits), config, seed)
-    pseudo: Labels = []
+    ep = [f[n] for f, n in zip(feats, novel, strict=True)]
+    rw = [rr[n] for rr, n in zip(np.split(r, splits), novel, strict=True)]
+    actor, _, norm = train_explorer(ep, rw, config, seed)
+    new: Labels = []
     vonly: Labels = []
-    for det, f, k, nv, vv in zip(dets, feats, knowns, novel, np.split(v, splits), strict=True):
-        ok = nv & ~k
-        pseudo.append(_take(det, explore(actor, norm, f) & ok))
+    for det, f, k, n, vv in zip(dets, feats, knowns, novel, np.split(v, splits), strict=True):
+        ok = n & ~k
+        new.append(_take(det, explore(actor, norm, f) & ok))
         vonly.append(_take(det, (vv >= 0.5) & ok))
     info = {"candidates": float(len(x)), "known": float(known.sum()),
-            "selected": float(sum(len(p[1]) for p in pseudo)),
-            "agree_with_reward": float(np.mean(explore(actor, norm, x) == (r > 0)))}
-    return pseudo, vonly, info
+            "selected": float(sum(len(p[1]) for p in new)),
+            "agree_with_reward": float(np.mean(explore(actor, norm, x[nv]) == (r[nv] > 0)))
+            if nv.any() else 1.0}
+    return new, vonly, info
 
 
 def run_pecl(
@@ -174,15 +208,18 @@ def run_pecl(
     config: ExplorerConfig, rounds: int = 2, seed: int = 0,
     first_model: CenterDetector | None = None,
 ) -> PeclResult:
-    """The progressive loop: ``rounds`` of explore + retrain on ``train`` + pseudo-labels,
-    then the final detector on ``train + cal + pseudo-labels``."""
+    """The progressive loop: ``rounds`` of explore + retrain on ``train`` + the pseudo-labels
+    explored so far (each round adds the new selections of a detector that was trained on
+    the earlier ones), then the final detector on ``train + cal + pseudo-labels``.
+    ``PeclResult.pseudo[r]`` holds the accumulated pseudo-labels after round ``r``."""
     model = first_model or train_detector(images, *_unzip(train), det_config, seed)
     res = PeclResult(model)
-    pseudo: Labels = [(np.zeros((0, 4)), np.zeros(0, np.int64)) for _ in train]
+    pseudo = _empty(len(train))
     for r in range(rounds):
-        pseudo, vonly, info = explore_round(model, images, train, cal, config, seed + r)
+        new, vonly, info = explore_round(model, images, train, cal, config, seed + r, pseudo)
+        pseudo = merge(pseudo, new)
         res.pseudo.append(pseudo)
-        res.value_only.append(vonly)
+        res.value_only.append(merge(res.value_only[-1], vonly) if res.value_only else vonly)
         res.info.update({f"round{r}_{k}": val for k, val in info.items()})
         if r < rounds - 1:
             model = train_detector(images, *_unzip(merge(train, pseudo)), det_config, seed)
