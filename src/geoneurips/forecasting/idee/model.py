@@ -15,9 +15,24 @@ Loss (Sec. 3.4, public ``train_synthetic.py``):
   pixels with no extreme (any class > 0) in the window, ``lambda_anom = 100``.
 
 Written from the paper and the public code's structure (``HakamShams/IDEE``), not copied.
-Deliberate differences: the encoder is a stem + residual blocks of the paper's widths
-``[16, 16]`` with BatchNorm replaced by GroupNorm (batch 1 in the paper; our tiny batches),
-and the classifier drops dropout in the tiny config.
+The encoder follows the public ``CNN_3D``: per cell a bias-free 1x1x1 embedding with an
+affine-free channel LayerNorm, residual blocks ``x + relu(LN(conv(x)))`` with per-cell
+channel LayerNorms and replicate padding, then ``conv3 -> ReLU -> conv3``. The public entropy
+term ``0.1 * per-sample - diversity_gamma (0.1) * codebook`` equals ours
+(``lambda_entropy * (per-sample - gamma * codebook)`` with ``gamma = 1``).
+
+Deliberate differences: PyTorch's default initialisation instead of the public
+``normal(mean=0.02, std=0.02)`` for every convolution and linear layer (its positive mean
+starts, and at batch 1 kept, every bit at "driver"); windows in chronological order (the
+public loader reverses time; the classifier's pairwise stride-2 collapse is the same up to its
+learned weights); the tiny config (widths ``(8,)``, dimension 8) and no dropout in it.
+
+Why the 1-bit code collapses in a CPU budget (measured at initialisation on a demo cube):
+the mean gradient on the code ``u`` from the weighted BCE is ~8e-6 per cell, about the same
+on driver and on calm cells, against ~8e-5 from the commitment term (which holds every ``u``
+at the sign it starts with) and ~6e-5 from ``100 L_anom`` on calm cells; the entropy terms
+are flat once ``|u| > ~0.02`` (inverse temperature 100). Most codes start negative, so the
+bits lock at "normal".
 """
 
 from __future__ import annotations
