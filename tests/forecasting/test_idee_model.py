@@ -17,6 +17,7 @@ from geoneurips.forecasting.idee.model import (
     IDEEModel,
     PlainClassifier,
     anomaly_loss,
+    anomaly_loss_code,
     class_weights,
     weighted_bce,
 )
@@ -75,14 +76,70 @@ def test_class_weights_and_bce_hand_values() -> None:
     assert float(class_weights(torch.zeros(5, dtype=torch.long))[1]) == 0.0
 
 
-def test_anomaly_loss_only_on_calm_pixels() -> None:
+def test_anomaly_loss_code_only_on_calm_pixels() -> None:
     code = torch.zeros(1, 2, 8, 1, 2)
     code[..., 0, 1] = 5.0  # pixel 1 has an extreme in the window: ignored
     ext = torch.zeros(1, 8, 1, 2, dtype=torch.uint8)
     ext[0, 3, 0, 1] = 2
-    assert float(anomaly_loss(code, ext)) == pytest.approx(1.0)  # |0 - (-1)|
+    assert float(anomaly_loss_code(code, ext)) == pytest.approx(1.0)  # |0 - (-1)|
     ext[0, 3, 0, 0] = 1
-    assert float(anomaly_loss(code, ext)) == 0.0
+    assert float(anomaly_loss_code(code, ext)) == 0.0
+
+
+def test_anomaly_loss_published_form() -> None:
+    """``L_anom`` as in the public ``Anomaly_L1_loss_synthetic``: L1 between ``z_q`` and the
+    detached ``project_out(-1)`` over the cells of calm pixels. Hand values: a calm cell at
+    the normal bit costs 0, one at the driver bit ``2 |W|`` per feature; pixels with an
+    extreme (any class) are ignored; no gradient reaches the target."""
+    torch.manual_seed(0)
+    q = LFQ(3)
+    with torch.no_grad():
+        q.project_out.weight.copy_(torch.tensor([[0.5], [-1.0], [2.0]]))
+        q.project_out.bias.copy_(torch.tensor([0.1, 0.2, 0.3]))
+    normal = q.normal_code()
+    driver = q.project_out(torch.ones(1, 1))[0]
+    zq = normal.detach().view(1, 1, 3, 1, 1, 1).repeat(1, 2, 1, 8, 1, 2)  # (1, 2, 3, 8, 1, 2)
+    ext = torch.zeros(1, 8, 1, 2, dtype=torch.uint8)
+    assert float(anomaly_loss(zq, ext, normal)) == 0.0
+    zq = zq.clone()
+    zq[0, 0, :, 4, 0, 0] = driver.detach()  # one calm cell at the driver bit
+    want = 2 * (0.5 + 1.0 + 2.0) / (2 * 3 * 8 * 2)
+    assert float(anomaly_loss(zq, ext, normal)) == pytest.approx(want)
+    ext[0, 7, 0, 0] = 3  # that pixel saw an extreme class: ignored
+    assert float(anomaly_loss(zq, ext, normal)) == 0.0
+    ext[0, 0, 0, 1] = 1
+    assert float(anomaly_loss(zq, ext, normal)) == 0.0  # no calm pixel left
+    # the target is detached: the gradient reaches project_out only through z_q
+    z = torch.randn(40, 3)
+    zq2, _, _, _ = q(z)
+    normal = q.normal_code()
+    loss = anomaly_loss(zq2.t().reshape(1, 1, 3, 8, 5, 1), torch.zeros(1, 8, 5, 1), normal)
+    loss.backward()
+    assert q.project_in.weight.grad is not None  # straight-through into the code
+    # z_q - project_out(-1) does not depend on project_out's bias, so a bias gradient can
+    # only come from z_q alone: the target is detached, as published
+    assert q.project_out.bias.grad is not None and float(q.project_out.bias.grad.abs().sum()) > 0
+
+
+def test_encoder_is_local() -> None:
+    """Regression: the encoder used ``GroupNorm(1, C)``, which normalises each window over all
+    its cells, so a cell's driver bit changed with pixels far outside the receptive field and
+    with the rest of the grid. The public encoder normalises the channels of each cell
+    (``LayerNorm`` channels-last); a cell's code must depend on its neighbourhood only."""
+    torch.manual_seed(0)
+    m = IDEEModel(IDEEConfig.tiny(2)).eval()
+    x = torch.randn(1, 2, 1, 8, 16, 16)
+    y = x.clone()
+    y[0, :, 0, :, 12:, 12:] += 8.0  # a strong anomaly in the far corner
+    with torch.no_grad():
+        cx, cy = m(x).code, m(y).code
+    # receptive field of the tiny encoder: 1 block (2 convs) + 2 projection convs -> +-4
+    assert torch.allclose(cx[..., :6, :6], cy[..., :6, :6], atol=1e-6)
+    assert not torch.allclose(cx[..., 12:, 12:], cy[..., 12:, 12:])
+    # nor does it depend on the other samples of the batch
+    with torch.no_grad():
+        both = m(torch.cat([x, y])).code
+    assert torch.allclose(both[:1], cx, atol=1e-6)
 
 
 def test_integrated_gradients_completeness() -> None:

@@ -15,9 +15,24 @@ Loss (Sec. 3.4, public ``train_synthetic.py``):
   pixels with no extreme (any class > 0) in the window, ``lambda_anom = 100``.
 
 Written from the paper and the public code's structure (``HakamShams/IDEE``), not copied.
-Deliberate differences: the encoder is a stem + residual blocks of the paper's widths
-``[16, 16]`` with BatchNorm replaced by GroupNorm (batch 1 in the paper; our tiny batches),
-and the classifier drops dropout in the tiny config.
+The encoder follows the public ``CNN_3D``: per cell a bias-free 1x1x1 embedding with an
+affine-free channel LayerNorm, residual blocks ``x + relu(LN(conv(x)))`` with per-cell
+channel LayerNorms and replicate padding, then ``conv3 -> ReLU -> conv3``. The public entropy
+term ``0.1 * per-sample - diversity_gamma (0.1) * codebook`` equals ours
+(``lambda_entropy * (per-sample - gamma * codebook)`` with ``gamma = 1``).
+
+Deliberate differences: PyTorch's default initialisation instead of the public
+``normal(mean=0.02, std=0.02)`` for every convolution and linear layer (its positive mean
+starts, and at batch 1 kept, every bit at "driver"); windows in chronological order (the
+public loader reverses time; the classifier's pairwise stride-2 collapse is the same up to its
+learned weights); the tiny config (widths ``(8,)``, dimension 8) and no dropout in it.
+
+Why the 1-bit code collapses in a CPU budget (measured at initialisation on a demo cube):
+the mean gradient on the code ``u`` from the weighted BCE is ~8e-6 per cell, about the same
+on driver and on calm cells, against ~8e-5 from the commitment term (which holds every ``u``
+at the sign it starts with) and ~6e-5 from ``100 L_anom`` on calm cells; the entropy terms
+are flat once ``|u| > ~0.02`` (inverse temperature 100). Most codes start negative, so the
+bits lock at "normal".
 """
 
 from __future__ import annotations
@@ -38,6 +53,7 @@ __all__ = [
     "VarEncoder",
     "Classifier3D",
     "anomaly_loss",
+    "anomaly_loss_code",
     "class_weights",
     "weighted_bce",
 ]
@@ -64,7 +80,53 @@ class IDEEConfig:
         return cls(n_vars=n_vars, widths=(8,), codebook_dim=8, cls_dim=8, drop_rate=0.0)
 
 
+def _cell_norm(norm: nn.LayerNorm, x: Tensor) -> Tensor:
+    """LayerNorm over the channels of each cell ``(N, C, T, H, W)``, as the public encoder
+    does (channels-last ``LayerNorm(C)``): a cell's features never depend on other cells."""
+    out: Tensor = norm(x.movedim(1, -1)).movedim(-1, 1)
+    return out
+
+
+class _Embed3d(nn.Module):
+    """The public ``PatchEmbed3D`` with patch (1, 1, 1): a bias-free 1x1x1 convolution and an
+    affine-free LayerNorm over the channels of each cell. With one input channel the cell's
+    embedding is ``w x`` and the norm keeps about ``sign(x)`` once ``|x| std(w)`` exceeds
+    ``sqrt(eps)`` (a property of the published design, kept)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv3d(cin, cout, 1, bias=False)
+        self.norm = nn.LayerNorm(cout, elementwise_affine=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _cell_norm(self.norm, self.proj(x))
+
+
 class _ResBlock3d(nn.Module):
+    """The public ``conv_block``: ``x + relu(LN(conv(x)))`` twice, 3x3x3 bias-free
+    convolutions with replicate padding, per-cell channel LayerNorm; an :class:`_Embed3d`
+    first when the width changes."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.embed = _Embed3d(cin, cout) if cin != cout else None
+        self.conv1 = nn.Conv3d(cout, cout, 3, padding=1, padding_mode="replicate", bias=False)
+        self.conv2 = nn.Conv3d(cout, cout, 3, padding=1, padding_mode="replicate", bias=False)
+        self.n1 = nn.LayerNorm(cout)
+        self.n2 = nn.LayerNorm(cout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.embed is not None:
+            x = self.embed(x)
+        x = x + F.relu(_cell_norm(self.n1, self.conv1(x)))
+        return x + F.relu(_cell_norm(self.n2, self.conv2(x)))
+
+
+class _GNResBlock3d(nn.Module):
+    """The plain classifier's residual block (GroupNorm, zero padding, leaky ReLU): smooth
+    in the input, which Integrated Gradients' path integral from a zero baseline needs (the
+    per-cell LayerNorms of the IDEE encoder are nearly scale-invariant near 0)."""
+
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv3d(cin, cout, 3, padding=1)
@@ -80,11 +142,16 @@ class _ResBlock3d(nn.Module):
 
 
 class VarEncoder(nn.Module):
-    """Independent 3-D CNN encoders, one per variable (Sec. 3.1): ``(N, V, 1, T, H, W)`` ->
-    ``(N, V, D, T, H, W)``; no information crosses variables, so a driver bit can only
-    depend on its own variable."""
+    """Independent 3-D CNN encoders, one per variable (Sec. 3.1, public
+    ``models/encoder/CNN_3D.py``): residual blocks of ``widths`` then the projection
+    ``conv3 -> ReLU -> conv3`` (replicate padding) to ``out_dim``; ``(N, V, 1, T, H, W)`` ->
+    ``(N, V, D, T, H, W)``. No information crosses variables, and with the per-cell norms
+    none crosses the receptive field either, so a driver bit depends only on its own
+    variable's neighbourhood."""
 
-    def __init__(self, n_vars: int, widths: tuple[int, ...], out_dim: int) -> None:
+    def __init__(
+        self, n_vars: int, widths: tuple[int, ...], out_dim: int, plain: bool = False
+    ) -> None:
         super().__init__()
         self.n_vars = n_vars
 
@@ -92,9 +159,16 @@ class VarEncoder(nn.Module):
             layers: list[nn.Module] = []
             cin = 1
             for w in widths:
-                layers.append(_ResBlock3d(cin, w))
+                layers.append(_GNResBlock3d(cin, w) if plain else _ResBlock3d(cin, w))
                 cin = w
-            layers.append(nn.Conv3d(cin, out_dim, 1))
+            if plain:  # the plain classifier's encoder (as measured before; see its block)
+                layers.append(nn.Conv3d(cin, out_dim, 1))
+                return nn.Sequential(*layers)
+            layers += [
+                nn.Conv3d(cin, cin, 3, padding=1, padding_mode="replicate"),
+                nn.ReLU(),
+                nn.Conv3d(cin, out_dim, 3, padding=1, padding_mode="replicate"),
+            ]
             return nn.Sequential(*layers)
 
         self.encoders = nn.ModuleList(one() for _ in range(n_vars))
@@ -243,7 +317,7 @@ class PlainClassifier(nn.Module):
 
     def __init__(self, config: IDEEConfig) -> None:
         super().__init__()
-        self.encoder = VarEncoder(config.n_vars, config.widths, config.codebook_dim)
+        self.encoder = VarEncoder(config.n_vars, config.widths, config.codebook_dim, plain=True)
         self.head = _Head(config.n_vars * config.codebook_dim, config.n_vars * config.cls_dim, 0.0)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -270,16 +344,36 @@ def weighted_bce(logit: Tensor, target: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(logit, tgt, weight=w)
 
 
-def anomaly_loss(code: Tensor, extreme_window: Tensor) -> Tensor:
-    """``L_anom``: mean L1 between the code ``(N, V, T, H, W)`` and the normal code -1 over the
-    cells of pixels with no extreme (class > 0) anywhere in the window ``extreme_window
-    (N, T, H, W)``; 0 when every pixel saw an extreme.
+def _calm(extreme_window: Tensor) -> Tensor:
+    """``(N, H, W)`` bool: pixels with no extreme (any class > 0) in the window ``(N, T, H,
+    W)`` (the public ``mask_extreme_loss`` inverted)."""
+    out: Tensor = (extreme_window > 0).sum(1) == 0
+    return out
 
-    The paper applies it to ``z_q`` against ``project_out(-1)``; in feature space the model can
-    satisfy it by shrinking ``project_out`` (the two codes' features then coincide while the
-    classifier rescales them), so we apply it to the 1-D code itself, which has no such
-    shortcut (deliberate difference)."""
-    calm = (extreme_window > 0).sum(1) == 0  # (N, H, W)
+
+def anomaly_loss(z_q: Tensor, extreme_window: Tensor, normal_code: Tensor) -> Tensor:
+    """``L_anom`` as published (``Anomaly_L1_loss_synthetic``): mean L1 between the quantised
+    features ``z_q (N, V, D, T, H, W)`` and the detached normal code ``normal_code (D,)`` =
+    ``project_out(-1)`` over every cell of the pixels that saw no extreme in the window
+    ``extreme_window (N, T, H, W)``; 0 when every pixel saw one.
+
+    Since ``z_q - project_out(-1) = W (q + 1)`` in value, the loss is 0 on cells already at
+    the normal bit and ``2 |W|`` on cells at the driver bit: it only pushes driver bits down
+    (and can shrink ``project_out``'s weight)."""
+    calm = _calm(extreme_window)
+    if not bool(calm.any()):
+        return z_q.new_zeros(())
+    target = normal_code.detach().view(1, 1, -1, 1, 1, 1)
+    diff = (z_q - target).abs()
+    m = calm[:, None, None, None].expand_as(diff)
+    return diff[m].mean()
+
+
+def anomaly_loss_code(code: Tensor, extreme_window: Tensor) -> Tensor:
+    """The variant on the 1-D code: mean ``|u + 1|`` over the cells ``(N, V, T, H, W)`` of calm
+    pixels (no feature-space shortcut through ``project_out``; it also pulls codes already
+    normal to exactly -1). Kept as an option and measured against the published form."""
+    calm = _calm(extreme_window)
     if not bool(calm.any()):
         return code.new_zeros(())
     m = calm[:, None, None].expand_as(code)

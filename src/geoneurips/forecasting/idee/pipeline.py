@@ -31,6 +31,7 @@ from .model import (
     IDEEModel,
     PlainClassifier,
     anomaly_loss,
+    anomaly_loss_code,
     cosine_warmup,
     weighted_bce,
 )
@@ -60,6 +61,8 @@ class IDEEModule(L.LightningModule):
         config: model config.
         quantise: ``False`` gives the ablation without the quantiser (and its losses).
         anomaly: ``False`` drops ``L_anom`` (ablation).
+        anomaly_target: ``"z_q"`` (published: quantised features vs the detached
+            ``project_out(-1)``) or ``"code"`` (the 1-D code vs -1).
         lr, weight_decay, warmup_steps, total_steps: optimiser schedule.
     """
 
@@ -68,6 +71,7 @@ class IDEEModule(L.LightningModule):
         config: IDEEConfig,
         quantise: bool = True,
         anomaly: bool = True,
+        anomaly_target: str = "z_q",
         lr: float = 1e-3,
         weight_decay: float = 0.003,
         warmup_steps: int = 10,
@@ -76,6 +80,9 @@ class IDEEModule(L.LightningModule):
         super().__init__()
         self.model = IDEEModel(config, quantise=quantise)
         self.use_anomaly = anomaly and quantise
+        if anomaly_target not in ("z_q", "code"):
+            raise ValueError(f"anomaly_target must be 'z_q' or 'code', got {anomaly_target!r}")
+        self.anomaly_target = anomaly_target
         self.lr, self.weight_decay = lr, weight_decay
         self.warmup_steps, self.total_steps = warmup_steps, total_steps
         self.gen = torch.Generator().manual_seed(0)
@@ -91,7 +98,10 @@ class IDEEModule(L.LightningModule):
             loss = loss + weighted_bce(lv, y)
         loss = loss + out.loss_q
         if self.use_anomaly:
-            la = anomaly_loss(out.code, batch["extreme"])
+            if self.anomaly_target == "z_q":
+                la = anomaly_loss(out.z_q, batch["extreme"], self.model.vq.normal_code())
+            else:
+                la = anomaly_loss_code(out.code, batch["extreme"])
             loss = loss + self.model.config.lambda_anomaly * la
         out_loss: torch.Tensor = loss
         return out_loss
