@@ -85,6 +85,38 @@ def test_released_train_kernel_is_the_test_width_at_native_resolution() -> None:
         native_dilate(0, 4)
 
 
+def test_released_optimiser_schedule() -> None:
+    """Regression: the released config trains with AdamW lr 1e-4, a linear warm-up from 2e-6
+    over 800 of 40k iterations, then poly decay (power 1) to 0; the tasks used a constant
+    learning rate (6e-5 in ``paper()``)."""
+    from geoneurips.segmentation.opensatmap.pipeline import LaneTask, lr_factor
+
+    p = LaneConfig.paper()
+    assert (p.lr, p.warmup_fraction, p.poly_power) == (1e-4, 0.02, 1.0)
+    assert lr_factor(0, 40000, 0.02, 1.0) == pytest.approx(2e-6)
+    assert lr_factor(400, 40000, 0.02, 1.0) == pytest.approx(0.5, rel=1e-5)
+    assert lr_factor(800, 40000, 0.02, 1.0) == 1.0
+    assert lr_factor(20400, 40000, 0.02, 1.0) == pytest.approx(0.5)
+    assert lr_factor(40000, 40000, 0.02, 1.0) == 0.0
+    assert lr_factor(30000, 40000, 0.02, 0.0) == 1.0
+
+    class _Trainer:
+        estimated_stepping_batches = 100
+
+    task = LaneTask(LaneConfig.tiny())
+    task.trainer = _Trainer()  # type: ignore[assignment]
+    conf = task.configure_optimizers()
+    sched = conf["lr_scheduler"]["scheduler"]
+    assert conf["lr_scheduler"]["interval"] == "step"
+    lrs = []
+    for _ in range(100):
+        lrs.append(conf["optimizer"].param_groups[0]["lr"])
+        conf["optimizer"].step()
+        sched.step()
+    assert lrs[0] == pytest.approx(3e-3 * 2e-6) and max(lrs) == pytest.approx(3e-3)
+    assert lrs[-1] == pytest.approx(3e-3 / 98, rel=1e-3)
+
+
 def test_losses_hand_values_and_ignore() -> None:
     # perfect one-hot logits: Dice loss near 0; the opposite: near 1
     target = torch.tensor([[[0, 1], [2, 255]]])

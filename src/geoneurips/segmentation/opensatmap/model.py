@@ -75,6 +75,11 @@ class LaneConfig:
     level 19); ``redraw_kernel`` the dilation of redrawn polylines (the test kernel);
     ``tile`` the tile side of inference and of the instance extraction (512 at level 19).
 
+    Optimiser (released config): AdamW, ``lr`` 1e-4, weight decay 0.01, linear warm-up
+    from 2e-6 of ``lr`` over ``warmup_fraction`` of the steps (800 of 40k), then poly decay
+    to 0 with ``poly_power`` 1 (0 keeps ``lr`` constant after the warm-up). Not reproduced:
+    the decode head's x10 learning rate and the norm layers' zero weight decay.
+
     Losses (released ``segnext_instance19_small.py``): the category head takes
     cross-entropy with ``class_weight`` (1, 30, 25, 30 for background and the three
     categories; the config lists 8 weights for its 8 outputs) plus a Dice loss of weight
@@ -96,7 +101,9 @@ class LaneConfig:
     redraw_kernel: int = 3
     tile: int = 512
     overlap: int = 64
-    lr: float = 6e-5
+    lr: float = 1e-4
+    warmup_fraction: float = 0.02
+    poly_power: float = 1.0
     mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
     std: tuple[float, float, float] = (58.395, 57.12, 57.375)
     class_weight: tuple[float, ...] | None = (1.0, 30.0, 25.0, 30.0)
