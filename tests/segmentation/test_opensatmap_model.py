@@ -24,6 +24,7 @@ from geoneurips.segmentation.opensatmap.model import (
     extract_instances,
     head_sizes,
     instance_polyline,
+    native_dilate,
     split_heads,
     watershed_instances,
 )
@@ -33,8 +34,9 @@ from geoneurips.segmentation.opensatmap.synth import render_scene
 
 def test_configs_and_shapes() -> None:
     p = LaneConfig.paper()
+    # min_area: the released level-19 evaluator's minimal_area (30), not the class default
     assert (p.num_classes, p.train_dilate, p.test_dilate, p.min_area, p.redraw_kernel,
-            p.tile) == (4, 9, 3, 100, 3, 512)
+            p.tile) == (4, 3, 3, 30, 3, 512)
     assert p.class_weight == (1.0, 30.0, 25.0, 30.0) and p.dice_weight == 1.0
     cfg = LaneConfig.tiny()
     # category + the six attribute heads, each background + the tools' ids
@@ -55,6 +57,64 @@ def test_configs_and_shapes() -> None:
     no_heads = LaneConfig.tiny()
     no_heads.attributes = ()
     assert build_model(no_heads)(torch.zeros(1, 3, 16, 16)).shape == (1, 4, 16, 16)
+
+
+def test_released_train_kernel_is_the_test_width_at_native_resolution() -> None:
+    """Regression: the released training kernel 9 dilates level-19 tiles resized x4 (512 ->
+    the 2048 crop); at native resolution it is the 3-px width of the test reference. The
+    configs used to train on 9-px (paper) and 5-px (tiny) native lines, wider than the
+    reference the predictions are scored against."""
+    lines = [{"points": [[3.2, 5.0], [40.7, 29.1], [60.0, 61.5]], "category": "Lane line",
+              "color": "White", "line_type": "Solid", "line_num": "Single",
+              "function": "None", "bidirection": "False", "boundary": "False"},
+             {"points": [[2.0, 50.0], [61.0, 44.0]], "category": "Curb", "color": "None",
+              "line_type": "None", "line_num": "None", "function": "None",
+              "bidirection": "False", "boundary": "True"}]
+    cat = rasterize_lines(lines, (64, 64)).category
+    up = np.kron(cat, np.ones((4, 4), dtype=cat.dtype))  # mmseg Resize, nearest, x4
+    train = dilate_labels(up, 9)[::4, ::4]  # DilateGT 9 at 2048, back on the native grid
+    np.testing.assert_array_equal(train, dilate_labels(cat, 3))
+    assert native_dilate(9, 4) == 3.0 and native_dilate(11, 2) == 6.0  # levels 19 and 20
+    # level 20 (x2, kernel 11): as many pixels as the test kernel 6 at native resolution
+    up2 = np.kron(cat, np.ones((2, 2), dtype=cat.dtype))
+    wide = (dilate_labels(up2, 11) != 0).sum() / 4
+    assert wide == pytest.approx((dilate_labels(cat, 6) != 0).sum(), rel=0.05)
+    for cfg in (LaneConfig.paper(), LaneConfig.tiny()):
+        assert cfg.train_dilate == cfg.test_dilate == native_dilate(9, 4)
+    with pytest.raises(ValueError):
+        native_dilate(0, 4)
+
+
+def test_released_optimiser_schedule() -> None:
+    """Regression: the released config trains with AdamW lr 1e-4, a linear warm-up from 2e-6
+    over 800 of 40k iterations, then poly decay (power 1) to 0; the tasks used a constant
+    learning rate (6e-5 in ``paper()``)."""
+    from geoneurips.segmentation.opensatmap.pipeline import LaneTask, lr_factor
+
+    p = LaneConfig.paper()
+    assert (p.lr, p.warmup_fraction, p.poly_power) == (1e-4, 0.02, 1.0)
+    assert lr_factor(0, 40000, 0.02, 1.0) == pytest.approx(2e-6)
+    assert lr_factor(400, 40000, 0.02, 1.0) == pytest.approx(0.5, rel=1e-5)
+    assert lr_factor(800, 40000, 0.02, 1.0) == 1.0
+    assert lr_factor(20400, 40000, 0.02, 1.0) == pytest.approx(0.5)
+    assert lr_factor(40000, 40000, 0.02, 1.0) == 0.0
+    assert lr_factor(30000, 40000, 0.02, 0.0) == 1.0
+
+    class _Trainer:
+        estimated_stepping_batches = 100
+
+    task = LaneTask(LaneConfig.tiny())
+    task.trainer = _Trainer()  # type: ignore[assignment]
+    conf = task.configure_optimizers()
+    sched = conf["lr_scheduler"]["scheduler"]
+    assert conf["lr_scheduler"]["interval"] == "step"
+    lrs = []
+    for _ in range(100):
+        lrs.append(conf["optimizer"].param_groups[0]["lr"])
+        conf["optimizer"].step()
+        sched.step()
+    assert lrs[0] == pytest.approx(3e-3 * 2e-6) and max(lrs) == pytest.approx(3e-3)
+    assert lrs[-1] == pytest.approx(3e-3 / 98, rel=1e-3)
 
 
 def test_losses_hand_values_and_ignore() -> None:

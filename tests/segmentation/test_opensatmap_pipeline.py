@@ -1,31 +1,34 @@
 """OpenSatMap demo (the learning test) and the ``geoneurips lanes`` task command.
 
-Demo, quick mode (16 training scenes, 80 epochs; 12 evaluation scenes of the unseen seed
-seed + 1000, scored against the 3-px reference). Method: U-Net (width 12, depth 2) with the
-six attribute heads, trained on 5-px dilated lines. Measured (mIoU / instance AP / line AP /
-attribute mIoU):
+Demo, quick mode (16 training scenes, 160 AdamW steps on batches of 8 random 48-px crops
+with the released warm-up + poly schedule; 12 evaluation scenes of the unseen seed
+seed + 1000, scored against the 3-px reference as the released evaluator does: raw
+predicted map for mIoU, instances redrawn at the test width for the APs). Method: U-Net
+(width 12, depth 2) with the six attribute heads, ``DilateGT`` at the test width (3 native
+px = the released kernel 9 on x4-resized tiles) and the released weighted CE + Dice.
+Measured (mIoU / instance AP / line AP / attribute mIoU), seeds 0 / 1 / 2, 17-18 s of
+one-core CPU each:
 
-* method (dilated lines): seed 0 0.694 / 0.523 / 0.950 / 0.596; seed 1 0.665 / 0.394 /
-  0.824 / 0.597; seed 2 0.671 / 0.497 / 0.886 / 0.513
-* U-Net on 1-px lines, weighted CE + Dice: 0.624 / 0.548 / 0.898 / 0.632; 0.652 / 0.380 /
-  0.759 / 0.629; 0.660 / 0.508 / 0.880 / 0.613
-* U-Net on 1-px lines (= without dilation): 0.380 / 0.048 / 0.167 / 0.629; 0.380 / 0.010 /
-  0.044 / 0.648; 0.455 / 0.029 / 0.123 / 0.647
-* threshold + skeleton: 0.536 / 0.015 / 0.073 / 0.538; 0.582 / 0.031 / 0.093 / 0.559;
-  0.556 / 0.037 / 0.086 / 0.555
+* method: 0.742 / 0.385 / 0.827 / 0.570; 0.713 / 0.305 / 0.763 / 0.478; 0.695 / 0.356 /
+  0.791 / 0.531
+* same U-Net, heads and loss on 1-px lines (strongest baseline, = without ``DilateGT``):
+  0.664 / 0.474 / 0.824 / 0.650; 0.678 / 0.315 / 0.631 / 0.613; 0.710 / 0.472 / 0.870 /
+  0.629
+* threshold + skeleton + attribute rules: 0.536 / 0.015 / 0.073 / 0.538; 0.582 / 0.031 /
+  0.093 / 0.559; 0.556 / 0.037 / 0.086 / 0.555
 
-(full demo, seeds 0 and 1: 0.685 / 0.451 / 0.878 / 0.610 and 0.670 / 0.515 / 0.957 / 0.592
-against 0.619 / 0.605 / 0.918 / 0.616 and 0.641 / 0.471 / 0.942 / 0.640 for the weighted
-1-px U-Net.) The strongest baseline is the practitioner's U-Net on 1-px lines
-with the released class-weighted cross-entropy + Dice: the method's mIoU gain over it (0.070,
-0.013, 0.011) does not clear the demo's margin 0.05 on every seed, and that baseline is
-better on instance AP in some runs and on attribute mIoU in all, so ``beats_baseline`` is
-not asserted and the system stays ``partial``. What is asserted (on seed 0) holds with room
-on all three seeds: the dilation against the same network and loss without it (mIoU +0.216
-and line AP +0.68 at least; asserted 0.15 and 0.3), the learned pipeline against the cheap
-one (mIoU +0.083, instance AP +0.36 at least; asserted 0.04 and 0.15), attribute mIoU above
-0.5 (asserted 0.45; the attribute heads do not beat the cheap attribute rules on every seed:
-seed 2 0.513 vs 0.555).
+Confirmation seeds 3 / 4: method 0.691 / 0.407 / 0.811 / 0.584; 0.651 / 0.381 / 0.805 /
+0.528; 1-px U-Net 0.697 / 0.352 / 0.659 / 0.612; 0.697 / 0.339 / 0.707 / 0.601; thresholds
+0.539 / 0.007 / 0.065 / 0.554; 0.549 / 0.007 / 0.052 / 0.563.
+
+In the quick setting the method's mIoU gain over the 1-px U-Net (+0.078, +0.035, -0.015;
+-0.006, -0.046 on seeds 3, 4) does not clear the margin 0.05 and the 1-px U-Net is better on instance AP and attribute
+mIoU, so ``beats_baseline`` is not asserted (the full demo's numbers are in the system's
+notes; the system stays ``partial``). What is asserted (on seed 0) holds with room on all
+three seeds: the learned pipeline against the cheap one (mIoU +0.131, instance AP +0.27,
+line AP +0.67 at least; asserted 0.08, 0.15, 0.4), mIoU above 0.69 (asserted 0.62),
+attribute mIoU above 0.47 (asserted 0.4); on seeds 3, 4 too (mIoU +0.10 over the
+thresholds, mIoU 0.651, attribute mIoU 0.528 at least).
 """
 
 from __future__ import annotations
@@ -52,18 +55,20 @@ def demo_result(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def test_demo_against_its_baselines(demo_result: Any) -> None:
     r = demo_result
-    assert set(r.baselines) == {"threshold_skeleton", "unet_1px_lines",
-                                "unet_1px_weighted_ce_dice"}
+    assert set(r.baselines) == {"threshold_skeleton", "unet_1px_weighted_ce_dice"}
     assert r.margin == 0.05 and r.strongest_baseline == "unet_1px_weighted_ce_dice"
     b = r.baselines
-    # the paper's component: the same network and loss on 1-px lines finds almost nothing
-    assert r.metrics["miou"] > b["unet_1px_lines"]["miou"] + 0.15
-    assert r.metrics["line_ap"] > b["unet_1px_lines"]["line_ap"] + 0.3
-    assert "without_dilation (= unet_1px_lines)" in r.ablations
+    # the paper's component: the same network, heads and loss on 1-px lines (the ablation)
+    # (reported, not asserted: in the quick setting it does not hold on every seed)
+    assert "without_dilation (= unet_1px_weighted_ce_dice)" in r.ablations
     # the learned pipeline against thresholds + skeleton + attribute rules
-    assert r.metrics["miou"] > b["threshold_skeleton"]["miou"] + 0.04
+    assert r.metrics["miou"] > b["threshold_skeleton"]["miou"] + 0.08
     assert r.metrics["instance_ap"] > b["threshold_skeleton"]["instance_ap"] + 0.15
-    assert r.metrics["miou"] > 0.6 and r.metrics["attr_miou"] > 0.45
+    assert r.metrics["line_ap"] > b["threshold_skeleton"]["line_ap"] + 0.4
+    assert r.metrics["miou"] > 0.62 and r.metrics["attr_miou"] > 0.4
+    # every network arm's instances are redrawn at the reference width
+    assert 0.5 < r.metrics["miou_redrawn"] <= 1.0
+    assert r.details["train_dilate"] == r.details["test_dilate"] == 3
     assert Path(r.artifacts["figure"]).is_file() and Path(r.artifacts["result"]).is_file()
     assert Path(r.details["checkpoint"]).is_file()
 

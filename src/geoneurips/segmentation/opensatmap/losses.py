@@ -8,8 +8,10 @@ line-number heads. :func:`lane_loss` sums these over the heads of :func:`.model.
 ``attr_dice_weight``).
 
 Named difference: our Dice is the soft Dice of the softmax probabilities (per class over the
-batch, squared denominators, eps 1e-3, mean over the classes present in the batch's target
-or prediction); mmseg's ``DiceLoss`` defaults to a per-class sigmoid.
+batch, squared denominators, eps 1e-3, mean over all the head's classes: a class absent
+from the batch's target scores about 0 unless its probabilities vanish, about 1 when they
+do); mmseg 1.x's ``DiceLoss`` defaults to a sigmoid and pools all classes of an image into
+one Dice.
 """
 
 from __future__ import annotations

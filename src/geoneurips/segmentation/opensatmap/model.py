@@ -3,9 +3,21 @@ polylines.
 
 The paper's baseline (released configs ``segnext_instance19_small.py``): a SegNeXt
 semantic segmenter trained on the category map (background, lane line, curb, virtual line)
-whose 1-px ground truth is dilated (``DilateGT``, kernel 9 in training, 3 at test); instances
-are then extracted per class by watershed (``mmseg/evaluation/metrics/cluster.py``) and each
-is redrawn as a polyline dilated by 3 px before COCO evaluation. Here:
+whose 1-px ground truth is dilated (``DilateGT``); instances are then extracted per class by
+watershed (``mmseg/evaluation/metrics/cluster.py``) and each is redrawn as a polyline dilated
+by 3 px before COCO evaluation.
+
+Widths (``configs/_base_/datasets/satellite_seg_instance.py``): the released kernels read
+"9 in training, 3 at test", but the training pipeline first resizes the level-19 512-px
+tiles (and their labels, nearest) to the 2048-px crop, x4, and dilates there, while the test
+pipeline loads the labels after the resize and dilates them at native resolution (the
+level-20 config says so: "3@19==6@20==12@21", kernel 11 on 1024-px tiles resized x2, 6 at
+test). A 1-px line upsampled x4 and dilated by 9 is 12 px wide at 2048 px: 3 native pixels,
+the width of the test reference (:func:`native_dilate`; exactly ``dilate_labels(., 3)`` after
+block down-sampling). We train at native resolution, so ``LaneConfig.train_dilate`` is that
+native kernel: 3 at level 19, the same width as the reference the predictions are scored
+against (the released semantic mIoU compares the raw predicted map with the test-dilated
+reference; no thinning). Here:
 
 * :class:`LaneConfig` / :func:`build_model`: the segmenter. ``paper()`` names the paper's
   settings; the network is our :class:`~geoneurips.nn.unet.SmallUNet` (SegNeXt's MSCAN
@@ -45,7 +57,8 @@ from torch import nn
 from .rasterize import ATTRIBUTES, polyline_pixels
 
 __all__ = ["ATTRIBUTE_HEADS", "LaneConfig", "LineInstance", "build_model", "extract_instances",
-           "head_sizes", "instance_polyline", "split_heads", "watershed_instances"]
+           "head_sizes", "instance_polyline", "native_dilate", "split_heads",
+           "watershed_instances"]
 
 #: the six attribute heads, in channel order after the category logits.
 ATTRIBUTE_HEADS: tuple[str, ...] = tuple(a for a in ATTRIBUTES if a != "category")
@@ -56,9 +69,16 @@ class LaneConfig:
     """Segmenter and post-processing settings.
 
     ``num_classes`` 4 = background + the 3 categories; ``train_dilate`` / ``test_dilate``
-    are the ``DilateGT`` kernels; ``min_area`` the instance size filter; ``redraw_kernel``
-    the dilation of redrawn polylines; ``tile`` the tile side of inference and of the
-    instance extraction (512 at level 19 in the paper).
+    are the ``DilateGT`` kernels at native resolution (the released training kernel 9 acts
+    on tiles resized x4, :func:`native_dilate`: 3 native pixels, the test width);
+    ``min_area`` the instance size filter (the released evaluator's ``minimal_area`` 30 at
+    level 19); ``redraw_kernel`` the dilation of redrawn polylines (the test kernel);
+    ``tile`` the tile side of inference and of the instance extraction (512 at level 19).
+
+    Optimiser (released config): AdamW, ``lr`` 1e-4, weight decay 0.01, linear warm-up
+    from 2e-6 of ``lr`` over ``warmup_fraction`` of the steps (800 of 40k), then poly decay
+    to 0 with ``poly_power`` 1 (0 keeps ``lr`` constant after the warm-up). Not reproduced:
+    the decode head's x10 learning rate and the norm layers' zero weight decay.
 
     Losses (released ``segnext_instance19_small.py``): the category head takes
     cross-entropy with ``class_weight`` (1, 30, 25, 30 for background and the three
@@ -75,13 +95,15 @@ class LaneConfig:
     num_classes: int = 4
     width: int = 16
     depth: int = 3
-    train_dilate: int = 9
+    train_dilate: int = 3
     test_dilate: int = 3
-    min_area: int = 100
+    min_area: int = 30
     redraw_kernel: int = 3
     tile: int = 512
     overlap: int = 64
-    lr: float = 6e-5
+    lr: float = 1e-4
+    warmup_fraction: float = 0.02
+    poly_power: float = 1.0
     mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
     std: tuple[float, float, float] = (58.395, 57.12, 57.375)
     class_weight: tuple[float, ...] | None = (1.0, 30.0, 25.0, 30.0)
@@ -94,22 +116,19 @@ class LaneConfig:
 
     @classmethod
     def paper(cls) -> LaneConfig:
-        """The released level-19 settings (SegNeXt-S replaced by a U-Net, see module)."""
+        """The released level-19 settings (SegNeXt-S replaced by a U-Net, see module; the
+        training kernel 9 of the x4-resized tiles as its native width 3)."""
         return cls()
 
     @classmethod
     def tiny(cls) -> LaneConfig:
-        """CPU demo size: 128-px tiles, kernel 5 train / 3 test, min area 15.
-
-        Category head: plain cross-entropy (no class weights, no Dice: on dilated lines the
-        released weighting widens the predicted lines beyond the 3-px test reference - the
-        full demo reports that variant as an ablation). Attribute heads: the released
-        weighted cross-entropy + Dice 1/3 (dilation balances lines against background, not
-        the rare values among line pixels, e.g. yellow paint), at a quarter of the loss (the
-        tiny decoder is shared by seven heads)."""
-        return cls(width=12, depth=2, train_dilate=5, test_dilate=3, min_area=15,
-                   tile=128, overlap=16, lr=3e-3, class_weight=None, dice_weight=0.0,
-                   attr_weight=0.25)
+        """CPU demo size: 128-px tiles, the paper's widths (train and test kernel 3 at
+        native resolution), min area 15, the released losses (class-weighted cross-entropy
+        + Dice on the category head, weighted cross-entropy + Dice 1/3 on the attribute
+        heads); the six attribute heads at a quarter of the loss (the tiny decoder is shared
+        by seven heads)."""
+        return cls(width=12, depth=2, train_dilate=3, test_dilate=3, min_area=15,
+                   tile=128, overlap=16, lr=3e-3, attr_weight=0.25)
 
     @property
     def multiple(self) -> int:
@@ -131,6 +150,16 @@ class LaneConfig:
         if unknown:
             raise ValueError(f"unknown attribute heads {unknown}; expected {ATTRIBUTE_HEADS}")
         return cls(**d)
+
+
+def native_dilate(kernel: int, scale: int) -> float:
+    """Width in native pixels of a 1-px line resized ``scale`` x (nearest) and then dilated
+    by a ``kernel`` square: ``(scale + kernel - 1) / scale``. The released training kernels:
+    ``native_dilate(9, 4) == 3`` (level 19, 512 -> 2048) and ``native_dilate(11, 2) == 6``
+    (level 20, 1024 -> 2048), the test kernels 3 and 6."""
+    if kernel < 1 or scale < 1:
+        raise ValueError(f"kernel and scale must be >= 1, got {kernel}, {scale}")
+    return (scale + kernel - 1) / scale
 
 
 def head_sizes(config: LaneConfig) -> dict[str, int]:
