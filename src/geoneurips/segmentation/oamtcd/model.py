@@ -51,6 +51,10 @@ class TCDConfig:
         in_channels: 3 (RGB).
         width, depth: SmallUNet size (``arch="small_unet"`` only).
         gamma: focal-loss focusing parameter (2, the usual default).
+        focal_normalized: divide each class's focal term by the sum of its focal weights
+            (the released code's ``smp.losses.FocalLoss("multiclass", normalized=True)``).
+        optimizer: ``"adamw"`` (the released code: ``torch.optim.AdamW``, default weight
+            decay 0.01) or ``"adam"``.
         lr: learning rate (1e-3 for the U-Nets in the paper's configs).
         tile_size, overlap: inference tiling (paper: 1024 / 256).
         mean, std: input normalisation on 0-255 values (ImageNet statistics).
@@ -65,6 +69,8 @@ class TCDConfig:
     loss: str = "focal"
     focal_form: str = "ovr"
     gamma: float = 2.0
+    focal_normalized: bool = True
+    optimizer: str = "adamw"
     lr: float = 1e-3
     tile_size: int = 1024
     overlap: int = 256
@@ -85,6 +91,9 @@ class TCDConfig:
         if self.focal_form not in ("ovr", "softmax"):
             raise InvalidInputError(f"focal_form must be 'ovr' or 'softmax', got "
                                     f"{self.focal_form!r}")
+        if self.optimizer not in ("adam", "adamw"):
+            raise InvalidInputError(f"optimizer must be 'adam' or 'adamw', got "
+                                    f"{self.optimizer!r}")
         if self.num_classes not in (2, 3):
             raise InvalidInputError(f"num_classes must be 2 or 3, got {self.num_classes}")
         if self.in_channels != 3 or self.width < 1 or self.depth < 1:

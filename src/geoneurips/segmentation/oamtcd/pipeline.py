@@ -51,7 +51,8 @@ class TCDTask(_LightningBase):  # type: ignore[misc]
         self.config = config
         self.model = build_model(config)
         self.criterion: nn.Module = (
-            FocalLoss(gamma=config.gamma, form=config.focal_form) if config.loss == "focal"
+            FocalLoss(gamma=config.gamma, form=config.focal_form,
+                      normalized=config.focal_normalized) if config.loss == "focal"
             else nn.CrossEntropyLoss(ignore_index=255))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -66,7 +67,8 @@ class TCDTask(_LightningBase):  # type: ignore[misc]
         return loss  # type: ignore[no-any-return]
 
     def configure_optimizers(self) -> Any:
-        return torch.optim.Adam(self.parameters(), lr=self.config.lr)
+        opt = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
+        return opt(self.parameters(), lr=self.config.lr)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["state_dict"][CONFIG_KEY] = json.dumps(self.config.to_dict())
