@@ -4,33 +4,47 @@ than training on one biome with as many tiles?
 OAM-TCD is a dataset paper. Its central argument (sections 1 and 3) is that earlier
 tree-crown datasets are small and regionally narrow, and that a model trained on tiles
 sampled across the world's biomes maps trees in places it has never seen (the paper's
-Zurich and Tonga tests). The model itself is an ordinary U-Net (focal loss, the paper's
-configs) and is the same for every arm here; what changes is the training data:
+Zurich and Tonga tests). The model is an ordinary U-Net with the paper's recipe and is the
+same for every arm here; what changes is the training data:
 
-* method ``"diverse_biomes"``: a plain U-Net (:class:`.model.TCDConfig.tiny`, binary tree
-  cover, cross-entropy, no augmentation) trained on ``n`` tiles drawn evenly from the
-  three training biomes of :mod:`.biomes`;
-* baselines, each with the same ``n`` tiles, model, epochs and batches, all from **one**
+* method ``"diverse_biomes"``: the tiny U-Net (:meth:`.model.TCDConfig.tiny`, binary tree
+  cover) with the paper's recipe as the released code configures it (focal loss =
+  ``smp.losses.FocalLoss("multiclass", normalized=True)``, AdamW, flips / 90-degree
+  rotations) trained on :data:`N_TRAIN` tiles drawn evenly from the three training
+  biomes of :mod:`.biomes`;
+* baselines, each with the same tiles per arm, model, epochs and batches, all from **one**
   biome (every training biome in turn: the strongest is what counts):
-  ``single_<biome>`` (the paper's recipe), ``single_<biome>_plain`` (plain U-Net:
-  cross-entropy, no augmentation), ``single_<biome>_colour`` (the paper's recipe plus
-  colour jitter, a practitioner's usual fix for a narrow training set), and
-  ``excess_green`` (``2G - R - B > 20``);
-* ablation ``"diverse_paper_recipe"``: the diverse tiles with the paper's recipe (focal
-  loss, flips / 90-degree rotations), reported, not deciding. On these tiles and this tiny
-  U-Net the paper's recipe generalises worse than plain training (seeds 0-2: 0.549 /
-  0.403 / 0.673 vs. 0.674 / 0.721 / 0.621 tree IoU); within each recipe the diverse tiles
-  beat the best single biome on every seed tried, but the paper-recipe model does not
-  beat the strongest single-biome *plain* model on seed 1 (0.403 vs. 0.420). The method
-  is therefore the plain recipe; this choice was made after seeing seeds 0-2. On the
-  confirmation seeds 3 / 4 the method scores 0.688 / 0.620 vs. 0.588 / 0.588 for the
-  strongest baseline (paper recipe: 0.658 / 0.664).
+  ``single_<biome>`` (the same recipe), and in the full demo ``single_<biome>_plain``
+  (cross-entropy, no augmentation) and ``single_<biome>_colour`` (the recipe plus colour
+  jitter, a practitioner's usual fix for a narrow training set); ``excess_green``
+  (``2G - R - B > 20``);
+* ablation (full demo) ``"diverse_plain"``: the diverse tiles, cross-entropy, no
+  augmentation.
+
+Every U-Net arm trains :data:`EPOCHS` epochs in batches of :data:`BATCH` (160 updates).
+The paper's recipe used to collapse on this tiny model (all background, even on the
+training tiles, for arid-savanna tiles: smallest and rarest crowns) with smp's default
+unnormalised focal loss, Adam and 80 updates; the released code's ``normalized=True`` and
+AdamW with 160 updates fixed it (no arm collapsed on dev seeds 10-12;
+``test_paper_recipe_does_not_collapse_on_arid_tiles``). The recipe was chosen on dev seeds
+10-12 for stability only, then measured on seeds 0-2 and 3-4 (tree IoU, 48 test tiles):
+
+* method 0.633 / 0.636 / 0.606 (seeds 0-2), 0.776 / 0.747 (3-4);
+* strongest baseline (full) 0.541 single_arid_savanna / 0.494 single_tropical_colour /
+  0.607 single_tropical_colour, 0.623 / 0.646 single_tropical_colour: margins 0.092 /
+  0.142 / -0.001 / 0.153 / 0.101, so the full demo's decision is false on seed 2;
+* strongest quick baseline (same recipe, one biome): 0.541 / 0.375 / 0.498 / 0.565 /
+  0.630, margins 0.092 / 0.261 / 0.108 / 0.211 / 0.117;
+* ablation diverse_plain 0.692 / 0.564 / 0.769 / 0.720 / 0.603; excess green 0.289 /
+  0.270 / 0.315 / 0.236 / 0.280.
 
 Test tiles come from a fixture written with an unseen seed, each tile in a new biome
 (:func:`.biomes.unseen_biome`: every attribute value seen in training, the combination
 not), read back through :class:`.data.OAMTCD` like the training tiles. The primary metric
-is the global tree-cover IoU (margin :data:`DEMO_MARGIN`). The tiny Mask R-CNN (the paper's
-instance model) is trained on the diverse tiles and reported beside it.
+is the global tree-cover IoU (margin :data:`DEMO_MARGIN`). In the full demo the tiny Mask
+R-CNN (the paper's instance model) is trained on the diverse tiles and reported beside it
+(not deciding): it does not learn in this budget, on seen biomes as on unseen ones, and
+excess-green connected components are stronger on instances (see the notes).
 """
 
 from __future__ import annotations
