@@ -4,7 +4,9 @@ The paper's semantic baselines (reference configs of ``Restor-Foundation/tcd``) 
 segmentation_models_pytorch U-Nets with ResNet-34/50/101 encoders (focal loss, lr 1e-3,
 batch 12, 1024 px tiles, 256 px overlap at inference) and SegFormer mit-b0..b5 (lr 1e-4).
 The configs train ``num_classes: 2`` (background vs. tree cover = tree or canopy) with
-``loss: focal``, i.e. ``smp.losses.FocalLoss(mode="multiclass")``.
+``loss: focal``, which the released module builds as
+``smp.losses.FocalLoss("multiclass", normalized=True)`` and optimises with AdamW
+(:attr:`TCDConfig.focal_normalized`, :attr:`TCDConfig.optimizer`).
 
 :func:`build_model` builds, always randomly initialised (ImageNet / Hugging Face weights
 are not available offline; load your own through a checkpoint):

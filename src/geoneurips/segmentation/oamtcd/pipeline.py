@@ -1,7 +1,7 @@
 """Training and the demo of the OAM-TCD semantic baseline.
 
-* :class:`TCDTask`: LightningModule (U-Net + focal loss, or CE with ``loss="ce"``, Adam
-  at the config's lr).
+* :class:`TCDTask`: LightningModule (U-Net + focal loss as released, normalized, or CE
+  with ``loss="ce"``; AdamW or Adam at the config's lr).
 * :func:`train_model`: Lightning training on CPU through
   :func:`geoneurips.nn.training.make_trainer`; optional checkpoint.
 * :func:`evaluate`: global semantic scores (:func:`.metrics.semantic_scores`) of a model on
@@ -44,7 +44,7 @@ except ImportError:  # pragma: no cover
 
 
 class TCDTask(_LightningBase):  # type: ignore[misc]
-    """LightningModule of the semantic baseline (focal loss, Adam)."""
+    """LightningModule of the semantic baseline (focal loss, AdamW as released)."""
 
     def __init__(self, config: TCDConfig) -> None:
         super().__init__()
