@@ -4,33 +4,47 @@ than training on one biome with as many tiles?
 OAM-TCD is a dataset paper. Its central argument (sections 1 and 3) is that earlier
 tree-crown datasets are small and regionally narrow, and that a model trained on tiles
 sampled across the world's biomes maps trees in places it has never seen (the paper's
-Zurich and Tonga tests). The model itself is an ordinary U-Net (focal loss, the paper's
-configs) and is the same for every arm here; what changes is the training data:
+Zurich and Tonga tests). The model is an ordinary U-Net with the paper's recipe and is the
+same for every arm here; what changes is the training data:
 
-* method ``"diverse_biomes"``: a plain U-Net (:class:`.model.TCDConfig.tiny`, binary tree
-  cover, cross-entropy, no augmentation) trained on ``n`` tiles drawn evenly from the
-  three training biomes of :mod:`.biomes`;
-* baselines, each with the same ``n`` tiles, model, epochs and batches, all from **one**
+* method ``"diverse_biomes"``: the tiny U-Net (:meth:`.model.TCDConfig.tiny`, binary tree
+  cover) with the paper's recipe as the released code configures it (focal loss =
+  ``smp.losses.FocalLoss("multiclass", normalized=True)``, AdamW, flips / 90-degree
+  rotations) trained on :data:`N_TRAIN` tiles drawn evenly from the three training
+  biomes of :mod:`.biomes`;
+* baselines, each with the same tiles per arm, model, epochs and batches, all from **one**
   biome (every training biome in turn: the strongest is what counts):
-  ``single_<biome>`` (the paper's recipe), ``single_<biome>_plain`` (plain U-Net:
-  cross-entropy, no augmentation), ``single_<biome>_colour`` (the paper's recipe plus
-  colour jitter, a practitioner's usual fix for a narrow training set), and
-  ``excess_green`` (``2G - R - B > 20``);
-* ablation ``"diverse_paper_recipe"``: the diverse tiles with the paper's recipe (focal
-  loss, flips / 90-degree rotations), reported, not deciding. On these tiles and this tiny
-  U-Net the paper's recipe generalises worse than plain training (seeds 0-2: 0.549 /
-  0.403 / 0.673 vs. 0.674 / 0.721 / 0.621 tree IoU); within each recipe the diverse tiles
-  beat the best single biome on every seed tried, but the paper-recipe model does not
-  beat the strongest single-biome *plain* model on seed 1 (0.403 vs. 0.420). The method
-  is therefore the plain recipe; this choice was made after seeing seeds 0-2. On the
-  confirmation seeds 3 / 4 the method scores 0.688 / 0.620 vs. 0.588 / 0.588 for the
-  strongest baseline (paper recipe: 0.658 / 0.664).
+  ``single_<biome>`` (the same recipe), and in the full demo ``single_<biome>_plain``
+  (cross-entropy, no augmentation) and ``single_<biome>_colour`` (the recipe plus colour
+  jitter, a practitioner's usual fix for a narrow training set); ``excess_green``
+  (``2G - R - B > 20``);
+* ablation (full demo) ``"diverse_plain"``: the diverse tiles, cross-entropy, no
+  augmentation.
+
+Every U-Net arm trains :data:`EPOCHS` epochs in batches of :data:`BATCH` (160 updates).
+The paper's recipe used to collapse on this tiny model (all background, even on the
+training tiles, for arid-savanna tiles: smallest and rarest crowns) with smp's default
+unnormalised focal loss, Adam and 80 updates; the released code's ``normalized=True`` and
+AdamW with 160 updates fixed it (no arm collapsed on dev seeds 10-12;
+``test_paper_recipe_does_not_collapse_on_arid_tiles``). The recipe was chosen on dev seeds
+10-12 for stability only, then measured on seeds 0-2 and 3-4 (tree IoU, 48 test tiles):
+
+* method 0.633 / 0.636 / 0.606 (seeds 0-2), 0.776 / 0.747 (3-4);
+* strongest baseline (full) 0.541 single_arid_savanna / 0.494 single_tropical_colour /
+  0.607 single_tropical_colour, 0.623 / 0.646 single_tropical_colour: margins 0.092 /
+  0.142 / -0.001 / 0.153 / 0.101, so the full demo's decision is false on seed 2;
+* strongest quick baseline (same recipe, one biome): 0.541 / 0.375 / 0.498 / 0.565 /
+  0.630, margins 0.092 / 0.261 / 0.108 / 0.211 / 0.117;
+* ablation diverse_plain 0.692 / 0.564 / 0.769 / 0.720 / 0.603; excess green 0.289 /
+  0.270 / 0.315 / 0.236 / 0.280.
 
 Test tiles come from a fixture written with an unseen seed, each tile in a new biome
 (:func:`.biomes.unseen_biome`: every attribute value seen in training, the combination
 not), read back through :class:`.data.OAMTCD` like the training tiles. The primary metric
-is the global tree-cover IoU (margin :data:`DEMO_MARGIN`). The tiny Mask R-CNN (the paper's
-instance model) is trained on the diverse tiles and reported beside it.
+is the global tree-cover IoU (margin :data:`DEMO_MARGIN`). In the full demo the tiny Mask
+R-CNN (the paper's instance model) is trained on the diverse tiles and reported beside it
+(not deciding): it does not learn in this budget, on seen biomes as on unseen ones, and
+excess-green connected components are stronger on instances (see the notes).
 """
 
 from __future__ import annotations
@@ -51,33 +65,57 @@ __all__ = ["DEMO_MARGIN", "demo"]
 
 #: Tree-cover IoU margin asked of the diverse-biome model over the strongest baseline.
 DEMO_MARGIN = 0.03
+#: Training tiles per arm, test tiles (each in a new biome), tile side in pixels.
+N_TRAIN, N_TEST, TILE = 24, 48, 64
+#: Every U-Net arm: 40 epochs of the 24 tiles in batches of 6 (160 updates).
+EPOCHS, BATCH = 40, 6
+#: Mask R-CNN training steps (full demo only; batch 2).
+MASK_RCNN_STEPS = 48
 
 
 def _tradeoffs(scores: dict[str, float],
                baselines: dict[str, dict[str, float]]) -> dict[str, str]:
-    """Explanations for precision / recall (= per-class accuracy) regressions that are a
-    trade-off: every baseline better on that number is not better on the class's F1.
-    A baseline better on both stays unexplained (the demo then fails honestly)."""
+    """Explanations for regressions that are a measured trade-off, never blanket ones.
+
+    * precision / recall (= per-class accuracy) of a class: explained when every baseline
+      better on that number is not better on the class's F1, which combines both;
+    * background IoU / F1 and overall accuracy (dominated by the ~90 % background
+      pixels): explained when every baseline better on it marks fewer trees (lower tree
+      recall) and is worse on the class mean (mIoU for IoU and OA, mF1 for F1), i.e. it
+      buys background pixels with missed trees.
+
+    A baseline better on the number and on what combines it stays unexplained (the demo
+    then fails honestly)."""
     out = {}
     for k, v in scores.items():
         kind, _, cls = k.partition("_")
-        if kind not in ("precision", "recall", "accuracy"):
-            continue
-        f1 = f"f1_{cls}"
         better = [b for b in baselines.values() if b.get(k, -1.0) > v]
-        if all(b[f1] <= scores[f1] for b in better):
-            out[k] = (f"a precision/recall trade-off: no baseline better on {k} has a "
-                      f"higher {f1}, which combines both")
+        if not better:
+            continue
+        if kind in ("precision", "recall", "accuracy"):
+            f1 = f"f1_{cls}"
+            if all(b[f1] <= scores[f1] for b in better):
+                out[k] = (f"a precision/recall trade-off: no baseline better on {k} has a "
+                          f"higher {f1}, which combines both")
+        elif k in ("iou_background", "f1_background", "oa"):
+            mean = "mf1" if kind == "f1" else "miou"
+            if all(b["recall_tree"] < scores["recall_tree"] and b[mean] < scores[mean]
+                   for b in better):
+                out[k] = (f"a class trade-off: every baseline better on {k} marks fewer "
+                          f"trees (lower recall_tree) and has a lower {mean}, the mean over "
+                          "background and tree")
     return out
 
 
-def _instance_demo(train: list[dict[str, torch.Tensor]], itest: Any, out: Path, size: int,
-                   seed: int, quick: bool) -> dict[str, Any]:
-    """The paper's instance model beside the semantic one: tiny Mask R-CNN (ResNet-18 FPN,
-    :meth:`.instance.MaskRCNNConfig.tiny`, score threshold 0.2) trained with AdamW lr 1e-3
-    on the diverse training tiles (tree / canopy instances), scored with mask mAP50 on the
-    unseen-biome test tiles against excess-green connected components. Reported in
-    ``details["instances"]``, not deciding. Saves ``oamtcd_mask_rcnn.pt``
+def _instance_demo(train: list[dict[str, torch.Tensor]], itest: Any,
+                   seen: Any, out: Path, size: int,
+                   seed: int) -> dict[str, Any]:
+    """The paper's instance model beside the semantic one (full demo only): tiny Mask
+    R-CNN (ResNet-18 FPN, :meth:`.instance.MaskRCNNConfig.tiny`, score threshold 0.2)
+    trained with AdamW lr 1e-3 on the diverse training tiles (tree / canopy instances),
+    scored with mask mAP50 on the unseen-biome test tiles and on held-out tiles of the
+    training biomes (``seen``), each against excess-green connected components. Reported
+    in ``details["instances"]``, not deciding. Saves ``oamtcd_mask_rcnn.pt``
     (``tcd-segment --instances``)."""
     from .instance import (
         MaskRCNNConfig,
@@ -89,37 +127,42 @@ def _instance_demo(train: list[dict[str, torch.Tensor]], itest: Any, out: Path, 
     )
     from .instance_raster import save_mask_rcnn
 
-    steps = 48 if quick else 80
     torch.manual_seed(seed)
     cfg = MaskRCNNConfig.tiny(size)
     model = build_mask_rcnn(cfg)
-    t0 = time.perf_counter()
-    losses = train_mask_rcnn(model, train, steps=steps, lr=1e-3, seed=seed)
-    seconds = time.perf_counter() - t0
-    preds = [predict_instances(model, itest[i]["image"]) for i in range(len(itest))]
-    mrcnn = evaluate_instances(preds, itest)
-    green = evaluate_instances(
-        [green_instances(itest[i]["image"].numpy()) for i in range(len(itest))], itest)
+    t0 = time.process_time()
+    losses = train_mask_rcnn(model, train, steps=MASK_RCNN_STEPS, lr=1e-3, seed=seed)
+    seconds = time.process_time() - t0
+
+    def score(ds: Any) -> tuple[dict[str, float], dict[str, float], list[Any]]:
+        preds = [predict_instances(model, ds[i]["image"]) for i in range(len(ds))]
+        green = [green_instances(ds[i]["image"].numpy()) for i in range(len(ds))]
+        return evaluate_instances(preds, ds), evaluate_instances(green, ds), preds
+
+    mrcnn, green, preds = score(itest)
+    mrcnn_seen, green_seen, _ = score(seen)
     save_mask_rcnn(out / "oamtcd_mask_rcnn.pt", model, cfg)
     panel = np.zeros((size, size), np.int64)
     for k, (m, _, _) in enumerate(preds[0]):
         panel[m & (panel == 0)] = k + 1
     return {"mask_rcnn": mrcnn, "excess_green_components": green,
+            "seen_biomes": {"tiles": len(seen), "mask_rcnn": mrcnn_seen,
+                            "excess_green_components": green_seen},
             "metric": "COCO mask AP at IoU 0.5 (tree, canopy; mean = map50)",
             "model": "Mask R-CNN ResNet-18 FPN 64 ch (tiny config; paper: R50-FPN-3x), "
                      "random init, AdamW lr 1e-3, batch 2, flips, score threshold 0.2",
-            "train": "the diverse-biome tiles", "steps": steps,
+            "train": "the diverse-biome tiles", "steps": MASK_RCNN_STEPS,
             "first_loss": round(losses[0], 4),
             "last_loss": round(float(np.mean(losses[-10:])), 4),
-            "seconds_train": round(seconds, 2),
+            "cpu_seconds_train": round(seconds, 2),
             "checkpoint": str(out / "oamtcd_mask_rcnn.pt"), "panel": panel}
 
 
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
-    """Diverse-biome training vs. single-biome training of the same U-Net (module
-    docstring) on the binary tree-cover task of the paper's released models, tested on
-    tiles from unseen biomes. Saves ``oamtcd_model.pt`` (the diverse-biome model, usable
-    by ``geoneurips tcd-segment``) and ``oamtcd_mask_rcnn.pt``."""
+    """Diverse-biome vs. single-biome training of the same U-Net with the paper's recipe
+    (module docstring) on the binary tree-cover task of the paper's released models,
+    tested on tiles from unseen biomes. Saves ``oamtcd_model.pt`` (the diverse-biome model,
+    usable by ``geoneurips tcd-segment``) and, in the full demo, ``oamtcd_mask_rcnn.pt``."""
     import tempfile
 
     from ...demo import finish, new_figure
@@ -128,22 +171,26 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     from .data import OAMTCD, write_fixture
 
     started = time.perf_counter()
+    cpu0 = time.process_time()
     seed_everything(seed)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    n_train, n_test, size, epochs = (24, 24, 64, 80) if quick else (36, 36, 64, 80)
+    n_train, n_test, size = N_TRAIN, N_TEST, TILE
     paper = TCDConfig.tiny(num_classes=2)
     plain = TCDConfig.tiny(num_classes=2, loss="ce")
     k = len(TRAIN_BIOMES)
+    n_seen = 0 if quick else 4
     with tempfile.TemporaryDirectory(prefix="oamtcd_demo_") as tmpd:
         tmp = Path(tmpd)
         per: dict[str, list[dict[str, torch.Tensor]]] = {}
+        seen: list[Path] = []
         for j, b in enumerate(TRAIN_BIOMES):
-            r = write_fixture(tmp / b.name, n_train=n_train, n_test=1, size=size, folds=1,
-                              seed=seed * 100 + j, scene=biome_scene(b))
-            ds = OAMTCD(r, "train", instances=True)
+            r = write_fixture(tmp / b.name, n_train=n_train, n_test=max(1, n_seen),
+                              size=size, folds=1, seed=seed * 100 + j, scene=biome_scene(b))
+            ds = OAMTCD(r, "train", instances=not quick)
             per[b.name] = [ds[i] for i in range(len(ds))]
+            seen.append(r)
         scene = biome_scene(None, np.random.default_rng(seed + 20_000))
         troot = write_fixture(tmp / "unseen", n_train=1, n_test=n_test, size=size, folds=1,
                               seed=seed + 10_000, scene=scene)
@@ -151,33 +198,39 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         itest = OAMTCD(troot, "test", instances=True)
         test_samples = [itest[i] for i in range(len(itest))]
         diverse = [per[TRAIN_BIOMES[i % k].name][i // k] for i in range(n_train)]
-        runs: list[tuple[str, TCDConfig, list[dict[str, torch.Tensor]], bool | str]] = [
-            ("diverse_biomes", plain, diverse, False),
-            ("diverse_paper_recipe", paper, diverse, True)]
+        Run = tuple[str, TCDConfig, list[dict[str, torch.Tensor]], bool | str]
+        runs: list[Run] = [("diverse_biomes", paper, diverse, True)]
         for b in TRAIN_BIOMES:
-            runs += [(f"single_{b.name}", paper, per[b.name], True),
-                     (f"single_{b.name}_plain", plain, per[b.name], False),
-                     (f"single_{b.name}_colour", paper, per[b.name], "colour")]
+            runs.append((f"single_{b.name}", paper, per[b.name], True))
+            if not quick:
+                runs += [(f"single_{b.name}_plain", plain, per[b.name], False),
+                         (f"single_{b.name}_colour", paper, per[b.name], "colour")]
+        if not quick:
+            runs.append(("diverse_plain", plain, diverse, False))
         scores: dict[str, dict[str, float]] = {}
         preds: dict[str, np.ndarray] = {}
         seconds: dict[str, float] = {}
         for name, cfg, data, aug in runs:
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             ckpt = out / "oamtcd_model.pt" if name == "diverse_biomes" else None
-            model = train_model(cfg, data, epochs=epochs, seed=seed, augment=aug,
-                                checkpoint=ckpt)
-            seconds[name] = round(time.perf_counter() - t0, 2)
+            model = train_model(cfg, data, epochs=EPOCHS, batch_size=BATCH, seed=seed,
+                                augment=aug, checkpoint=ckpt)
+            seconds[name] = round(time.process_time() - t0, 2)
             scores[name], p = evaluate(model, cfg, test)
             preds[name] = p[0]
-        inst = _instance_demo(diverse, itest, out, size, seed, quick)
+        inst: dict[str, Any] | None = None
+        if not quick:
+            seen_ds = [OAMTCD(r, "test", instances=True) for r in seen]
+            seen_samples = _Concat(seen_ds)
+            inst = _instance_demo(diverse, itest, seen_samples, out, size, seed)
     base_preds = [green_baseline(s["image"].numpy()) for s in test_samples]
     tgt = np.concatenate([(s["mask"].numpy() > 0).ravel() for s in test_samples])
     green = semantic_scores(np.concatenate([b.ravel() for b in base_preds]), tgt, 2)
     method = scores.pop("diverse_biomes")
-    ablations = {"diverse_paper_recipe": scores.pop("diverse_paper_recipe")}
+    ablations = {"diverse_plain": scores.pop("diverse_plain")} if not quick else {}
     baselines = {**scores, "excess_green": green}
     best = max(baselines, key=lambda n: baselines[n]["iou_tree"])
-    fig, axes = new_figure(6, 1, size=3.0)
+    fig, axes = new_figure(6 if inst else 5, 1, size=3.0)
     s0 = test_samples[0]
     best_single = max(scores, key=lambda n: scores[n]["iou_tree"])
     panels = [(s0["image"].numpy().transpose(1, 2, 0) / 255.0,
@@ -185,8 +238,10 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
               ((s0["mask"].numpy() > 0).astype(np.int64), "reference tree cover"),
               (base_preds[0], f"excess green: IoU {green['iou_tree']:.2f}"),
               (preds[best_single], f"{best_single}: IoU {scores[best_single]['iou_tree']:.2f}"),
-              (preds["diverse_biomes"], f"diverse biomes: IoU {method['iou_tree']:.2f}"),
-              (inst.pop("panel"), f"Mask R-CNN: mAP50 {inst['mask_rcnn']['map50']:.2f}")]
+              (preds["diverse_biomes"], f"diverse biomes: IoU {method['iou_tree']:.2f}")]
+    if inst:
+        panels.append((inst.pop("panel"),
+                       f"Mask R-CNN: mAP50 {inst['mask_rcnn']['map50']:.2f}"))
     for ax, (arr, title) in zip(axes[0], panels, strict=True):
         kw: dict[str, Any] = {} if arr.ndim == 3 else {
             "vmin": 0, "vmax": max(1, int(arr.max())), "cmap": "viridis" if arr.max() <= 1
@@ -194,30 +249,48 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         ax.imshow(np.clip(arr, 0, 1) if arr.ndim == 3 else arr, interpolation="nearest", **kw)
         ax.set_title(title, fontsize=7)
         ax.axis("off")
+    details: dict[str, Any] = {
+        "task": "binary tree cover (tree or canopy) like the paper's released models",
+        "claim": "training on diverse biomes maps trees in unseen biomes better than "
+                 "training on one biome with as many tiles (the paper's case for a "
+                 "globally diverse dataset)",
+        "method": "SmallUNet width 8 depth 2 with the paper's recipe: focal loss as the "
+                  "released code (smp multiclass one-vs-rest form, gamma 2, normalized), "
+                  "AdamW, flips / rot90; tiles evenly from biomes "
+                  + ", ".join(b.name for b in TRAIN_BIOMES),
+        "baselines": "single_<biome>: the same recipe on one biome; full only: _plain "
+                     "(cross-entropy, no augmentation) and _colour (+ colour jitter); "
+                     "excess_green: 2G-R-B > 20",
+        "ablation": "diverse_plain (full only): the diverse tiles, cross-entropy, no "
+                    "augmentation",
+        "strongest_baseline_by_iou": best,
+        "evaluation": f"{n_test} test tiles, each in a new biome, fixture seed "
+                      f"{seed + 10_000}",
+        "test_biomes": [b.name for b in scene.biomes[1:]],
+        "train_tiles": n_train, "tile_size": size, "epochs": EPOCHS, "batch_size": BATCH,
+        "lr": paper.lr, "cpu_seconds_train": seconds,
+        "checkpoints": [str(out / "oamtcd_model.pt")],
+        "note": "synthetic tiles; the paper's numbers are on the real OAM-TCD"}
+    if inst:
+        details["instances"] = inst
+        details["checkpoints"].append(inst["checkpoint"])
+    details["cpu_seconds"] = round(time.process_time() - cpu0, 1)
     return finish(
         "oamtcd", method, baselines=baselines, primary="iou_tree", margin=DEMO_MARGIN,
         directions={m: "max" for m in method}, ablations=ablations,
         regressions_explained=_tradeoffs(method, baselines), figure=fig, out_dir=out,
-        started=started,
-        details={"task": "binary tree cover (tree or canopy) like the paper's released models",
-                 "claim": "training on diverse biomes maps trees in unseen biomes better than "
-                          "training on one biome with as many tiles (the paper's case for a "
-                          "globally diverse dataset)",
-                 "method": "SmallUNet width 8 depth 2, cross-entropy, Adam lr 1e-2, no "
-                           "augmentation, tiles evenly from biomes "
-                           + ", ".join(b.name for b in TRAIN_BIOMES),
-                 "baselines": "single_<biome>: same recipe, one biome; _plain: CE, no "
-                              "augmentation; _colour: + colour jitter; excess_green: "
-                              "2G-R-B > 20",
-                 "ablation": "diverse_paper_recipe: the diverse tiles, focal loss (smp "
-                             "multiclass form, gamma 2), flips/rot90",
-                 "strongest_baseline_by_iou": best,
-                 "evaluation": f"{n_test} test tiles, each in a new biome, fixture seed "
-                               f"{seed + 10_000}",
-                 "test_biomes": [b.name for b in scene.biomes[1:]],
-                 "train_tiles": n_train, "tile_size": size, "epochs": epochs,
-                 "seconds_train": seconds,
-                 "checkpoints": [str(out / "oamtcd_model.pt")],
-                 "instances": inst,
-                 "note": "synthetic tiles; the paper's numbers are on the real OAM-TCD"},
-    )
+        started=started, details=details)
+
+
+class _Concat:
+    """Samples of several datasets in a row (``len`` and ``[i]``)."""
+
+    def __init__(self, parts: list[Any]) -> None:
+        self.items = [(p, i) for p in parts for i in range(len(p))]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> Any:
+        p, j = self.items[i]
+        return p[j]

@@ -4,7 +4,9 @@ The paper's semantic baselines (reference configs of ``Restor-Foundation/tcd``) 
 segmentation_models_pytorch U-Nets with ResNet-34/50/101 encoders (focal loss, lr 1e-3,
 batch 12, 1024 px tiles, 256 px overlap at inference) and SegFormer mit-b0..b5 (lr 1e-4).
 The configs train ``num_classes: 2`` (background vs. tree cover = tree or canopy) with
-``loss: focal``, i.e. ``smp.losses.FocalLoss(mode="multiclass")``.
+``loss: focal``, which the released module builds as
+``smp.losses.FocalLoss("multiclass", normalized=True)`` and optimises with AdamW
+(:attr:`TCDConfig.focal_normalized`, :attr:`TCDConfig.optimizer`).
 
 :func:`build_model` builds, always randomly initialised (ImageNet / Hugging Face weights
 are not available offline; load your own through a checkpoint):
@@ -51,6 +53,10 @@ class TCDConfig:
         in_channels: 3 (RGB).
         width, depth: SmallUNet size (``arch="small_unet"`` only).
         gamma: focal-loss focusing parameter (2, the usual default).
+        focal_normalized: divide each class's focal term by the sum of its focal weights
+            (the released code's ``smp.losses.FocalLoss("multiclass", normalized=True)``).
+        optimizer: ``"adamw"`` (the released code: ``torch.optim.AdamW``, default weight
+            decay 0.01) or ``"adam"``.
         lr: learning rate (1e-3 for the U-Nets in the paper's configs).
         tile_size, overlap: inference tiling (paper: 1024 / 256).
         mean, std: input normalisation on 0-255 values (ImageNet statistics).
@@ -65,6 +71,8 @@ class TCDConfig:
     loss: str = "focal"
     focal_form: str = "ovr"
     gamma: float = 2.0
+    focal_normalized: bool = True
+    optimizer: str = "adamw"
     lr: float = 1e-3
     tile_size: int = 1024
     overlap: int = 256
@@ -85,6 +93,9 @@ class TCDConfig:
         if self.focal_form not in ("ovr", "softmax"):
             raise InvalidInputError(f"focal_form must be 'ovr' or 'softmax', got "
                                     f"{self.focal_form!r}")
+        if self.optimizer not in ("adam", "adamw"):
+            raise InvalidInputError(f"optimizer must be 'adam' or 'adamw', got "
+                                    f"{self.optimizer!r}")
         if self.num_classes not in (2, 3):
             raise InvalidInputError(f"num_classes must be 2 or 3, got {self.num_classes}")
         if self.in_channels != 3 or self.width < 1 or self.depth < 1:

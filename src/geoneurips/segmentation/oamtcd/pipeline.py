@@ -1,7 +1,7 @@
 """Training and the demo of the OAM-TCD semantic baseline.
 
-* :class:`TCDTask`: LightningModule (U-Net + focal loss, or CE with ``loss="ce"``, Adam
-  at the config's lr).
+* :class:`TCDTask`: LightningModule (U-Net + focal loss as released, normalized, or CE
+  with ``loss="ce"``; AdamW or Adam at the config's lr).
 * :func:`train_model`: Lightning training on CPU through
   :func:`geoneurips.nn.training.make_trainer`; optional checkpoint.
 * :func:`evaluate`: global semantic scores (:func:`.metrics.semantic_scores`) of a model on
@@ -44,14 +44,15 @@ except ImportError:  # pragma: no cover
 
 
 class TCDTask(_LightningBase):  # type: ignore[misc]
-    """LightningModule of the semantic baseline (focal loss, Adam)."""
+    """LightningModule of the semantic baseline (focal loss, AdamW as released)."""
 
     def __init__(self, config: TCDConfig) -> None:
         super().__init__()
         self.config = config
         self.model = build_model(config)
         self.criterion: nn.Module = (
-            FocalLoss(gamma=config.gamma, form=config.focal_form) if config.loss == "focal"
+            FocalLoss(gamma=config.gamma, form=config.focal_form,
+                      normalized=config.focal_normalized) if config.loss == "focal"
             else nn.CrossEntropyLoss(ignore_index=255))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -66,7 +67,8 @@ class TCDTask(_LightningBase):  # type: ignore[misc]
         return loss  # type: ignore[no-any-return]
 
     def configure_optimizers(self) -> Any:
-        return torch.optim.Adam(self.parameters(), lr=self.config.lr)
+        opt = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
+        return opt(self.parameters(), lr=self.config.lr)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["state_dict"][CONFIG_KEY] = json.dumps(self.config.to_dict())
