@@ -16,7 +16,7 @@ Area level (``(B, T_in, C, H, W) -> (B, T_out, C, H, W)``):
 
 - :class:`ConvLSTM`: stacked ConvLSTM cells (Shi et al. 2015), encoder then decoder started
   from the encoder states. Deliberate differences from the public ConvLSTM-PyTorch
-  Forecaster: no strided down/up-sampling stages (our demo tiles are 24 x 24), and the
+  Forecaster: no strided down/up-sampling stages (our demo tiles are 16 x 16), and the
   decoder is fed its previous prediction (the last observed frame first) instead of nothing.
 - :class:`CuboidTransformer`: a small Earthformer-style model (Gao et al. 2022): patch
   embedding, cuboid self-attention with the axial pattern ``(T,1,1) -> (1,h,1) -> (1,1,w)`` in
