@@ -1,7 +1,9 @@
 """SolarCube readers on the published layout.
 
 No real SolarCube file is available offline (the smallest release is a 2 GB tile zip on
-Zenodo / Hugging Face, and ../shared/data holds none), and TorchGeo has no SolarCube reader,
+Zenodo / Hugging Face, and ../shared/data holds none; the public repository
+Ruohan-Li/SolarCube holds code and notebooks only, and a search of the indexed public
+repositories for ``SolarSat_2018`` found no sample file), and TorchGeo has no SolarCube reader,
 so these tests read files written by our fixture writer, plus HDF5 files written here with
 plain h5py in the published layout (integers, ``scale_factor``, ``fillvalue``) to pin the
 decoding rules independently of the writer.
@@ -167,3 +169,18 @@ def test_missing_and_bad_input(tmp_path: Path) -> None:
         open_solarsat(tmp_path, 2018, 1, "rain")
     with pytest.raises(InvalidInputError):
         SolarCubePoint(tmp_path, tiles=[1], x_types=["rain"])
+
+
+def test_windows_across_chunks_match_the_cube(tmp_path: Path) -> None:
+    """Windows are cut from cached day-long Dask chunks; a window that straddles two chunks
+    (and the station series) equals a direct read of the cube."""
+    write_fixture(tmp_path, tiles=(2,), days=2, size=16, seed=1, gaps=0)
+    im = SolarCubeImage(tmp_path, tiles=[2], input_len=4, output_len=4, sample_interval=1)
+    cube = open_solarsat(tmp_path, 2018, 2, "ssr").values
+    for start in (90, 92, 96, 100):
+        np.testing.assert_array_equal(im._window(2, "ssr", start), cube[start:start + 8])
+    assert len(im._chunks) == 2
+    pt = SolarCubePoint(tmp_path, tiles=[2], input_len=4, output_len=4, sample_interval=1)
+    r, c = site_pixel(pt.sites, 2)
+    np.testing.assert_array_equal(pt.series(2, "ir133", 93),
+                                  open_solarsat(tmp_path, 2018, 2, "ir133").values[93:101, r, c])

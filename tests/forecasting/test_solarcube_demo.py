@@ -1,26 +1,45 @@
 """The SolarCube demo: area-level 3 h -> 3 h forecasting of synthetic tiles.
 
 Synthetic tiles in the published layout (moving cloud fields, diurnal cycle), read back
-through ``SolarCubeImage``; training tiles from the published train list, scores on the
-published test tiles (cloud fields and motions never seen in training). RMSE (W m-2) at
-1-3 h leads, quick demo (10 train tiles x 3 days, windows every step, ConvLSTM 600 steps,
-1 thread):
+through ``SolarCubeImage``; training tiles are the published train list (14 tiles x 7 days),
+scores on the published test tiles (cloud fields and motions never seen in training). Every
+day of every tile draws its own cloud field, speed (0.16-0.48 px per step on the 16 x 16
+grid) and direction, so a forecaster must infer the motion from the input frames; a linear
+model of the frames cannot shift by a velocity it does not know. (Checked: an optical-flow
+extrapolation with the velocity fitted on the last frames scores RMSE 37 W m-2 at 1-3 h in
+the tile interior where the ridge scores 98, dev seed 10; at the edges clouds flow in from
+outside and nothing can predict them.)
 
-====  ========  ===========  =================  ======================  ====================
-seed  ConvLSTM  persistence  smart persistence  ridge, 3 frames (new)   ridge, last frame
-====  ========  ===========  =================  ======================  ====================
-0     103.8     246.9        185.1              99.8                    125.3
-1     136.8     237.6        168.6              97.3                    119.3
-2     118.3     246.5        194.3              111.4                   138.8
-====  ========  ===========  =================  ======================  ====================
+The recipe (ConvLSTM hidden 12, input standardised, AdamW lr 1e-2, cosine, clipping 1, one
+thread, seeded init; 14 x 7 training motions instead of 10 x 3) was chosen on the
+development seeds 10, 11, 12 (ConvLSTM 82.3 / 75.0 / 79.8 against the ridge's
+102.1 / 98.6 / 102.5), then measured once on seeds 0-2 (and 3, 4). RMSE (W m-2) at 1-3 h
+leads, one thread:
 
-The ridge regression on the pixel history and the 7x7 neighbourhoods of the last three
-frames sees the cloud motion the ConvLSTM sees, and it is the strongest baseline on every
-seed: the ConvLSTM does not beat it, so ``beats_baseline`` is false and the system is
-``partial`` (the earlier ridge, with the last frame only, could not see the motion; the
-ConvLSTM's win over it was the baseline's blindness). The test asserts that honest outcome
-and what does hold with room: the ConvLSTM beats smart persistence by more than 40 W m-2
-(smallest measured lead 31.8 on seed 1 with 1 thread, 81.3 on seed 0, which the test runs).
+=============  ========  ===========  =================  =====  ==========
+run, seed      ConvLSTM  persistence  smart persistence  ridge  lead
+=============  ========  ===========  =================  =====  ==========
+quick, 0       85.8      241.2        181.6              101.1  15.3
+quick, 1       84.1      236.1        173.0              100.1  16.0
+quick, 2       84.9      247.0        186.9              109.5  24.6
+full, 0        73.2      241.2        181.6              101.1  27.9
+full, 1        73.3      236.1        173.0              100.1  26.8
+full, 2        75.0      247.0        186.9              109.5  34.5
+quick, 3       97.4      248.2        186.4              107.9  10.5
+quick, 4       79.8      239.7        181.5              101.2  21.4
+=============  ========  ===========  =================  =====  ==========
+
+Below 1 h the ridge stays better (quick seed 0, RMSE at 15/30/45 min: ConvLSTM 22/26/34,
+ridge 9/18/31): its linear extrapolation of the last frames is hard to beat over a fraction of
+a pixel of motion; the ConvLSTM leads from 60 min on, where the shift has to follow the
+velocity (at 3 h: 114 against 136), and over all 12 leads (RMSE 75.6 against 88.2).
+
+The ridge is a per-pixel ridge regression on the pixel's ratio history and the 7 x 7
+neighbourhoods of the last three frames (it sees the motion the ConvLSTM sees); it is the
+strongest baseline on every seed. DEMO_MARGIN = 5 W m-2 is half the smallest measured lead
+(10.5, quick seed 3, a confirmation seed) and a third of the lead on quick seed 0 (15.3),
+which the test runs; the full demo (800 steps) leads by 27-35. The result no longer depends on the thread
+count (training runs on one thread) nor on what ran before in the process (seeded init).
 """
 
 from __future__ import annotations
@@ -40,10 +59,10 @@ def test_quick_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     assert set(r.baselines) == {"persistence", "smart_persistence", "ridge"}
     assert r.primary == "rmse_1_3h" and r.margin == DEMO_MARGIN == 5.0
     ours = r.metrics["rmse_1_3h"]
-    assert ours < r.baselines["smart_persistence"]["rmse_1_3h"] - 40.0
     assert r.strongest_baseline == "ridge"
-    assert r.beats_baseline is (ours < r.baselines["ridge"]["rmse_1_3h"] - DEMO_MARGIN)
-    assert r.beats_baseline is False
+    assert ours < r.baselines["ridge"]["rmse_1_3h"] - DEMO_MARGIN
+    assert r.beats_baseline is True
+    assert ours < r.baselines["smart_persistence"]["rmse_1_3h"] - 60.0
     assert len(r.details["per_lead_rmse"]["convlstm"]) == 12
     assert r.details["point_short_task"] == "full demo only"
     data = json.loads((tmp_path / "solarcube.json").read_text())
@@ -52,5 +71,5 @@ def test_quick_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
 
 def test_registered() -> None:
     spec = get("solarcube")
-    assert spec.family == "forecasting" and spec.status == "partial"
+    assert spec.family == "forecasting" and spec.status == "working"
     assert load_entry(spec.demo) is demo

@@ -27,6 +27,7 @@ number; :func:`write_fixture` places the station where that order reads it.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,6 +81,10 @@ TRAIN_TILES = (1, 2, 3, 4, 6, 8, 10, 12, 13, 14, 15, 16, 17, 19)
 TEST_TILES = (5, 7, 9, 11, 18)
 SITELIST_COLUMNS = ("tile_id", "id", "fLine", "fCol", "time_offset", "lon_ulcnr", "lon_lrcnr",
                     "lat_ulcnr", "lat_lrcnr", "lons", "lats", "name")
+#: Time steps per Dask chunk of :func:`open_solarsat` (one day of 15-minute steps).
+CHUNK_T = 96
+#: Decoded chunks the datasets keep (LRU) per dataset: 12 x 96 x 120 x 120 float32 ~ 66 MB.
+CHUNK_CACHE = 12
 #: Solar constant used by the public ``normalize_max`` option (W m-2).
 SOLAR_CONSTANT = 1360.0
 
@@ -98,7 +103,7 @@ def solarsat_path(root: str | Path, year: int | str, tile: int | str, typ: str) 
 
 
 def open_solarsat(
-    root: str | Path, year: int | str, tile: int | str, typ: str, *, chunk_t: int = 96
+    root: str | Path, year: int | str, tile: int | str, typ: str, *, chunk_t: int = CHUNK_T
 ) -> xr.DataArray:
     """One SolarSat cube as a lazily decoded ``xarray.DataArray`` ``(time, y, x)``.
 
@@ -274,6 +279,8 @@ class _Base:
         self.types = list(dict.fromkeys(types))
         self.samples: list[tuple[int, int]] = []
         self._cubes: dict[tuple[int, str], xr.DataArray] = {}
+        self._chunks: OrderedDict[tuple[int, str, int], np.ndarray] = OrderedDict()
+        self._pixels: dict[tuple[int, str], np.ndarray] = {}
         for tile in self.tiles:
             idx = read_index(self.root, tile, year)
             for s in window_starts(idx, self.types, self.input_len + self.output_len,
@@ -289,9 +296,26 @@ class _Base:
             self._cubes[key] = open_solarsat(self.root, self.year, tile, typ)
         return self._cubes[key]
 
+    def _chunk(self, tile: int, typ: str, k: int) -> np.ndarray:
+        """Dask chunk ``k`` (steps ``k * CHUNK_T ...``) of a cube, decoded once and kept in a
+        small LRU cache (:data:`CHUNK_CACHE` chunks), so that overlapping windows do not
+        decode the same steps again."""
+        key = (tile, typ, k)
+        if key in self._chunks:
+            self._chunks.move_to_end(key)
+            return self._chunks[key]
+        block = np.asarray(self.cube(tile, typ)[k * CHUNK_T:(k + 1) * CHUNK_T].values)
+        self._chunks[key] = block
+        if len(self._chunks) > CHUNK_CACHE:
+            self._chunks.popitem(last=False)
+        return block
+
     def _window(self, tile: int, typ: str, start: int) -> np.ndarray:
         n = self.input_len + self.output_len
-        return np.asarray(self.cube(tile, typ)[start:start + n].values, dtype=np.float64)
+        k0, k1 = start // CHUNK_T, (start + n - 1) // CHUNK_T
+        blocks = np.concatenate([self._chunk(tile, typ, k) for k in range(k0, k1 + 1)])
+        off = start - k0 * CHUNK_T
+        return np.asarray(blocks[off:off + n], dtype=np.float64)
 
 
 class SolarCubePoint(_Base):
@@ -333,8 +357,12 @@ class SolarCubePoint(_Base):
         n = self.input_len + self.output_len
         if typ == "insitu":
             return self.insitu(tile)[start:start + n]
-        r, c = site_pixel(self.sites, tile)
-        return np.asarray(self.cube(tile, typ)[start:start + n, r, c].values, dtype=np.float64)
+        key = (tile, typ)
+        if key not in self._pixels:  # the station pixel's whole series, read once
+            r, c = site_pixel(self.sites, tile)
+            self._pixels[key] = np.asarray(self.cube(tile, typ)[:, r, c].values,
+                                           dtype=np.float64)
+        return self._pixels[key][start:start + n]
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         import torch

@@ -16,7 +16,7 @@ Area level (``(B, T_in, C, H, W) -> (B, T_out, C, H, W)``):
 
 - :class:`ConvLSTM`: stacked ConvLSTM cells (Shi et al. 2015), encoder then decoder started
   from the encoder states. Deliberate differences from the public ConvLSTM-PyTorch
-  Forecaster: no strided down/up-sampling stages (our demo tiles are 24 x 24), and the
+  Forecaster: no strided down/up-sampling stages (our demo tiles are 16 x 16), and the
   decoder is fed its previous prediction (the last observed frame first) instead of nothing.
 - :class:`CuboidTransformer`: a small Earthformer-style model (Gao et al. 2022): patch
   embedding, cuboid self-attention with the axial pattern ``(T,1,1) -> (1,h,1) -> (1,1,w)`` in
@@ -25,7 +25,12 @@ Area level (``(B, T_in, C, H, W) -> (B, T_out, C, H, W)``):
   It omits Earthformer's hierarchy, global vectors and the other cuboid patterns.
 
 ``residual=True`` (area models) adds the last observed frame to the output, so the network
-predicts the change; the paper's models predict the field itself (``residual=False``).
+predicts the change; the paper's models predict the field itself (``residual=False``). On the
+``normalize_max`` ratio, the last frame is smart persistence, so a residual model predicts
+the change over smart persistence in clear-sky-index space. ``scale=(mean, std)`` (area
+models) standardises the input inside the model and undoes it on the output, so the cells
+see unit-scale values (the ratio's spread is about 0.2 around 0.45); the default ``(0, 1)``
+leaves values as they are.
 """
 
 from __future__ import annotations
@@ -171,9 +176,11 @@ class ConvLSTM(nn.Module):
 
     def __init__(self, channels: int = 1, output_len: int = 12,
                  hidden: tuple[int, ...] = (64, 64, 64), kernel: int = 5,
-                 residual: bool = False, feed_predictions: bool = True) -> None:
+                 residual: bool = False, feed_predictions: bool = True,
+                 scale: tuple[float, float] = (0.0, 1.0)) -> None:
         super().__init__()
         self.feed_predictions = feed_predictions
+        self.shift, self.scale = float(scale[0]), float(scale[1])
         self.output_len, self.residual, self.hidden = output_len, residual, list(hidden)
         dims = [channels, *hidden]
         self.enc = nn.ModuleList(ConvLSTMCell(dims[i], dims[i + 1], kernel)
@@ -190,6 +197,7 @@ class ConvLSTM(nn.Module):
         return x
 
     def forward(self, x: Tensor) -> Tensor:
+        x = (x - self.shift) / self.scale
         b, t, _, hgt, wid = x.shape
         states = [(x.new_zeros(b, n, hgt, wid), x.new_zeros(b, n, hgt, wid))
                   for n in self.hidden]
@@ -202,7 +210,7 @@ class ConvLSTM(nn.Module):
             pred = self.head(top) + (last if self.residual else 0.0)
             outs.append(pred)
             prev = pred if self.feed_predictions else last
-        return torch.stack(outs, dim=1)
+        return torch.stack(outs, dim=1) * self.scale + self.shift
 
 
 class _CuboidBlock(nn.Module):
@@ -252,9 +260,11 @@ class CuboidTransformer(nn.Module):
 
     def __init__(self, channels: int = 1, input_len: int = 12, output_len: int = 12,
                  size: tuple[int, int] = (24, 24), patch: int = 2, dim: int = 64,
-                 heads: int = 4, depth: int = 2, residual: bool = False) -> None:
+                 heads: int = 4, depth: int = 2, residual: bool = False,
+                 scale: tuple[float, float] = (0.0, 1.0)) -> None:
         super().__init__()
         self.output_len, self.patch, self.residual = output_len, patch, residual
+        self.shift, self.scale = float(scale[0]), float(scale[1])
         h, w = size[0] // patch, size[1] // patch
         self.embed = nn.Conv2d(channels, dim, patch, stride=patch)
         self.pos_t = nn.Parameter(torch.randn(1, input_len, 1, 1, dim) * 0.02)
@@ -271,6 +281,7 @@ class CuboidTransformer(nn.Module):
         self.head = nn.Linear(dim, channels * patch * patch)
 
     def forward(self, x: Tensor) -> Tensor:
+        x = (x - self.shift) / self.scale
         b, t, c, hh, ww = x.shape
         p = self.patch
         z = self.embed(x.reshape(b * t, c, hh, ww))
@@ -287,4 +298,4 @@ class CuboidTransformer(nn.Module):
         y = y.reshape(b, self.output_len, h, w, c, p, p).permute(0, 1, 4, 2, 5, 3, 6)
         y = y.reshape(b, self.output_len, c, hh, ww)
         out: Tensor = y + x[:, -1:] if self.residual else y
-        return out
+        return out * self.scale + self.shift

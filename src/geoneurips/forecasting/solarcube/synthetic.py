@@ -38,6 +38,8 @@ ENCODING = {"vis047": 1e-4, "vis086": 1e-4, "ir133": 0.01, "ssr": 0.1, "sza": 0.
 #: Clear-sky transmittance of the synthetic atmosphere (so ``normalize_max`` gives 0.75 k).
 TRANSMITTANCE = 0.75
 STEPS_PER_DAY = 96
+#: Steps where any pixel's solar zenith angle reaches this are night (invalid, see above).
+NIGHT_SZA = 85.0
 
 
 def _smooth_field(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
@@ -56,7 +58,11 @@ def simulate_tile(
 
     Each day gets its own cloud field, speed (tile fractions per 15-min step, drawn in
     ``speed``), direction and cloud amount; the field (white noise smoothed by a Gaussian of
-    ``cloud_scale`` tile widths) is advected rigidly through the tile.
+    ``cloud_scale`` tile widths) is advected rigidly through the tile. Every day's motion is
+    new, so a forecaster has to infer it from the input frames (a linear model of the frames
+    cannot shift by a velocity it does not know; see tests/forecasting/test_solarcube_demo.py).
+    Night steps (any pixel at ``sza >=`` :data:`NIGHT_SZA`, written as fill for every type
+    but ``sza``) are cloud-free, so that only the daytime fields cost an interpolation.
     """
     from scipy.ndimage import map_coordinates
 
@@ -75,23 +81,27 @@ def simulate_tile(
         y0, x0 = rng.uniform(size, 2 * size, 2)
         doy = doy0 + d
         dec = np.deg2rad(23.44 * np.sin(2 * np.pi * (284 + doy) / 365))
-        for s in range(STEPS_PER_DAY):
-            t = d * STEPS_PER_DAY + s
-            hour = s / 4.0
-            ha = np.deg2rad((hour + lon / 15.0 - 12.0) * 15.0)
-            cosz = np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.cos(ha)
-            sza = np.rad2deg(np.arccos(np.clip(cosz, -1, 1)))
-            coords = np.stack([(yy + y0 - vy * s) % big, (xx + x0 - vx * s) % big])
+        day = slice(d * STEPS_PER_DAY, (d + 1) * STEPS_PER_DAY)
+        steps = np.arange(STEPS_PER_DAY, dtype=np.float64)[:, None, None]
+        ha = np.deg2rad((steps / 4.0 + lon / 15.0 - 12.0) * 15.0)
+        cosz = np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.cos(ha)
+        sza = np.rad2deg(np.arccos(np.clip(cosz, -1, 1)))
+        c = np.zeros_like(sza)  # night: clear sky (only the station sees it)
+        light = np.flatnonzero(~(sza >= NIGHT_SZA).any(axis=(1, 2)))
+        if light.size:
+            s = steps[light]
+            coords = np.stack([np.broadcast_to((yy + y0 - vy * s) % big, s.shape[:1] + yy.shape),
+                               np.broadcast_to((xx + x0 - vx * s) % big, s.shape[:1] + xx.shape)])
             f = map_coordinates(field, coords, order=1, mode="grid-wrap")
-            c = 1.0 / (1.0 + np.exp(-(f - thr) / 0.4))
-            clear = SOLAR_CONSTANT * np.clip(cosz, 0, None) * TRANSMITTANCE
-            out["c"][t] = c
-            out["sza"][t] = sza
-            out["ssr"][t] = clear * (1.0 - 0.75 * c)
-            out["vis047"][t] = 0.08 + 0.6 * c
-            out["vis086"][t] = 0.12 + 0.55 * c
-            out["ir133"][t] = 285.0 - 45.0 * c + rng.normal(0, 0.5, c.shape)
-            out["cm"][t] = c > 0.5
+            c[light] = 1.0 / (1.0 + np.exp(-(f - thr) / 0.4))
+        clear = SOLAR_CONSTANT * np.clip(cosz, 0, None) * TRANSMITTANCE
+        out["sza"][day] = sza
+        out["c"][day] = c
+        out["ssr"][day] = clear * (1.0 - 0.75 * c)
+        out["vis047"][day] = 0.08 + 0.6 * c
+        out["vis086"][day] = 0.12 + 0.55 * c
+        out["ir133"][day] = 285.0 - 45.0 * c + rng.normal(0, 0.5, c.shape)
+        out["cm"][day] = c > 0.5
     return out
 
 
@@ -138,7 +148,7 @@ def write_fixture(
         cubes = simulate_tile(rng, days=days, size=size, lat0=lat0, lon0=lon0, speed=speed,
                               cloud_scale=cloud_scale)
         truth[int(tile)] = cubes
-        night: np.ndarray = np.asarray((cubes["sza"] >= 85.0).any(axis=(1, 2)))
+        night: np.ndarray = np.asarray((cubes["sza"] >= NIGHT_SZA).any(axis=(1, 2)))
         gap_steps = rng.choice(np.flatnonzero(~night), size=min(gaps, int((~night).sum())),
                                replace=False)
         invalid_t: np.ndarray = night.copy()
