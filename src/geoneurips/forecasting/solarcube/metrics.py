@@ -12,9 +12,14 @@ the same history window, the learned method a practitioner tries first.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from geoneurips.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "METRIC_DIRECTIONS",
@@ -106,3 +111,77 @@ def predict_ridge(weights: np.ndarray, features: np.ndarray) -> np.ndarray:
     """Apply :func:`fit_ridge` weights."""
     out: np.ndarray = np.asarray(features, dtype=np.float64) @ weights[:-1] + weights[-1]
     return out
+
+
+def _shift_frames(frames: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
+    """Translate ``frames`` ``(B, H, W)`` by ``(dy, dx)`` pixels (bilinear, edge values
+    continue beyond the tile): ``out[y, x] = frames[y - dy, x - dx]``."""
+    import torch
+    import torch.nn.functional as F
+
+    b, h, w = frames.shape
+    ys = torch.arange(h, dtype=frames.dtype)[None, :, None] - dy[:, None, None]
+    xs = torch.arange(w, dtype=frames.dtype)[None, None, :] - dx[:, None, None]
+    grid = torch.stack(
+        [2 * xs.expand(b, h, w) / max(w - 1, 1) - 1, 2 * ys.expand(b, h, w) / max(h - 1, 1) - 1],
+        dim=-1,
+    )
+    out: torch.Tensor = F.grid_sample(
+        frames[:, None], grid, mode="bilinear", padding_mode="border", align_corners=True
+    )[:, 0]
+    return out
+
+
+def cloud_motion_vectors(
+    history: np.ndarray, *, lag: int = 3, max_speed: float = 1.0, resolution: float = 0.05
+) -> np.ndarray:
+    """One cloud motion vector per window, in pixels per step: the translation ``v`` that
+    best maps frame ``t - lag`` onto frame ``t`` (the last), ``argmin_v MSE(shift(f_{t-lag},
+    lag v), f_t)`` over a grid of step ``resolution`` in ``[-max_speed, max_speed]^2``,
+    scored on the pixels at least ``ceil(lag max_speed)`` from the border.
+
+    ``history`` ``(N, T, H, W)`` -> ``(N, 2)`` ``(vy, vx)``. The classic satellite
+    cloud-motion-vector estimate (block matching of consecutive images), here one block:
+    the whole tile.
+    """
+    import math
+
+    import torch
+
+    x = torch.as_tensor(np.asarray(history, dtype=np.float32))
+    n, t, h, w = x.shape
+    if t <= lag:
+        raise ValueError(f"need more than lag={lag} input steps, got {t}")
+    grid = torch.arange(-max_speed, max_speed + 1e-9, resolution, dtype=torch.float32)
+    vy, vx = torch.meshgrid(grid, grid, indexing="ij")
+    vy, vx = vy.reshape(-1), vx.reshape(-1)
+    m = min(math.ceil(lag * max_speed), (min(h, w) - 1) // 2)
+    out = np.zeros((n, 2), np.float32)
+    for i in range(n):
+        src = x[i, -1 - lag].expand(len(vy), h, w)
+        moved = _shift_frames(src, lag * vy, lag * vx)
+        err = ((moved - x[i, -1]) ** 2)[:, m : h - m, m : w - m].mean((1, 2))
+        k = int(err.argmin())
+        out[i] = (float(vy[k]), float(vx[k]))
+    return out
+
+
+def advection_forecast(
+    history: np.ndarray, output_len: int, *, lag: int = 3, max_speed: float = 1.0,
+    resolution: float = 0.05,
+) -> np.ndarray:
+    """Cloud-motion-vector nowcast: the last frame advected by the window's motion vector
+    (:func:`cloud_motion_vectors`), ``k`` steps for lead ``k``; cloud entering the tile
+    continues the upwind edge. ``history`` ``(N, T, H, W)`` -> ``(N, output_len, H, W)``.
+
+    The operational first try of satellite solar nowcasting (cloud motion vectors applied
+    to the clear-sky index), given the same frames as the ConvLSTM.
+    """
+    import torch
+
+    v = torch.as_tensor(
+        cloud_motion_vectors(history, lag=lag, max_speed=max_speed, resolution=resolution)
+    )
+    last = torch.as_tensor(np.asarray(history, dtype=np.float32)[:, -1])
+    leads = [_shift_frames(last, k * v[:, 0], k * v[:, 1]) for k in range(1, output_len + 1)]
+    return torch.stack(leads, dim=1).numpy()
