@@ -219,12 +219,14 @@ class LFQ(nn.Module):
         index = (u[:, 0] > 0).long()
         loss = u.new_zeros(())
         if self.training:
-            codes: Tensor = self.codes  # type: ignore[assignment]
-            logits = self.inv_temperature * 2 * u * codes.view(1, 2)
-            prob = logits.softmax(-1)
-            per_sample = -(prob * prob.clamp_min(1e-5).log()).sum(-1).mean()
-            avg = prob.mean(0)
-            codebook = -(avg * avg.clamp_min(1e-5).log()).sum()
+            # softmax over the two logits -2 a u, +2 a u is sigmoid(4 a u) for the +1 code:
+            # the same numbers without the (M, 2) softmax tensors.
+            a_u = 4 * self.inv_temperature * u[:, 0]
+            p1, p0 = torch.sigmoid(a_u), torch.sigmoid(-a_u)
+            per_sample = -(p0 * p0.clamp_min(1e-5).log() + p1 * p1.clamp_min(1e-5).log()).mean()
+            a1 = p1.mean()
+            a0 = 1 - a1
+            codebook = -(a0 * a0.clamp_min(1e-5).log() + a1 * a1.clamp_min(1e-5).log())
             entropy = per_sample - self.diversity_gamma * codebook
             commit = F.mse_loss(u, q.detach())
             loss = self.lambda_commitment * commit + self.lambda_entropy * entropy
