@@ -24,6 +24,7 @@ from geoneurips.segmentation.opensatmap.model import (
     extract_instances,
     head_sizes,
     instance_polyline,
+    instance_polylines,
     native_dilate,
     split_heads,
     watershed_instances,
@@ -203,6 +204,13 @@ def test_instance_polyline_does_not_turn_into_a_touching_line() -> None:
     assert on_first.all() or on_second.all()
     old = instance_polyline(m, step=1, turn=None)
     assert not (np.abs(old[:, 1] - 20) <= 2).all()  # the former path did turn
+    both = instance_polylines(m, step=1)
+    assert len(both) == 2  # one per line (the first up to the junction at x 30)
+    first = [p for p in both if (np.abs(p[:, 1] - 20) <= 2).all()]
+    assert len(first) == 1 and first[0][:, 0].min() <= 6 and first[0][:, 0].max() >= 26
+    cfg = LaneConfig.tiny()
+    lab = m.astype(np.int64)
+    assert len(extract_instances(lab, None, cfg, classes=(1,))) == 2
 
 
 def test_extraction_on_the_reference_recovers_every_line() -> None:

@@ -310,6 +310,48 @@ def instance_polyline(mask: np.ndarray, step: int = 4, turn: float | None = 40.0
     return np.stack([rc[:, 1], rc[:, 0]], axis=1).astype(np.float64)
 
 
+def instance_polylines(mask: np.ndarray, step: int = 4, turn: float = 40.0, arm: int = 6,
+                       gap: int = 3, max_lines: int = 8) -> list[np.ndarray]:
+    """Every line of an instance mask whose lines touch: :func:`instance_polyline`'s path
+    (longest path cut at turning junctions), then its skeleton pixels within ``gap`` px are
+    removed and the rest searched again; pieces shorter than ``2 * arm`` px are dropped
+    (the first piece is always kept). Our change, with the junction cut, to the extraction
+    (one longest path per watershed instance before): a predicted line that touches another
+    gives both lines (each up to the junction). Development seeds 10-12 (full demo), instance AP of U-Net
+    DilateGT: 0.523/0.454/0.449 (former extraction) -> 0.550/0.499/0.475 (junction cut) ->
+    0.563/0.522/0.488 (this); the 1-px U-Net's 0.489/0.353/0.372 did not move."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    m = np.asarray(mask, dtype=bool)
+    rest = skeletonize(m)  # type: ignore[no-untyped-call]
+    if not rest.any():
+        rest = m.copy()
+    out: list[np.ndarray] = []
+    struct = np.ones((2 * gap + 1, 2 * gap + 1), dtype=bool)
+    for _ in range(max_lines):
+        if not rest.any():
+            break
+        full = _longest_path(rest)
+        path = _cut_at_turning_junctions(full, rest, turn, arm) if len(full) > 2 * arm \
+            else full
+        used = np.zeros_like(rest)
+        if len(path) < 2 * arm:
+            used[full[:, 0], full[:, 1]] = True
+            rest &= ~used
+            if out:
+                continue
+        else:
+            used[path[:, 0], path[:, 1]] = True
+            rest &= ~ndimage.binary_dilation(used, structure=struct)
+        keep = list(range(0, len(path), max(1, step)))
+        if keep[-1] != len(path) - 1:
+            keep.append(len(path) - 1)
+        rc = path[keep]
+        out.append(np.stack([rc[:, 1], rc[:, 0]], axis=1).astype(np.float64))
+    return out
+
+
 @dataclass
 class LineInstance:
     """An extracted line: category, polyline ``(x, y)`` in pixels, redrawn mask, score."""
@@ -345,17 +387,17 @@ def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneC
             n = int(m.sum())
             if n <= config.min_area:
                 continue
-            poly = instance_polyline(m)
-            px = polyline_pixels(poly.tolist(), (h, w))
-            if px is None or len(px) == 0:
-                continue
-            rec = np.zeros((h, w), dtype=bool)
-            rec[px[:, 1], px[:, 0]] = True
-            if config.redraw_kernel > 1:
-                rec = ndimage.binary_dilation(rec, structure=struct)
-            if (rec & taken).any():
-                continue
-            taken |= rec
             score = float(probs[c][m].mean()) if probs is not None else 1.0
-            out.append(LineInstance(c, poly, rec, score))
+            for poly in instance_polylines(m):
+                px = polyline_pixels(poly.tolist(), (h, w))
+                if px is None or len(px) == 0:
+                    continue
+                rec = np.zeros((h, w), dtype=bool)
+                rec[px[:, 1], px[:, 0]] = True
+                if config.redraw_kernel > 1:
+                    rec = ndimage.binary_dilation(rec, structure=struct)
+                if (rec & taken).any():
+                    continue
+                taken |= rec
+                out.append(LineInstance(c, poly, rec, score))
     return out
