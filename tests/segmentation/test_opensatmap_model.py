@@ -24,6 +24,7 @@ from geoneurips.segmentation.opensatmap.model import (
     extract_instances,
     head_sizes,
     instance_polyline,
+    instance_polylines,
     native_dilate,
     split_heads,
     watershed_instances,
@@ -186,6 +187,30 @@ def test_instance_polyline_orders_an_l_shape() -> None:
     assert ends == {(5, 5), (29, 34)}  # (x, y): the two free ends
     steps = np.abs(np.diff(poly, axis=0)).max(axis=1)
     assert (steps <= 1).all()  # consecutive path pixels
+
+
+def test_instance_polyline_does_not_turn_into_a_touching_line() -> None:
+    """A 3-px-wide line (rows 19-21, x 5..45) touched by a second 3-px line that leaves it
+    diagonally at x 30 and runs 40 px further (one component, as the watershed of a thin
+    mask leaves it): the former extraction's longest path ran from x 5 along the first line
+    and turned into the second (ending near row 60); the polyline must stay on one line."""
+    m = np.zeros((80, 80), bool)
+    m[19:22, 5:46] = True
+    for k in range(40):
+        m[20 + k - 1:20 + k + 2, 30 + k - 1:30 + k + 2] = True
+    poly = instance_polyline(m, step=1)
+    on_first = np.abs(poly[:, 1] - 20) <= 2  # the junction pixel may sit 2 px off
+    on_second = np.abs((poly[:, 1] - 20) - (poly[:, 0] - 30)) <= 2
+    assert on_first.all() or on_second.all()
+    old = instance_polyline(m, step=1, turn=None)
+    assert not (np.abs(old[:, 1] - 20) <= 2).all()  # the former path did turn
+    both = instance_polylines(m, step=1)
+    assert len(both) == 2  # one per line (the first up to the junction at x 30)
+    first = [p for p in both if (np.abs(p[:, 1] - 20) <= 2).all()]
+    assert len(first) == 1 and first[0][:, 0].min() <= 6 and first[0][:, 0].max() >= 26
+    cfg = LaneConfig.tiny()
+    lab = m.astype(np.int64)
+    assert len(extract_instances(lab, None, cfg, classes=(1,))) == 2
 
 
 def test_extraction_on_the_reference_recovers_every_line() -> None:

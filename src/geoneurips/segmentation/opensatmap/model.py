@@ -249,20 +249,107 @@ def _longest_path(skel: np.ndarray) -> np.ndarray:
     return pts[path]
 
 
-def instance_polyline(mask: np.ndarray, step: int = 4) -> np.ndarray:
+def _cut_at_turning_junctions(path: np.ndarray, skel: np.ndarray, turn: float, arm: int
+                               ) -> np.ndarray:
+    """The longest piece of ``path`` after cutting it at skeleton junctions (pixels with 3 or
+    more skeleton neighbours) where its direction over ``arm`` px either side turns by more
+    than ``turn`` degrees (the path leaves one line for a touching one)."""
+    from scipy import ndimage
+
+    nb = ndimage.convolve(skel.astype(np.int32), np.ones((3, 3), dtype=np.int32),
+                          mode="constant") - 1
+    cuts = [0]
+    cos_max = np.cos(np.deg2rad(turn))
+    for i in range(arm, len(path) - arm):
+        r, c = path[i]
+        if nb[r, c] < 3:
+            continue
+        v1 = (path[i] - path[i - arm]).astype(np.float64)
+        v2 = (path[i + arm] - path[i]).astype(np.float64)
+        den = float(np.linalg.norm(v1) * np.linalg.norm(v2))
+        if den > 0 and float(v1 @ v2) / den < cos_max and i - cuts[-1] > 1:
+            cuts.append(i)
+    cuts.append(len(path))
+    if len(cuts) == 2:
+        return path
+    a, b = max(zip(cuts[:-1], cuts[1:], strict=True), key=lambda ab: ab[1] - ab[0])
+    out: np.ndarray = path[a:b]
+    return out
+
+
+def instance_polyline(mask: np.ndarray, step: int = 4, turn: float | None = 40.0,
+                      arm: int = 6) -> np.ndarray:
     """An ordered ``(N, 2)`` ``(x, y)`` polyline through an instance mask (pixel indices):
-    its skeleton's longest path, every ``step``-th pixel plus the last one."""
+    its skeleton's longest path, cut where it turns by more than ``turn`` degrees at a
+    skeleton junction (the longest piece kept, :func:`_cut_at_turning_junctions`), every
+    ``step``-th pixel plus the last one.
+
+    Our own extraction (the released ``sample_from_positions`` is unpublished). The junction
+    cut is our change (``turn=None`` is the former extraction): where a predicted line
+    touches another one, the watershed of a thin mask leaves them in one component and its
+    longest path ran along the first line and turned into the second, so the redrawn
+    instance lay off its reference for the rest of its length. Measured on the demo's
+    development seeds 10-12 (full setting): the U-Net DilateGT instances matched below IoU
+    0.75 had on average 27 redrawn pixels >= 2 px away from the reference centre line
+    (mean offset 1.7 px, 19 of 41 with skeleton spurs), those of the 1-px U-Net 0.07
+    (they fail by being too short: 71 of 121 px).
+    """
     from skimage.morphology import skeletonize
 
-    skel = skeletonize(np.asarray(mask, dtype=bool))  # type: ignore[no-untyped-call]
+    m = np.asarray(mask, dtype=bool)
+    skel = skeletonize(m)  # type: ignore[no-untyped-call]
     if not skel.any():
-        skel = np.asarray(mask, dtype=bool)
+        skel = m
     path = _longest_path(skel)
+    if turn is not None and len(path) > 2 * arm:
+        path = _cut_at_turning_junctions(path, skel, turn, arm)
     keep = list(range(0, len(path), max(1, step)))
     if keep[-1] != len(path) - 1:
         keep.append(len(path) - 1)
     rc = path[keep]
     return np.stack([rc[:, 1], rc[:, 0]], axis=1).astype(np.float64)
+
+
+def instance_polylines(mask: np.ndarray, step: int = 4, turn: float = 40.0, arm: int = 6,
+                       gap: int = 3, max_lines: int = 8) -> list[np.ndarray]:
+    """Every line of an instance mask whose lines touch: :func:`instance_polyline`'s path
+    (longest path cut at turning junctions), then its skeleton pixels within ``gap`` px are
+    removed and the rest searched again; pieces shorter than ``2 * arm`` px are dropped
+    (the first piece is always kept). Our change, with the junction cut, to the extraction
+    (one longest path per watershed instance before): a predicted line that touches another
+    gives both lines (each up to the junction). Development seeds 10-12 (full demo), instance AP of U-Net
+    DilateGT: 0.523/0.454/0.449 (former extraction) -> 0.550/0.499/0.475 (junction cut) ->
+    0.563/0.522/0.488 (this); the 1-px U-Net's 0.489/0.353/0.372 did not move."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    m = np.asarray(mask, dtype=bool)
+    rest = skeletonize(m)  # type: ignore[no-untyped-call]
+    if not rest.any():
+        rest = m.copy()
+    out: list[np.ndarray] = []
+    struct = np.ones((2 * gap + 1, 2 * gap + 1), dtype=bool)
+    for _ in range(max_lines):
+        if not rest.any():
+            break
+        full = _longest_path(rest)
+        path = _cut_at_turning_junctions(full, rest, turn, arm) if len(full) > 2 * arm \
+            else full
+        used = np.zeros_like(rest)
+        if len(path) < 2 * arm:
+            used[full[:, 0], full[:, 1]] = True
+            rest &= ~used
+            if out:
+                continue
+        else:
+            used[path[:, 0], path[:, 1]] = True
+            rest &= ~ndimage.binary_dilation(used, structure=struct)
+        keep = list(range(0, len(path), max(1, step)))
+        if keep[-1] != len(path) - 1:
+            keep.append(len(path) - 1)
+        rc = path[keep]
+        out.append(np.stack([rc[:, 1], rc[:, 0]], axis=1).astype(np.float64))
+    return out
 
 
 @dataclass
@@ -300,17 +387,17 @@ def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneC
             n = int(m.sum())
             if n <= config.min_area:
                 continue
-            poly = instance_polyline(m)
-            px = polyline_pixels(poly.tolist(), (h, w))
-            if px is None or len(px) == 0:
-                continue
-            rec = np.zeros((h, w), dtype=bool)
-            rec[px[:, 1], px[:, 0]] = True
-            if config.redraw_kernel > 1:
-                rec = ndimage.binary_dilation(rec, structure=struct)
-            if (rec & taken).any():
-                continue
-            taken |= rec
             score = float(probs[c][m].mean()) if probs is not None else 1.0
-            out.append(LineInstance(c, poly, rec, score))
+            for poly in instance_polylines(m):
+                px = polyline_pixels(poly.tolist(), (h, w))
+                if px is None or len(px) == 0:
+                    continue
+                rec = np.zeros((h, w), dtype=bool)
+                rec[px[:, 1], px[:, 0]] = True
+                if config.redraw_kernel > 1:
+                    rec = ndimage.binary_dilation(rec, structure=struct)
+                if (rec & taken).any():
+                    continue
+                taken |= rec
+                out.append(LineInstance(c, poly, rec, score))
     return out
