@@ -39,7 +39,8 @@ reference; no thinning). Here:
   scipy / scikit-image instead of OpenCV (the flooding order of ``cv2.watershed`` on a
   binary image may split a few unknown pixels differently).
 * :func:`extract_instances`: per class, instances with more than ``min_area`` pixels
-  (100 in the paper at 512 px) are turned into a polyline (:func:`instance_polyline`),
+  (the released evaluator's 30 at 512 px) are turned into polylines
+  (:func:`instance_polylines`: one per line where predicted lines touch),
   redrawn 1 px, dilated by ``redraw_kernel`` (3) and dropped when they overlap an instance
   kept before, as released. The released ``sample_from_positions`` (in ``eval_utils``)
   is not published; we order the instance's skeleton along its longest path and keep
@@ -57,7 +58,7 @@ from torch import nn
 from .rasterize import ATTRIBUTES, polyline_pixels
 
 __all__ = ["ATTRIBUTE_HEADS", "LaneConfig", "LineInstance", "build_model", "extract_instances",
-           "head_sizes", "instance_polyline", "native_dilate", "split_heads",
+           "head_sizes", "instance_polyline", "instance_polylines", "native_dilate", "split_heads",
            "watershed_instances"]
 
 #: the six attribute heads, in channel order after the category logits.
@@ -277,6 +278,15 @@ def _cut_at_turning_junctions(path: np.ndarray, skel: np.ndarray, turn: float, a
     return out
 
 
+def _sampled_xy(path: np.ndarray, step: int) -> np.ndarray:
+    """Every ``step``-th ``(row, col)`` of ``path`` plus the last, as ``(x, y)`` floats."""
+    keep = list(range(0, len(path), max(1, step)))
+    if keep[-1] != len(path) - 1:
+        keep.append(len(path) - 1)
+    rc = path[keep]
+    return np.stack([rc[:, 1], rc[:, 0]], axis=1).astype(np.float64)
+
+
 def instance_polyline(mask: np.ndarray, step: int = 4, turn: float | None = 40.0,
                       arm: int = 6) -> np.ndarray:
     """An ordered ``(N, 2)`` ``(x, y)`` polyline through an instance mask (pixel indices):
@@ -303,11 +313,7 @@ def instance_polyline(mask: np.ndarray, step: int = 4, turn: float | None = 40.0
     path = _longest_path(skel)
     if turn is not None and len(path) > 2 * arm:
         path = _cut_at_turning_junctions(path, skel, turn, arm)
-    keep = list(range(0, len(path), max(1, step)))
-    if keep[-1] != len(path) - 1:
-        keep.append(len(path) - 1)
-    rc = path[keep]
-    return np.stack([rc[:, 1], rc[:, 0]], axis=1).astype(np.float64)
+    return _sampled_xy(path, step)
 
 
 def instance_polylines(mask: np.ndarray, step: int = 4, turn: float = 40.0, arm: int = 6,
@@ -344,11 +350,7 @@ def instance_polylines(mask: np.ndarray, step: int = 4, turn: float = 40.0, arm:
         else:
             used[path[:, 0], path[:, 1]] = True
             rest &= ~ndimage.binary_dilation(used, structure=struct)
-        keep = list(range(0, len(path), max(1, step)))
-        if keep[-1] != len(path) - 1:
-            keep.append(len(path) - 1)
-        rc = path[keep]
-        out.append(np.stack([rc[:, 1], rc[:, 0]], axis=1).astype(np.float64))
+        out.append(_sampled_xy(path, step))
     return out
 
 
