@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import ConcatDataset
 
 from .inference import green_baseline
 from .metrics import semantic_scores
@@ -221,7 +222,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         inst: dict[str, Any] | None = None
         if not quick:
             seen_ds = [OAMTCD(r, "test", instances=True) for r in seen]
-            seen_samples = _Concat(seen_ds)
+            seen_samples: ConcatDataset[Any] = ConcatDataset(seen_ds)
             inst = _instance_demo(diverse, itest, seen_samples, out, size, seed)
     base_preds = [green_baseline(s["image"].numpy()) for s in test_samples]
     tgt = np.concatenate([(s["mask"].numpy() > 0).ravel() for s in test_samples])
@@ -280,17 +281,3 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         directions={m: "max" for m in method}, ablations=ablations,
         regressions_explained=_tradeoffs(method, baselines), figure=fig, out_dir=out,
         started=started, details=details)
-
-
-class _Concat:
-    """Samples of several datasets in a row (``len`` and ``[i]``)."""
-
-    def __init__(self, parts: list[Any]) -> None:
-        self.items = [(p, i) for p in parts for i in range(len(p))]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> Any:
-        p, j = self.items[i]
-        return p[j]
