@@ -10,7 +10,7 @@ register(
         summary=(
             "readers for the released task files (pandas-HDF rainfall via h5py, array-only "
             "adjacency pickle, 1-degree CSVs), BasicTS preprocessing, masked MAE/RMSE "
-            "(null 0); STID vs HI / DLinear / STGCN (torch_geometric) / PatchTST / "
+            "(null 0); STID vs HI / DLinear / STGCN (dense Chebyshev, checked against torch_geometric) / PatchTST / "
             "climatology on the real UK rainfall; the spatial task (Lightning MLP on raw "
             "lon/lat, TorchSpatial encodings, GeoCLIP's pretrained encoder) on the real "
             "global temperature"

@@ -15,7 +15,7 @@ train with the same masked MAE (null 0) through
   :class:`DenseChebConv`: ``torch_geometric``'s ``ChebConv`` (symmetric normalisation,
   ``lambda_max = 2``) computed with the dense ``N x N`` scaled Laplacian instead of message
   passing, equal to it to float precision (``tests/forecasting/test_terra_model.py`` compares
-  the two with shared weights) and about 2.5x faster per training step on Terra's 100-node
+  the two with shared weights) and about 2.9x faster per training step on Terra's 100-node
   graphs, where gathers and scatters over ``(B, T, E, C)`` took most of the demo's CPU time
   (``benchmarks/terra_stgcn.py``).
 * :class:`PatchTST` (Nie et al., ICLR 2023, Sec. 3.1): channel independence (each node's
