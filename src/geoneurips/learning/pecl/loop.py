@@ -40,7 +40,6 @@ from geoneurips.learning.pecl.explorer import (
     value_estimator,
     value_features,
 )
-from geoneurips.learning.pecl.metrics import hbb_iou
 
 __all__ = [
     "Labels",
@@ -86,13 +85,13 @@ def _take(det: Detections, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The kept candidates as labels, after class-agnostic greedy NMS (IoU > 0.3, highest
     score wins): the per-class heatmaps can put two candidates of different classes on one
     object, and a pseudo-label set must not label one object twice. Every arm uses it."""
+    import torch
+    from torchvision.ops import nms
+
     idx = np.flatnonzero(keep)
-    idx = idx[np.argsort(-det.scores[idx], kind="stable")]
-    chosen: list[int] = []
-    for k in idx:
-        if not chosen or hbb_iou(det.boxes[k], det.boxes[chosen], 0.0).max() <= 0.3:
-            chosen.append(int(k))
-    sel = np.asarray(chosen, dtype=np.int64)
+    kept = nms(torch.as_tensor(det.boxes[idx], dtype=torch.float64).reshape(-1, 4),
+               torch.as_tensor(det.scores[idx], dtype=torch.float64), 0.3).numpy()
+    sel = idx[kept]
     return det.boxes[sel].reshape(-1, 4), det.labels[sel].astype(np.int64)
 
 
