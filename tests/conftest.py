@@ -49,12 +49,14 @@ def _torch_threads() -> None:
 @pytest.fixture
 def serve_local() -> Iterator[Callable[[type[BaseHTTPRequestHandler]], str]]:
     """Start local stub HTTP servers on 127.0.0.1 (an OpenAI-compatible stand-in, say):
-    ``url = serve_local(Handler)`` gives ``http://127.0.0.1:<port>/v1``; every server started
-    is shut down at teardown."""
+    ``url = serve_local(Handler)`` gives ``http://127.0.0.1:<port>/v1``; request logging is
+    silenced; every server started is shut down at teardown."""
     started: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
 
     def start(handler: type[BaseHTTPRequestHandler]) -> str:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        # a quiet subclass: the base handler logs every request to stderr
+        quiet = type(handler.__name__, (handler,), {"log_message": lambda self, *a: None})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), quiet)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         started.append((server, thread))

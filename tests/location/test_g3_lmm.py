@@ -55,9 +55,6 @@ class _Stub(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(out)
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
 def stub(serve_local: Callable[[type[BaseHTTPRequestHandler]], str]) -> str:

@@ -67,9 +67,6 @@ class _Stub(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture()
 def stub(serve_local: Callable[[type[BaseHTTPRequestHandler]], str]) -> str:
