@@ -77,3 +77,28 @@ def test_real_city_evaluation(real_data: Path) -> None:
     ds = rows["avg_tsp"]["districts"]
     assert rows["avg_tsp"]["expected_tsp_cost"] == pytest.approx(
         sum(expected_tsp_cost(city, d, ev) for d in ds))
+
+
+def test_local_search_budget_is_common(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: on instances too large for exact partitioning, DistrictNet's districts
+    came from a 100-iteration local search (seed 0) while every baseline got
+    ``ils_iterations`` (20 in the demo). Every method must get the same budget and seed."""
+    from geoneurips.graphs.districtnet import pipeline
+    from geoneurips.graphs.districtnet.data import synthetic_city
+
+    calls: list[tuple[int, int]] = []
+    real = pipeline.iterated_local_search
+
+    def spy(*args: object, iterations: int = 200, seed: int = 0, **kw: object) -> object:
+        calls.append((iterations, seed))
+        return real(*args, iterations=0, seed=seed, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "iterated_local_search", spy)
+    train = [pipeline.make_train_city(synthetic_city(12, 300 + i), 3, 2, i) for i in range(2)]
+    model = pipeline.train_districtnet(train, 1, samples=1, seed=0, hidden=8)
+    base = pipeline.fit_baselines(train, 1, 0)
+    city = synthetic_city(30, 7)  # t = 6: too many candidates, local search for all
+    res = pipeline.evaluate_city(city, 6, model, base, scenarios=1, seed=5, ils_iterations=3)
+    assert len(calls) == 7 and set(calls) == {(3, 5)}
+    for row in res.values():
+        assert sorted(b for d in row["districts"] for b in d) == list(range(30))

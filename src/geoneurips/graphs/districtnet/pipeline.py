@@ -227,8 +227,8 @@ def evaluate_city(city: City, target: int, model: DistrictNet, base: Baselines,
     ``scenarios`` fresh scenarios (common to all methods) plus its compactness.
 
     Exact set partitioning over all candidates when they can be enumerated, for every
-    method; otherwise every method uses the iterated local search with its own cost (the
-    paper's protocol on large cities)."""
+    method; otherwise every method uses the iterated local search with its own cost, the same
+    ``ils_iterations`` and the same ``seed`` (the paper's protocol on large cities)."""
     g = build_graph(city, target)
     ev = sample_scenarios(city, scenarios, seed, target)
     cache: dict[District, float] = {}
@@ -238,7 +238,8 @@ def evaluate_city(city: City, target: int, model: DistrictNet, base: Baselines,
             cache[d] = expected_tsp_cost(city, d, ev)
         return cache[d]
 
-    found: dict[str, list[District]] = {"districtnet": district_city(model, g)}
+    # the same local-search budget and seed for every method (exact when enumerable)
+    found = {"districtnet": district_city(model, g, "auto", ils_iterations, seed)}
     found["districtnet_ils"] = district_city(model, g, "ils", ils_iterations, seed)
     order = sorted(g.edge_index, key=lambda e: float(np.linalg.norm(
         city.xy[e[0]] - city.xy[e[1]])))
