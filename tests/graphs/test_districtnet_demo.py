@@ -102,3 +102,6 @@ def test_local_search_budget_is_common(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(calls) == 7 and set(calls) == {(3, 5)}
     for row in res.values():
         assert sorted(b for d in row["districts"] for b in d) == list(range(30))
+    big = pipeline.larger_city_evaluation(model, base, seed=0, cities=1, size=30, target=6)
+    assert set(big["expected_tsp_cost"]) == set(res)
+    assert all(v > 0 for v in big["expected_tsp_cost"].values())
