@@ -36,7 +36,9 @@ register(
             "Final seeds 0/1/2, full demo details['larger_cities'] (two 60-BU cities, t = 6): "
             "DistrictNet 142.77/197.10/150.15 vs AvgTSP 141.85/190.98/148.85 (CMST on "
             "distances 142.12/194.17/153.42, PredGNN 149.70/196.98/158.18, Figliozzi "
-            "156.67/212.17/164.02, BHH 157.42/212.95/170.09): DistrictNet beats BHH, "
+            "156.67/212.17/164.02, BHH 157.42/212.95/170.09); confirmation seeds 3/4: "
+            "161.22/138.84 vs AvgTSP 159.44/136.56 (and at t = 3 on 30 BUs 93.03/110.72 vs "
+            "92.38/109.87): DistrictNet beats BHH, "
             "Figliozzi and PredGNN there but AvgTSP stays strongest, so the demo's decision "
             "stays on the t = 3 30-BU cities. Why: AvgTSP is the paper's baseline (published "
             "AvgTsp.jl: one customer at each BU centre, each district priced by a TSP "
@@ -76,7 +78,8 @@ register(
             "latter) are reported; AvgTSP's districts are the most compact (Reock 0.54 vs "
             "0.49). The task command runs on the real Paris instance with a model trained "
             "on the spot unless a checkpoint is given. Demo CPU time: quick 17-19 s, full "
-            "42-44 s (wall time several times that on the loaded shared machine)"
+            "48 s (61-64 s with the real cities; wall time several times that on the loaded "
+            "shared machine)"
         ),
     )
 )
