@@ -88,9 +88,11 @@ class IDEEModule(L.LightningModule):
         weight_decay: float = 0.003,
         warmup_steps: int = 10,
         total_steps: int = 1000,
+        loss_warmup_steps: int = 0,
     ) -> None:
         super().__init__()
         self.model = IDEEModel(config, quantise=quantise)
+        self.loss_warmup_steps = loss_warmup_steps
         self.use_anomaly = anomaly and quantise
         if anomaly_target not in ("z_q", "code"):
             raise ValueError(f"anomaly_target must be 'z_q' or 'code', got {anomaly_target!r}")
@@ -108,13 +110,18 @@ class IDEEModule(L.LightningModule):
         loss = weighted_bce(out.logit, y)
         for lv in out.logits_var:
             loss = loss + weighted_bce(lv, y)
-        loss = loss + out.loss_q
+        # not in the paper: an optional linear ramp of the quantiser and anomaly terms
+        # (0 = the published constant weights)
+        ramp = 1.0
+        if self.loss_warmup_steps > 0:
+            ramp = min(1.0, self.global_step / self.loss_warmup_steps)
+        loss = loss + ramp * out.loss_q
         if self.use_anomaly:
             if self.anomaly_target == "z_q":
                 la = anomaly_loss(out.z_q, batch["extreme"], self.model.vq.normal_code())
             else:
                 la = anomaly_loss_code(out.code, batch["extreme"])
-            loss = loss + self.model.config.lambda_anomaly * la
+            loss = loss + ramp * self.model.config.lambda_anomaly * la
         out_loss: torch.Tensor = loss
         return out_loss
 
