@@ -149,13 +149,15 @@ def test_demo_climatology_rests_on_many_years(tmp_path: Path) -> None:
     for normal cells). The paper normalises by a climatology of 34 training years. The demo
     now generates 34-year cubes and takes its windows from the last 4 years.
 
-    Measured (dev seeds 10/11, 12 x 12 cubes, last 4 years): the best in-sample ``|z|``
-    threshold finds drivers with F1 0.28/0.23 on 4-year cubes, 0.41/0.44 on 34-year ones;
-    asserted here: > 0.35 at the demo's quick shape (fails on the 4-year cube)."""
+    Measured (12 x 12 cubes, last 4 years): the best in-sample ``|z|`` threshold finds
+    drivers with F1 0.28/0.23 on 4-year cubes, 0.41/0.44 on 34-year ones (generator seeds
+    10/11); for generator seeds 1000/1001/1010 (the demo's training cubes) 0.25/0.29/0.25 on
+    4-year cubes, 0.49/0.45/0.39 on 34-year ones. Asserted: > 0.37 for seed 1000 at the
+    demo's quick shape (the old 4-year cube gives 0.25)."""
     from geoneurips.forecasting.idee import metrics as M
     from geoneurips.forecasting.idee.pipeline import QUICK_SHAPE, WINDOW_YEARS
 
-    cube = write_fixture(tmp_path, "exp_1", QUICK_SHAPE, seed=1010)
+    cube = write_fixture(tmp_path, "exp_1", QUICK_SHAPE, seed=1000)
     t0 = QUICK_SHAPE[0] - 52 * WINDOW_YEARS
     ds = IDEESynthetic(tmp_path, times=(t0 + 1, QUICK_SHAPE[0]))
     weeks = np.arange(t0, QUICK_SHAPE[0]) % 52
@@ -163,4 +165,4 @@ def test_demo_climatology_rests_on_many_years(tmp_path: Path) -> None:
     z = np.abs((cube.data[:, t0:] - med) / np.where(std > 0, std, 1.0))
     drv = cube.anomaly_extreme[:, t0:]
     f1 = M.scores(z > M.best_threshold(z, drv), drv)["f1"]
-    assert f1 > 0.35, f1
+    assert f1 > 0.37, f1

@@ -164,7 +164,7 @@ def test_published_embedding_keeps_only_the_sign() -> None:
     from geoneurips.forecasting.idee.model import VarEncoder
 
     torch.manual_seed(0)
-    x = torch.full((1, 1, 1, 8, 3, 3), 1.5)
+    x = torch.full((1, 1, 8, 3, 3), 1.5)
     pub = VarEncoder(1, (8,), 8).encoders[0][0].embed
     raw = VarEncoder(1, (8,), 8, embed_norm=False).encoders[0][0].embed
     assert pub is not None and raw is not None

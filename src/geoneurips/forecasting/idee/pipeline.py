@@ -1,8 +1,9 @@
 """IDEE training (Lightning), inference, and the demo.
 
-Demo: a small ``exp_1`` cube (published generator, scaled) for training and a cube from an
-unseen generator seed for evaluation, both written in the published netCDF layout and read
-back through :class:`~.data.IDEESynthetic`. The model is trained only with the extreme
+Demo: a small ``exp_1`` cube (published generator, scaled; 34 years so that the weekly
+climatology rests on the paper's number of years, windows from the last 4) for training and a
+cube from an unseen generator seed for evaluation, both written in the published netCDF
+layout and read back through :class:`~.data.IDEESynthetic`. The model is trained only with the extreme
 labels (weak supervision, as in the paper); its quantiser bit, majority-voted over the
 overlapping windows, is the driver mask. Baselines get the same climatology-normalised cube
 and, more than the model, the driver labels of the training cube to calibrate their
