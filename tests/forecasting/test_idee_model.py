@@ -154,3 +154,47 @@ def test_integrated_gradients_completeness() -> None:
     xl = torch.randn(4, 3)
     a = integrated_gradients(lin, xl, steps=1)  # exact for a linear map
     assert torch.allclose(a, xl * lin.weight.detach(), atol=1e-6)
+
+
+def test_published_embedding_keeps_only_the_sign() -> None:
+    """The public ``PatchEmbed3D`` (1x1x1, bias-free, affine-free channel LayerNorm) on the
+    synthetic cubes' single input channel maps ``x`` to ``sign(x) (w - mean w) / std w``
+    once ``|x| std(w)`` exceeds ``sqrt(eps)``: the magnitude of the anomaly is lost. Kept as
+    the default (``embed_norm=True``, published); ``embed_norm=False`` keeps ``w x``."""
+    from geoneurips.forecasting.idee.model import VarEncoder
+
+    torch.manual_seed(0)
+    x = torch.full((1, 1, 8, 3, 3), 1.5)
+    pub = VarEncoder(1, (8,), 8).encoders[0][0].embed
+    raw = VarEncoder(1, (8,), 8, embed_norm=False).encoders[0][0].embed
+    assert pub is not None and raw is not None
+    with torch.no_grad():
+        assert torch.allclose(pub(x), pub(3 * x), atol=1e-4)
+        assert torch.allclose(pub(-x), -pub(x), atol=1e-4)
+        assert torch.allclose(raw(3 * x), 3 * raw(x), atol=1e-6)
+    assert IDEEConfig().embed_norm and IDEEConfig.tiny().embed_norm
+
+
+def test_loss_warmup_ramps_the_quantiser_terms() -> None:
+    """``loss_warmup_steps`` (not in the paper; 0 = published) scales the LFQ and anomaly
+    terms by ``min(1, step / warmup)``: at step 0 only the classification terms remain."""
+    from geoneurips.forecasting.idee.pipeline import IDEEModule
+
+    torch.manual_seed(0)
+    cfg = IDEEConfig.tiny(2)
+    batch = {
+        "image": torch.randn(2, 2, 1, 8, 4, 4),
+        "mask": torch.randint(0, 2, (2, 4, 4)),
+        "extreme": torch.zeros(2, 8, 4, 4, dtype=torch.uint8),
+    }
+    pub = IDEEModule(cfg)
+    ramp = IDEEModule(cfg, loss_warmup_steps=10)
+    ramp.model.load_state_dict(pub.model.state_dict())
+    pub.train()
+    ramp.train()
+    out = pub.model(batch["image"])
+    cls = weighted_bce(out.logit, batch["mask"]) + sum(
+        weighted_bce(lv, batch["mask"]) for lv in out.logits_var
+    )
+    assert float(ramp.loss(batch).detach()) == pytest.approx(float(cls.detach()), rel=1e-5)
+    assert float(pub.loss(batch).detach()) > float(cls.detach()) + 1e-3

@@ -229,6 +229,9 @@ class IDEESynthetic:
         window: time steps per sample (paper: 8).
         transforms: callable applied to each sample dict.
         chunks: Dask chunks (the cube stays lazy; each sample computes its window).
+        times: ``(first, last)`` 1-based inclusive time steps (the public loader's
+            ``times``, e.g. ``(1, 52 * 34)``); when given it replaces ``split`` and every
+            window lies inside it. The climatology stays the file's (whole training part).
     """
 
     def __init__(
@@ -239,6 +242,7 @@ class IDEESynthetic:
         window: int = 8,
         transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         chunks: dict[str, int] | None = None,
+        times: tuple[int, int] | None = None,
     ) -> None:
         if split not in ("train", "val", "test", "all"):
             raise InvalidInputError(f"split must be train/val/test/all, got {split!r}")
@@ -256,10 +260,19 @@ class IDEESynthetic:
         self.ds = ds if self.lazy else ds.load()
         self.times = np.asarray(ds["time"].values)
         self.n_time = len(self.times)
-        start, stop = split_range(self.n_time, split)
-        self.t_last = np.arange(max(start, self.window - 1), stop)
+        if times is None:
+            start, stop = split_range(self.n_time, split)
+            self.t_last = np.arange(max(start, self.window - 1), stop)
+        else:
+            first, last = (int(v) for v in times)
+            if not 1 <= first <= last <= self.n_time:
+                raise InvalidInputError(
+                    f"times must satisfy 1 <= first <= last <= {self.n_time}, got {times}"
+                )
+            self.t_last = np.arange(first - 1 + self.window - 1, last)
         if len(self.t_last) == 0:
-            raise InvalidInputError(f"split {split!r} has no window of {self.window} steps")
+            what = f"times {times}" if times is not None else f"split {split!r}"
+            raise InvalidInputError(f"{what} has no window of {self.window} steps")
 
     def __len__(self) -> int:
         return len(self.t_last)
