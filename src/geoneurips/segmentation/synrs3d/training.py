@@ -90,6 +90,9 @@ class Settings:
     uda_start: int = 0
     refine: bool = True
     strong_aug: bool = True
+    mix_jitter: tuple[float, float] = (0.2, 0.8)
+    ema_alpha: float = 0.99
+    ema_step0: int = 1
     warm_ss: int = 0
     ratio: float = 1.55
     confidence: float = 0.95
@@ -124,7 +127,9 @@ def _style_batch(images: torch.Tensor, refs: Sequence[np.ndarray], s: Settings,
     return torch.stack(out)
 
 
-_UDA_ONLY = ("uda", "refine", "strong_aug", "warm_ss", "ratio", "confidence", "keep_classes")
+_UDA_ONLY = ("uda", "refine", "strong_aug", "mix_jitter", "ema_alpha", "ema_step0",
+             "warm_ss", "ratio", "confidence",
+             "keep_classes")
 
 
 class _Run:
@@ -202,7 +207,8 @@ class _Run:
             self.opt.step()
             self.sched.step()
             if adapting and self.teacher is not None:
-                ema_update(self.teacher, model, step - s.uda_start + 100)
+                ema_update(self.teacher, model, step - s.uda_start + s.ema_step0,
+                           s.ema_alpha)
             self.step = step + 1
         return model
 
@@ -223,7 +229,9 @@ class _Run:
             ph = (ground_guided_refine(to["height"], pl, s.keep_classes) if s.refine
                   else to["height"].clamp_min(0))
         img, cls, hh, ws, wh, _ = classmix(x, t, m, pl, h, ph, w_s, w_h, gen)
-        om = self.model(strong_augment(img, gen) if s.strong_aug else img)
+        if s.strong_aug:
+            img = strong_augment(img, gen, *s.mix_jitter)
+        om = self.model(img)
         return weighted_target_loss(om["height"], om["seg"], hh, cls, wh, ws, s.lam)
 
 
