@@ -4,12 +4,14 @@
 * :func:`feature_constraint_loss`: cosine similarity of the student's last returned
   encoder tokens to a frozen copy of the initial (DINOv2) encoder; loss = 1 - mean of the
   similarities below 0.8 (tokens already close are not pulled), weight 1.0.
-* :func:`ema_update`: mean teacher, alpha = min(1 - 1 / (t + 1), 0.99).
+* :func:`ema_update`: mean teacher, alpha = min(1 - 1 / (t + 1), 0.99), t counted from
+  the start of self-training (public ``update_ema``).
 * :func:`photometric_view`: ColorJitter(0.2) and / or GaussianBlur (kernel 3-7).
 * :func:`height_consistency_weight`: per image, the fraction of pixels whose teacher
   heights on the target image and on its photometric view agree, max(a/b, b/a) < 1.55.
-  For the first ``warm_ss`` adaptation iterations the public code weights the height
-  pseudo-labels with the *segmentation* confidence weight instead (``--warmss``); the
+  For the first ``warm_ss`` adaptation iterations the public code can weight the height
+  pseudo-labels with the *segmentation* confidence weight instead (``--warmss``, 0 in the
+  published ``RS3DAda.sh`` and in our demo); the
   public code takes both weights over the whole batch, we take them per image.
 * :func:`confidence_weight`: per image, the fraction of pixels whose pseudo-class
   probability is >= 0.95 (DACS-style scalar weight).
