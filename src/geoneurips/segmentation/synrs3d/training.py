@@ -149,8 +149,7 @@ def _style_batch(images: torch.Tensor, refs: Sequence[np.ndarray], s: Settings,
 
 
 _UDA_ONLY = ("uda", "refine", "strong_aug", "mix_jitter", "ema_alpha", "ema_step0",
-             "warm_ss", "ratio", "confidence",
-             "keep_classes")
+             "warm_ss", "ratio", "confidence", "keep_classes")
 
 
 class _Run:
