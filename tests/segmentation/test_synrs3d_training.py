@@ -107,24 +107,35 @@ def test_shared_first_phase_is_exact(data: dict[str, dict[str, torch.Tensor]]) -
 
 
 @pytest.mark.slow
-def test_demo_runs_and_reports(tmp_path: Path) -> None:
-    """The quick demo writes its JSON, figure and checkpoint with both baselines and the
-    ablation, and no run collapses to a constant height (the old recipe's defect: F1^HE
-    0). It does not clear the bar at CPU scale, so nothing asserts that it beats the
-    baselines; see the system's notes. Measured F1^HE(1.25), quick, RS3DAda / source-only
-    / HM + jitter / no self-training: seed 0 0.165 / 0.194 / 0.149 / 0.173, seed 1 0.161
-    / 0.192 / 0.196 / 0.208, seed 2 0.106 / 0.172 / 0.124 / 0.140 (lowest 0.106; the
-    floor asserted, 0.05, is the no-collapse check)."""
-    from geoneurips.segmentation.synrs3d.inference import load_model
-    from geoneurips.segmentation.synrs3d.pipeline import demo
+def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
+    """The full demo (``geoneurips demo synrs3d``, seed 0) writes its JSON, figure and
+    checkpoint, and RS3DAda beats the strongest baseline on F1^HE(1.25) by more than the
+    margin, every regression explained (only the 'whole' delta; see the demo).
 
-    res = demo(tmp_path, quick=True, seed=0)
+    Measured F1^HE(1.25), full demo (360 iterations), RS3DAda / source-only / HM + jitter
+    / ablation without self-training: final seeds 0 0.611 / 0.499 / 0.498 / 0.518, 1 0.636
+    / 0.588 / 0.598 / 0.582, 2 0.597 / 0.562 / 0.511 / 0.547 (gains over the strongest
+    baseline 0.112, 0.038, 0.035); development seeds 10-12: gains 0.025, 0.073, 0.039;
+    confirmation seeds 3, 4: gains 0.015 (not more than the margin, and worse high-pixel
+    MAE / RMSE than HM + jitter: the system stays partial) and 0.103. Margin: MARGIN =
+    0.015, set from seeds 0-2 (seed 0's gain leaves 0.097). The quick demo (128
+    iterations, 64 of them adapting) does not clear it (gains 0.007, 0.008, -0.012 on
+    seeds 0-2) and is not what this test checks.
+    """
+    from geoneurips.segmentation.synrs3d.inference import load_model
+    from geoneurips.segmentation.synrs3d.pipeline import MARGIN, demo
+
+    res = demo(tmp_path, quick=False, seed=0)
     j = json.loads((tmp_path / "synrs3d.json").read_text())
     assert set(j["baselines"]) == {"source_only", "source_hm_jitter"}
     assert set(j["ablations"]) == {"no_self_training"}
     for m in [j["metrics"], *j["baselines"].values(), *j["ablations"].values()]:
         assert 0.05 < m["f1he_1"] <= 1 and np.isfinite(m["mae_whole"]) and 0 < m["miou"] <= 1
+    best = max(b["f1he_1"] for b in j["baselines"].values())
+    assert MARGIN >= 0.015
+    assert j["metrics"]["f1he_1"] > best + MARGIN
+    assert res.beats_baseline and j["beats_baseline"]
+    assert {r["metric"] for r in j["regressions"]} <= {"delta1_whole"}
     assert (tmp_path / "synrs3d.png").stat().st_size > 0
-    assert res.beats_baseline == j["beats_baseline"]
     model, classes = load_model(tmp_path / "synrs3d_rs3dada.pt")
     assert classes == ["other", "tree", "building"] and model.config.patch_size == 8

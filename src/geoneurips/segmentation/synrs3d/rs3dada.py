@@ -4,12 +4,14 @@
 * :func:`feature_constraint_loss`: cosine similarity of the student's last returned
   encoder tokens to a frozen copy of the initial (DINOv2) encoder; loss = 1 - mean of the
   similarities below 0.8 (tokens already close are not pulled), weight 1.0.
-* :func:`ema_update`: mean teacher, alpha = min(1 - 1 / (t + 1), 0.99).
+* :func:`ema_update`: mean teacher, alpha = min(1 - 1 / (t + 1), 0.99), t counted from
+  the start of self-training (public ``update_ema``).
 * :func:`photometric_view`: ColorJitter(0.2) and / or GaussianBlur (kernel 3-7).
 * :func:`height_consistency_weight`: per image, the fraction of pixels whose teacher
   heights on the target image and on its photometric view agree, max(a/b, b/a) < 1.55.
-  For the first ``warm_ss`` adaptation iterations the public code weights the height
-  pseudo-labels with the *segmentation* confidence weight instead (``--warmss``); the
+  For the first ``warm_ss`` adaptation iterations the public code can weight the height
+  pseudo-labels with the *segmentation* confidence weight instead (``--warmss``, 0 in the
+  published ``RS3DAda.sh`` and in our demo); the
   public code takes both weights over the whole batch, we take them per image.
 * :func:`confidence_weight`: per image, the fraction of pixels whose pseudo-class
   probability is >= 0.95 (DACS-style scalar weight).
@@ -117,9 +119,20 @@ def photometric_view(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x
 
 
-def strong_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """The student's strong augmentation of mixed images (colour jitter 0.4, blur p 0.5)."""
-    x = _jitter(x, 0.4, gen)
+def strong_augment(x: torch.Tensor, gen: torch.Generator, strength: float = 0.4,
+                   p: float = 1.0) -> torch.Tensor:
+    """Colour jitter (``strength``, on each image with probability ``p``) then a Gaussian
+    blur (3-7 px) with probability 0.5. The public script's strong transform of the
+    ClassMix images is albumentations' ``ColorJitter(p=0.8)`` (its defaults: brightness,
+    contrast, saturation 0.2; hue 0.2, which we do not apply) and ``GaussianBlur(p=0.5)``:
+    ``strength=0.2, p=0.8`` (:class:`.training.Settings`' ``mix_jitter``). The defaults
+    (0.4, always) are the stronger jitter of the practitioner's HM + jitter baseline."""
+    jit = _jitter(x, strength, gen)
+    if p >= 1.0:
+        x = jit
+    else:
+        keep = torch.rand(x.shape[0], 1, 1, 1, generator=gen) < p
+        x = torch.where(keep, jit, x)
     if float(torch.rand(1, generator=gen)) < 0.5:
         x = _blur(x, gen)
     return x
