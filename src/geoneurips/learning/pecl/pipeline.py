@@ -44,7 +44,8 @@ from geoneurips.learning.pecl.detector import (
 from geoneurips.learning.pecl.explorer import ExplorerConfig
 from geoneurips.learning.pecl.loop import (
     Labels,
-    calibration_split,
+    crossfit_cal_scores,
+    crossfit_folds,
     fixed_threshold_pseudo,
     merge,
     run_pecl,
@@ -59,6 +60,10 @@ __all__ = ["DEMO_MARGIN", "demo", "evaluate_model", "load_split"]
 DEMO_MARGIN = 0.02
 #: Conformal levels of the tuned-threshold baseline (the strongest of them decides).
 CONFORMAL_ALPHAS: tuple[float, ...] = (0.3, 0.6)
+#: Exploration rounds of the progressive loop, and whether the cross-fitting detectors are
+#: retrained with the pseudo-labels between rounds.
+PECL_ROUNDS = 2
+REFIT_FOLDS = True
 
 
 def load_split(root: Path, split: str, label_dir: str | None = None) -> tuple[
@@ -129,17 +134,18 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     baselines = {"sparse_only": evaluate_model(m_sparse, timages, tgts)}
     p_fixed = fixed_threshold_pseudo(m_sparse, images, sparse, 0.5)
     baselines["fixed_threshold"] = evaluate_model(fit(merge(sparse, p_fixed)), timages, tgts)
-    train, cal = calibration_split(sparse, seed)
-    m_a = fit(train)
+    folds = crossfit_folds(images, sparse, det_cfg, seed)
+    cal_s = crossfit_cal_scores(images, folds, len(SCENE_CLASSES))
     p_conf: dict[str, Labels] = {}
     for alpha in CONFORMAL_ALPHAS:
         name = f"conformal_threshold_a{alpha:g}"
-        p_conf[name] = tuned_threshold_pseudo(m_a, images, train, cal, alpha=alpha)
-        baselines[name] = evaluate_model(fit(merge(train, cal, p_conf[name])), timages, tgts)
-    res = run_pecl(images, train, cal, det_cfg, exp_cfg, rounds=2, seed=seed, first_model=m_a)
+        p_conf[name] = tuned_threshold_pseudo(m_sparse, images, sparse, cal_s, alpha=alpha)
+        baselines[name] = evaluate_model(fit(merge(sparse, p_conf[name])), timages, tgts)
+    res = run_pecl(images, sparse, det_cfg, exp_cfg, rounds=PECL_ROUNDS, seed=seed,
+                   first_model=m_sparse, folds=folds, refit_folds=REFIT_FOLDS, truth=full)
     ours = evaluate_model(res.model, timages, tgts)
     ablations = {"value_only": evaluate_model(
-        fit(merge(train, cal, res.value_only[-1])), timages, tgts)}
+        fit(merge(sparse, res.value_only[-1])), timages, tgts)}
 
     pseudo_stats = {
         "fixed_threshold": _pseudo_precision(p_fixed, full),
