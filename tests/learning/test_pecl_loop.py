@@ -6,7 +6,11 @@
   on (repeats of training labels) as unlabelled;
 - novelty was a same-class test, so a wrong-class candidate on a labelled object became a
   second, conflicting label; pseudo-label sets could label one object twice;
-- the progressive loop dropped the earlier rounds' pseudo-labels instead of accumulating.
+- the progressive loop dropped the earlier rounds' pseudo-labels instead of accumulating;
+- the exploring detector saw half the sparse labels (the other half calibrated): now
+  cross-fitting (two fold detectors calibrate each other's held-out halves);
+- the value estimate ranked candidates worse than the detector score (see
+  ``test_pecl_model.py``).
 """
 
 from __future__ import annotations
@@ -86,37 +90,82 @@ def tiny_setup() -> tuple[np.ndarray, list, list, DetectorConfig]:
 def test_value_estimate_skips_candidates_the_detector_trained_on(
     tiny_setup: tuple, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Candidates repeating a training label or an earlier pseudo-label must not enter the
-    positive-unlabelled fit (they are neither calibration hits nor unlabelled)."""
+    """The value model is fitted on each fold detector's candidates that it was not trained
+    on (a candidate repeating a training label or a pseudo-label is neither a calibration
+    hit nor unlabelled); its known positives are the hits of the fold's held-out labels."""
     imgs, train, cal, cfg = tiny_setup
-    model = train_detector(imgs, [b for b, _ in train], [lb for _, lb in train], cfg, 0)
-    dets = loop.detect(model, imgs)
-    # an earlier pseudo-label: the best remaining candidate of image 0
+    labels = loop.merge(train, cal)
+    model = train_detector(imgs, [b for b, _ in labels], [lb for _, lb in labels], cfg, 0)
+    fm = train_detector(imgs, [b for b, _ in train], [lb for _, lb in train], cfg, 0)
+    dets = loop.detect(fm, imgs)
     pseudo = _empty(len(imgs))
-    pseudo[0] = (dets[0].boxes[:1], dets[0].labels[:1])
+    pseudo[0] = (dets[0].boxes[:1], dets[0].labels[:1])  # an earlier pseudo-label
     fitted = loop.merge(train, pseudo)
-    n_fitted = sum(int((~loop._novel(d, fitted, i)).sum()) for i, d in enumerate(dets))
-    assert n_fitted > 0
-    seen: dict[str, int] = {}
+    nv = [loop._novel(d, fitted, i) for i, d in enumerate(dets)]
+    # held-out labels on two of each image's new candidates (the tiny detector finds few
+    # of the real ones), so that the known positives are not empty
+    held = [(d.boxes[n][:2], d.labels[n][:2]) for d, n in zip(dets, nv, strict=True)]
+    fold = loop.Fold(fm, train, held, pseudo)
+    n_fitted = sum(int((~n).sum()) for n in nv)
+    n_known = sum(int(loop.match_known(d, held[i][0], held[i][1])[n].sum())
+                  for i, (d, n) in enumerate(zip(dets, nv, strict=True)))
+    assert n_fitted > 0 and n_known > 0
+    seen: dict[str, object] = {}
+    real = loop.fit_value_model
 
-    def spy(x: np.ndarray, known: np.ndarray, *a: object, **k: object) -> np.ndarray:
-        seen["n"] = len(x)
-        return np.full(len(x), 0.6)
+    def spy(score: np.ndarray, clues: np.ndarray, known: np.ndarray, groups: np.ndarray,
+            *a: object, **k: object) -> object:
+        seen.update(n=len(score), known=int(known.sum()), groups=set(groups.tolist()))
+        return real(score, clues, known, groups)
 
-    monkeypatch.setattr(loop, "value_estimator", spy)
-    loop.explore_round(model, imgs, train, cal, ExplorerConfig(episodes=5, warmup=1), 0,
+    monkeypatch.setattr(loop, "fit_value_model", spy)
+    loop.explore_round(model, imgs, labels, [fold], ExplorerConfig(episodes=5, warmup=1), 0,
                        pseudo)
     assert seen["n"] == sum(len(d.scores) for d in dets) - n_fitted
+    assert seen["known"] == n_known and seen["groups"] == {0}
+
+
+def test_crossfit_every_sparse_label_calibrates_and_trains(
+    tiny_setup: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fixed defect: the exploring detector (and the conformal baseline's) trained on half of
+    the sparse labels, the other half calibrating. Now the two fold detectors hold out
+    complementary halves, every sparse label gives one calibration score, and the detector
+    whose candidates become pseudo-labels trains on all of them."""
+    imgs, train, cal, cfg = tiny_setup
+    labels = loop.merge(train, cal)
+    n = sum(len(lb) for _, lb in labels)
+    trained_with: list[int] = []
+    real = loop.train_detector
+
+    def spy(images: np.ndarray, boxes: list, labs: list, *a: object, **k: object) -> object:
+        trained_with.append(sum(len(lb) for lb in labs))
+        return real(images, boxes, labs, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop, "train_detector", spy)
+    folds = loop.crossfit_folds(imgs, labels, cfg, seed=0)
+    assert len(folds) == 2 and sum(trained_with) == n and min(trained_with) > 0
+    for f, g in ((folds[0], folds[1]), (folds[1], folds[0])):
+        assert [len(lb) for _, lb in f.held] == [len(lb) for _, lb in g.train]
+    cal_s = loop.crossfit_cal_scores(imgs, folds, 3)
+    assert sum(len(s) for s in cal_s) == n
+    trained_with.clear()
+    res = loop.run_pecl(imgs, labels, cfg, ExplorerConfig(episodes=5, warmup=1), rounds=1,
+                        seed=0, folds=folds)
+    assert trained_with[0] == n  # the exploring detector: all sparse labels
+    assert trained_with[-1] == n + sum(len(lb) for _, lb in res.pseudo[-1])
 
 
 def test_progressive_loop_accumulates_pseudo_labels(
     tiny_setup: tuple, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     imgs, train, cal, cfg = tiny_setup
+    labels = loop.merge(train, cal)
     calls: list[object] = []
 
-    def fake_round(model: object, images: np.ndarray, tr: list, cl: list, config: object,
-                   seed: int, pseudo: list | None = None) -> tuple[list, list, dict]:
+    def fake_round(model: object, images: np.ndarray, lb: list, folds: object,
+                   config: object, seed: int, pseudo: list | None = None,
+                   truth: object = None) -> tuple[list, list, dict]:
         calls.append(pseudo)
         new = _empty(len(images))
         new[0] = (np.array([[float(seed), 0.0, seed + 5.0, 5.0]]), np.array([0]))
@@ -124,17 +173,17 @@ def test_progressive_loop_accumulates_pseudo_labels(
 
     trained_with: list[int] = []
 
-    def fake_train(images: np.ndarray, boxes: list, labels: list, *a: object,
+    def fake_train(images: np.ndarray, boxes: list, labs: list, *a: object,
                    **k: object) -> object:
-        trained_with.append(sum(len(lb) for lb in labels))
+        trained_with.append(sum(len(x) for x in labs))
         return object()
 
     monkeypatch.setattr(loop, "explore_round", fake_round)
     monkeypatch.setattr(loop, "train_detector", fake_train)
-    res = loop.run_pecl(imgs, train, cal, cfg, ExplorerConfig(), rounds=3, seed=0,
-                        first_model=object())  # type: ignore[arg-type]
+    res = loop.run_pecl(imgs, labels, cfg, ExplorerConfig(), rounds=3, seed=0,
+                        first_model=object(), folds=[],  # type: ignore[arg-type]
+                        refit_folds=False)
     assert [len(p[0][1]) for p in res.pseudo] == [1, 2, 3]
     assert len(calls[2][0][1]) == 2  # type: ignore[index]  # round 3 sees both earlier ones
-    n_train = sum(len(lb) for _, lb in train)
-    n_cal = sum(len(lb) for _, lb in cal)
-    assert trained_with == [n_train + 1, n_train + 2, n_train + n_cal + 3]
+    n = sum(len(lb) for _, lb in labels)
+    assert trained_with == [n + 1, n + 2, n + 3]

@@ -20,14 +20,14 @@ as such:
 - non-conformity ``s = 1 - q_c`` (``q_c`` the detector's probability of the predicted class
   ``c``), class-conditional split-conformal p-value ``(1 + #{s_cal >= s}) / (n_c + 1)`` over
   the labelled calibration instances of class ``c``;
-- the "value" of a candidate is a positive-unlabelled estimate: an L2-regularised logistic
-  regression on a class-aligned summary of the characteristic (:func:`value_features`)
-  separating candidates that hit held-out labelled calibration instances from the other
-  candidates the detector was not trained on (the protocol keeps objects uniformly at
-  random, so the calibration objects are a random sample of the true objects and Elkan &
-  Noto's ``P(object | x) = P(labelled | x) / c`` holds; candidates repeating a training
-  label or an earlier pseudo-label are left out of the fit), and *value binarization* is
-  its sign around 0.5;
+- the "value" of a candidate is a positive-unlabelled estimate (:class:`ValueModel`): a
+  logistic regression anchored on the detector score's logit plus the candidate's own clues
+  (:func:`value_features`, strongly shrunk and kept only when they raise the held-out
+  positive-unlabelled AUC), fitted on cross-fitted candidates -- each fold detector's
+  candidates it was not trained on, with the hits of its held-out labels as known positives
+  (the protocol keeps objects at random, so these are a sample of the true objects and
+  Elkan & Noto's ``P(object | x) = P(labelled | x) / c`` holds approximately) -- and
+  *value binarization* is its sign around 0.5;
 - reward of selecting: ``r(x, 1) = beta * bin(v) + lam_e * (1 - H(p) / log(C + 1)) +
   lam_m * (p1 - p2) - (lam_e + lam_m) / 2``; rejecting gets ``r(x, 0) = -r(x, 1)``;
 - each image is an episode; the evaluator learns ``Q(x, a)`` from a replay buffer and the
@@ -53,9 +53,11 @@ __all__ = [
     "Explorer",
     "ExplorerConfig",
     "OnlinePrototypes",
+    "ValueModel",
     "candidate_features",
     "conformal_pvalues",
     "context_features",
+    "fit_value_model",
     "reward",
     "train_explorer",
     "value_estimator",
@@ -180,22 +182,22 @@ def reward(
 
 
 def value_features(feats: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """The class-aligned summary of a characteristic that the value estimate fits, ``[N, 8 +
-    C]``: logit of the predicted-class probability, normalised entropy, margin, similarity to
-    the predicted class's prototypes, conformal p-value, context (3), class one-hot.
+    """The clues the value model fits next to the detector score, ``[N, 3]``: normalised
+    entropy, confidence margin and similarity to the predicted class's prototypes -- the
+    candidate's own clues.
 
-    (Our choice. The raw characteristic has ``2C + 7`` class-indexed columns; a positive-
-    unlabelled fit on the few dozen calibration hits of a 5 % label rate overfits them, and
-    its cross-fitted ranking was worse than the detector score alone on development seeds
-    10-12.)
+    (Our choice, measured on development seeds 10-12 against the full labels of the training
+    scenes. Left out: the context columns and the class, because the protocol keeps at least
+    one object per image and class, so a crowded class (a parking row) is labelled less often
+    than a lone plane: positive-unlabelled fits learned that labelling propensity, not
+    objectness -- they raised the held-out positive-unlabelled AUC while the ranking of true
+    objects fell from 0.90-0.94 (score alone) to 0.80-0.90; and the conformal p-value, a
+    per-class monotone transform of the score. With these three clues at ``clue_scale``
+    0.1 the ranking was 0.948 / 0.943 / 0.907 vs the score's 0.939 / 0.937 / 0.901.)
     """
     c = num_classes
-    n = len(labels)
-    rows = np.arange(n)
-    q = np.clip(feats[rows, labels], 1e-4, 1 - 1e-4)
-    return np.concatenate([
-        np.log(q / (1 - q))[:, None], feats[:, c + 1:c + 3], feats[rows, c + 3 + labels][:, None],
-        feats[:, 2 * c + 3:2 * c + 7], np.eye(c)[labels]], 1)
+    rows = np.arange(len(labels))
+    return np.concatenate([feats[:, c + 1:c + 3], feats[rows, c + 3 + labels][:, None]], 1)
 
 
 def _mlp(inp: int, hidden: int, out: int) -> nn.Sequential:
@@ -212,8 +214,8 @@ def value_estimator(
     L2-regularised logistic regression (inverse strength ``c_reg``) learns
     ``g = P(known | x)`` with 2-fold cross-fitting (no candidate is scored by a model that
     saw its own label); ``c`` is the mean ``g`` on the known positives and
-    ``v = clip(g / c, 0, 1)``. (A small MLP overfits the few dozen known positives of a
-    5 % label rate: its cross-fitted ranking was near chance on the demo scenes.)
+    ``v = clip(g / c, 0, 1)``. (The generic estimator; the loop uses the score-anchored
+    :class:`ValueModel`.)
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -230,6 +232,117 @@ def value_estimator(
         g[~tr] = model.predict_proba(xs[~tr])[:, 1]
     c = float(g[known].mean()) if known.any() else 1.0
     return np.asarray(np.clip(g / max(c, 1e-6), 0.0, 1.0))
+
+
+def _logit(s: np.ndarray) -> np.ndarray:
+    q = np.clip(np.asarray(s, dtype=np.float64), 1e-4, 1 - 1e-4)
+    return np.asarray(np.log(q / (1 - q)))
+
+
+def _pu_auc(v: np.ndarray, known: np.ndarray) -> float:
+    """AUC of known positives against all other candidates (under SCAR an increasing
+    function of the AUC against the unknown truth)."""
+    from scipy.stats import rankdata
+
+    n1, n0 = int(known.sum()), int((~known).sum())
+    if n1 == 0 or n0 == 0:
+        return 0.5
+    r = rankdata(v)
+    return float((r[known].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+@dataclass
+class ValueModel:
+    """The evaluator's score-anchored positive-unlabelled value ``v = P(object | x)``.
+
+    ``g(x) = sigmoid(a * logit(s) + b + w . z)``: ``s`` the detector score (the dominant,
+    nearly unpenalised term), ``z`` the standardised class-aligned clues of
+    :func:`value_features` scaled down by ``clue_scale`` (so that L2 shrinks ``w`` about
+    ``1 / clue_scale**2`` times harder than ``a``); ``v = clip(g / c, 0, 1)`` with ``c`` the
+    mean ``g`` on the known positives (Elkan & Noto 2008). The clues are kept only when they
+    raise the *held-out* positive-unlabelled AUC across the cross-fitting folds (fit on one
+    fold's candidates, rank the other's); otherwise ``w = 0`` and ``v`` ranks exactly as the
+    score does. (Our reading: the paper's evaluator formulas are [NR]. Fitted unanchored on
+    the few dozen calibration hits of a 5 % label rate, the clues ranked candidates worse
+    than the score alone on development seeds 10-12: AUC 0.84-0.89 vs 0.90-0.94.)
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    c: float
+    use_clues: bool
+    heldout_auc: dict[str, float]
+
+    def _design(self, score: np.ndarray, clues: np.ndarray) -> np.ndarray:
+        z = (clues - self.mean) / self.std
+        return np.concatenate([_logit(score)[:, None], z * float(self.use_clues)], 1)
+
+    def known_prob(self, score: np.ndarray, clues: np.ndarray) -> np.ndarray:
+        """``g = P(known | x)`` (unclipped; it ranks as ``v`` does, without ties at 1)."""
+        if len(score) == 0:
+            return np.zeros(0)
+        eta = self._design(score, clues) @ self.coef + self.intercept
+        return np.asarray(1.0 / (1.0 + np.exp(-eta)))
+
+    def predict(self, score: np.ndarray, clues: np.ndarray) -> np.ndarray:
+        """``v`` in [0, 1] for candidates with detector ``score`` and ``clues``."""
+        g = self.known_prob(score, clues)
+        return np.asarray(np.clip(g / max(self.c, 1e-6), 0.0, 1.0))
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, c_reg: float) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    if y.all() or not y.any():
+        p = float(np.clip(y.mean() if len(y) else 0.5, 1e-4, 1 - 1e-4))
+        return np.zeros(x.shape[1]), float(np.log(p / (1 - p)))
+    m = LogisticRegression(C=c_reg, max_iter=2000).fit(x, y)
+    return np.asarray(m.coef_[0], dtype=np.float64), float(m.intercept_[0])
+
+
+def fit_value_model(
+    score: np.ndarray, clues: np.ndarray, known: np.ndarray, groups: np.ndarray,
+    c_reg: float = 1.0, clue_scale: float = 0.1, min_gain: float = 0.003,
+) -> ValueModel:
+    """Fit :class:`ValueModel` on cross-fitted candidates.
+
+    ``groups`` is each candidate's cross-fitting fold (candidates of the detector trained on
+    fold ``k``, ``known`` = hits of the *other* fold's labels). The clue columns are kept only
+    when, fitted on one group and evaluated on the other (both ways), they raise the mean
+    positive-unlabelled AUC over the score alone by more than ``min_gain`` (our choice: pure
+    noise clues gain about 0.001 on a few thousand candidates, the demo's own clues
+    0.006-0.008 on development seeds 10-12)."""
+    known = np.asarray(known, dtype=bool)
+    mean = clues.mean(0) if len(clues) else np.zeros(clues.shape[1])
+    std = (clues.std(0) if len(clues) else np.ones(clues.shape[1])) + 1e-6
+    base = ValueModel(mean, std, np.zeros(1 + clues.shape[1]), 0.0, 1.0, True, {})
+
+    def design(use: bool, idx: np.ndarray) -> np.ndarray:
+        x = base._design(score[idx], clues[idx])
+        x[:, 1:] *= clue_scale if use else 0.0
+        return x
+
+    auc = {"score": 0.0, "clues": 0.0}
+    gs = np.unique(groups)
+    for name, use in (("score", False), ("clues", True)):
+        vals = []
+        for g in gs:
+            tr, te = groups != g, groups == g
+            if len(gs) < 2:
+                tr = te
+            coef, b = _fit_logistic(design(use, tr), known[tr], c_reg)
+            vals.append(_pu_auc(design(use, te) @ coef + b, known[te]))
+        auc[name] = float(np.mean(vals))
+    use = auc["clues"] > auc["score"] + min_gain
+    allidx = np.ones(len(score), dtype=bool)
+    coef, b = _fit_logistic(design(use, allidx), known, c_reg)
+    coef = coef.copy()
+    coef[1:] *= clue_scale if use else 0.0
+    g = 1.0 / (1.0 + np.exp(-(base._design(score, clues) @ coef + b)))
+    c = float(g[known].mean()) if known.any() else 1.0
+    return ValueModel(mean, std, coef, b, c, use, auc)
 
 
 class Explorer(nn.Module):

@@ -4,14 +4,16 @@ Closed loop, as the paper describes it: train the detector on the sparse labels,
 candidates on the training images, let the explorer select pseudo-labels (features ->
 policy, rewarded by the evaluator), retrain with them, and repeat (``rounds``).
 
-Calibration. Split conformal needs labelled instances the detector did not fit, so the
-sparse labels of every image are split at random into a training part ``A`` and a
-calibration part ``B`` (half each). While exploring, the detector trains on ``A`` (plus
-pseudo-labels) and ``B`` is background like every other unlabelled object; the protocol keeps
-objects uniformly at random, so ``B`` is then an unbiased sample of the objects the
-detector missed. ``B`` gives the conformal non-conformity scores and the known positives of
-the value estimate; the final detector trains on ``A + B + pseudo-labels``. The
-tuned-threshold baseline receives the same ``A``/``B`` split.
+Calibration by cross-fitting. Split conformal and the positive-unlabelled value estimate need
+labelled instances the detector did not fit. The sparse labels of every image are split at
+random into two folds; the detector trained on one fold scores the other fold's labels
+(their non-conformity scores, pooled over both folds, calibrate; candidates hitting them
+are the value estimate's known positives, every sparse label once) -- the protocol keeps
+objects uniformly at random, so a held-out fold is an unbiased sample of the objects its
+detector missed. The candidates that become pseudo-labels come from the detector trained
+on *all* sparse labels, as in the sparse-only and fixed-threshold arms. (Fixed defect: the
+exploring detector used to see only half the labels, the other half calibrating; the
+conformal-threshold baseline had the same handicap and gets the same cross-fitting.)
 """
 
 from __future__ import annotations
@@ -34,17 +36,20 @@ from geoneurips.learning.pecl.explorer import (
     OnlinePrototypes,
     candidate_features,
     explore,
+    fit_value_model,
     match_known,
     reward,
     train_explorer,
-    value_estimator,
     value_features,
 )
 
 __all__ = [
+    "Fold",
     "Labels",
     "PeclResult",
     "calibration_split",
+    "crossfit_cal_scores",
+    "crossfit_folds",
     "fixed_threshold_pseudo",
     "merge",
     "run_pecl",
@@ -105,6 +110,37 @@ def fixed_threshold_pseudo(
     return out
 
 
+@dataclass
+class Fold:
+    """One cross-fitting fold: a detector, the labels it trained on (``train``, sparse, and
+    ``pseudo``) and the sparse labels it did not see (``held``: its calibration instances)."""
+
+    model: CenterDetector
+    train: Labels
+    held: Labels
+    pseudo: Labels
+
+
+def crossfit_folds(
+    images: np.ndarray, labels: Labels, det_config: DetectorConfig, seed: int,
+    pseudo: Labels | None = None,
+) -> list[Fold]:
+    """Split ``labels`` into two folds (:func:`calibration_split`) and train one detector per
+    fold on that fold (+ ``pseudo``): each detector's held-out fold is the other one."""
+    a, b = calibration_split(labels, seed)
+    extra = pseudo if pseudo is not None else _empty(len(labels))
+    return [Fold(train_detector(images, *_unzip(merge(tr, extra)), det_config, seed), tr, held,
+                 extra) for tr, held in ((a, b), (b, a))]
+
+
+def crossfit_cal_scores(images: np.ndarray, folds: Sequence[Fold],
+                        num_classes: int) -> list[np.ndarray]:
+    """Per class, the non-conformity scores ``1 - q_c`` of every fold's held-out labels under
+    that fold's detector, pooled: every sparse label calibrates once, unseen by its scorer."""
+    parts = [_cal_scores(f.model, images, f.held, num_classes) for f in folds]
+    return [np.concatenate([p[c] for p in parts]) for c in range(num_classes)]
+
+
 def _cal_scores(model: CenterDetector, images: np.ndarray, cal: Labels,
                 num_classes: int) -> list[np.ndarray]:
     probs, _ = probe(model, images, [b for b, _ in cal])
@@ -116,20 +152,19 @@ def _cal_scores(model: CenterDetector, images: np.ndarray, cal: Labels,
 
 
 def tuned_threshold_pseudo(
-    model: CenterDetector, images: np.ndarray, train: Labels, cal: Labels, alpha: float,
+    model: CenterDetector, images: np.ndarray, labels: Labels,
+    cal_scores: Sequence[np.ndarray], alpha: float,
 ) -> Labels:
-    """Per-class conformal threshold: select new candidates whose split-conformal p-value
-    against the calibration instances ``cal`` exceeds ``alpha`` (i.e. a class-wise score
-    threshold that keeps about ``1 - alpha`` of the calibration objects)."""
+    """Per-class conformal threshold: select new candidates of ``model`` (trained on all of
+    ``labels``) whose split-conformal p-value against the cross-fitted calibration scores
+    (:func:`crossfit_cal_scores`) exceeds ``alpha`` (i.e. a class-wise score threshold that
+    keeps about ``1 - alpha`` of the calibration objects)."""
     from geoneurips.learning.pecl.explorer import conformal_pvalues
 
-    num_classes = model.num_classes
-    cal_s = _cal_scores(model, images, cal, num_classes)
     out: Labels = []
-    known = merge(train, cal)
     for i, det in enumerate(detect(model, images)):
-        p = conformal_pvalues(cal_s, 1 - det.scores, det.labels)
-        out.append(_take(det, (p > alpha) & _novel(det, known, i)))
+        p = conformal_pvalues(cal_scores, 1 - det.scores, det.labels)
+        out.append(_take(det, (p > alpha) & _novel(det, labels, i)))
     return out
 
 
@@ -147,82 +182,122 @@ def _empty(n: int) -> Labels:
     return [(np.zeros((0, 4)), np.zeros(0, np.int64)) for _ in range(n)]
 
 
+def _features(
+    model: CenterDetector, images: np.ndarray, proto_labels: Labels,
+    cal_s: Sequence[np.ndarray], config: ExplorerConfig, seed: int,
+) -> tuple[list[Detections], list[np.ndarray]]:
+    """Candidates of ``model`` and their exploratory characteristics (prototypes clustered
+    online from ``model``'s embeddings of the labelled instances ``proto_labels``)."""
+    c = model.num_classes
+    dets = detect(model, images)
+    _, emb = probe(model, images, [b for b, _ in proto_labels])
+    dim = dets[0].embed.shape[1] if len(dets[0].embed) else 32
+    protos = OnlinePrototypes(c, config.prototypes_per_class, dim, seed)
+    protos.update(np.concatenate([e.reshape(-1, dim) for e in emb]),
+                  np.concatenate([lb for _, lb in proto_labels]))
+    return dets, [candidate_features(d, protos, cal_s, config.context_radius) for d in dets]
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else float("nan")
+
+
 def explore_round(
-    model: CenterDetector, images: np.ndarray, train: Labels, cal: Labels,
+    model: CenterDetector, images: np.ndarray, labels: Labels, folds: Sequence[Fold],
     config: ExplorerConfig, seed: int, pseudo: Labels | None = None,
+    truth: Labels | None = None,
 ) -> tuple[Labels, Labels, dict[str, float]]:
     """One exploration round: candidates -> characteristics -> evaluator rewards ->
     explorer training -> selections.
 
-    ``pseudo`` are the pseudo-labels the detector was trained with (earlier rounds). The
-    value estimate is fitted on the candidates the detector was *not* trained on: a
-    candidate that repeats a training label or an earlier pseudo-label is neither a
-    calibration hit (the random sample of missed objects the positive-unlabelled estimate
-    relies on) nor unlabelled, and counting it as unlabelled teaches the estimate that
-    confident candidates are not objects. Returns (the new pseudo-labels of this round, the
-    value estimate's own ``v >= 0.5`` selections (ablation), diagnostics)."""
+    The evaluator's value model (:func:`fit_value_model`) is fitted on the cross-fitted
+    candidates: each fold's detector's candidates that it was not trained on, with the hits
+    of its held-out fold as known positives (a candidate repeating a training label or a
+    pseudo-label is neither a calibration hit nor unlabelled). It then values the new
+    candidates of ``model`` (trained on all ``labels`` + ``pseudo``), whose characteristics
+    use the same pooled calibration scores; the explorer learns from the rewards of those
+    candidates and selects among them. ``truth`` (all objects) is used for diagnostics only
+    (ranking AUC of the value and of the score). Returns (the new pseudo-labels of this
+    round, the value estimate's own ``v >= 0.5`` selections (ablation), diagnostics)."""
     c = model.num_classes
-    fitted = merge(train, pseudo) if pseudo is not None else train
-    dets = detect(model, images)
-    _, emb_a = probe(model, images, [b for b, _ in train])
-    protos = OnlinePrototypes(c, config.prototypes_per_class, dets[0].embed.shape[1]
-                              if len(dets[0].embed) else 32, seed)
-    protos.update(np.concatenate([e.reshape(-1, protos.centres.shape[2]) for e in emb_a]),
-                  np.concatenate([lb for _, lb in train]))
-    cal_s = _cal_scores(model, images, cal, c)
-    feats, knowns, novel = [], [], []
-    for i, det in enumerate(dets):
-        feats.append(candidate_features(det, protos, cal_s, config.context_radius))
-        knowns.append(match_known(det, cal[i][0], cal[i][1]))
-        novel.append(_novel(det, fitted, i))
-    x = np.concatenate(feats)
-    known = np.concatenate(knowns)
-    nv = np.concatenate(novel)
-    labs = np.concatenate([d.labels for d in dets]).astype(np.int64)
-    v = np.zeros(len(x))
-    if nv.any():
-        v[nv] = value_estimator(value_features(x[nv], labs[nv], c), known[nv],
-                                config.value_c, seed)
-    ent, margin = x[:, c + 1], x[:, c + 2]
-    r = reward(v, ent, margin, config)
-    splits = np.cumsum([len(f) for f in feats])[:-1]
+    cal_s = crossfit_cal_scores(images, folds, c)
+    sc, cl, kn, gr = [], [], [], []
+    for k, fold in enumerate(folds):
+        fd, ff = _features(fold.model, images, fold.train, cal_s, config, seed)
+        fitted_k = merge(fold.train, fold.pseudo)
+        for i, (d, f) in enumerate(zip(fd, ff, strict=True)):
+            nv = _novel(d, fitted_k, i)
+            sc.append(d.scores[nv])
+            cl.append(value_features(f[nv], d.labels[nv], c))
+            kn.append(match_known(d, fold.held[i][0], fold.held[i][1])[nv])
+            gr.append(np.full(int(nv.sum()), k))
+    vm = fit_value_model(np.concatenate(sc), np.concatenate(cl), np.concatenate(kn),
+                         np.concatenate(gr), config.value_c)
+    fitted = merge(labels, pseudo) if pseudo is not None else labels
+    dets, feats = _features(model, images, labels, cal_s, config, seed)
+    novel = [_novel(d, fitted, i) for i, d in enumerate(dets)]
+    gs = [vm.known_prob(d.scores, value_features(f, d.labels, c)) if len(d.scores)
+          else np.zeros(0) for d, f in zip(dets, feats, strict=True)]
+    vals = [np.clip(g / max(vm.c, 1e-6), 0.0, 1.0) for g in gs]
     ep = [f[n] for f, n in zip(feats, novel, strict=True)]
-    rw = [rr[n] for rr, n in zip(np.split(r, splits), novel, strict=True)]
+    rw = [reward(v[n], f[n, c + 1], f[n, c + 2], config)
+          for v, f, n in zip(vals, feats, novel, strict=True)]
     actor, _, norm = train_explorer(ep, rw, config, seed)
     new: Labels = []
     vonly: Labels = []
-    for det, f, k, n, vv in zip(dets, feats, knowns, novel, np.split(v, splits), strict=True):
-        ok = n & ~k
-        new.append(_take(det, explore(actor, norm, f) & ok))
-        vonly.append(_take(det, (vv >= 0.5) & ok))
-    info = {"candidates": float(len(x)), "known": float(known.sum()),
+    for det, f, n, v in zip(dets, feats, novel, vals, strict=True):
+        new.append(_take(det, explore(actor, norm, f) & n))
+        vonly.append(_take(det, (v >= 0.5) & n))
+    x_nv = np.concatenate(ep)
+    r_nv = np.concatenate(rw)
+    info = {"candidates": float(sum(len(d.scores) for d in dets)),
+            "novel": float(len(x_nv)), "known": float(np.concatenate(kn).sum()),
             "selected": float(sum(len(p[1]) for p in new)),
-            "agree_with_reward": float(np.mean(explore(actor, norm, x[nv]) == (r[nv] > 0)))
-            if nv.any() else 1.0}
+            "value_uses_clues": float(vm.use_clues),
+            "heldout_pu_auc_score": vm.heldout_auc["score"],
+            "heldout_pu_auc_clues": vm.heldout_auc["clues"],
+            "agree_with_reward": float(np.mean(explore(actor, norm, x_nv) == (r_nv > 0)))
+            if len(x_nv) else 1.0}
+    if truth is not None:
+        y = np.concatenate([match_known(d, truth[i][0], truth[i][1])[n]
+                            for i, (d, n) in enumerate(zip(dets, novel, strict=True))])
+        info["auc_value"] = _auc(y, np.concatenate([g[n] for g, n in zip(gs, novel,
+                                                                           strict=True)]))
+        info["auc_score"] = _auc(y, np.concatenate([d.scores[n] for d, n in zip(
+            dets, novel, strict=True)]))
     return new, vonly, info
 
 
 def run_pecl(
-    images: np.ndarray, train: Labels, cal: Labels, det_config: DetectorConfig,
-    config: ExplorerConfig, rounds: int = 2, seed: int = 0,
-    first_model: CenterDetector | None = None,
+    images: np.ndarray, labels: Labels, det_config: DetectorConfig, config: ExplorerConfig,
+    rounds: int = 2, seed: int = 0, first_model: CenterDetector | None = None,
+    folds: Sequence[Fold] | None = None, refit_folds: bool = True,
+    truth: Labels | None = None,
 ) -> PeclResult:
-    """The progressive loop: ``rounds`` of explore + retrain on ``train`` + the pseudo-labels
-    explored so far (each round adds the new selections of a detector that was trained on
-    the earlier ones), then the final detector on ``train + cal + pseudo-labels``.
-    ``PeclResult.pseudo[r]`` holds the accumulated pseudo-labels after round ``r``."""
-    model = first_model or train_detector(images, *_unzip(train), det_config, seed)
+    """The progressive loop: ``rounds`` of explore + retrain on all ``labels`` + the
+    pseudo-labels explored so far (each round adds the new selections of a detector trained
+    on the earlier ones); the last retrained detector is the result. The cross-fitting
+    folds (:func:`crossfit_folds`, reused from ``folds`` in the first round) are retrained
+    with the pseudo-labels between rounds when ``refit_folds``, so that the value model is
+    fitted on detectors trained like the one it values. ``PeclResult.pseudo[r]`` holds the
+    accumulated pseudo-labels after round ``r``; ``truth`` only feeds diagnostics."""
+    model = first_model or train_detector(images, *_unzip(labels), det_config, seed)
+    fl = list(folds) if folds is not None else crossfit_folds(images, labels, det_config, seed)
     res = PeclResult(model)
-    pseudo = _empty(len(train))
+    pseudo = _empty(len(labels))
     for r in range(rounds):
-        new, vonly, info = explore_round(model, images, train, cal, config, seed + r, pseudo)
+        new, vonly, info = explore_round(model, images, labels, fl, config, seed + r, pseudo,
+                                         truth)
         pseudo = merge(pseudo, new)
         res.pseudo.append(pseudo)
         res.value_only.append(merge(res.value_only[-1], vonly) if res.value_only else vonly)
         res.info.update({f"round{r}_{k}": val for k, val in info.items()})
-        if r < rounds - 1:
-            model = train_detector(images, *_unzip(merge(train, pseudo)), det_config, seed)
-    res.model = train_detector(images, *_unzip(merge(train, cal, pseudo)), det_config, seed)
+        model = train_detector(images, *_unzip(merge(labels, pseudo)), det_config, seed)
+        if r < rounds - 1 and refit_folds:
+            fl = crossfit_folds(images, labels, det_config, seed, pseudo)
+    res.model = model
     return res
 
 
