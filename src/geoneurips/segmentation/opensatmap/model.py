@@ -365,7 +365,8 @@ class LineInstance:
 
 
 def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneConfig,
-                      *, classes: tuple[int, ...] | None = None) -> list[LineInstance]:
+                      *, classes: tuple[int, ...] | None = None,
+                      order: str = "length") -> list[LineInstance]:
     """Per-class watershed -> polylines -> redrawn, dilated masks (overlaps dropped).
 
     Args:
@@ -373,15 +374,29 @@ def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneC
         probs: class probabilities ``(K, H, W)`` (score = mean probability of the class over
             the instance's pixels) or None (score 1).
         config: ``min_area``, ``redraw_kernel``.
+        order: which redrawn line is kept where two overlap. ``"length"`` (default): the
+            polylines of every class are visited longest first (1-px redrawn length, ties in
+            class order); ``"class"``: the released order (class 1, 2, 3, each class's
+            watershed instances in turn).
+
+    The released evaluator visits the classes in turn and drops a redrawn line that touches
+    any line kept before, so a short fragment of a wrong class (a few pixels of a curb
+    predicted as lane line, above ``min_area``) drawn first removes the whole line of the
+    later class it lies on. Visiting the polylines longest first is our change (a named
+    difference, every arm alike). Measured on the demo's development seeds 10-12 (full
+    setting): of the method's 3 reference lines without a same-class detection within 15 px
+    on seed 10, 1 was a curb whose two watershed pieces (chamfer 11.1 and 11.5 px) were both
+    dropped by a 16-px lane-line fragment on it; line AP@15 method 0.963/0.884/0.912 ->
+    0.980/0.966/0.970, 1-px U-Net 0.822/0.749/0.834 -> 0.937/0.817/0.892.
     """
     from scipy import ndimage
 
+    if order not in ("length", "class"):
+        raise ValueError(f"order must be 'length' or 'class', got {order!r}")
     lab = np.asarray(label)
     h, w = lab.shape
-    taken = np.zeros((h, w), dtype=bool)
-    out: list[LineInstance] = []
     cls = classes if classes is not None else tuple(range(1, config.num_classes))
-    struct = np.ones((config.redraw_kernel, config.redraw_kernel), dtype=bool)
+    cands: list[tuple[int, LineInstance]] = []
     for c in cls:
         ws = watershed_instances(lab == c)
         for i in range(1, int(ws.max()) + 1):
@@ -396,10 +411,19 @@ def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneC
                     continue
                 rec = np.zeros((h, w), dtype=bool)
                 rec[px[:, 1], px[:, 0]] = True
-                if config.redraw_kernel > 1:
-                    rec = ndimage.binary_dilation(rec, structure=struct)
-                if (rec & taken).any():
-                    continue
-                taken |= rec
-                out.append(LineInstance(c, poly, rec, score))
+                cands.append((len(px), LineInstance(c, poly, rec, score)))
+    if order == "length":
+        cands.sort(key=lambda t: -t[0])  # stable: ties keep the class order
+    struct = np.ones((config.redraw_kernel, config.redraw_kernel), dtype=bool)
+    taken = np.zeros((h, w), dtype=bool)
+    out: list[LineInstance] = []
+    for _, ln in cands:
+        rec = ln.mask
+        if config.redraw_kernel > 1:
+            rec = ndimage.binary_dilation(rec, structure=struct)
+        if (rec & taken).any():
+            continue
+        taken |= rec
+        ln.mask = rec
+        out.append(ln)
     return out
