@@ -42,9 +42,11 @@ reference; no thinning). Here:
   (the released evaluator's 30 at 512 px) are turned into polylines
   (:func:`instance_polylines`: one per line where predicted lines touch),
   redrawn 1 px, dilated by ``redraw_kernel`` (3) and dropped when they overlap an instance
-  kept before, as released. The released ``sample_from_positions`` (in ``eval_utils``)
-  is not published; we order the instance's skeleton along its longest path and keep
-  every ``step``-th pixel (a named difference).
+  kept before, as released; named differences: the polylines of all classes are visited
+  longest first (released: class by class, so a short wrong-class fragment removed the
+  line it lay on) and lose skeleton end hooks (:func:`_trim_end_hooks`). The released
+  ``sample_from_positions`` (in ``eval_utils``) is not published; we order the instance's
+  skeleton along its longest path and keep every ``step``-th pixel (a named difference).
 """
 
 from __future__ import annotations
