@@ -213,6 +213,47 @@ def test_instance_polyline_does_not_turn_into_a_touching_line() -> None:
     assert len(extract_instances(lab, None, cfg, classes=(1,))) == 2
 
 
+def test_a_short_wrong_class_fragment_does_not_remove_the_line_it_lies_on() -> None:
+    """A 95-px curb (class 2, rows 30-32) with a 13-px lane-line fragment (class 1, rows
+    32-34) predicted on its edge, as the demo's networks leave them (seed 10 of the full
+    demo lost a curb this way). The released order (class 1 first, overlaps dropped) keeps
+    the fragment and drops the whole curb; longest first keeps the curb and drops the
+    fragment (the former code had no ``order`` and kept the fragment)."""
+    cfg = LaneConfig.tiny()
+    lab = np.zeros((64, 110), np.int64)
+    lab[30:33, 5:100] = 2
+    lab[32:35, 40:53] = 1
+    (curb,) = extract_instances(lab, None, cfg)
+    assert curb.category == 2
+    assert curb.polyline[:, 0].min() <= 6 and curb.polyline[:, 0].max() >= 97
+    assert (np.abs(curb.polyline[:, 1] - 31) <= 1).all()
+    (frag,) = extract_instances(lab, None, cfg, order="class")
+    assert frag.category == 1 and frag.polyline[:, 0].max() < 53
+    with pytest.raises(ValueError, match="order"):
+        extract_instances(lab, None, cfg, order="score")
+
+
+def test_a_skeleton_hook_at_the_border_does_not_drop_the_line() -> None:
+    """A 90-px lane line (class 1, cols 20-22) and an 80-px curb (class 2, cols 30-32) whose
+    predicted band widens along the tile border (rows 0-1 up to col 23, beside the lane
+    line), as the demo's U-Net DilateGT left it on full seeds 2 and 4. The skeleton's end
+    ran along the border to col 23; redrawn and dilated, that hook touched the lane line
+    kept before and the released overlap rule dropped the whole curb (the former code
+    returned the lane line only). With the end hooks trimmed both lines are kept and the
+    curb's polyline stays on its band."""
+    cfg = LaneConfig.tiny()
+    lab = np.zeros((96, 64), np.int64)
+    lab[0:90, 20:23] = 1
+    lab[0:80, 30:33] = 2
+    lab[0:2, 23:33] = 2
+    (hooked,) = instance_polylines(lab == 2, step=1, hooks=False)
+    assert hooked[:, 0].min() <= 24  # the untrimmed path runs along the border
+    lane, curb = extract_instances(lab, None, cfg)
+    assert (lane.category, curb.category) == (1, 2)
+    assert curb.polyline[:, 0].min() >= 28 and curb.polyline[:, 1].max() >= 76
+    assert (np.abs(lane.polyline[:, 0] - 21) <= 1).all()
+
+
 def test_extraction_on_the_reference_recovers_every_line() -> None:
     """Watershed -> polyline -> redraw on a dilated reference gives line AP 1 at 3 px."""
     cfg = LaneConfig.tiny()

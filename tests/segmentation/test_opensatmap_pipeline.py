@@ -1,36 +1,41 @@
 """OpenSatMap demo (the learning test) and the ``geoneurips lanes`` task command.
 
-Demo, quick mode (16 training scenes, 160 AdamW steps on batches of 8 random 48-px crops
-with the released warm-up + poly schedule; 12 evaluation scenes of the unseen seed
-seed + 1000, scored against the 3-px reference as the released evaluator does: raw
-predicted map for mIoU, instances redrawn at the test width for the APs). Method: U-Net
-(width 12, depth 2) with the six attribute heads, ``DilateGT`` at the test width (3 native
-px = the released kernel 9 on x4-resized tiles) and the released weighted CE + Dice.
-Measured (mIoU / instance AP / line AP / attribute mIoU), seeds 0 / 1 / 2, 17-18 s of
-one-core CPU each:
+Full demo (32 training scenes, 240 AdamW steps on batches of 8 random 48-px crops with the
+released warm-up + poly schedule; 12 evaluation scenes of the unseen seed seed + 1000,
+scored against the 3-px reference as the released evaluator does: raw predicted map for
+mIoU, instances redrawn at the test width for the APs). Method: U-Net (width 12, depth 2)
+with the six attribute heads, ``DilateGT`` at the test width (3 native px = the released
+kernel 9 on x4-resized tiles) and the released weighted CE + Dice. Extraction (every arm):
+per-class watershed, junction-cut polylines without end hooks, kept longest first.
+Measured (mIoU / instance AP / line AP / attribute mIoU), 52-64 s of one-core CPU each:
 
-* method: 0.742 / 0.433 / 0.876 / 0.570; 0.713 / 0.311 / 0.762 / 0.478; 0.695 / 0.383 /
-  0.828 / 0.531
+* method, seeds 0/1/2: 0.796/0.520/0.964/0.747; 0.791/0.461/0.874/0.694;
+  0.778/0.572/0.971/0.650; seeds 3/4: 0.746/0.447/0.900/0.640; 0.726/0.499/0.895/0.675
 * same U-Net, heads and loss on 1-px lines (strongest baseline, = without ``DilateGT``):
-  0.664 / 0.474 / 0.823 / 0.650; 0.678 / 0.304 / 0.627 / 0.613; 0.710 / 0.472 / 0.870 /
-  0.629
-* threshold + skeleton + attribute rules: 0.536 / 0.013 / 0.054 / 0.538; 0.582 / 0.031 /
-  0.096 / 0.559; 0.556 / 0.037 / 0.085 / 0.555
+  0.652/0.481/0.855/0.655; 0.657/0.324/0.724/0.608; 0.675/0.518/0.933/0.610;
+  0.679/0.307/0.720/0.604; 0.635/0.480/0.831/0.576
+* 1-px U-Net with plain cross-entropy: mIoU 0.384/0.323/0.350; 0.303/0.296
+* threshold + skeleton + attribute rules: 0.536/0.018/0.088/0.538;
+  0.582/0.058/0.141/0.559; 0.556/0.044/0.123/0.555; 0.539/0.008/0.066/0.561;
+  0.549/0.005/0.056/0.563
+* ablation, plain CE on the dilated lines: 0.816/0.486/0.868/0.686;
+  0.819/0.247/0.444/0.717; 0.860/0.405/0.774/0.706
 
-(instance / line AP with the junction-aware polyline extraction of ``instance_polylines``;
-the seeds 3 / 4 figures below are of the former extraction.)
-Confirmation seeds 3 / 4: method 0.691 / 0.407 / 0.811 / 0.584; 0.651 / 0.381 / 0.805 /
-0.528; 1-px U-Net 0.697 / 0.352 / 0.659 / 0.612; 0.697 / 0.339 / 0.707 / 0.601; thresholds
-0.539 / 0.007 / 0.065 / 0.554; 0.549 / 0.007 / 0.052 / 0.563.
+mIoU margin over the strongest baseline +0.144/+0.134/+0.103 (seeds 3/4: +0.067/+0.091);
+asserted 0.05 (the demo's margin). Regressions (explained by the demo, measured): seed 2
+instance AP50 / line AP@10 / @15 0.978 vs 0.981, seed 4 line AP@15 0.958 vs 0.968 (equal
+recall, false positives ranked higher); none on seeds 0, 1, 3. ``beats_baseline`` on seeds
+0, 1, 3 and, with the explanations, 2 and 4. Against the thresholds (asserted on seed 0,
+held on all five): mIoU +0.17, instance AP +0.40, line AP +0.73 at least (asserted 0.15,
+0.3, 0.6); attribute mIoU 0.640 at least (asserted 0.55).
 
-In the quick setting the method's mIoU gain over the 1-px U-Net (+0.078, +0.035, -0.015;
--0.006, -0.046 on seeds 3, 4) does not clear the margin 0.05 and the 1-px U-Net is better on instance AP and attribute
-mIoU, so ``beats_baseline`` is not asserted (the full demo's numbers are in the system's
-notes; the system stays ``partial``). What is asserted (on seed 0) holds with room on all
-three seeds: the learned pipeline against the cheap one (mIoU +0.131, instance AP +0.28,
-line AP +0.66 at least; asserted 0.08, 0.15, 0.4), mIoU above 0.69 (asserted 0.62),
-attribute mIoU above 0.47 (asserted 0.4); on seeds 3, 4 too (mIoU +0.10 over the
-thresholds, mIoU 0.651, attribute mIoU 0.528 at least).
+Quick demo (16 scenes, 160 steps, 18-20 s of CPU) is reported, not asserted (as AllClear
+asserts only its full demo): seeds 0/1/2, method 0.742/0.425/0.890/0.570;
+0.713/0.339/0.809/0.478; 0.695/0.424/0.906/0.531 vs the 1-px U-Net 0.664/0.464/0.845/0.650;
+0.678/0.293/0.659/0.613; 0.710/0.470/0.891/0.629 (mIoU +0.078/+0.035/-0.015): with 160
+steps the dilated-target U-Net still paints lines too wide (development seeds 10-12:
+precision 0.52-0.68 at recall 0.97-1.00, 0.67-0.74 after 240 steps) while the 1-px U-Net
+is at its plateau (its 1-px target caps its recall at 0.51-0.63 of the 3-px reference).
 """
 
 from __future__ import annotations
@@ -52,22 +57,34 @@ from geoneurips.segmentation.opensatmap.rasterize import ATTRIBUTES
 
 @pytest.fixture(scope="module")
 def demo_result(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return demo(tmp_path_factory.mktemp("osm_demo"), quick=True, seed=0)
+    return demo(tmp_path_factory.mktemp("osm_demo"), quick=False, seed=0)
 
 
-def test_demo_against_its_baselines(demo_result: Any) -> None:
+@pytest.mark.slow
+def test_demo_beats_the_strongest_baseline(demo_result: Any) -> None:
+    """The full demo, seed 0 (numbers in the module docstring): U-Net DilateGT beats the
+    strongest baseline (the same U-Net, heads and loss on 1-px lines) on mIoU by more than
+    the margin 0.05 (measured +0.144/+0.134/+0.103 on seeds 0/1/2, +0.067/+0.091 on
+    3/4), and leads it on instance AP and line AP on seed 0; every regression is one the
+    demo explains (none on seed 0)."""
     r = demo_result
-    assert set(r.baselines) == {"threshold_skeleton", "unet_1px_weighted_ce_dice"}
+    assert set(r.baselines) == {"threshold_skeleton", "unet_1px_weighted_ce_dice",
+                                "unet_1px_plain_ce"}
     assert r.margin == 0.05 and r.strongest_baseline == "unet_1px_weighted_ce_dice"
     b = r.baselines
+    assert r.metrics["miou"] - r.baseline["miou"] > 0.05
+    assert r.beats_baseline, r.regressions
+    assert all(x["explanation"] for x in r.regressions)
     # the paper's component: the same network, heads and loss on 1-px lines (the ablation)
-    # (reported, not asserted: in the quick setting it does not hold on every seed)
     assert "without_dilation (= unet_1px_weighted_ce_dice)" in r.ablations
+    assert "without_released_weighting" in r.ablations
+    assert r.metrics["instance_ap"] > b["unet_1px_weighted_ce_dice"]["instance_ap"]
+    assert r.metrics["line_ap"] > b["unet_1px_weighted_ce_dice"]["line_ap"]
     # the learned pipeline against thresholds + skeleton + attribute rules
-    assert r.metrics["miou"] > b["threshold_skeleton"]["miou"] + 0.08
-    assert r.metrics["instance_ap"] > b["threshold_skeleton"]["instance_ap"] + 0.15
-    assert r.metrics["line_ap"] > b["threshold_skeleton"]["line_ap"] + 0.4
-    assert r.metrics["miou"] > 0.62 and r.metrics["attr_miou"] > 0.4
+    assert r.metrics["miou"] > b["threshold_skeleton"]["miou"] + 0.15
+    assert r.metrics["instance_ap"] > b["threshold_skeleton"]["instance_ap"] + 0.3
+    assert r.metrics["line_ap"] > b["threshold_skeleton"]["line_ap"] + 0.6
+    assert r.metrics["attr_miou"] > 0.55
     # every network arm's instances are redrawn at the reference width
     assert 0.5 < r.metrics["miou_redrawn"] <= 1.0
     assert r.details["train_dilate"] == r.details["test_dilate"] == 3
@@ -79,6 +96,7 @@ def _cli(args: list[str]) -> Any:
     return CliRunner().invoke(build_app(), args)
 
 
+@pytest.mark.slow  # the demo fixture trains four U-Nets
 def test_lanes_command_on_a_real_geotiff(demo_result: Any, real_data: Path,
                                          tmp_path: Path) -> None:
     src = real_data / "rasters" / "RGB.byte.tif"
@@ -108,6 +126,7 @@ def test_lanes_command_on_a_real_geotiff(demo_result: Any, real_data: Path,
         assert (ys >= b.bottom).all() and (ys <= b.top).all()
 
 
+@pytest.mark.slow  # the demo fixture trains four U-Nets
 def test_lanes_command_bad_inputs(demo_result: Any, real_data: Path, tmp_path: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     ckpt = demo_result.details["checkpoint"]
