@@ -29,7 +29,8 @@ from .inference import CONFIG_KEY, load_model, predict_heads, save_checkpoint
 from .metrics import Instance, instance_ap, instances_from_map, line_ap, semantic_miou
 from .model import ATTRIBUTE_HEADS, LaneConfig, build_model, extract_instances, head_sizes
 
-__all__ = ["LaneTask", "demo", "evaluate", "load_model", "save_checkpoint", "train_model"]
+__all__ = ["LaneTask", "demo", "evaluate", "explain_regressions", "load_model",
+           "save_checkpoint", "train_model"]
 
 #: (training scenes, epochs) of the quick and the full demo (batches of 8 random crops of
 #: ``CROP`` px: 160 and 240 steps per network).
@@ -50,8 +51,30 @@ _RANKING = (
     "AP@15 0.958 vs 0.968 (1 lane-line + 6 curb false positives above its last found "
     "line, vs 2 + 5); seeds 0, 1, 3 lead; the means (instance AP, line AP) lead on every "
     "seed 0-4")
-REGRESSIONS_EXPLAINED: dict[str, str] = {
-    "instance_ap50": _RANKING, "line_ap@10": _RANKING, "line_ap@15": _RANKING}
+#: per-threshold AP -> the mean AP of the same family; the explanation holds only while
+#: the method leads on that mean and trails at the threshold by at most RANKING_TOLERANCE.
+RANKING_FAMILY: dict[str, str] = {
+    "instance_ap50": "instance_ap", "line_ap@10": "line_ap", "line_ap@15": "line_ap"}
+#: the largest per-threshold deficit the ranking explanation covers (measured: 0.010).
+RANKING_TOLERANCE = 0.02
+
+
+def explain_regressions(scores: dict[str, float],
+                        baselines: dict[str, dict[str, float]]) -> dict[str, str]:
+    """The full demo's explanations, given only where the measured condition holds.
+
+    A per-threshold AP (``RANKING_FAMILY``) on which the method trails the best baseline is
+    explained by the ranking of false positives (:data:`_RANKING`) only when the method
+    leads every baseline on that family's mean AP and the deficit is at most
+    :data:`RANKING_TOLERANCE`; any other regression stays unexplained, so the demo fails."""
+    out: dict[str, str] = {}
+    for metric, family in RANKING_FAMILY.items():
+        best = max(b[metric] for b in baselines.values())
+        best_family = max(b[family] for b in baselines.values())
+        deficit = best - scores[metric]
+        if 0 < deficit <= RANKING_TOLERANCE and scores[family] > best_family:
+            out[metric] = _RANKING
+    return out
 
 try:
     import lightning as L
@@ -346,7 +369,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         "opensatmap", scores, baselines=baselines,
         primary="miou", margin=MARGIN, directions=directions, figure=fig, out_dir=out,
         started=started, ablations=ablations,
-        regressions_explained={} if quick else REGRESSIONS_EXPLAINED,
+        regressions_explained={} if quick else explain_regressions(scores, baselines),
         details={"train_scenes": len(samples_d), "eval_scenes": len(test_samples),
                  "eval_seed": seed + 1000, "tile": 128, "epochs": epochs, "train_crop": CROP,
                  "model": f"SmallUNet width {config.width} depth {config.depth}, heads "
