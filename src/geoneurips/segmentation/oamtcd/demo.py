@@ -54,7 +54,11 @@ gain (0.590 -> 0.552) and its tree recall drops (0.57-0.75 on seeds 0-2): on the
 synthetic biomes, which differ mainly in colour, light and texture, photometric
 augmentation substitutes for biome diversity at this scale (24 tiles, 160 updates).
 Cosine lr decay for every arm (dev seed 10 only) did not change the picture (margin
--0.017 flips, +0.012 released).
+-0.017 flips, +0.012 released). Not under-training: with twice the updates for every arm
+(80 epochs, quick arms, dev seeds 10 / 11 / 12) the margins are -0.079 / -0.129 / +0.001.
+Not the threshold: the diverse model's best tree-probability threshold (0.2-0.5) gives
+0.734 / 0.578 on dev seeds 10 / 11, still below single_temperate at argmax (0.796 /
+0.645).
 
 Test tiles come from a fixture written with an unseen seed, each tile in a new biome
 (:func:`.biomes.unseen_biome`: every attribute value seen in training, the combination
