@@ -30,8 +30,9 @@ from geoneurips.segmentation.oamtcd.model import TCDConfig, build_model
 from geoneurips.segmentation.oamtcd.pipeline import evaluate, train_model
 
 SAMPLE = "5b3622402b6a08001185f8d8_10_00004"
-#: Tree-IoU margin over the strongest quick baseline asserted on seed 0 (measured 0.092).
-MARGIN_SEED0 = 0.06
+#: Tree-IoU margin of the quick demo's method over excess green asserted on seed 0
+#: (measured 0.576 - 0.289 = 0.287).
+MARGIN_GREEN_SEED0 = 0.15
 
 
 def _app() -> typer.Typer:
@@ -184,19 +185,17 @@ def test_cli_module_is_light() -> None:
 @pytest.mark.slow
 def test_demo_quick(tmp_path: Path) -> None:
     """Diverse-biome vs. single-biome training of the same U-Net with the paper's recipe
-    (focal loss as released + flips), tested on 48 tiles each in an unseen biome (binary
-    tree cover; 24 tiles of 64 px per arm, 40 epochs in batches of 6). Recipe chosen on
-    dev seeds 10-12 for stability only (no arm may collapse), then measured.
+    as released (normalized focal loss, AdamW, the released training transform), tested on
+    48 tiles each in an unseen biome (binary tree cover; 24 tiles of 64 px per arm, 40
+    epochs in batches of 6).
 
-    Quick demo (method vs. the same recipe on each single biome, and excess green), tree
-    IoU, seeds 0 / 1 / 2 (3 / 4 confirmation): method 0.633 / 0.636 / 0.606 (0.776 /
-    0.747); strongest quick baseline 0.541 (single_arid_savanna) / 0.375
-    (single_temperate) / 0.498 (single_arid_savanna) (0.565 / 0.630) -> margins 0.092 /
-    0.261 / 0.108 (0.211 / 0.117); excess green 0.289 / 0.270 / 0.315. The demo's margin is
-    0.03; asserted here on seed 0: MARGIN_SEED0 = 0.06 (measured 0.092).
-
-    The full demo adds plain and colour-jitter single-biome arms; its decision is false on
-    seed 2 (0.606 vs. 0.607 single_tropical_colour), one reason the system is partial."""
+    Measured, tree IoU, seeds 0 / 1 / 2 (3 / 4 confirmation): method 0.576 / 0.542 /
+    0.687 (0.630 / 0.719); strongest quick baseline, every time single_temperate (the
+    same recipe on temperate tiles only): 0.616 / 0.628 / 0.747 (0.771 / 0.678), so the
+    method does NOT beat the strongest baseline (margins -0.040 / -0.085 / -0.059; the
+    system is partial, see demo.py); excess green 0.289 / 0.270 / 0.315. Asserted: the
+    method beats excess green by MARGIN_GREEN_SEED0 = 0.15 on seed 0 (measured 0.287), and
+    the decision follows the rule (strongest baseline, margin, explained regressions)."""
     from geoneurips.registry import get
     from geoneurips.segmentation.oamtcd.biomes import TRAIN_BIOMES
     from geoneurips.segmentation.oamtcd.demo import DEMO_MARGIN, demo
@@ -208,8 +207,7 @@ def test_demo_quick(tmp_path: Path) -> None:
     green = res.baselines["excess_green"]["iou_tree"]
     best = max(v["iou_tree"] for v in res.baselines.values())
     assert res.baseline["iou_tree"] == best
-    assert res.metrics["iou_tree"] > green + 0.2
-    assert res.metrics["iou_tree"] > best + MARGIN_SEED0
+    assert res.metrics["iou_tree"] > green + MARGIN_GREEN_SEED0
     unexplained = [r for r in res.regressions if not r["explanation"]]
     assert res.beats_baseline == (res.metrics["iou_tree"] - best > DEMO_MARGIN
                                   and not unexplained)
@@ -221,6 +219,7 @@ def test_demo_quick(tmp_path: Path) -> None:
     _, cfg = load_model(tmp_path / "oamtcd_model.pt")
     # the method is the paper's recipe (as released)
     assert cfg.num_classes == 2 and cfg.loss == "focal" and cfg.focal_normalized
+    assert saved["details"]["augment"] == "released"
     assert "instances" not in res.details and not (tmp_path / "oamtcd_mask_rcnn.pt").exists()
     assert get("oamtcd").demo == "geoneurips.segmentation.oamtcd.demo:demo"
 

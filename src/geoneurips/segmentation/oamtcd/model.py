@@ -58,6 +58,9 @@ class TCDConfig:
         optimizer: ``"adamw"`` (the released code: ``torch.optim.AdamW``, default weight
             decay 0.01) or ``"adam"``.
         lr: learning rate (1e-3 for the U-Nets in the paper's configs).
+        schedule: ``"constant"`` or ``"cosine"`` (cosine annealing to 0 over the run, per
+            update; the released code lowers the lr with ``ReduceLROnPlateau`` on a
+            validation loss, which the short CPU runs here have no split for).
         tile_size, overlap: inference tiling (paper: 1024 / 256).
         mean, std: input normalisation on 0-255 values (ImageNet statistics).
     """
@@ -74,6 +77,7 @@ class TCDConfig:
     focal_normalized: bool = True
     optimizer: str = "adamw"
     lr: float = 1e-3
+    schedule: str = "constant"
     tile_size: int = 1024
     overlap: int = 256
     mean: tuple[float, float, float] = field(default=(123.675, 116.28, 103.53))
@@ -96,6 +100,9 @@ class TCDConfig:
         if self.optimizer not in ("adam", "adamw"):
             raise InvalidInputError(f"optimizer must be 'adam' or 'adamw', got "
                                     f"{self.optimizer!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise InvalidInputError(f"schedule must be 'constant' or 'cosine', got "
+                                    f"{self.schedule!r}")
         if self.num_classes not in (2, 3):
             raise InvalidInputError(f"num_classes must be 2 or 3, got {self.num_classes}")
         if self.in_channels != 3 or self.width < 1 or self.depth < 1:
