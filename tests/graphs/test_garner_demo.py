@@ -1,25 +1,26 @@
 """The Garner demo (quick mode): runs, writes JSON and PNG, reports every baseline.
 
-Measured road-function macro-F1 on the synthetic Third-Law city (quick mode: ~500 segments,
-60 epochs, probes over 3 random 80/20 splits), Garner / raw features + logistic / raw +
-2-hop road-graph neighbourhood means + logistic / DGI / MVGRL / ablation (raw + road-graph
-+ street-view-kNN neighbourhood means, no contrastive learning):
+Measured road-function macro-F1 on the synthetic Third-Law city, every embedding probed
+alone as in the public code (quick mode: ~500 segments, 60 epochs, 128-d, probes over 3
+random 80/20 splits), Garner / raw features + logistic / raw + 2-hop road-graph
+neighbourhood means + logistic / DGI / MVGRL / ablation (raw + road-graph + street-view-kNN
+neighbourhood means, no contrastive learning), with the published (Euclidean, directed) kNN
+view:
 
-- seed 0: 0.741 / 0.799 / 0.856 / 0.496 / 0.669 / 0.900
-- seed 1: 0.717 / 0.750 / 0.867 / 0.513 / 0.600 / 0.886
-- seed 2: 0.653 / 0.790 / 0.839 / 0.539 / 0.639 / 0.855
+- seed 0: 0.698 / 0.799 / 0.856 / 0.496 / 0.669 / 0.897
+- seed 1: 0.667 / 0.750 / 0.867 / 0.513 / 0.600 / 0.887
+- seed 2: 0.705 / 0.790 / 0.839 / 0.539 / 0.639 / 0.857
 
-and in full mode (~840 segments, 120 epochs, 5 splits): 0.679 / 0.834 / 0.868 / 0.564 /
-0.635 / 0.897, 0.688 / 0.801 / 0.842 / 0.514 / 0.660 / 0.879, 0.615 / 0.825 / 0.847 / 0.513
-/ 0.622 / 0.874.
+full mode (~840 segments, 120 epochs, 5 splits): 0.716 / 0.834 / 0.868 / 0.564 / 0.635 /
+0.890, 0.686 / 0.801 / 0.842 / 0.514 / 0.660 / 0.878, 0.673 / 0.825 / 0.847 / 0.513 / 0.622 /
+0.875; development seeds 10, 11, 12 (quick): Garner 0.642 / 0.669 / 0.636, MVGRL 0.638 /
+0.588 / 0.643, DGI 0.566 / 0.600 / 0.524, raw + neighbourhood 0.831 / 0.864 / 0.861.
 
-Garner beats DGI on every run (quick by 0.245 / 0.204 / 0.114) and MVGRL, its ablation
-without the Third-Law view, on 5 of 6 runs by a margin that is not robust (quick 0.072 /
-0.117 / 0.014, full 0.044 / 0.028 / -0.007). Its linear-probed embeddings do not beat the practitioner's raw-feature baselines
-(which see the same road and street-view features), and the street-view-kNN view used as
-plain averaged features (no learning) is the best of all, so the system is ``partial``.
-This test asserts the honest outcome on seed 0 only: Garner > MVGRL + 0.03 and > DGI + 0.1,
-and the strongest baseline (raw + neighbourhood) still wins.
+Garner beats DGI on every run (quick seeds 0-2 by 0.202 / 0.154 / 0.166); its gain over
+MVGRL, its ablation without the Third-Law view, is not robust (quick +0.029 / +0.067 /
++0.066, dev -0.007 on seed 12), so it is not asserted. The raw + neighbourhood baseline wins
+by 0.13-0.20, so the system is ``partial``. This test asserts the honest outcome on seed 0:
+Garner > DGI + 0.1, and the strongest baseline (raw + neighbourhood) beats Garner by > 0.08.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def test_quick_demo(tmp_path: Path) -> None:
                                 "mvgrl"}
     assert set(r.ablations) == {"knn_view_features_no_learning"}
     ours = r.metrics["rf_macro_f1"]
-    assert ours > r.baselines["mvgrl"]["rf_macro_f1"] + 0.03
     assert ours > r.baselines["dgi"]["rf_macro_f1"] + 0.1
+    assert r.baselines["raw_neighbourhood_logreg"]["rf_macro_f1"] > ours + 0.08
     assert set(r.metrics) == {"rf_micro_f1", "rf_macro_f1", "rf_macro_auroc", "speed_mae",
                               "speed_rmse", "speed_mape", "speed_mare", "speed_r2"}
     assert r.strongest_baseline == "raw_neighbourhood_logreg" and not r.beats_baseline

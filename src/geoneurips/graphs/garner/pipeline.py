@@ -7,6 +7,13 @@ published layout, reads it back with :class:`GarnerCity`, trains Garner, MVGRL a
 same inputs (road features + street-view features), and scores every embedding and the raw
 feature baselines with the same probes (road function: micro/macro-F1, macro-AUROC; speed:
 MAE, RMSE, MAPE, MARE, R²) over repeated random 80/20 splits.
+
+Downstream protocol: as in the public code (``src/main.py`` ``evaluate`` loads the saved
+embedding and ``src/task/static.py`` fits ``LogReg(emb)`` / ``Linear(emb[road_id])``), the
+probes see the **embedding alone**, not the embedding concatenated with the raw road
+features; the same for every embedding method (Garner, MVGRL, DGI). The raw-feature
+baselines are the same probes on the raw features (and their neighbourhood means). Probe
+repeats are 3 (quick) / 5 (full) random splits instead of the published 30 (CPU budget).
 """
 
 from __future__ import annotations
