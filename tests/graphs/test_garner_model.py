@@ -122,3 +122,20 @@ def test_paper_defaults() -> None:
     with pytest.raises(KeyError):
         train_contrastive("nope", np.zeros((3, 2), np.float32), np.zeros((3, 2), np.float32),  # type: ignore[arg-type]
                           build_views(torch.tensor([[0, 1], [1, 2]]), torch.eye(3), cfg), cfg)
+
+
+def test_bilinear_score_equals_nn_bilinear() -> None:
+    """The discriminators score ``(h W) . c + b`` (fast backward): same values and
+    gradients as ``nn.Bilinear(h, c.expand_as(h))``."""
+    from geoneurips.graphs.garner.model import bilinear_score
+
+    torch.manual_seed(0)
+    fn = torch.nn.Bilinear(16, 16, 1)
+    h = torch.randn(30, 16, requires_grad=True)
+    c = torch.sigmoid(torch.randn(1, 16))
+    ref = fn(h, c.expand_as(h)).squeeze(1)
+    g_ref = torch.autograd.grad(ref.square().sum(), [h, fn.weight, fn.bias])
+    got = bilinear_score(fn, h, c)
+    g_got = torch.autograd.grad(got.square().sum(), [h, fn.weight, fn.bias])
+    assert torch.allclose(got, ref, atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(g_got, g_ref, strict=True))
