@@ -17,7 +17,8 @@ and in full mode (~840 segments, 120 epochs, 5 splits): 0.874 / 0.834 / 0.868 / 
 The widths were chosen on development seeds 10, 11, 12 (quick): 512-d Garner 0.855 / 0.857
 / 0.867, MVGRL 0.774 / 0.798 / 0.815, DGI 0.635 / 0.596 / 0.588, raw + neighbourhood 0.831 /
 0.864 / 0.861; the former 128-d demo gave Garner 0.642 / 0.669 / 0.636, MVGRL 0.638 / 0.588
-/ 0.643 there.
+/ 0.643 there. Confirmation seeds 3, 4 (quick): Garner 0.851 / 0.866, raw + neighbourhood
+0.846 / 0.884, MVGRL 0.773 / 0.843, DGI 0.614 / 0.570.
 
 Garner beats DGI on every run (quick seeds 0-2 by 0.272 / 0.269 / 0.209) and MVGRL, its
 ablation without the Third-Law view (+0.012 / +0.059 / +0.039; dev +0.08 / +0.06 / +0.05),
