@@ -77,3 +77,43 @@ def test_probes_learn_separable_data() -> None:
     speed = 30 + 5 * x[:, 0] + rng.normal(0, 1, 400)
     sp = speed_eval(x, np.arange(400), speed, runs=2)
     assert sp["r2"] > 0.9 and sp["mae"] < 2.0
+
+
+def _one_probe_per_split(x: np.ndarray, y: np.ndarray, runs: int, seed: int,
+                         epochs: int) -> dict[str, float]:
+    """Reference: the public evaluation's loop, one ``nn.Linear`` probe per split."""
+    import torch
+    from torch import nn
+
+    keep = y >= 0
+    x, y = x[keep], y[keep]
+    c = int(y.max()) + 1
+    torch.manual_seed(seed)
+    out: dict[str, list[float]] = {}
+    for train, test in shuffle_splits(len(y), runs, 0.2, seed):
+        mu, sd = x[train].mean(0), x[train].std(0)
+        xt = torch.as_tensor((x - mu) / np.where(sd > 1e-8, sd, 1.0), dtype=torch.float32)
+        probe = nn.Linear(x.shape[1], c)
+        opt = torch.optim.Adam(probe.parameters(), lr=0.01)
+        for _ in range(epochs):
+            opt.zero_grad()
+            nn.functional.cross_entropy(probe(xt[train]), torch.as_tensor(y[train])).backward()
+            opt.step()
+        with torch.no_grad():
+            probs = torch.softmax(probe(xt[test]), 1).numpy()
+        for k, v in classification_scores(probs, y[test], c).items():
+            out.setdefault(k, []).append(v)
+    return {k: float(np.mean(v)) for k, v in out.items()}
+
+
+def test_batched_probes_equal_one_probe_per_split() -> None:
+    """The probes of all splits train side by side (one Adam step per epoch, for speed):
+    each must follow exactly the trajectory of its own probe trained alone."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(240, 12))
+    y = x[:, :4].argmax(1).astype(np.int64)
+    y[:6] = -100
+    ref = _one_probe_per_split(x, y, runs=4, seed=7, epochs=120)
+    got = road_function_eval(x, y, runs=4, seed=7, epochs=120)
+    assert got == pytest.approx(ref, abs=1e-6)
+    assert 0.5 < got["macro_f1"] < 1.0  # not a degenerate case

@@ -54,11 +54,32 @@ def test_knn_and_random_regular() -> None:
     x = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.95, 0.0]])
     ei = knn_graph(x, k=1)
     pairs = set(zip(ei[0].tolist(), ei[1].tolist(), strict=True))
-    assert (2, 3) in pairs and (3, 2) in pairs and (0, 4) in pairs
-    assert all(a != b for a, b in pairs)
+    # edges neighbour -> segment, one per segment (k = 1), not symmetrised: 1's nearest is
+    # 4, but 4's nearest is 0, so there is no edge 1 -> 4
+    assert pairs == {(4, 0), (0, 4), (4, 1), (3, 2), (2, 3)}
     rr = random_regular_graph(50, 6, seed=0)
     deg = torch.bincount(rr[0], minlength=50)
     assert (deg == 6).all()
+
+
+def test_knn_view_is_euclidean_and_directed_as_published() -> None:
+    """Regression: the kNN view was cosine and undirected; the public code builds it with
+    ``dgl.knn_graph(svi, k, exclude_self=True)``: Euclidean distance, each segment's ``k``
+    nearest as its predecessors. Here cosine would pick 1 (same direction) for 0, Euclidean
+    picks 2; and 3, far from all, gets incoming edges but sends none."""
+    x = torch.tensor([[1.0, 0.0], [10.0, 0.0], [1.2, 0.3], [30.0, 30.0], [9.0, 0.5]])
+    ei = knn_graph(x, k=1)
+    pairs = set(zip(ei[0].tolist(), ei[1].tolist(), strict=True))
+    assert pairs == {(2, 0), (4, 1), (0, 2), (1, 3), (1, 4)}
+    x2 = torch.randn(40, 5, generator=torch.Generator().manual_seed(0))
+    ei2 = knn_graph(x2, k=6, block=7)
+    assert (torch.bincount(ei2[1], minlength=40) == 6).all()  # in-degree k, no self-loops
+    assert not (ei2[0] == ei2[1]).any()
+    d = torch.cdist(x2, x2)
+    d.fill_diagonal_(float("inf"))
+    ref = d.topk(6, dim=1, largest=False).indices
+    assert set(zip(ei2[0].tolist(), ei2[1].tolist(), strict=True)) == {
+        (int(ref[i, j]), i) for i in range(40) for j in range(6)}
 
 
 def test_models_and_training() -> None:
@@ -101,3 +122,20 @@ def test_paper_defaults() -> None:
     with pytest.raises(KeyError):
         train_contrastive("nope", np.zeros((3, 2), np.float32), np.zeros((3, 2), np.float32),  # type: ignore[arg-type]
                           build_views(torch.tensor([[0, 1], [1, 2]]), torch.eye(3), cfg), cfg)
+
+
+def test_bilinear_score_equals_nn_bilinear() -> None:
+    """The discriminators score ``(h W) . c + b`` (fast backward): same values and
+    gradients as ``nn.Bilinear(h, c.expand_as(h))``."""
+    from geoneurips.graphs.garner.model import bilinear_score
+
+    torch.manual_seed(0)
+    fn = torch.nn.Bilinear(16, 16, 1)
+    h = torch.randn(30, 16, requires_grad=True)
+    c = torch.sigmoid(torch.randn(1, 16))
+    ref = fn(h, c.expand_as(h)).squeeze(1)
+    g_ref = torch.autograd.grad(ref.square().sum(), [h, fn.weight, fn.bias])
+    got = bilinear_score(fn, h, c)
+    g_got = torch.autograd.grad(got.square().sum(), [h, fn.weight, fn.bias])
+    assert torch.allclose(got, ref, atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(g_got, g_ref, strict=True))

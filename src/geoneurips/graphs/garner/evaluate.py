@@ -86,11 +86,42 @@ def _standardise(x: NDArray[np.float64], train: NDArray[np.int64]) -> torch.Tens
     return torch.as_tensor((x - mu) / np.where(sd > 1e-8, sd, 1.0), dtype=torch.float32)
 
 
+class _BatchedLinear(nn.Module):
+    """``runs`` independent ``nn.Linear(d, c)`` probes trained side by side: the weights are
+    those of ``runs`` ``nn.Linear`` modules created one after another (the same
+    initialisation as a loop over splits), and because the summed loss gives each probe the
+    gradient of its own loss and Adam is elementwise, each probe follows exactly the
+    trajectory it would follow alone (up to float rounding); one optimiser step per epoch
+    instead of ``runs``."""
+
+    def __init__(self, runs: int, d: int, c: int) -> None:
+        super().__init__()
+        lins = [nn.Linear(d, c) for _ in range(runs)]
+        self.weight = nn.Parameter(torch.stack([lin.weight.detach().T for lin in lins]))
+        self.bias = nn.Parameter(torch.stack([lin.bias.detach()[None] for lin in lins]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (runs, n, d) -> (runs, n, c)."""
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+def _split_inputs(x: NDArray[np.float64], splits: list[tuple[NDArray[np.int64], NDArray[np.int64]]]
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Standardised (runs, n_train, d) training and (runs, n_test, d) test inputs."""
+    tr, te = [], []
+    for train, test in splits:
+        xt = _standardise(x, train)
+        tr.append(xt[train])
+        te.append(xt[test])
+    return torch.stack(tr), torch.stack(te)
+
+
 def road_function_eval(emb: ArrayLike, labels: ArrayLike, runs: int = 30,
                        test_size: float = 0.2, epochs: int = 500, lr: float = 0.01,
                        seed: int = 0) -> dict[str, float]:
     """Mean micro-F1, macro-F1 and macro-AUROC of the logistic probe over ``runs`` splits
-    (labels ``< 0`` left out)."""
+    (labels ``< 0`` left out). The probes of all splits train together
+    (:class:`_BatchedLinear`), the same as one probe per split."""
     x_all = np.asarray(emb, dtype=np.float64)
     y_all = np.asarray(labels, dtype=np.int64)
     if len(x_all) != len(y_all):
@@ -99,19 +130,22 @@ def road_function_eval(emb: ArrayLike, labels: ArrayLike, runs: int = 30,
     x, y = x_all[keep], y_all[keep]
     n_classes = int(y.max()) + 1
     torch.manual_seed(seed)
+    splits = shuffle_splits(len(y), runs, test_size, seed)
+    x_tr, x_te = _split_inputs(x, splits)
+    y_tr = torch.as_tensor(np.stack([y[train] for train, _ in splits])).reshape(-1)
+    probe = _BatchedLinear(runs, x.shape[1], n_classes)
+    opt = torch.optim.Adam(probe.parameters(), lr=lr)
+    for _ in range(epochs):
+        opt.zero_grad()
+        # sum over runs of each run's mean cross-entropy
+        loss = nn.functional.cross_entropy(probe(x_tr).reshape(-1, n_classes), y_tr) * runs
+        loss.backward()  # type: ignore[no-untyped-call]
+        opt.step()
+    with torch.no_grad():
+        probs = torch.softmax(probe(x_te), 2).numpy()
     scores: dict[str, list[float]] = {}
-    yt = torch.as_tensor(y)
-    for train, test in shuffle_splits(len(y), runs, test_size, seed):
-        xt = _standardise(x, train)
-        probe = nn.Linear(x.shape[1], n_classes)
-        opt = torch.optim.Adam(probe.parameters(), lr=lr)
-        for _ in range(epochs):
-            opt.zero_grad()
-            nn.functional.cross_entropy(probe(xt[train]), yt[train]).backward()  # type: ignore[no-untyped-call]
-            opt.step()
-        with torch.no_grad():
-            probs = torch.softmax(probe(xt[test]), 1).numpy()
-        for k, val in classification_scores(probs, y[test], n_classes).items():
+    for r, (_, test) in enumerate(splits):
+        for k, val in classification_scores(probs[r], y[test], n_classes).items():
             scores.setdefault(k, []).append(val)
     return {k: float(np.mean(v)) for k, v in scores.items()}
 
@@ -119,24 +153,27 @@ def road_function_eval(emb: ArrayLike, labels: ArrayLike, runs: int = 30,
 def speed_eval(emb: ArrayLike, road_ids: ArrayLike, speed: ArrayLike, runs: int = 30,
                test_size: float = 0.2, epochs: int = 1000, lr: float = 0.01,
                seed: int = 0) -> dict[str, float]:
-    """Mean MAE, RMSE, MAPE, MARE and R² of the linear probe over ``runs`` splits."""
+    """Mean MAE, RMSE, MAPE, MARE and R² of the linear probe over ``runs`` splits (trained
+    together, as in :func:`road_function_eval`)."""
     x = np.asarray(emb, dtype=np.float64)[np.asarray(road_ids, dtype=np.int64)]
     y = np.asarray(speed, dtype=np.float64)
     torch.manual_seed(seed)
-    yt = torch.tensor(y, dtype=torch.float32)
+    splits = shuffle_splits(len(y), runs, test_size, seed)
+    x_tr, x_te = _split_inputs(x, splits)
+    y_tr = torch.tensor(np.stack([y[train] for train, _ in splits]), dtype=torch.float32)
+    probe = _BatchedLinear(runs, x.shape[1], 1)
+    with torch.no_grad():
+        probe.bias.copy_(y_tr.mean(1).reshape(runs, 1, 1))
+    opt = torch.optim.Adam(probe.parameters(), lr=lr)
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(probe(x_tr).squeeze(2), y_tr) * runs
+        loss.backward()  # type: ignore[no-untyped-call]
+        opt.step()
+    with torch.no_grad():
+        pred = probe(x_te).squeeze(2).numpy()
     scores: dict[str, list[float]] = {}
-    for train, test in shuffle_splits(len(y), runs, test_size, seed):
-        xt = _standardise(x, train)
-        probe = nn.Linear(x.shape[1], 1)
-        with torch.no_grad():
-            probe.bias.fill_(float(y[train].mean()))
-        opt = torch.optim.Adam(probe.parameters(), lr=lr)
-        for _ in range(epochs):
-            opt.zero_grad()
-            nn.functional.mse_loss(probe(xt[train]).squeeze(1), yt[train]).backward()  # type: ignore[no-untyped-call]
-            opt.step()
-        with torch.no_grad():
-            pred = probe(xt[test]).squeeze(1).numpy()
-        for k, val in regression_scores(pred, y[test]).items():
+    for r, (_, test) in enumerate(splits):
+        for k, val in regression_scores(pred[r], y[test]).items():
             scores.setdefault(k, []).append(val)
     return {k: float(np.mean(v)) for k, v in scores.items()}

@@ -10,8 +10,10 @@ torch_geometric instead of DGL):
 - view 2, personalised-PageRank diffusion (APPNP ``k = 20`` steps, ``alpha = 0.2`` on the
   identity, entries ``< 0.01`` dropped, each column min-max scaled, used as edge weights):
   ``GCN(norm=none, edge weights) -> 512, PReLU`` (:func:`ppr_diffusion`);
-- view 3, the geographic-configuration view (Third Law): a kNN graph (``k = 6``, cosine) on
-  the street-view features (:func:`knn_graph`): ``GCN(norm=both) -> 512, PReLU``;
+- view 3, the geographic-configuration view (Third Law): a directed kNN graph (``k = 6``,
+  Euclidean distance, edges from each segment's neighbours to it, as DGL's
+  ``knn_graph(..., exclude_self=True)`` in the public code) on the street-view features
+  (:func:`knn_graph`): ``GCN(norm=both) -> 512, PReLU``;
 - First-Law term: MVGRL's bilinear local-global discriminator between views 1 and 2 with
   feature-shuffling negatives; Third-Law term: the same between views 1 and 3, whose
   negatives are view 1 on shuffled features and view 3's encoder on a **random d-regular
@@ -24,7 +26,8 @@ torch_geometric instead of DGL):
 
 Deliberate differences: GCN normalisation is torch_geometric's (in-degrees on both ends;
 DGL's ``norm="both"`` uses the source's out-degree), which differs only on a directed line
-graph's one-way segments; the diffusion is computed column block by column block
+graph's one-way segments and on the directed kNN view (where DGL would scale a message by
+how many segments list its sender as a neighbour); the diffusion is computed column block by column block
 (exactly the dense APPNP result, without an ``n x n`` matrix in memory).
 The ablations (:class:`MVGRL`: views 1 and 2, First-Law term only; :class:`DGI`: view 1
 only) see the same input features, street-view features included.
@@ -49,6 +52,7 @@ __all__ = [
     "Garner",
     "GarnerConfig",
     "Views",
+    "bilinear_score",
     "build_views",
     "knn_graph",
     "ppr_diffusion",
@@ -134,21 +138,24 @@ def ppr_diffusion(edge_index: Tensor, n: int, alpha: float = 0.2, k: int = 20,
 
 
 def knn_graph(x: Tensor, k: int = 6, block: int = 2048) -> Tensor:
-    """Geographic-configuration graph: each segment linked to its ``k`` most cosine-similar
-    segments by street-view features (itself excluded), made undirected."""
-    z = nn.functional.normalize(x.float(), dim=1)
+    """Geographic-configuration graph (public code: ``dgl.knn_graph(svi, k, "bruteforce",
+    exclude_self=True)``): the ``k`` nearest segments by **Euclidean** distance between
+    street-view features (itself excluded) are the **predecessors** of each segment, i.e.
+    edges ``neighbour -> segment``, so every segment aggregates exactly its own ``k``
+    neighbours (the encoder adds the self-loop). Not made undirected."""
+    z = x.float()
     n = len(z)
     k = min(k, n - 1)
+    sq = (z * z).sum(1)
     src, dst = [], []
     for start in range(0, n, block):
-        sim = z[start:start + block] @ z.T
         rows = torch.arange(start, min(n, start + block))
-        sim[torch.arange(len(rows)), rows] = -float("inf")
-        idx = sim.topk(k, dim=1).indices
+        d2 = sq[rows, None] - 2 * z[rows] @ z.T + sq[None, :]
+        d2[torch.arange(len(rows)), rows] = float("inf")
+        idx = d2.topk(k, dim=1, largest=False).indices
         src.append(idx.reshape(-1))
         dst.append(rows.repeat_interleave(k))
-    out: Tensor = to_undirected(torch.stack([torch.cat(src), torch.cat(dst)]), num_nodes=n)
-    return out
+    return torch.stack([torch.cat(src), torch.cat(dst)])
 
 
 def random_regular_graph(n: int, d: int = 20, seed: int = 0) -> Tensor:
@@ -189,6 +196,14 @@ class _Encoder(nn.Module):
         return out
 
 
+def bilinear_score(fn: nn.Bilinear, h: Tensor, c: Tensor) -> Tensor:
+    """``fn(h, c.expand_as(h)).squeeze(1)`` for one summary row ``c`` (1, d), computed as
+    ``(h W) . c + b``: the same value and gradients as ``nn.Bilinear``, whose CPU backward
+    is orders of magnitude slower at 512 dimensions (it dominated the training time)."""
+    out: Tensor = ((h @ fn.weight[0]) * c).sum(1) + fn.bias[0]
+    return out
+
+
 class _Discriminator(nn.Module):
     """MVGRL's bilinear local-global discriminator: ``[f(h2,c1), f(h1,c2)]`` are positives,
     ``[f(h4,c1), f(h3,c2)]`` negatives (``h3``/``h4`` the negatives of views a/b)."""
@@ -199,9 +214,9 @@ class _Discriminator(nn.Module):
 
     def forward(self, h1: Tensor, h2: Tensor, h3: Tensor, h4: Tensor, c1: Tensor,
                 c2: Tensor) -> Tensor:
-        c1e, c2e = c1.expand_as(h1), c2.expand_as(h2)
-        return torch.cat([self.fn(h2, c1e), self.fn(h1, c2e), self.fn(h4, c1e),
-                          self.fn(h3, c2e)]).squeeze(1)
+        f = self.fn
+        return torch.cat([bilinear_score(f, h2, c1), bilinear_score(f, h1, c2),
+                          bilinear_score(f, h4, c1), bilinear_score(f, h3, c2)])
 
 
 class _Base(nn.Module):
@@ -247,8 +262,8 @@ class _Base(nn.Module):
         n = len(x)
         lbl = torch.cat([torch.ones(2 * n), torch.zeros(2 * n)])
         if self.kind == "dgi":
-            pos = self.disc(h1, c1.expand_as(h1)).squeeze(1)
-            neg = self.disc(h4, c1.expand_as(h4)).squeeze(1)
+            pos = bilinear_score(self.disc, h1, c1)
+            neg = bilinear_score(self.disc, h4, c1)
             return bce(torch.cat([pos, neg]), lbl[n:3 * n])
         h2 = self.enc2(x, v.diff_index, v.diff_weight)
         h5 = self.enc2(xs, v.diff_index, v.diff_weight)
