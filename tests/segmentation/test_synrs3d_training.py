@@ -139,3 +139,77 @@ def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     assert (tmp_path / "synrs3d.png").stat().st_size > 0
     model, classes = load_model(tmp_path / "synrs3d_rs3dada.pt")
     assert classes == ["other", "tree", "building"] and model.config.patch_size == 8
+
+
+def test_feature_constraint_acts_below_the_threshold() -> None:
+    """The frozen-feature constraint (paper Sec. 4, public loss ``1 - mean(cos)`` over the
+    tokens with cos < 0.8) binds only on the tokens that drifted: a token at cos 0.9 adds
+    nothing and gets no gradient, one at cos 0.5 gives loss 0.5, and a gradient step on
+    the loss turns that token back towards the frozen one. (The demo never reaches the
+    threshold - lowest token cosine 0.993 - so this test is what checks it acts.)"""
+    import math
+
+    from geoneurips.segmentation.synrs3d.rs3dada import feature_constraint_loss
+
+    frozen = torch.tensor([[[1.0, 0.0], [1.0, 0.0]]])
+    angles = (math.acos(0.9), math.acos(0.5))
+    student = torch.tensor([[[math.cos(a), math.sin(a)] for a in angles]],
+                           requires_grad=True)
+    loss = feature_constraint_loss(student, frozen)
+    assert float(loss.detach()) == pytest.approx(0.5, abs=1e-6)
+    loss.backward()  # type: ignore[no-untyped-call]
+    g = student.grad
+    assert g is not None
+    assert float(g[0, 0].abs().sum()) == 0.0 and float(g[0, 1].abs().sum()) > 0.1
+    with torch.no_grad():
+        moved = student - 0.5 * g
+    cos = torch.nn.functional.cosine_similarity(moved, frozen, dim=-1)
+    assert float(cos[0, 1]) > 0.5 + 0.1 and float(cos[0, 0]) == pytest.approx(0.9)
+    assert float(feature_constraint_loss(student.detach(), frozen, threshold=0.4)) == 0.0
+
+
+def test_feature_constraint_acts_in_the_training_loop(
+        data: dict[str, dict[str, torch.Tensor]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the loop, with a reference encoder whose tokens are far from the student's
+    (a differently seeded random model stands in for a drifted student), the constraint
+    enters the loss from the first adapting step and pulls the student's tokens towards
+    the reference: the mean token cosine to it rises over 15 steps more than in the same
+    run without the constraint. Measured (seed 0, the only one tried): mean cosine -0.004
+    at the start, first constraint loss 1.03; rise 0.70 with weight 5 vs 0.07 without
+    (asserted: 0.3 more)."""
+    import geoneurips.segmentation.synrs3d.training as T
+    from geoneurips.segmentation.synrs3d.model import RS3DModel, frozen_copy
+
+    seen: list[float] = []
+    real = T.feature_constraint_loss
+
+    def spy(student: torch.Tensor, frozen: torch.Tensor) -> torch.Tensor:
+        out = real(student, frozen)
+        seen.append(float(out))
+        return out
+
+    monkeypatch.setattr(T, "feature_constraint_loss", spy)
+    cfg = RS3DConfig.tiny()
+    x = data["source"]["image"][:4]
+
+    def mean_cos(run: T._Run) -> float:
+        assert run.frozen is not None
+        with torch.no_grad():
+            a = run.model.eval().encode(x)[-1]
+            b = run.frozen.encode(x)[-1]
+        run.model.train()
+        return float(torch.nn.functional.cosine_similarity(a, b, dim=-1).mean())
+
+    rises = {}
+    for weight in (0.0, 5.0):
+        s = Settings(iters=15, batch=4, feature_constraint=weight, uda_start=0, warmup=1,
+                     lr=1e-3)
+        run = T._Run(data["source"], data["adapt"]["image"], cfg, s, seed=0)
+        torch.manual_seed(123)
+        run.frozen = frozen_copy(RS3DModel(cfg))
+        before = mean_cos(run)
+        run.advance(15)
+        rises[weight] = mean_cos(run) - before
+    assert before < 0.8
+    assert len(seen) == 15 and seen[0] > 0.2
+    assert rises[5.0] > rises[0.0] + 0.3, rises

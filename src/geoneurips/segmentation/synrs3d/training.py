@@ -118,6 +118,7 @@ class Settings:
     ratio: float = 1.55
     confidence: float = 0.95
     keep_classes: tuple[int, ...] = (1, 2)
+    mix_source: str = "same"
 
 
 def stack_samples(dataset: Any) -> dict[str, torch.Tensor]:
@@ -149,7 +150,7 @@ def _style_batch(images: torch.Tensor, refs: Sequence[np.ndarray], s: Settings,
 
 
 _UDA_ONLY = ("uda", "refine", "strong_aug", "mix_jitter", "ema_alpha", "ema_step0",
-             "warm_ss", "ratio", "confidence", "keep_classes")
+             "warm_ss", "ratio", "confidence", "keep_classes", "mix_source", "uda_start")
 
 
 class _Run:
@@ -248,6 +249,12 @@ class _Run:
                    height_consistency_weight(to["height"], tv["height"], s.ratio))
             ph = (ground_guided_refine(to["height"], pl, s.keep_classes) if s.refine
                   else to["height"].clamp_min(0))
+        if s.mix_source == "second":  # the public script: a second source batch
+            idx = torch.randint(0, self.source["image"].shape[0], (s.batch,), generator=gen)
+            x = _style_batch(self.source["image"][idx], self.refs, s, self.rng)
+            h, m = self.source["height"][idx], self.source["mask"][idx]
+        elif s.mix_source != "same":
+            raise ValueError(f"mix_source must be 'same' or 'second', not {s.mix_source!r}")
         img, cls, hh, ws, wh, _ = classmix(x, t, m, pl, h, ph, w_s, w_h, gen)
         if s.strong_aug:
             img = strong_augment(img, gen, *s.mix_jitter)
