@@ -122,7 +122,8 @@ def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     baseline 0.112, 0.038, 0.035; re-measured unchanged in the session that made the
     'whole' delta explanation conditional); development seeds 10-12: gains 0.025, 0.074,
     0.039 (teacher from a quarter: 0.021, 0.055, 0.060; ClassMix from a second source
-    batch: 0.019, 0.067, 0.072; not adopted); confirmation seeds 3, 4: gains 0.016 (not
+    batch: 0.019, 0.067, 0.072; released warm-up share, 14 of 360 iterations for every
+    arm: 0.019, 0.088, 0.059; none adopted: none raises the smallest gain); confirmation seeds 3, 4: gains 0.016 (not
     clearly more than the margin, and worse high-pixel MAE / RMSE than HM + jitter,
     unexplained: the system stays partial) and 0.104. Margin: MARGIN =
     0.015, set from seeds 0-2 (seed 0's gain leaves 0.097). The quick demo (128
