@@ -109,3 +109,15 @@ def test_mix_jitter_probability() -> None:
     torch.testing.assert_close(out, x)  # a blur of a constant image is the image
     out = strong_augment(x, torch.Generator().manual_seed(0), 0.4, 1.0)
     assert not torch.allclose(out, x)
+
+
+def test_whole_delta_explained_only_where_the_deficit_is_on_ground() -> None:
+    """Defect (fixed): the 'whole' delta regression was excused by a fixed string whatever
+    the numbers. Now it is explained only when RS3DAda's delta on the pixels above 1 m
+    (``delta1_low``) is at least every baseline's; otherwise it stays a regression and
+    the demo fails."""
+    from geoneurips.segmentation.synrs3d.pipeline import explain_regressions
+
+    base = {"source_only": {"delta1_low": 0.40}, "hm": {"delta1_low": 0.45}}
+    assert set(explain_regressions({"delta1_low": 0.46}, base)) == {"delta1_whole"}
+    assert explain_regressions({"delta1_low": 0.44}, base) == {}

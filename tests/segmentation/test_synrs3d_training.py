@@ -90,11 +90,14 @@ def test_no_collapse_where_the_old_recipe_collapsed(tmp_path: Path) -> None:
 
 def test_shared_first_phase_is_exact(data: dict[str, dict[str, torch.Tensor]]) -> None:
     """RS3DAda and its ablation share the iterations before adaptation: computing them
-    once and branching gives exactly the weights of two separate runs."""
+    once and branching gives exactly the weights of separate runs, also for branches
+    whose adaptation starts at another step (``c``: the prefix runs to the earliest start)
+    and for ClassMix with a second source batch (the public script's option)."""
     cfg = RS3DConfig.tiny()
     base = Settings(iters=6, batch=2, style=("FDA", "HM", "PDA"), feature_constraint=1.0,
                     uda_start=3, warmup=2)
-    runs = {"a": replace(base, uda=True, strong_aug=False), "b": base}
+    runs = {"a": replace(base, uda=True, strong_aug=False), "b": base,
+            "c": replace(base, uda=True, uda_start=2, mix_source="second")}
     both = train_branches(data["source"], data["adapt"]["image"], cfg, runs, seed=2)
     for name, s in runs.items():
         alone = train(data["source"], data["adapt"]["image"], cfg, s, seed=2)
@@ -110,14 +113,19 @@ def test_shared_first_phase_is_exact(data: dict[str, dict[str, torch.Tensor]]) -
 def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     """The full demo (``geoneurips demo synrs3d``, seed 0) writes its JSON, figure and
     checkpoint, and RS3DAda beats the strongest baseline on F1^HE(1.25) by more than the
-    margin, every regression explained (only the 'whole' delta; see the demo).
+    margin, every regression explained (only the 'whole' delta, and only where the
+    method's delta above 1 m is at least every baseline's; seed 0 has no regression).
 
     Measured F1^HE(1.25), full demo (360 iterations), RS3DAda / source-only / HM + jitter
     / ablation without self-training: final seeds 0 0.611 / 0.499 / 0.498 / 0.518, 1 0.636
     / 0.588 / 0.598 / 0.582, 2 0.597 / 0.562 / 0.511 / 0.547 (gains over the strongest
-    baseline 0.112, 0.038, 0.035); development seeds 10-12: gains 0.025, 0.073, 0.039;
-    confirmation seeds 3, 4: gains 0.015 (not more than the margin, and worse high-pixel
-    MAE / RMSE than HM + jitter: the system stays partial) and 0.103. Margin: MARGIN =
+    baseline 0.112, 0.038, 0.035; re-measured unchanged in the session that made the
+    'whole' delta explanation conditional); development seeds 10-12: gains 0.025, 0.074,
+    0.039 (teacher from a quarter: 0.021, 0.055, 0.060; ClassMix from a second source
+    batch: 0.019, 0.067, 0.072; released warm-up share, 14 of 360 iterations for every
+    arm: 0.019, 0.088, 0.059; none adopted: none raises the smallest gain); confirmation seeds 3, 4: gains 0.016 (not
+    clearly more than the margin, and worse high-pixel MAE / RMSE than HM + jitter,
+    unexplained: the system stays partial) and 0.104. Margin: MARGIN =
     0.015, set from seeds 0-2 (seed 0's gain leaves 0.097). The quick demo (128
     iterations, 64 of them adapting) does not clear it (gains 0.007, 0.008, -0.012 on
     seeds 0-2) and is not what this test checks.
@@ -139,3 +147,77 @@ def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     assert (tmp_path / "synrs3d.png").stat().st_size > 0
     model, classes = load_model(tmp_path / "synrs3d_rs3dada.pt")
     assert classes == ["other", "tree", "building"] and model.config.patch_size == 8
+
+
+def test_feature_constraint_acts_below_the_threshold() -> None:
+    """The frozen-feature constraint (paper Sec. 4, public loss ``1 - mean(cos)`` over the
+    tokens with cos < 0.8) binds only on the tokens that drifted: a token at cos 0.9 adds
+    nothing and gets no gradient, one at cos 0.5 gives loss 0.5, and a gradient step on
+    the loss turns that token back towards the frozen one. (The demo never reaches the
+    threshold - lowest token cosine 0.993 - so this test is what checks it acts.)"""
+    import math
+
+    from geoneurips.segmentation.synrs3d.rs3dada import feature_constraint_loss
+
+    frozen = torch.tensor([[[1.0, 0.0], [1.0, 0.0]]])
+    angles = (math.acos(0.9), math.acos(0.5))
+    student = torch.tensor([[[math.cos(a), math.sin(a)] for a in angles]],
+                           requires_grad=True)
+    loss = feature_constraint_loss(student, frozen)
+    assert float(loss.detach()) == pytest.approx(0.5, abs=1e-6)
+    loss.backward()  # type: ignore[no-untyped-call]
+    g = student.grad
+    assert g is not None
+    assert float(g[0, 0].abs().sum()) == 0.0 and float(g[0, 1].abs().sum()) > 0.1
+    with torch.no_grad():
+        moved = student - 0.5 * g
+    cos = torch.nn.functional.cosine_similarity(moved, frozen, dim=-1)
+    assert float(cos[0, 1]) > 0.5 + 0.1 and float(cos[0, 0]) == pytest.approx(0.9)
+    assert float(feature_constraint_loss(student.detach(), frozen, threshold=0.4)) == 0.0
+
+
+def test_feature_constraint_acts_in_the_training_loop(
+        data: dict[str, dict[str, torch.Tensor]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the loop, with a reference encoder whose tokens are far from the student's
+    (a differently seeded random model stands in for a drifted student), the constraint
+    enters the loss from the first adapting step and pulls the student's tokens towards
+    the reference: the mean token cosine to it rises over 15 steps more than in the same
+    run without the constraint. Measured (seed 0, the only one tried): mean cosine -0.004
+    at the start, first constraint loss 1.03; rise 0.70 with weight 5 vs 0.07 without
+    (asserted: 0.3 more)."""
+    import geoneurips.segmentation.synrs3d.training as T
+    from geoneurips.segmentation.synrs3d.model import RS3DModel, frozen_copy
+
+    seen: list[float] = []
+    real = T.feature_constraint_loss
+
+    def spy(student: torch.Tensor, frozen: torch.Tensor) -> torch.Tensor:
+        out = real(student, frozen)
+        seen.append(float(out.detach()))
+        return out
+
+    monkeypatch.setattr(T, "feature_constraint_loss", spy)
+    cfg = RS3DConfig.tiny()
+    x = data["source"]["image"][:4]
+
+    def mean_cos(run: T._Run) -> float:
+        assert run.frozen is not None
+        with torch.no_grad():
+            a = run.model.eval().encode(x)[-1]
+            b = run.frozen.encode(x)[-1]
+        run.model.train()
+        return float(torch.nn.functional.cosine_similarity(a, b, dim=-1).mean())
+
+    rises = {}
+    for weight in (0.0, 5.0):
+        s = Settings(iters=15, batch=4, feature_constraint=weight, uda_start=0, warmup=1,
+                     lr=1e-3)
+        run = T._Run(data["source"], data["adapt"]["image"], cfg, s, seed=0)
+        torch.manual_seed(123)
+        run.frozen = frozen_copy(RS3DModel(cfg))
+        before = mean_cos(run)
+        run.advance(15)
+        rises[weight] = mean_cos(run) - before
+    assert before < 0.8
+    assert len(seen) == 15 and seen[0] > 0.2
+    assert rises[5.0] > rises[0.0] + 0.3, rises

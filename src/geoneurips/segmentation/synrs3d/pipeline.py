@@ -54,15 +54,15 @@ from .model import RS3DConfig
 from .synthetic import SOURCE, TARGET, make_scene
 from .training import Settings, evaluate, predict, stack_samples, train, train_branches
 
-__all__ = ["demo", "write_demo_data"]
+__all__ = ["demo", "explain_regressions", "write_demo_data"]
 
 # OEM code -> DFC19 code for the target (ground 2, trees 5, building 6, water 9)
 _TO_DFC19 = {1: 2, 2: 2, 4: 2, 7: 2, 6: 9, 5: 5, 8: 6}
 REPORTED = ("mae_whole", "rmse_whole", "mae_high", "rmse_high", "delta1_whole", "f1he_1",
-            "f1he_2", "f1he_3", "miou")
+            "f1he_2", "f1he_3", "miou", "delta1_low")
 DIRECTIONS = {"mae_whole": "min", "rmse_whole": "min", "mae_high": "min",
               "rmse_high": "min", "delta1_whole": "max", "f1he_1": "max", "f1he_2": "max",
-              "f1he_3": "max", "miou": "max"}
+              "f1he_3": "max", "miou": "max", "delta1_low": "info"}
 
 
 def write_demo_data(root: Path, seed: int, n_source: int, n_adapt: int, n_test: int,
@@ -101,6 +101,13 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     Primary metric: F1^HE at delta < 1.25 (the paper's headline height metric). Writes
     ``synrs3d.png``, ``synrs3d.json`` and ``synrs3d_rs3dada.pt`` (for ``geoneurips
     height``).
+
+    The full demo decides (margin :data:`MARGIN`; regressions explained only where
+    :func:`explain_regressions`' measured condition holds). The quick demo (128
+    iterations, 64 adapting) reports without deciding and explains nothing: with so few
+    adaptation steps RS3DAda is level with the baselines (F1^HE(1.25) gains 0.007, 0.008,
+    -0.012 on seeds 0-2), so its ``beats_baseline`` is whatever the numbers give and no
+    test relies on it.
     """
     from ...demo import finish, new_figure
 
@@ -133,6 +140,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     models |= train_branches(source, adapt["image"], config,
                              {k: runs[k] for k in ("rs3dada", "no_self_training")}, seed=seed)
     scores = {name: _pick(evaluate(m, test, config.num_classes)) for name, m in models.items()}
+    baselines = {k: scores[k] for k in ("source_only", "source_hm_jitter")}
     save_checkpoint(out_dir / "synrs3d_rs3dada.pt", models["rs3dada"])
     show = test["image"][:1]
     preds = {n: predict(models[n], show) for n in ("source_only", "source_hm_jitter", "rs3dada")}
@@ -153,11 +161,12 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         ax.axis("off")
     return finish(
         "synrs3d", scores["rs3dada"],
-        baselines={"source_only": scores["source_only"],
-                   "source_hm_jitter": scores["source_hm_jitter"]},
+        baselines=baselines,
         ablations={"no_self_training": scores["no_self_training"]},
         primary="f1he_1", margin=MARGIN, directions=DIRECTIONS, figure=fig,
-        out_dir=out_dir, started=started, regressions_explained=REGRESSIONS,
+        out_dir=out_dir, started=started,
+        regressions_explained={} if quick else explain_regressions(scores["rs3dada"],
+                                                                   baselines),
         details={"seed": seed, "test_seed": seed + 10_000, "quick": quick,
                  "source_scenes": n_source, "adaptation_images": n_adapt,
                  "test_scenes": n_test, "iterations": iters, "size": size,
@@ -170,10 +179,24 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
 
 SIZE = 48
 MARGIN = 0.015
-REGRESSIONS: dict[str, str] = {
-    "delta1_whole": (
-        "the published 'whole' delta counts every pixel after heights <= 0 become 1e-6, so "
-        "on ground (true 0) only a prediction <= 0 is right: a model whose ground output "
-        "is slightly negative scores high, one predicting 0.01 m scores 0. It measures "
-        "the sign of tiny ground outputs, not height quality (F1^HE, MAE do)."),
-}
+_GROUND_DELTA = (
+    "the published 'whole' delta counts every pixel after heights <= 0 become 1e-6, so "
+    "on ground (true 0) only a prediction <= 0 is right: a model whose ground output is "
+    "slightly negative scores high, one predicting 0.01 m scores 0. Here the deficit is "
+    "on such pixels only: on the pixels above 1 m (truth or prediction, 'delta1_low') "
+    "RS3DAda's delta is at least every baseline's. It measures the sign of tiny ground "
+    "outputs, not height quality (F1^HE, MAE do).")
+
+
+def explain_regressions(scores: dict[str, float],
+                        baselines: dict[str, dict[str, float]]) -> dict[str, str]:
+    """The full demo's explanations, given only where the measured condition holds: a
+    deficit on the published 'whole' delta is explained when the method's delta on the
+    pixels above 1 m (``delta1_low``) is at least every baseline's, i.e. the deficit sits
+    on pixels where truth and prediction are both <= 1 m (ground). Any other regression
+    stays unexplained and the demo fails. The quick demo explains nothing (it does not
+    decide; see :func:`demo`)."""
+    out: dict[str, str] = {}
+    if scores["delta1_low"] >= max(b["delta1_low"] for b in baselines.values()):
+        out["delta1_whole"] = _GROUND_DELTA
+    return out
