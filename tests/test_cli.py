@@ -139,3 +139,20 @@ def test_report_lists_highlights(tmp_path: Path) -> None:
     assert "Also measured:" in text and "- encoder FLOPs ratio: 6.25" in text
     row["details"] = {}
     assert "Also measured" not in write_report([row], tmp_path / "b").read_text()
+
+
+def test_reproduce_quick_runs_the_full_demo_where_quick_cannot_decide(
+    fake_working: None, tmp_path: Path
+) -> None:
+    """A system registered with ``quick_decides=False`` (its quick setting measured too short
+    to judge the method) gets its full demo from ``reproduce --quick``; others stay quick."""
+    spec = registry.get("torchspatial")
+    registry._REGISTRY["torchspatial"] = dataclasses.replace(spec, quick_decides=False)
+    res = runner.invoke(build_app(), ["reproduce", "--quick", "--out", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.output)["results"]
+    assert row["details"]["quick"] is False
+    registry._REGISTRY["torchspatial"] = spec  # quick_decides=True (the default)
+    res = runner.invoke(build_app(), ["reproduce", "--quick", "--out", str(tmp_path), "--json"])
+    (row,) = json.loads(res.output)["results"]
+    assert row["details"]["quick"] is True

@@ -82,6 +82,9 @@ class SystemSpec:
         commands: task commands, CLI name -> ``"module:function"`` (a typer-style function
             whose module imports no heavy library at top level).
         notes: what is missing when the status is not ``working``.
+        quick_decides: whether the quick demo is long enough for the method to be judged.
+            ``False`` where it was measured too short (the full demo decides): ``geoneurips
+            reproduce --quick`` then runs this system's full demo.
     """
 
     id: str
@@ -93,6 +96,7 @@ class SystemSpec:
     model: str | None = None
     commands: dict[str, str] = field(default_factory=dict)
     notes: str = ""
+    quick_decides: bool = True
 
 
 _REGISTRY: dict[str, SystemSpec] = {}

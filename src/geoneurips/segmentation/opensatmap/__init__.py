@@ -8,6 +8,7 @@ register(
         id="opensatmap",
         family="segmentation",
         status="working",
+        quick_decides=False,  # measured: 160 steps leave the DilateGT lines too wide
         summary=(
             "OpenSatMap annotation JSON reader + the released rasterisation (1-px lines per "
             "attribute, overlaps ignored, instance/direction maps, BGR on disk), tiling, "
