@@ -107,11 +107,7 @@ def district_city(model: DistrictNet, g: CityGraph, solver: str = "auto",
     w = predict_weights(model, g)
     if solver == "exact" or (solver == "auto" and g.candidates is not None):
         return cmst_solve(g, w)[0]
-    order = sorted(g.edge_index, key=lambda e: w[g.edge_index[e]])
-    return iterated_local_search(
-        g.city.adjacency, g.target,
-        lambda d: cmst_cost(d, g.edge_index, g.depot_edge, w)[0], order,
-        iterations=iterations, seed=seed, k=g.k)
+    return district_city_weights(g, w, iterations, seed)
 
 
 def _centre_tsp(city: City, d: District) -> float:
@@ -243,8 +239,12 @@ def evaluate_city(city: City, target: int, model: DistrictNet, base: Baselines,
         return cache[d]
 
     # the same local-search budget and seed for every method (exact when enumerable)
-    found = {"districtnet": district_city(model, g, "auto", ils_iterations, seed)}
-    found["districtnet_ils"] = district_city(model, g, "ils", ils_iterations, seed)
+    # (the search is seeded, so on instances too large to enumerate the learned districts
+    # ARE the local-search ones: computed once)
+    w = predict_weights(model, g)
+    ils = district_city_weights(g, w, ils_iterations, seed)
+    found = {"districtnet": cmst_solve(g, w)[0] if g.candidates is not None else ils,
+             "districtnet_ils": ils}
     order = sorted(g.edge_index, key=lambda e: float(np.linalg.norm(
         city.xy[e[0]] - city.xy[e[1]])))
     for name in BASELINES:
