@@ -242,13 +242,11 @@ def _logit(s: np.ndarray) -> np.ndarray:
 def _pu_auc(v: np.ndarray, known: np.ndarray) -> float:
     """AUC of known positives against all other candidates (under SCAR an increasing
     function of the AUC against the unknown truth)."""
-    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
 
-    n1, n0 = int(known.sum()), int((~known).sum())
-    if n1 == 0 or n0 == 0:
+    if known.all() or not known.any():
         return 0.5
-    r = rankdata(v)
-    return float((r[known].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return float(roc_auc_score(known, v))
 
 
 @dataclass
