@@ -17,6 +17,11 @@
    real gallery (all 100k rows minus the queries' own rows; a 10k random subset with
    ``quick``).
 5. Ablation: verification over the 15 retrieved GPS without any LMM answer.
+6. Diagnostics (``details["diagnostics"]``, not deciding): the geo-alignment measured
+   directly (image->GPS recall@1/@10 of the held-out queries among their own GPS, and
+   recall@1 of as many training records), the fraction of queries with any G3 candidate
+   within 25 km, and :func:`ideal_verifier`, a scorer that knows the world's noiseless photo
+   at every place, over G3's own candidates: what geo-verification could reach at best.
 """
 
 from __future__ import annotations
