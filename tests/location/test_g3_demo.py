@@ -23,7 +23,7 @@ verification; GeoCLIP: GeoCLIP-style gallery matching; G3 gallery: G3's image<->
 embedding matched over the gallery; verify t15: ablation, verification over the 15 retrieved
 GPS without LMM answers; ideal: diagnostic, G3's own candidates scored by a verifier that
 knows the world's noiseless photo at every place.) G3 beats GeoCLIP-style gallery matching
-by 0.11-0.19 but **loses to retrieval-only top-1** by 0.07-0.12, and the loss is in
+by 0.11-0.21 but **loses to retrieval-only top-1** by 0.07-0.13, and the loss is in
 geo-verification: the image<->GPS alignment learned on a few thousand records recalls the
 held-out queries' own GPS among theirs at 0.22-0.27 (recall@1) against 0.80-0.90 on as
 many training records. The headroom is small even for a perfect verifier: the ideal one
