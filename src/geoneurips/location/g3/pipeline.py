@@ -25,6 +25,7 @@ from geoneurips.nn.location_encoders.geoclip import load_geoclip_location_encode
 __all__ = [
     "DEMO_MARGIN",
     "GeoCLIPBaseline",
+    "alignment_recall",
     "capsule_features",
     "demo",
     "gallery_match",
@@ -173,6 +174,26 @@ class GeoCLIPBaseline(nn.Module):
                     cfg.step_gamma, seed)
         self.eval()
         return hist
+
+
+@torch.no_grad()
+def alignment_recall(
+    img_emb: Tensor, gps_emb: Tensor, ks: tuple[int, ...] = (1, 10)
+) -> dict[str, float]:
+    """Image->GPS retrieval recall of paired rows (row ``i`` of both is one photo).
+
+    For each image, the rank of its own GPS among all rows' GPS by cosine (ties count
+    against it); ``recall@k`` is the fraction ranked within the first ``k``. On held-out
+    records this measures the geo-alignment directly.
+    """
+    if img_emb.ndim != 2 or img_emb.shape != gps_emb.shape:
+        raise InvalidInputError(
+            f"img_emb and gps_emb must be (N, D) of one shape: {tuple(img_emb.shape)} vs "
+            f"{tuple(gps_emb.shape)}"
+        )
+    sims = img_emb @ gps_emb.t()
+    rank = (sims >= sims.diagonal()[:, None]).sum(1) - 1
+    return {f"recall@{k}": float((rank < k).float().mean()) for k in ks}
 
 
 @torch.no_grad()

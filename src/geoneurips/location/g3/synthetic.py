@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["World", "addresses", "make_world", "render_photos", "sample_locations"]
+__all__ = [
+    "World",
+    "addresses",
+    "clean_photos",
+    "make_world",
+    "render_photos",
+    "sample_locations",
+]
 
 EARTH_KM = 6371.0
 _WAVELENGTHS_KM = (4000.0, 1000.0, 250.0, 60.0)
@@ -99,5 +106,19 @@ def render_photos(world: World, latlon: np.ndarray, rng: np.random.Generator) ->
     indoor = rng.random(len(latlon)) < world.indoor
     s[indoor] = 0.0
     x = s + world.noise * rng.standard_normal(s.shape) * np.where(indoor, 1.5, 1.0)[:, None]
+    return _pixels(x)
+
+
+def clean_photos(world: World, latlon: np.ndarray) -> np.ndarray:
+    """Noiseless outdoor photos ``(N, 32, 32, 3)`` uint8: the world's expected photo at a place.
+
+    Used only by the demo's diagnostic "ideal verifier" (a scorer that knows the world), never
+    by a method or baseline.
+    """
+    return _pixels(signal(world, latlon))
+
+
+def _pixels(x: np.ndarray) -> np.ndarray:
     px = np.clip(128.0 + 30.0 * x, 0, 255).reshape(-1, 3, 8, 8).transpose(0, 2, 3, 1)
-    return np.repeat(np.repeat(px, 4, axis=1), 4, axis=2).astype(np.uint8)
+    out: np.ndarray = np.repeat(np.repeat(px, 4, axis=1), 4, axis=2).astype(np.uint8)
+    return out
