@@ -54,6 +54,8 @@ from .pipeline import (
 )
 
 VARIANTS = 1
+QUICK = (150, 500, 60)  # training grids, GASP steps (also the memoryless MLP's), PPO updates
+FULL = (200, 900, 100)
 SMOOTH = 0.3
 CONTENT = 3.0
 
@@ -73,7 +75,7 @@ def run_demo(out_dir: Path, quick: bool = False, seed: int = 0,
              text: bool = True) -> DemoResult:
     started = time.perf_counter()
     torch.set_num_threads(1)
-    n_train, gasp_steps, ppo_iters = (150, 500, 60) if quick else (200, 900, 100)
+    n_train, gasp_steps, ppo_iters = QUICK if quick else FULL
     world = make_world(seed, smooth=SMOOTH)
     space = build_goal_space(make_grids(world, n_train, seed + 1, CONTENT, variants=VARIANTS),
                              make_grids(world, 40, seed + 1000, CONTENT, variants=VARIANTS),
