@@ -79,3 +79,19 @@ def test_regression_explanations_are_computed_from_the_measured_condition() -> N
     assert "sr_mean_text" not in ex  # the policy drops 0.25, greedy 0.30: not the cause
     assert explain_regressions({**ours, "sr_mean": 0.69}, {"greedy_similarity": greedy,
                                                            "memoryless_mlp": mlp}) == {}
+
+
+def test_zero_shot_diagnostics_report_every_goal_kind() -> None:
+    """Smoke test of the diagnostics behind the notes (tiny budget); the exact-copy aerial
+    goals are at distance 0 from their patch and the isotropic noise at 0.2."""
+    from geoneurips.location.gomaageo.diagnostics import zero_shot_diagnostics
+
+    out = zero_shot_diagnostics(0, budget=(20, 5, 1), align_steps=20, test_grids=4)
+    kinds = ("aerial", "aerial_noise_0.2", "aerial_minus_appearance", "ground", "text",
+             "text_plus_oracle_appearance")
+    for k in kinds:
+        assert all(0.0 <= v <= 1.0 for v in out[k])
+    assert out["rel_error_aerial"] == 0.0
+    assert abs(out["rel_error_aerial_noise_0.2"] - 0.2) < 1e-3
+    # the appearance (3x the place code) is most of a patch: measured 0.836 here
+    assert out["rel_error_aerial_minus_appearance"] > 0.6
