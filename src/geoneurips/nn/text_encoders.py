@@ -14,7 +14,7 @@ import numpy as np
 
 from geoneurips.errors import DataNotFoundError
 
-__all__ = ["encode_texts", "load_minilm", "minilm_path"]
+__all__ = ["encode_texts", "encode_texts_light", "load_minilm", "minilm_path"]
 
 
 def minilm_path() -> Path:
@@ -45,3 +45,36 @@ def encode_texts(texts: list[str]) -> np.ndarray:
     """``[N, 384]`` L2-normalised MiniLM sentence embeddings (offline, CPU)."""
     out = load_minilm().encode(list(texts), convert_to_numpy=True, normalize_embeddings=True)
     return np.asarray(out, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _minilm_transformers() -> tuple[Any, Any]:
+    """Tokenizer and bare BERT of the same MiniLM folder (no sentence-transformers import,
+    which costs about 4 s of CPU)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from transformers import AutoModel, AutoTokenizer
+
+    path = str(minilm_path())
+    return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+
+
+def encode_texts_light(texts: list[str], batch_size: int = 32) -> np.ndarray:
+    """:func:`encode_texts` computed with ``transformers`` alone: the folder's own pipeline
+    (``modules.json``: BERT, truncation at ``max_seq_length`` 256, mean pooling over the
+    attention mask, L2 normalisation), without importing sentence-transformers."""
+    import torch
+
+    tok, model = _minilm_transformers()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(texts), batch_size):
+            enc = tok(list(texts[i:i + batch_size]), padding=True, truncation=True,
+                      max_length=256, return_tensors="pt")
+            hidden = model(**enc).last_hidden_state
+            m = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            emb = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+            out.append(torch.nn.functional.normalize(emb, dim=-1))
+    if not out:
+        return np.zeros((0, 384), dtype=np.float32)
+    return torch.cat(out).numpy().astype(np.float32)

@@ -18,7 +18,13 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-from .env import manhattan, move, pairs_at_distance, published_reward, valid_action_mask
+from .env import (
+    manhattan,
+    move_many,
+    pairs_at_distance,
+    published_rewards,
+    valid_action_masks,
+)
 
 
 @dataclass
@@ -35,6 +41,7 @@ class Episodes:
     rewards: list[np.ndarray] = field(default_factory=list)
     alive: list[np.ndarray] = field(default_factory=list)  # acting at that step
     masks: list[np.ndarray] = field(default_factory=list)  # [B, 4]
+    acting: np.ndarray | None = None  # [B] bool: the episodes acting at the current step
     success: np.ndarray | None = None
     steps: np.ndarray | None = None
 
@@ -56,7 +63,9 @@ def sample_episodes(grids: np.ndarray, distances: list[int] | np.ndarray,
     starts = np.empty(b, dtype=np.int64)
     cache: dict[int, list[tuple[int, int]]] = {}
     for i, c in enumerate(dist.tolist()):
-        pairs = cache.setdefault(c, pairs_at_distance(c, p))
+        if c not in cache:  # once per distance (setdefault evaluated its default every time)
+            cache[c] = pairs_at_distance(c, p)
+        pairs = cache[c]
         goals[i], starts[i] = pairs[int(rng.integers(len(pairs)))]
     src = grids if goal_embeddings is None else goal_embeddings
     return Episodes(gi, goals, starts, src[gi, goals].astype(np.float32),
@@ -77,18 +86,15 @@ def run_episodes(grids: np.ndarray, ep: Episodes, policy: Policy) -> Episodes:
         alive = (~done) & (t < ep.horizon)
         if not alive.any():
             break
-        mask = np.stack([valid_action_mask(int(q), p) for q in pos]).astype(np.float32)
+        mask = valid_action_masks(pos, p).astype(np.float32)
+        ep.acting = alive  # policies may skip the rows of finished episodes
         act = np.asarray(policy(grids, ep, mask), dtype=np.int64)
-        new = pos.copy()
-        rew = np.zeros(b, dtype=np.float32)
-        for i in np.flatnonzero(alive):
-            new[i] = move(int(pos[i]), int(act[i]), p)
-            visited = [int(h[i]) for h in ep.positions]
-            r = published_reward(int(pos[i]), int(new[i]), int(ep.goal[i]), visited,
-                                 int(best[i]), p)
-            if r == 1:
-                best[i] = manhattan(int(new[i]), int(ep.goal[i]), p)
-            rew[i] = r
+        new = np.where(alive, move_many(pos, np.where(alive, act, 0), p), pos)
+        revisit = (np.stack(ep.positions, 1) == new[:, None]).any(1)
+        r = published_rewards(pos, new, ep.goal, revisit, best, p)
+        best = np.where(alive & (r == 1), np.abs(new // p - ep.goal // p)
+                        + np.abs(new % p - ep.goal % p), best)
+        rew = np.where(alive, r, 0).astype(np.float32)
         steps[alive] += 1
         pos = new
         done = done | (pos == ep.goal)
@@ -99,6 +105,7 @@ def run_episodes(grids: np.ndarray, ep: Episodes, policy: Policy) -> Episodes:
         ep.positions.append(pos.copy())
     ep.success = pos == ep.goal
     ep.steps = steps
+    ep.acting = None
     return ep
 
 
@@ -123,18 +130,16 @@ def greedy_similarity(rng: np.random.Generator) -> Policy:
     def act(grids: np.ndarray, ep: Episodes, mask: np.ndarray) -> np.ndarray:
         p = int(round(np.sqrt(grids.shape[1])))
         g = ep.goal_emb / np.linalg.norm(ep.goal_emb, axis=1, keepdims=True)
-        out = np.zeros(len(mask), dtype=np.int64)
         pos = ep.positions[-1]
-        for i in range(len(mask)):
-            seen = {int(h[i]) for h in ep.positions}
-            best_key: tuple[float, float, float] | None = None
-            for a in np.flatnonzero(mask[i]):
-                n = move(int(pos[i]), int(a), p)
-                e = grids[ep.grid[i], n]
-                key = (float(n not in seen), float(e @ g[i] / np.linalg.norm(e)),
-                       float(rng.random()))
-                if best_key is None or key > best_key:
-                    best_key, out[i] = key, int(a)
+        nb = np.stack([move_many(pos, np.full_like(pos, a), p) for a in range(4)], 1)  # [B, 4]
+        e = grids[ep.grid[:, None], nb]  # [B, 4, D]
+        cos = np.einsum("bkd,bd->bk", e, g) / np.linalg.norm(e, axis=-1)
+        unseen = ~(np.stack(ep.positions, 1)[:, None, :] == nb[:, :, None]).any(-1)
+        # lexicographic (unvisited first, then cosine), exact ties broken at random
+        key = np.where(mask > 0, 4.0 * unseen + cos, -np.inf)
+        top = key == key.max(1, keepdims=True)
+        pick = np.where(top, rng.random(top.shape), -1.0)
+        out: np.ndarray = pick.argmax(1).astype(np.int64)
         return out
 
     return act

@@ -54,6 +54,8 @@ from .pipeline import (
 )
 
 VARIANTS = 1
+QUICK = (150, 500, 30)  # training grids, GASP steps (also the memoryless MLP's), PPO updates
+FULL = (200, 900, 100)
 SMOOTH = 0.3
 CONTENT = 3.0
 
@@ -73,7 +75,7 @@ def run_demo(out_dir: Path, quick: bool = False, seed: int = 0,
              text: bool = True) -> DemoResult:
     started = time.perf_counter()
     torch.set_num_threads(1)
-    n_train, gasp_steps, ppo_iters = (150, 500, 60) if quick else (200, 900, 100)
+    n_train, gasp_steps, ppo_iters = QUICK if quick else FULL
     world = make_world(seed, smooth=SMOOTH)
     space = build_goal_space(make_grids(world, n_train, seed + 1, CONTENT, variants=VARIANTS),
                              make_grids(world, 40, seed + 1000, CONTENT, variants=VARIANTS),
@@ -129,42 +131,73 @@ def run_demo(out_dir: Path, quick: bool = False, seed: int = 0,
     return finish(
         "gomaageo", ours, baselines=baselines, primary="sr_mean", margin=MARGIN,
         directions=directions, figure=fig, out_dir=out_dir, started=started,
-        ablations=ablations, regressions_explained=REGRESSIONS, details=details,
+        ablations=ablations, regressions_explained=explain_regressions(ours, baselines),
+        details=details,
     )
 
 
 MARGIN = 0.05
-_PEEK = ("greedy_similarity looks at the four neighbours' embeddings before every move "
-         "(information the agent never has); at short start-goal distances this one-step "
-         "look-ahead often walks straight onto the goal")
-REGRESSIONS: dict[str, str] = {
-    "sr_c4": _PEEK,
-    "sr_c5": _PEEK,
-    "sr_c6": _PEEK,
-    "sr_mean_ground": (
-        "ground goals are the frozen ground-view embeddings; the aerial encoder is CLIP-trained "
-        "into that space as in the paper (Sat2Cap; batches of whole images), and the "
-        "contrastive loss stops improving once the pairs are told apart (loss < 0.01, "
-        "temperature at CLIP's clamp of 100) with a relative error of 0.23-0.29 between a "
-        "ground goal and its encoded aerial patch on unseen grids; the policy was trained on "
-        "goals that are exact copies of a search patch and loses SR to any goal error (dev "
-        "seed 11: isotropic goal noise of relative size 0.2 takes it from 0.77 to 0.68, the "
-        "alignment error of 0.24, mostly a per-image offset, to 0.52, while greedy similarity "
-        "stays at 0.61-0.62), because greedy only ranks the four neighbours by cosine, which "
-        "the error hardly reorders"
-    ),
-    "sr_mean_text": (
-        "text goals (MiniLM captions of the goal place in an unseen phrasing, CLIP-aligned) "
-        "carry the place but not the test image's own appearance (the per-grid content, 3x "
-        "the place code's norm) that every aerial training goal carried; the aerial-trained "
-        "policy reads the goal relative to that appearance: with the appearance removed from "
-        "aerial goals its SR falls from 0.77 to 0.34 (dev seed 11) while greedy similarity "
-        "(0.59) is unaffected, because the four neighbours it ranks share the appearance; "
-        "giving the text goals the test image's encoded appearance (an oracle) raises the "
-        "policy from 0.40 to 0.51 (greedy 0.62): the rest is the caption's coarse place "
-        "estimate, which greedy's cosine ranking tolerates"
-    ),
-}
+PAIRS_PER_C = 40 * 5  # test grids x pairs per grid and C
+_GROUND = (
+    "ground goals are the frozen ground-view embeddings; the aerial encoder is CLIP-trained "
+    "into that space as in the paper (Sat2Cap; batches of whole images) and leaves a relative "
+    "error of about 0.24 between a ground goal and its encoded aerial patch on unseen grids "
+    "(details: ground_goal_vs_encoded_aerial_goal_rel_error); the policy, trained on goals "
+    "that are exact copies of a search patch (as in the paper's GASP and PPO), loses SR to "
+    "any goal error (dev seeds 10/11/12: aerial 0.783/0.762/0.844, isotropic goal noise of "
+    "relative size 0.2 0.716/0.667/0.700, greedy 0.616/0.594/0.587), while greedy similarity "
+    "only ranks the four neighbours by cosine, which the error hardly reorders")
+_TEXT = (
+    "text goals (MiniLM captions of the goal place in an unseen phrasing, CLIP-aligned to the "
+    "frozen ground space as CLIP's text tower is) carry the place but not the test image's own "
+    "appearance (the per-grid content, 3x the place code's norm) that every aerial training "
+    "goal carried; the policy reads the goal relative to that appearance (dev seeds 10/11/12: "
+    "appearance removed from aerial goals 0.364/0.325/0.352 vs greedy 0.645/0.553/0.667; the "
+    "oracle appearance added to text goals 0.489/0.440/0.353 vs 0.548/0.590/0.469, the "
+    "caption's place estimate staying 0.92-1.00 patch norms away), while greedy's ranking of "
+    "four neighbours that share the appearance is unaffected")
+
+
+def explain_regressions(ours: dict[str, float], baselines: dict[str, dict[str, float]],
+                        n_pairs: int = PAIRS_PER_C) -> dict[str, str]:
+    """Explanations given only while their measured condition holds (else the demo fails).
+
+    All need the method to lead every baseline on ``sr_mean`` (aerial goals). A per-distance
+    SR ``sr_c<C>`` is explained (a) by greedy similarity's look-ahead when greedy is the best
+    baseline there and scores above its own ``sr_mean`` at that ``C`` (its peek pays at short
+    distances), or (b) as sampling noise when the deficit is within two binomial standard
+    errors of the difference over ``n_pairs`` pairs. A zero-shot modality (``sr_mean_ground``,
+    ``sr_mean_text``) is explained by the policy's sensitivity to goal error only when the
+    method's SR drop from aerial to that modality exceeds greedy similarity's drop.
+    """
+    out: dict[str, str] = {}
+    if ours["sr_mean"] <= max(b["sr_mean"] for b in baselines.values()):
+        return out
+    greedy = baselines.get("greedy_similarity")
+    for metric, value in ours.items():
+        name, best = max(((n, b[metric]) for n, b in baselines.items() if metric in b),
+                         key=lambda x: x[1], default=("", float("-inf")))
+        if best <= value:
+            continue
+        if metric.startswith("sr_c"):
+            b = baselines[name]
+            se = (value * (1 - value) / n_pairs + best * (1 - best) / n_pairs) ** 0.5
+            if name == "greedy_similarity" and b[metric] > b["sr_mean"]:
+                out[metric] = (
+                    f"greedy_similarity peeks at the four neighbours' embeddings before every "
+                    f"move (information the agent never has); at this distance its one-step "
+                    f"look-ahead scores {b[metric]:.3f}, above its own mean {b['sr_mean']:.3f}")
+            elif best - value <= 2 * se:
+                out[metric] = (f"sampling noise: deficit {best - value:.3f} <= two standard "
+                               f"errors ({2 * se:.3f}) over {n_pairs} pairs, while the method "
+                               f"leads on sr_mean")
+        elif metric in ("sr_mean_ground", "sr_mean_text") and greedy is not None:
+            drop, g_drop = ours["sr_mean"] - value, greedy["sr_mean"] - greedy[metric]
+            if drop > g_drop:
+                why = _GROUND if metric == "sr_mean_ground" else _TEXT
+                out[metric] = (f"{why}; measured here: the policy drops {drop:.3f} from aerial "
+                               f"goals, greedy similarity {g_drop:.3f}")
+    return out
 
 
 __all__ = ["run_demo", "GaspHead", "SequenceModel", "train_gasp"]

@@ -22,6 +22,7 @@ Reward, exactly as ``PPO.get_reward`` in the public code (:func:`published_rewar
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -82,12 +83,59 @@ def pairs_at_distance(dist: int, grid_size: int = 5) -> list[tuple[int, int]]:
     The public code draws both uniformly and rejects until the distance matches, which is the
     uniform distribution over these pairs.
     """
+    return list(_pairs(int(dist), int(grid_size)))
+
+
+@functools.lru_cache(maxsize=256)
+def _pairs(dist: int, grid_size: int) -> tuple[tuple[int, int], ...]:
+    """The pairs of :func:`pairs_at_distance`, computed once per ``(dist, grid_size)``."""
     n = grid_size * grid_size
-    out = [(g, s) for g in range(n) for s in range(n) if manhattan(g, s, grid_size) == dist]
+    out = tuple((g, s) for g in range(n) for s in range(n)
+                if manhattan(g, s, grid_size) == dist)
     if not out:
         raise InvalidInputError(f"no patch pair at distance {dist} on a {grid_size}x{grid_size} "
                                 "grid")
     return out
+
+
+def move_many(pos: np.ndarray, action: np.ndarray, grid_size: int = 5) -> np.ndarray:
+    """:func:`move` applied elementwise to arrays of patch ids and actions (0..3)."""
+    r, c = np.divmod(np.asarray(pos), grid_size)
+    a = np.asarray(action)
+    r2 = r + np.take(_DR, a)
+    c2 = c + np.take(_DC, a)
+    ok = (r2 >= 0) & (r2 < grid_size) & (c2 >= 0) & (c2 < grid_size)
+    out: np.ndarray = np.where(ok, r2 * grid_size + c2, pos).astype(np.int64)
+    return out
+
+
+def optimal_actions_many(pos: np.ndarray, goal: np.ndarray, grid_size: int = 5) -> np.ndarray:
+    """``[..., 4]``: :func:`optimal_actions` for arrays of positions and goals."""
+    r, c = np.divmod(np.asarray(pos), grid_size)
+    gr, gc = np.divmod(np.asarray(goal), grid_size)
+    out: np.ndarray = np.stack([gr < r, gc > c, gr > r, gc < c], -1).astype(np.float32)
+    return out
+
+
+def valid_action_masks(pos: np.ndarray, grid_size: int = 5) -> np.ndarray:
+    """``[B, 4]`` int8: :func:`valid_action_mask` for an array of patch ids."""
+    r, c = np.divmod(np.asarray(pos), grid_size)
+    out: np.ndarray = np.stack([r > 0, c < grid_size - 1, r < grid_size - 1, c > 0],
+                               -1).astype(np.int8)
+    return out
+
+
+def published_rewards(prev: np.ndarray, cur: np.ndarray, goal: np.ndarray,
+                      revisit: np.ndarray, best_dist: np.ndarray,
+                      grid_size: int = 5) -> np.ndarray:
+    """:func:`published_reward` for arrays; ``revisit[i]`` is ``cur[i] in visited[i]``."""
+    dr = cur // grid_size - goal // grid_size
+    dc = cur % grid_size - goal % grid_size
+    out: np.ndarray = np.where(dr * dr + dc * dc < best_dist, 1, -1)
+    out = np.where(revisit, -1, out)
+    out = np.where(cur == goal, 2, out)
+    out = np.where(cur == prev, -1, out)
+    return out.astype(np.int64)
 
 
 def _gym() -> Any:

@@ -27,6 +27,19 @@ This module builds the same structure for the synthetic demo:
 
 Each head's output is rescaled to the mean norm of its training targets (:func:`norm_scale`;
 the CLIP loss fixes directions only).
+
+Fidelity, checked against the paper (Sec. 3.2, CLIP-MMFE) and the public code: the only
+encoder trained is the aerial one (Sat2Cap: InfoNCE against the **frozen** CLIP image
+embeddings of co-located ground photos); ground goals are frozen CLIP image embeddings and text
+goals frozen CLIP text embeddings (``data_utils/get_text_embeddings.py``: ``text_embeds`` of
+``openai/clip-vit-base-patch32``), aligned to CLIP's image space by CLIP's own pretraining and
+never to the aerial patches; GASP and PPO goals are the exact Sat2Cap embedding of one of the
+image's own patches (the public ``Sequence`` copies it). All as here. Aligning the text head
+to the encoded aerial patches instead would not give text goals the test image's appearance:
+a caption names the place, not the unseen image, so any such alignment regresses onto the
+place average. The appearance scale (``CONTENT`` = 3 in :mod:`.demo_run`) was chosen so that
+the goal alone locates the goal poorly and the search history carries the signal; there are no
+real Sat2Cap embeddings offline to calibrate it, so it is left as is.
 """
 
 from __future__ import annotations
@@ -37,7 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from geoneurips.nn.text_encoders import encode_texts
+from geoneurips.nn.text_encoders import encode_texts_light as encode_texts
 
 from .model import ModalityAligner, clip_loss
 

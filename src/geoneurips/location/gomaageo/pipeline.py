@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .agents import Episodes, Policy, random_walk, run_episodes, sample_episodes, success_ratio
-from .env import move, optimal_actions, pairs_at_distance
+from .env import move_many, optimal_actions_many, pairs_at_distance
 from .model import (
     ActorCritic,
     GaspHead,
@@ -96,10 +96,8 @@ def gasp_batch(grids: np.ndarray, rng: np.random.Generator, batch: int,
     act = rng.integers(0, 4, size=(batch, length))
     pos[:, 0] = ep.start
     for t in range(length):
-        pos[:, t + 1] = [move(int(q), int(a), p) for q, a in zip(pos[:, t], act[:, t],
-                                                                  strict=True)]
-    tgt = np.stack([[optimal_actions(int(q), int(g), p) for q in row]
-                    for row, g in zip(pos, ep.goal, strict=True)])
+        pos[:, t + 1] = move_many(pos[:, t], act[:, t], p)
+    tgt = optimal_actions_many(pos, ep.goal[:, None], p)
     patches = grids[ep.grid[:, None], pos]
     return (torch.from_numpy(ep.goal_emb), torch.from_numpy(patches), torch.from_numpy(pos),
             torch.from_numpy(act), torch.from_numpy(tgt))
@@ -130,12 +128,29 @@ def train_gasp(model: SequenceModel, head: GaspHead, grids: np.ndarray, steps: i
 
 
 # ----------------------------------------------------------------------------- policy
-def _inputs(grids: np.ndarray, ep: Episodes) -> tuple[torch.Tensor, ...]:
-    pos = np.stack(ep.positions, 1)
-    act = (np.stack(ep.actions, 1) if ep.actions
-           else np.zeros((len(ep.goal), 0), dtype=np.int64))
-    return (torch.from_numpy(ep.goal_emb), torch.from_numpy(grids[ep.grid[:, None], pos]),
+def _inputs(grids: np.ndarray, ep: Episodes,
+            rows: np.ndarray | None = None) -> tuple[torch.Tensor, ...]:
+    sel = slice(None) if rows is None else rows
+    pos = np.stack(ep.positions, 1)[sel]
+    act = (np.stack(ep.actions, 1)[sel] if ep.actions
+           else np.zeros((len(pos), 0), dtype=np.int64))
+    return (torch.from_numpy(ep.goal_emb[sel]), torch.from_numpy(grids[ep.grid[sel, None], pos]),
             torch.from_numpy(pos), torch.from_numpy(act))
+
+
+@torch.no_grad()
+def last_states(model: SequenceModel, grids: np.ndarray, ep: Episodes) -> torch.Tensor:
+    """``[B, D]`` the sequence model's last output token of each episode; rows of episodes
+    that no longer act (``ep.acting`` False) are left at zero and not computed (their
+    actions are discarded by :func:`~.agents.run_episodes`)."""
+    if ep.acting is None or ep.acting.all():
+        out: torch.Tensor = model(*_inputs(grids, ep))[:, -1]
+        return out
+    rows = np.flatnonzero(ep.acting)
+    full = torch.zeros(len(ep.goal), model.cfg.embed_dim)
+    if len(rows):
+        full[torch.from_numpy(rows)] = model(*_inputs(grids, ep, rows))[:, -1]
+    return full
 
 
 @dataclass
@@ -151,10 +166,8 @@ class GomaaAgent:
     def __post_init__(self) -> None:
         self.buffer: list[tuple[torch.Tensor, ...]] = []
 
-    @torch.no_grad()
     def state(self, grids: np.ndarray, ep: Episodes) -> torch.Tensor:
-        out: torch.Tensor = self.model(*_inputs(grids, ep))[:, -1]
-        return out
+        return last_states(self.model, grids, ep)
 
     def policy(self) -> Policy:
         def act(grids: np.ndarray, ep: Episodes, mask: np.ndarray) -> np.ndarray:
@@ -226,7 +239,7 @@ def gasp_policy(model: SequenceModel, head: GaspHead) -> Policy:
 
     def act(grids: np.ndarray, ep: Episodes, mask: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            s = model(*_inputs(grids, ep))[:, -1]
+            s = last_states(model, grids, ep)
             logits = head(s).masked_fill(torch.from_numpy(mask) == 0, -1e9)
         return logits.argmax(-1).numpy()  # type: ignore[no-any-return]
 
