@@ -96,17 +96,3 @@ def test_aerial_encoder_trains_on_whole_image_batches() -> None:
                            space.test_ground)
     assert new < old - 0.02, (new, old)
     assert space.info["aerial_encoder_batch"] == "10 whole grids (250 pairs)"
-
-
-def test_light_minilm_equals_sentence_transformers() -> None:
-    """GOMAA-Geo encodes captions with ``transformers`` alone (the folder's BERT + mean pooling
-    + L2 norm, about 2 s less CPU per demo than importing sentence-transformers); the
-    sentence-transformers pipeline of the same folder is the independent reference."""
-    from geoneurips.nn.text_encoders import encode_texts, encode_texts_light
-
-    caps = G.place_captions(1)
-    texts = [t.format(c=c, f=f) for t in (*G.TRAIN_TEMPLATES, G.TEST_TEMPLATE)
-             for c, f in caps] + ["a", "a much longer caption " * 20]
-    np.testing.assert_allclose(encode_texts_light(texts, batch_size=7), encode_texts(texts),
-                               atol=1e-5)
-    assert encode_texts_light([]).shape == (0, 384)

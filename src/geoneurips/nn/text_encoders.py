@@ -14,7 +14,7 @@ import numpy as np
 
 from geoneurips.errors import DataNotFoundError
 
-__all__ = ["encode_texts", "encode_texts_light", "load_minilm", "minilm_path"]
+__all__ = ["encode_texts", "load_minilm", "minilm_path"]
 
 
 def minilm_path() -> Path:
@@ -33,18 +33,13 @@ def minilm_path() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def load_minilm() -> Any:
-    """The sentence-transformers model on CPU, loaded once per process, hub switched off."""
+    """The sentence-transformers model on CPU, loaded once per process, hub switched off
+    (the reference :func:`encode_texts` is checked against)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(minilm_path()), device="cpu")
-
-
-def encode_texts(texts: list[str]) -> np.ndarray:
-    """``[N, 384]`` L2-normalised MiniLM sentence embeddings (offline, CPU)."""
-    out = load_minilm().encode(list(texts), convert_to_numpy=True, normalize_embeddings=True)
-    return np.asarray(out, dtype=np.float32)
 
 
 @functools.lru_cache(maxsize=1)
@@ -59,10 +54,13 @@ def _minilm_transformers() -> tuple[Any, Any]:
     return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
 
 
-def encode_texts_light(texts: list[str], batch_size: int = 32) -> np.ndarray:
-    """:func:`encode_texts` computed with ``transformers`` alone: the folder's own pipeline
-    (``modules.json``: BERT, truncation at ``max_seq_length`` 256, mean pooling over the
-    attention mask, L2 normalisation), without importing sentence-transformers."""
+def encode_texts(texts: list[str], batch_size: int = 32) -> np.ndarray:
+    """``[N, 384]`` L2-normalised MiniLM sentence embeddings (offline, CPU), computed with
+    ``transformers`` alone: the folder's own pipeline (``modules.json``: BERT, truncation at
+    ``max_seq_length`` 256, mean pooling over the attention mask, L2 normalisation).
+
+    The sentence-transformers pipeline of the same folder (:func:`load_minilm`) is the
+    independent reference it is tested against; importing it costs about 4 s of CPU."""
     import torch
 
     tok, model = _minilm_transformers()

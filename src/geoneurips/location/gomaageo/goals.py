@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from geoneurips.nn.text_encoders import encode_texts_light as encode_texts
+from geoneurips.nn.text_encoders import encode_texts
 
 from .model import ModalityAligner, clip_loss
 
