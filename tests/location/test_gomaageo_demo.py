@@ -19,8 +19,9 @@ full seed 2   0.766       0.057   0.634        0.673       0.774      0.211
 Zero-shot goals, GOMAA-Geo vs greedy similarity (quick seeds 0-2): ground 0.589 / 0.493 /
 0.568 vs 0.605 / 0.619 / 0.588; text (real MiniLM, unseen phrasing) 0.436 / 0.431 / 0.417
 vs 0.709 / 0.512 / 0.645; full seeds 0-2: ground 0.587 / 0.555 / 0.594 vs 0.569 / 0.629 /
-0.595, text 0.399 / 0.320 / 0.414 vs 0.658 / 0.521 / 0.634: regressions the demo explains
-only while their measured condition holds (the system stays ``partial``). Confirmation quick
+0.595, text 0.399 / 0.320 / 0.414 vs 0.658 / 0.521 / 0.634: goal-modality-agnostic search is
+the paper's claim, so these losses are never explained and ``beats_baseline`` is false (the
+system stays ``partial``). Confirmation quick
 seeds 3 / 4: aerial 0.778 / 0.656 vs the strongest baseline 0.616 / 0.573; ground 0.624 /
 0.446 vs greedy 0.579 / 0.559; text 0.377 / 0.394 vs 0.624 / 0.562.
 
@@ -55,8 +56,13 @@ def test_quick_demo(tmp_path: Path) -> None:
     assert ours > strongest + 0.05
     assert ours > r.baselines["random_walk"]["sr_mean"] + 0.5
     assert ours > r.ablations["ppo_only"]["sr_mean"] + 0.4
-    assert r.beats_baseline and r.margin == 0.05
-    assert all(x["explanation"] for x in r.regressions)
+    assert r.margin == 0.05
+    # the zero-shot modalities are the paper's claim and lose to greedy similarity on this
+    # seed (ground 0.589 vs 0.605, text 0.436 vs 0.709): unexplained, so the demo fails
+    unexplained = {x["metric"] for x in r.regressions if not x["explanation"]}
+    assert unexplained == {"sr_mean_ground", "sr_mean_text"}
+    assert not r.beats_baseline
+    assert set(r.details["zero_shot_diagnosis"]) == {"sr_mean_ground", "sr_mean_text"}
 
 
 def test_regression_explanations_are_computed_from_the_measured_condition() -> None:
@@ -75,8 +81,8 @@ def test_regression_explanations_are_computed_from_the_measured_condition() -> N
     assert "peeks" in ex["sr_c4"]  # greedy best there and above its own mean
     assert "noise" in ex["sr_c7"]  # 0.025 <= 2 SE = 0.069
     assert "sr_c8" not in ex  # 0.10 > 2 SE = 0.086: unexplained
-    assert "drops 0.250" in ex["sr_mean_ground"]  # greedy drops 0.0
-    assert "sr_mean_text" not in ex  # the policy drops 0.25, greedy 0.30: not the cause
+    # zero-shot losses are the paper's claim failing: never explained
+    assert "sr_mean_ground" not in ex and "sr_mean_text" not in ex
     assert explain_regressions({**ours, "sr_mean": 0.69}, {"greedy_similarity": greedy,
                                                            "memoryless_mlp": mlp}) == {}
 
