@@ -25,6 +25,16 @@ from geoneurips.forecasting.idee.model import (
 )
 
 
+def test_paper_config_has_no_classifier_dropout() -> None:
+    """Regression: ``IDEEConfig()`` had classifier dropout 0.2 (the public ``CNN_3D``
+    module's own default), but the public ``build.py`` passes ``config.cls_drop_rate``,
+    whose default in ``config.py`` is 0.0."""
+    cfg = IDEEConfig()
+    assert cfg.drop_rate == 0.0
+    m = IDEEModel(cfg)
+    assert all(d.p == 0.0 for d in m.modules() if isinstance(d, torch.nn.Dropout))
+
+
 def test_classifier_reads_the_quantised_code_and_bce_reaches_the_encoder() -> None:
     """The classifier's input is ``project_out(sign(u))`` (two feature vectors only), and the
     BCE alone (no quantiser loss) sends a gradient through the straight-through sign into the

@@ -31,7 +31,7 @@ Deliberate differences: PyTorch's default initialisation instead of the public
 ``normal(mean=0.02, std=0.02)`` for every convolution and linear layer (its positive mean
 starts, and at batch 1 kept, every bit at "driver"); windows in chronological order (the
 public loader reverses time; the classifier's pairwise stride-2 collapse is the same up to its
-learned weights); the tiny config (widths ``(8,)``, dimension 8) and no dropout in it.
+learned weights); the tiny config (widths ``(8,)``, dimension 8).
 
 Why the 1-bit code collapses in a CPU budget (measured at initialisation on a demo cube):
 the mean gradient on the code ``u`` from the weighted BCE is ~8e-6 per cell, about the same
@@ -75,7 +75,7 @@ class IDEEConfig:
     widths: tuple[int, ...] = (16, 16)
     codebook_dim: int = 16
     cls_dim: int = 16
-    drop_rate: float = 0.2
+    drop_rate: float = 0.0  # public config.py: cls_drop_rate 0.0
     lambda_commitment: float = 3.0
     lambda_entropy: float = 0.1
     diversity_gamma: float = 1.0
