@@ -31,14 +31,16 @@ Deliberate differences: PyTorch's default initialisation instead of the public
 ``normal(mean=0.02, std=0.02)`` for every convolution and linear layer (its positive mean
 starts, and at batch 1 kept, every bit at "driver"); windows in chronological order (the
 public loader reverses time; the classifier's pairwise stride-2 collapse is the same up to its
-learned weights); the tiny config (widths ``(8,)``, dimension 8) and no dropout in it.
+learned weights); the tiny config (widths ``(8,)``, dimension 8).
 
-Why the 1-bit code collapses in a CPU budget (measured at initialisation on a demo cube):
-the mean gradient on the code ``u`` from the weighted BCE is ~8e-6 per cell, about the same
-on driver and on calm cells, against ~8e-5 from the commitment term (which holds every ``u``
-at the sign it starts with) and ~6e-5 from ``100 L_anom`` on calm cells; the entropy terms
-are flat once ``|u| > ~0.02`` (inverse temperature 100). Most codes start negative, so the
-bits lock at "normal".
+Why the 1-bit code stays constant (measured; ``tests/forecasting/test_idee_gradients.py``):
+the BCE's gradient on a code points the right way (up on driver cells, down elsewhere) but
+is far below the commitment's restoring force ``6 |u - sign u| / M`` that a code at -1 must
+overcome to cross 0 (8x after 500 steps, ~200x at init), so with PyTorch's init every bit
+locks at "normal". With the public init every bit starts at "driver", and ``L_anom`` on
+``z_q - project_out(-1) = W (q + 1)`` is met by shrinking ``W`` to ~0, after which the BCE's
+gradient on the codes is exactly 0. Both are fixed points (2000+ steps change nothing); a
+commitment weight of 0.3 (not the paper's 3.0) lets the bit learn.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class IDEEConfig:
     widths: tuple[int, ...] = (16, 16)
     codebook_dim: int = 16
     cls_dim: int = 16
-    drop_rate: float = 0.2
+    drop_rate: float = 0.0  # public config.py: cls_drop_rate 0.0
     lambda_commitment: float = 3.0
     lambda_entropy: float = 0.1
     diversity_gamma: float = 1.0
