@@ -113,7 +113,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
 
     started = time.perf_counter()
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    n_source, n_adapt, n_test, iters = (48, 24, 16, 128) if quick else (64, 32, 24, 360)
+    n_source, n_adapt, n_test, iters = QUICK if quick else FULL
     size = SIZE
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -178,6 +178,9 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
 
 
 SIZE = 48
+# source scenes, adaptation images, test scenes, iterations (every arm)
+FULL = (64, 32, 24, 360)
+QUICK = (48, 24, 16, 128)
 MARGIN = 0.015
 _GROUND_DELTA = (
     "the published 'whole' delta counts every pixel after heights <= 0 become 1e-6, so "

@@ -206,6 +206,7 @@ class _Run:
         s, model, gen = self.s, self.model, self.gen
         source, n = self.source, self.source["image"].shape[0]
         model.train()
+        params = list(model.parameters())
         for step in range(self.step, min(until, s.iters)):
             idx = torch.randint(0, n, (s.batch,), generator=gen)
             x = _style_batch(source["image"][idx], self.refs, s, self.rng)
@@ -229,7 +230,7 @@ class _Run:
             self.opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             if s.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
+                torch.nn.utils.clip_grad_norm_(params, s.grad_clip)
             self.opt.step()
             self.sched.step()
             if adapting and self.teacher is not None:
