@@ -26,7 +26,9 @@ and no clipping): on some seeds one large step blew the height head's pre-activa
 constant height (0.145 m) everywhere, i.e. F1^HE 0 (source-only at seed 1, RS3DAda at
 seed 2, all but one run of the full demo). Every run (baselines, method, ablation) uses
 the same optimiser settings; ``tests/segmentation/test_synrs3d_training.py`` reproduces
-the old collapse's data.
+the old collapse's data. (Those ReLUs came from Depth Anything's head; the public
+SynRS3D height head has none there, and :class:`.model.DPTHead` now follows it. The
+recipe is kept.)
 
 Two defects of the earlier loop, fixed (regression tests in
 ``tests/segmentation/test_synrs3d_design.py``): the teacher's EMA started at alpha 0.99
