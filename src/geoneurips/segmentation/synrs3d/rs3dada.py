@@ -74,7 +74,8 @@ def ema_update(teacher: nn.Module, student: nn.Module, step: int,
                max_alpha: float = 0.99) -> float:
     """teacher <- alpha * teacher + (1 - alpha) * student; buffers (BN statistics) copied."""
     alpha = min(1.0 - 1.0 / (step + 1), max_alpha)
-    tp, sp = list(teacher.parameters()), list(student.parameters())
+    tp: list[torch.Tensor] = list(teacher.parameters())
+    sp: list[torch.Tensor] = list(student.parameters())
     tb, sb = list(teacher.buffers()), list(student.buffers())
     if len(tp) != len(sp) or len(tb) != len(sb):
         raise ValueError("teacher and student differ in their parameters or buffers")
