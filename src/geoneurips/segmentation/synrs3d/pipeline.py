@@ -18,8 +18,8 @@ an unseen seed), reads everything back with :class:`.data.SynRS3D` and
   source-style augmentation (the stand-in for the pretrained DINOv2, see below), the
   second half the full method from that point (frozen-feature constraint to the encoder
   at that point, EMA teacher, photometric views, consistency / confidence weights,
-  ground-guided refinement, ClassMix, strong augmentation of the mixed images as
-  published); it and its ablation share the source phase exactly
+  ground-guided refinement, ClassMix of a second source batch into the target images
+  and strong augmentation of the mixed images, as published); it and its ablation share the source phase exactly
   (:func:`.training.train_branches`);
 * ablation ``no_self_training``: the same two phases without the teacher / pseudo-label
   part (style augmentation and feature constraint only).
@@ -131,7 +131,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         "source_only": base,
         "source_hm_jitter": replace(base, style=("HM",), colour_jitter=True),
         "rs3dada": replace(base, style=style, feature_constraint=1.0, uda=True,
-                           uda_start=iters // 2),
+                           uda_start=iters // 2, mix_source="second"),
         "no_self_training": replace(base, style=style, feature_constraint=1.0,
                                     uda_start=iters // 2),
     }
