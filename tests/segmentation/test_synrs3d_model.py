@@ -34,6 +34,37 @@ def test_model_shapes_and_bad_input() -> None:
             paper.out_channels) == (1024, 24, 14, 256, [256, 512, 1024, 1024])
 
 
+def test_output_convolutions_follow_the_public_heads() -> None:
+    """Defect (fixed): both DPT heads ended with Depth Anything's ``conv 3x3 -> ReLU ->
+    conv 1x1``. SynRS3D's ``models/dpt.py`` has no activation there: its height head is
+    ``conv 3x3 (features / 2)``, resize, ``conv 3x3 (32)``, ``conv 1x1 (1)``, affine in the
+    fused features; its land-cover head is ``conv 3x3 (features)``, ``conv 1x1 (classes)``
+    at the fused size, then resized. The old code fails both checks (a ReLU makes the
+    height tail non-affine: its second difference was far from 0; the land-cover head had
+    no ``out``)."""
+    torch.manual_seed(0)
+    m = RS3DModel(RS3DConfig.tiny(num_classes=3)).eval()
+    f = m.config.features
+    h = m.height_head
+
+    def tail(p: torch.Tensor) -> torch.Tensor:
+        return h.out2(h.out1(p))  # type: ignore[no-any-return]
+
+    p = torch.randn(2, f, 12, 12) * 3
+    with torch.no_grad():
+        second = tail(2 * p) - 2 * tail(p) + tail(torch.zeros_like(p))
+    assert float(second.abs().max()) < 1e-4 * float(tail(p).abs().max() + 1)
+    assert [type(x) for x in h.out2] == [torch.nn.Conv2d, torch.nn.Conv2d]
+    assert (h.out1.out_channels, h.out2[0].out_channels, h.out2[1].out_channels) == (
+        f // 2, 32, 1)
+    seg = m.seg_head.out
+    assert [type(x) for x in seg] == [torch.nn.Conv2d, torch.nn.Conv2d]
+    assert (seg[0].in_channels, seg[0].out_channels, seg[0].kernel_size) == (f, f, (3, 3))
+    assert (seg[1].out_channels, seg[1].kernel_size) == (3, (1, 1))
+    assert not any(isinstance(x, torch.nn.ReLU) for x in [*h.modules(),
+                                                          *m.seg_head.modules()])
+
+
 def test_local_dinov2_checkpoint(tmp_path: Path) -> None:
     """A DINOv2-format state dict (``mask_token`` key, as facebookresearch publishes it)
     loads through the safe loader into an identical encoder; a mismatched one fails."""

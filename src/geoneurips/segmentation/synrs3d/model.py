@@ -3,7 +3,8 @@
 Paper / public code (``models/dpt.py``): DINOv2 ViT-L/14; ``get_intermediate_layers(x, 4,
 return_class_token=True)`` (the last four blocks, final norm applied); per task a DPT head
 (projections [256, 512, 1024, 1024], resized x4, x2, x1, x1/2, RefineNet fusion with 256
-features and BatchNorm); height: 1 channel, no final activation; land cover: C classes.
+features and BatchNorm); height: 1 channel, no activation after the fusion; land cover:
+C classes (see :class:`DPTHead`).
 Inputs are RGB on 0-255, normalised with the ImageNet mean / std.
 
 The backbone is a timm ``VisionTransformer`` with DINOv2's shape (LayerScale 1e-5, class
@@ -126,7 +127,23 @@ class _Fusion(nn.Module):
 
 
 class DPTHead(nn.Module):
-    """DPT decoder over four token maps (Ranftl et al. 2021, as used by RS3DAda)."""
+    """DPT decoder over four token maps (Ranftl et al. 2021, as used by RS3DAda).
+
+    The output convolutions follow the public ``models/dpt.py``, which depend on the task:
+
+    * height (``out_ch`` 1): ``out1`` 3x3 conv to ``features // 2`` at the fused map's
+      size, bilinear resize to the image size, then ``out2`` = 3x3 conv to 32 and 1x1 conv
+      to 1 channel **with no activation between or after them** (Depth Anything's head has
+      ReLUs there; SynRS3D's regression head does not);
+    * land cover (``out_ch`` > 1): ``out`` = 3x3 conv ``features -> features`` and 1x1 conv
+      to the classes at the fused map's size, then a bilinear resize to the image size.
+
+    Defect fixed (``tests/segmentation/test_synrs3d_model.py``): both heads used the
+    Depth Anything layout with a ReLU between the last two convolutions, so the height
+    output was a ReLU network of the fused features (whose dead units caused the earlier
+    collapse to one constant height) and the land-cover head had the regression head's
+    layers instead of its own.
+    """
 
     def __init__(self, embed_dim: int, out_ch: int, features: int = 256,
                  out_channels: list[int] | None = None) -> None:
@@ -140,10 +157,15 @@ class DPTHead(nn.Module):
             nn.Conv2d(oc[3], oc[3], 3, stride=2, padding=1)])
         self.rn = nn.ModuleList(nn.Conv2d(c, features, 3, padding=1, bias=False) for c in oc)
         self.fuse = nn.ModuleList(_Fusion(features) for _ in range(4))
-        half = max(features // 2, 1)
-        self.out1 = nn.Conv2d(features, half, 3, padding=1)
-        self.out2 = nn.Sequential(nn.Conv2d(half, 32, 3, padding=1), nn.ReLU(True),
-                                  nn.Conv2d(32, out_ch, 1))
+        self.regression = out_ch == 1
+        if self.regression:
+            half = max(features // 2, 1)
+            self.out1 = nn.Conv2d(features, half, 3, padding=1)
+            self.out2 = nn.Sequential(nn.Conv2d(half, 32, 3, padding=1),
+                                      nn.Conv2d(32, 1, 1))
+        else:
+            self.out = nn.Sequential(nn.Conv2d(features, features, 3, padding=1),
+                                     nn.Conv2d(features, out_ch, 1))
 
     def forward(self, tokens: list[torch.Tensor], grid: tuple[int, int],
                 size: tuple[int, int]) -> torch.Tensor:
@@ -156,8 +178,16 @@ class DPTHead(nn.Module):
         p = self.fuse[2](p, maps[2], size=maps[1].shape[-2:])
         p = self.fuse[1](p, maps[1], size=maps[0].shape[-2:])
         p = self.fuse[0](p, maps[0])
-        p = F.interpolate(self.out1(p), size=size, mode="bilinear", align_corners=True)
-        return self.out2(p)  # type: ignore[no-any-return]
+        if self.regression:
+            return self.out2(_resize(self.out1(p), size))  # type: ignore[no-any-return]
+        return _resize(self.out(p), size)
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize (align_corners, as published); the identity when the size matches."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
 
 class RS3DModel(nn.Module):

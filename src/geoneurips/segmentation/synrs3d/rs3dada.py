@@ -74,10 +74,16 @@ def ema_update(teacher: nn.Module, student: nn.Module, step: int,
                max_alpha: float = 0.99) -> float:
     """teacher <- alpha * teacher + (1 - alpha) * student; buffers (BN statistics) copied."""
     alpha = min(1.0 - 1.0 / (step + 1), max_alpha)
-    for t, s in zip(teacher.parameters(), student.parameters(), strict=True):
-        t.mul_(alpha).add_(s.detach(), alpha=1.0 - alpha)
-    for tb, sb in zip(teacher.buffers(), student.buffers(), strict=True):
-        tb.copy_(sb)
+    tp: list[torch.Tensor] = list(teacher.parameters())
+    sp: list[torch.Tensor] = list(student.parameters())
+    tb, sb = list(teacher.buffers()), list(student.buffers())
+    if len(tp) != len(sp) or len(tb) != len(sb):
+        raise ValueError("teacher and student differ in their parameters or buffers")
+    if tp:
+        torch._foreach_mul_(tp, alpha)
+        torch._foreach_add_(tp, [p.detach() for p in sp], alpha=1.0 - alpha)
+    if tb:
+        torch._foreach_copy_(tb, sb)
     return alpha
 
 
