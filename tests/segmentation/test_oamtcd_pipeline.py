@@ -198,7 +198,7 @@ def test_demo_quick(tmp_path: Path) -> None:
     the decision follows the rule (strongest baseline, margin, explained regressions)."""
     from geoneurips.registry import get
     from geoneurips.segmentation.oamtcd.biomes import TRAIN_BIOMES
-    from geoneurips.segmentation.oamtcd.demo import DEMO_MARGIN, demo
+    from geoneurips.segmentation.oamtcd.demo import DEMO_MARGIN, N_UNSEEN_QUICK, demo
 
     res = demo(tmp_path, quick=True, seed=0)
     singles = {f"single_{b.name}" for b in TRAIN_BIOMES}
@@ -214,7 +214,16 @@ def test_demo_quick(tmp_path: Path) -> None:
     assert set(res.directions) == set(res.metrics)
     saved = json.loads((tmp_path / "oamtcd.json").read_text())
     assert saved["baselines"]["excess_green"]["iou_tree"] == pytest.approx(green)
-    assert len(saved["details"]["test_biomes"]) == 48
+    # deciding test = the holdout analogue (unseen tiles of the training biomes, like the
+    # paper's holdout split); the old demo decided on recombined unseen biomes only
+    names = {b.name for b in TRAIN_BIOMES}
+    by_biome = saved["details"]["holdout_iou_tree_by_biome"]
+    assert set(by_biome) == singles | {"diverse_biomes", "excess_green"}
+    assert all(set(v) == names for v in by_biome.values())
+    unseen = saved["details"]["unseen_biomes"]
+    assert len(unseen["biomes"]) == N_UNSEEN_QUICK
+    assert not names & {b.split(":")[0] for b in unseen["biomes"]}
+    assert set(unseen["scores"]) == set(by_biome)
     assert (tmp_path / "oamtcd.png").stat().st_size > 0
     _, cfg = load_model(tmp_path / "oamtcd_model.pt")
     # the method is the paper's recipe (as released)
@@ -257,3 +266,17 @@ def test_demo_explains_background_only_when_it_costs_trees() -> None:
     assert set(_tradeoffs(ours, {"shy": shy, "real": real})) == {"recall_tree"}
     # fewer trees but better on the mean: not explained either
     assert _tradeoffs(ours, {"x": dict(shy, miou=0.81, mf1=0.89)}) == {}
+
+
+def test_per_biome_scores_split_the_holdout_in_biome_order() -> None:
+    """Hand values: two biomes of two 2x2 tiles each; the first biome's prediction is
+    perfect (IoU 1), the second marks one of two tree pixels and one false one (1/3)."""
+    from geoneurips.segmentation.oamtcd.demo import _per_biome
+
+    t = [np.array([[1, 0], [0, 0]]), np.array([[0, 2], [0, 0]]),
+         np.array([[1, 1], [0, 0]]), np.zeros((2, 2), np.int64)]
+    p = [np.array([[1, 0], [0, 0]]), np.array([[0, 1], [0, 0]]),
+         np.array([[1, 0], [1, 0]]), np.zeros((2, 2), np.int64)]
+    samples = [{"mask": torch.from_numpy(x)} for x in t]
+    got = _per_biome(p, samples, ["a", "b"])
+    assert got == {"a": 1.0, "b": pytest.approx(1 / 3, abs=1e-4)}
