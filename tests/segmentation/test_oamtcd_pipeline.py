@@ -191,7 +191,8 @@ def test_demo_quick(tmp_path: Path) -> None:
     recombined new-biome test of the old demo is reported in details.
 
     Measured, pooled tree IoU: dev seeds 10 / 11 / 12 method 0.854 / 0.812 / 0.820 vs.
-    the strongest baseline 0.795 / 0.796 / 0.761 (+0.059 / +0.016 / +0.059); full demo,
+    the strongest baseline 0.795 / 0.796 / 0.766 (+0.059 / +0.016 / +0.054; dev 11 misses
+    the margin); full demo,
     seeds 0 / 1 / 2 (3 / 4 confirmation): method 0.816 / 0.781 / 0.856 (0.805 / 0.840),
     strongest baseline 0.756 / 0.723 / 0.766 (0.753 / 0.743), margins +0.060 / +0.057 /
     +0.090 (+0.053 / +0.098); this quick demo on seed 0: 0.816 vs. single_tropical 0.745
