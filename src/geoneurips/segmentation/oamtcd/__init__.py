@@ -78,7 +78,7 @@ register(
             "biome and poor on another (seed 0: arid-savanna crowns 0.00-0.36 for the "
             "temperate / tropical arms); the diverse model 0.82/0.66/0.85 on temperate/"
             "arid/tropical. Recombined new biomes (reported, not deciding; the old "
-            "demo's test): method 0.729/0.678/0.751 vs. best baseline 0.629/0.687/0.615 "
+            "demo's test): method 0.729/0.678/0.751 vs. best baseline 0.629/0.687/0.606 "
             "(seeds 0-2), dev 0.664/0.483/0.586 vs. 0.650/0.546/0.600 (no reliable gain "
             "beyond the training biomes). Ablation diverse_plain 0.868/0.910/0.937 (the "
             "released transform costs accuracy on these synthetic tiles; every arm keeps "

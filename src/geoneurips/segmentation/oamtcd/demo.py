@@ -63,7 +63,7 @@ final 0 / 1 / 2, confirmation 3 / 4):
   own biome and poor on another (arid crowns: 0.000-0.36 for the temperate and tropical
   arms, temperate for the arid / tropical ones), the diverse model is good on all three.
 * recombined new biomes (reported; 48 tiles when seeds 0-2 were measured, 24 since):
-  method 0.729 / 0.678 / 0.751 vs. the best baseline 0.629 / 0.687 / 0.615 (seeds 0-2),
+  method 0.729 / 0.678 / 0.751 vs. the best baseline 0.629 / 0.687 / 0.606 (seeds 0-2),
   dev 0.664 / 0.483 / 0.586 vs. 0.650 / 0.546 / 0.600: beyond the training biomes the
   diverse set does not reliably help (the paper claims the holdout, not this).
 * ablation diverse_plain (no released transform, CE) 0.868 / 0.910 / 0.937: on these
