@@ -5,10 +5,19 @@ OAM-TCD's case (paper, sections 1 and 3; the dataset card lists a ``biome`` /
 ``biome_name`` column per tile) is that earlier tree-crown datasets are small and
 geographically narrow, and that a model trained on imagery sampled across biomes maps
 trees in places it has not seen (the paper's Zurich and Tonga tests) better than one
-trained on a single region. Here a :class:`Biome` fixes what changes between regions:
-ground and grass colours, crown colour, crown size and density, crown texture, shadow
-length and lighting. What does **not** change is what makes a tree a tree at 10 cm: a
-textured crown (leaf clumps) casting a shadow, where grass and bare ground are smooth.
+trained on a single region; its abstract names "the diversity and morphology of trees in
+different terrestrial biomes". Here a :class:`Biome` fixes what changes between regions:
+their colours and light (ground, grass, crowns, illumination) and, because a photometric
+training transform can imitate colour shifts but not these, the crowns' **structure**:
+size and density, outline (smooth or lobed), clumping into merged canopy, leaf-clump
+texture grain, and shadow length. What does **not** change is what makes a tree a tree at
+10 cm: a textured crown casting a shadow, where grass and bare ground are smooth.
+
+* temperate: medium, mostly separate round crowns, 2 px leaf clumps, medium shadows;
+* arid savanna: small, isolated, smooth-edged crowns on bright sand, fine (1 px)
+  texture, long shadows (low sun, tall narrow trunks throw them far);
+* tropical: large lobed crowns merged into continuous canopy, coarse (4 px) leaf clumps,
+  short shadows (dense canopy, high sun).
 
 * :data:`TRAIN_BIOMES`: three training biomes (temperate, arid savanna, tropical).
 * :func:`unseen_biome`: a new biome whose every attribute group is an independent random
@@ -49,24 +58,32 @@ class Biome:
     texture: float         # crown leaf-clump texture amplitude
     shadow: float          # shadow darkening factor (0 none .. 1 black)
     light: float           # overall illumination gain
+    grain: int             # leaf-clump size in pixels (texture scale)
+    cluster: float         # chance that a single tree touches an earlier one (merging)
+    lobes: float           # crown outline irregularity (radius varies by +-lobes)
+    shadow_len: float      # shadow length in crown radii (sun elevation, tree height)
 
 
 TRAIN_BIOMES: tuple[Biome, ...] = (
     Biome("temperate", ground=(130, 105, 80), grass=(110, 165, 70), grass_cover=0.2,
           tree=(50, 100, 40), canopy=(40, 90, 70), crown=0.06, trees=4.5, canopies=1.5,
-          texture=20, shadow=0.45, light=1.0),
+          texture=20, shadow=0.45, light=1.0, grain=2, cluster=0.1, lobes=0.12,
+          shadow_len=0.8),
     Biome("arid_savanna", ground=(205, 180, 140), grass=(165, 155, 95), grass_cover=0.25,
-          tree=(95, 105, 65), canopy=(85, 100, 75), crown=0.04, trees=6.0, canopies=0.5,
-          texture=14, shadow=0.65, light=1.15),
+          tree=(95, 105, 65), canopy=(85, 100, 75), crown=0.05, trees=8.0, canopies=0.3,
+          texture=14, shadow=0.65, light=1.15, grain=1, cluster=0.0, lobes=0.1,
+          shadow_len=1.5),
     Biome("tropical", ground=(95, 80, 60), grass=(65, 125, 50), grass_cover=0.15,
-          tree=(30, 75, 35), canopy=(25, 80, 50), crown=0.085, trees=3.0, canopies=2.5,
-          texture=26, shadow=0.3, light=0.85),
+          tree=(30, 75, 35), canopy=(25, 80, 50), crown=0.1, trees=6.0, canopies=2.0,
+          texture=26, shadow=0.3, light=0.85, grain=4, cluster=0.9, lobes=0.4,
+          shadow_len=0.3),
 )
 
 #: Attribute groups mixed independently by :func:`unseen_biome`.
 _GROUPS: tuple[tuple[str, ...], ...] = (
     ("ground",), ("grass", "grass_cover"), ("tree", "canopy"), ("crown",),
-    ("trees", "canopies"), ("texture",), ("shadow",), ("light",))
+    ("trees", "canopies"), ("texture",), ("shadow",), ("light",), ("grain",),
+    ("cluster",), ("lobes",), ("shadow_len",))
 
 
 def unseen_biome(rng: np.random.Generator, biomes: Sequence[Biome] = TRAIN_BIOMES,
@@ -90,18 +107,19 @@ def unseen_biome(rng: np.random.Generator, biomes: Sequence[Biome] = TRAIN_BIOME
     return replace(biomes[0], name=f"{name}:{code}", **values)
 
 
-def _blob(rng: np.random.Generator, cx: float, cy: float, r: float, n: int = 16
-          ) -> list[float]:
+def _blob(rng: np.random.Generator, cx: float, cy: float, r: float, n: int = 16,
+          lobes: float = 0.15) -> list[float]:
     ang = np.sort(rng.uniform(0, 2 * np.pi, n))
-    rad = r * rng.uniform(0.8, 1.15, n)
+    rad = r * rng.uniform(1 - lobes, 1 + lobes, n)
     xs, ys = cx + rad * np.cos(ang), cy + rad * np.sin(ang)
     return [round(float(v), 2) for pair in zip(xs, ys, strict=True) for v in pair]
 
 
-def _clumps(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Leaf-clump texture: unit-variance noise at 2 px scale plus pixel noise."""
-    coarse = rng.normal(0, 1, ((size + 1) // 2, (size + 1) // 2))
-    up = np.repeat(np.repeat(coarse, 2, 0), 2, 1)[:size, :size]
+def _clumps(rng: np.random.Generator, size: int, grain: int = 2) -> np.ndarray:
+    """Leaf-clump texture: unit-variance noise at ``grain`` px scale plus pixel noise."""
+    c = (size + grain - 1) // grain
+    coarse = rng.normal(0, 1, (c, c))
+    up = np.repeat(np.repeat(coarse, grain, 0), grain, 1)[:size, :size]
     out: np.ndarray = 0.8 * up + 0.6 * rng.normal(0, 1, (size, size))
     return out
 
@@ -111,8 +129,10 @@ def make_biome_scene(rng: np.random.Generator, size: int, biome: Biome
     """One tile of ``biome``: ``(uint8 (3, size, size), annotations with export ids)``.
 
     Drawn like :func:`.data.make_scene` (canopy groups, single trees, smooth grass patches)
-    with the biome's colours and sizes; crowns carry leaf-clump texture and cast a shadow
-    towards the lower right, grass does neither.
+    with the biome's colours, sizes and structure: crown outlines vary by ``lobes``, a
+    single tree touches an earlier one with chance ``cluster`` (merged canopy), crowns
+    carry leaf-clump texture of ``grain`` px and cast a shadow ``shadow_len`` crown radii
+    long towards the lower right; grass does neither.
     """
     from rasterio.features import rasterize
 
@@ -124,11 +144,19 @@ def make_biome_scene(rng: np.random.Generator, size: int, biome: Biome
     for _ in range(int(rng.poisson(biome.canopies))):
         anns.append({"category_id": 1, "segmentation": [
             _blob(rng, rng.uniform(0.15, 0.85) * s, rng.uniform(0.15, 0.85) * s,
-                  rng.uniform(1.6, 2.6) * biome.crown * s, 20)]})
+                  rng.uniform(1.6, 2.6) * biome.crown * s, 20, biome.lobes)]})
+    centres: list[tuple[float, float, float]] = []
     for _ in range(max(1, int(rng.poisson(biome.trees * scale)))):
+        r = rng.uniform(0.7, 1.3) * biome.crown * s
+        if centres and rng.uniform() < biome.cluster:  # next to an earlier crown
+            px, py, pr = centres[int(rng.integers(len(centres)))]
+            a, d = rng.uniform(0, 2 * np.pi), 0.85 * (pr + r)
+            cx, cy = px + d * np.cos(a), py + d * np.sin(a)
+        else:
+            cx, cy = rng.uniform(0.05, 0.95) * s, rng.uniform(0.05, 0.95) * s
+        centres.append((cx, cy, r))
         anns.append({"category_id": 2, "segmentation": [
-            _blob(rng, rng.uniform(0.05, 0.95) * s, rng.uniform(0.05, 0.95) * s,
-                  rng.uniform(0.7, 1.3) * biome.crown * s)]})
+            _blob(rng, cx, cy, r, 16, biome.lobes)]})
     grass = [({"type": "Polygon", "coordinates": [
         [(p[i], p[i + 1]) for i in range(0, len(p), 2)] + [(p[0], p[1])]]}, 1)
         for p in (_blob(rng, rng.uniform(0, s), rng.uniform(0, s),
@@ -142,12 +170,12 @@ def make_biome_scene(rng: np.random.Generator, size: int, biome: Biome
     img[:] = np.array(biome.ground)[:, None, None]
     img += 6 * rng.normal(0, 1, (size, size))[None]  # ground grain
     img[:, grass_m] = np.array(biome.grass)[:, None] + 5 * rng.normal(0, 1, grass_m.sum())
-    d = max(1, round(biome.crown * s * 0.6))
     shade = np.zeros_like(crown_m)
-    shade[d:, d:] = crown_m[:-d, :-d]
+    for d in range(1, max(1, round(biome.shadow_len * biome.crown * s)) + 1):
+        shade[d:, d:] |= crown_m[:-d, :-d]
     shade &= ~crown_m
     img[:, shade] *= 1.0 - biome.shadow
-    tex = _clumps(rng, size)
+    tex = _clumps(rng, size, biome.grain)
     for label, colour in ((1, biome.tree), (2, biome.canopy)):
         m = sem == label
         img[:, m] = np.array(colour)[:, None] * (1 + biome.texture / 100 * tex[m])[None]
