@@ -380,14 +380,14 @@ def train_and_evaluate(
 #: The binary-change metrics: every change is built <-> green, visible in the RGB pair.
 CHANGE_METRICS = ("miou_bin", "iou_c")
 #: "Near-perfect": the lowest binary-change score (miou_bin or iou_c) over all variants
-#: that still counts. Measured (quick demos seeds 0-2, full demos seeds 0-2): the lowest of
-#: any variant 0.99984, most exactly 1.
+#: that still counts. Measured (quick and full demos, seeds 0-2): the lowest of any variant
+#: 0.99969 (the network without the series, full seed 2), most exactly 1.
 NEAR_PERFECT = 0.995
 #: Largest deficit on a binary-change metric explained as training noise. Measured
-#: seed-to-seed spread (max - min over seeds 0-2 of one variant's value, quick and full):
-#: at most 0.00016 (the Siamese U-Net's iou_c, quick; FUSU-Net's 0.00015); the deficits
-#: themselves: 0.00013 / 0.00015 (miou_bin / iou_c, quick seed 2), none elsewhere. The
-#: bound is about 12 times the spread (about 13 change pixels of the 16 validation scenes).
+#: seed-to-seed spread (max - min over seeds 0-2 of one variant's value, quick or full): at
+#: most 0.00031 (the network without the series, iou_c, full); the deficits themselves:
+#: 0.00013 / 0.00015 (miou_bin / iou_c, quick seed 2), none in the other five runs. The
+#: bound is about 6 times the largest spread (a dozen change pixels of the validation set).
 CHANGE_NOISE = 0.002
 
 
