@@ -35,6 +35,7 @@ from .model import FUSUNet, FUSUNetConfig, fusu_loss
 __all__ = [
     "FUSUTask",
     "demo",
+    "explain_regressions",
     "flip_rotate",
     "load_model",
     "make_synthetic_scenes",
@@ -376,10 +377,47 @@ def train_and_evaluate(
     return task, evaluate(task, val)
 
 
-#: binary-change metrics: the change is visible in the RGB pair by construction
-_CHANGE_WHY = ("binary change is fully visible in the RGB pair by construction (every change "
-               "is built <-> green), so every variant locates it almost perfectly and their "
-               "differences are training noise; the series only adds which green class it is")
+#: The binary-change metrics: every change is built <-> green, visible in the RGB pair.
+CHANGE_METRICS = ("miou_bin", "iou_c")
+#: "Near-perfect": the lowest binary-change score (miou_bin or iou_c) over all variants
+#: that still counts. Measured (quick and full demos, seeds 0-2): the lowest of any variant
+#: 0.99969 (the network without the series, full seed 2), most exactly 1.
+NEAR_PERFECT = 0.995
+#: Largest deficit on a binary-change metric explained as training noise. Measured
+#: seed-to-seed spread (max - min over seeds 0-2 of one variant's value, quick or full): at
+#: most 0.00031 (the network without the series, iou_c, full); the deficits themselves:
+#: 0.00013 / 0.00015 (miou_bin / iou_c, quick seed 2), none in the other five runs. The
+#: bound is about 6 times the largest spread (a dozen change pixels of the validation set).
+CHANGE_NOISE = 0.002
+
+
+def explain_regressions(ours: dict[str, float],
+                        baselines: dict[str, dict[str, float]]) -> dict[str, str]:
+    """The demo's explanations of binary-change regressions, given only while measured.
+
+    A deficit on ``miou_bin`` or ``iou_c`` is explained when the binary change is
+    near-perfect for every variant (ours and each baseline score at least
+    :data:`NEAR_PERFECT` on both metrics) and the deficit is within training noise (at most
+    :data:`CHANGE_NOISE`, set from the measured seed-to-seed spread). Any other
+    regression, or one whose condition fails, stays unexplained, so the demo fails."""
+    out: dict[str, str] = {}
+    variants = {"fusu_net": ours, **baselines}
+    floor = min(v[k] for v in variants.values() for k in CHANGE_METRICS)
+    if floor < NEAR_PERFECT:
+        return out
+    for metric in CHANGE_METRICS:
+        name = max(baselines, key=lambda n: baselines[n][metric])
+        deficit = baselines[name][metric] - ours[metric]
+        if 0 < deficit <= CHANGE_NOISE:
+            out[metric] = (
+                f"binary change is fully visible in the RGB pair by construction (every "
+                f"change is built <-> green), so every variant locates it almost perfectly "
+                f"(lowest miou_bin / iou_c of all variants here {floor:.4f}, near-perfect "
+                f"from {NEAR_PERFECT}); {name} is ahead by {deficit:.4f}, within training "
+                f"noise (explained up to {CHANGE_NOISE}, set from a measured seed-to-seed "
+                f"spread of at most 0.0003); "
+                f"the series only adds which green class it is.")
+    return out
 
 
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
@@ -422,6 +460,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     metrics = {k: float(full[k]) for k in keys}
     base_ns = {k: float(no_series[k]) for k in keys}
     base_su = {k: float(siamese[k]) for k in keys}
+    baselines = {"no_time_series": base_ns, "siamese_unet": base_su}
     fig, axes = new_figure(ncols=6, nrows=1, size=2.4)
     from .data import PALETTE
 
@@ -443,11 +482,11 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
                  f"Siamese U-Net {base_su['sek']:.3f}")
     return finish(
         "fusu", metrics,
-        baselines={"no_time_series": base_ns, "siamese_unet": base_su},
+        baselines=baselines,
         primary="sek", margin=0.05,
         directions={k: "max" for k in keys},
         ablations={"without_time_series": base_ns},
-        regressions_explained={"miou_bin": _CHANGE_WHY, "iou_c": _CHANGE_WHY},
+        regressions_explained=explain_regressions(metrics, baselines),
         figure=fig, out_dir=out_dir, started=started,
         details={
             "baselines": {

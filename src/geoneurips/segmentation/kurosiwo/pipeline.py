@@ -30,7 +30,8 @@ from .metrics import NAMES, FloodMetrics, otsu_threshold
 from .model import FloodConfig, build_model, flood_loss
 from .synthetic import make_scene
 
-__all__ = ["CONFIG_KEY", "FloodTask", "demo", "evaluate", "flood_map", "load_model",
+__all__ = ["CONFIG_KEY", "FloodTask", "demo", "evaluate", "explain_regressions",
+           "flood_map", "load_model",
            "model_input", "otsu_change", "otsu_post", "predict", "save_checkpoint",
            "train_model"]
 
@@ -174,18 +175,70 @@ def _summary(m: FloodMetrics) -> dict[str, float]:
     return {k: s[k] for k in keep}
 
 
-_SAME_POST_INPUT = (
-    "water vs. no water needs only the post-event image, which the post-only U-Net sees "
-    "too and spends all its capacity on; where it is ahead of ours it is by 0.007 at most "
-    "over seeds 0-2 (quick and full demos), and it is behind on others (quick seed 2 water "
-    "F1: 0.952 vs. 0.984). Pre-event context is what separates permanent water from flood "
-    "(iou_permwater, iou_flood, miou)."
-)
-_FLOOD_RECALL = (
-    "the post-only U-Net cannot tell permanent water from flood and calls much permanent "
-    "water flood, which can tie or edge our flood recall (seed 1 quick: 0.992 both) at the "
-    "price of flood precision (about 0.5 against our 0.95 or more)."
-)
+#: The baseline that sees the same post-event image as ours but no pre-event image.
+POST_ONLY = "unet_post_only"
+#: Largest water F1 / no-water IoU deficit to the post-only U-Net that is explained as a
+#: tie on what needs only the post-event image. Measured deficits (water F1 / no-water
+#: IoU), quick demos seeds 0, 1: 0.0065 / 0.0046, 0.0052 / 0.0037; full demo seed 1:
+#: 0.0013 / 0.0010; none on quick seed 2 and full seeds 0, 2. The bound, about twice the
+#: largest, leaves room for other CPUs.
+SAME_INPUT_TOLERANCE = 0.015
+#: The metrics pre-event context is for: ours must lead every baseline on each of them.
+CONTEXT_METRICS = ("iou_permwater", "iou_flood", "miou")
+#: How far below ours the post-only U-Net's flood precision must be for its flood recall
+#: to count as bought by calling permanent water flood. Measured (quick and full demos,
+#: seeds 0-2): theirs 0.44-0.57 against ours 0.947-0.996, a gap of 0.422 to 0.502; the
+#: bound is under half the smallest gap. (Their flood recall led ours on quick seed 1 only,
+#: by 0.0009.)
+FLOOD_PRECISION_GAP = 0.2
+
+
+def explain_regressions(ours: dict[str, float],
+                        baselines: dict[str, dict[str, float]]) -> dict[str, str]:
+    """The demo's explanations of secondary regressions, each given only while the
+    condition its text asserts is measured true in this run (numbers in the text).
+
+    * ``water_f1``, ``iou_nowater``: the best baseline is the post-only U-Net (same
+      post-event input: water vs. no water needs nothing else), ours trails it by at most
+      :data:`SAME_INPUT_TOLERANCE`, and ours leads every baseline on what pre-event
+      context is for (:data:`CONTEXT_METRICS`).
+    * ``recall_flood``: the best baseline is the post-only U-Net and its flood precision is
+      at least :data:`FLOOD_PRECISION_GAP` below ours (it calls permanent water flood).
+
+    Any other regression, or one whose condition fails, stays unexplained, so the demo
+    fails."""
+    out: dict[str, str] = {}
+    post = baselines.get(POST_ONLY)
+    if post is None:
+        return out
+
+    def holder(metric: str) -> tuple[str, float]:
+        name = max(baselines, key=lambda n: baselines[n][metric])
+        return name, baselines[name][metric] - ours[metric]
+
+    leads = {k: (ours[k], max(b[k] for b in baselines.values())) for k in CONTEXT_METRICS}
+    if all(mine > best for mine, best in leads.values()):
+        lead_text = ", ".join(f"{k} {mine:.3f} vs. at most {best:.3f}"
+                              for k, (mine, best) in leads.items())
+        for metric in ("water_f1", "iou_nowater"):
+            name, deficit = holder(metric)
+            if name == POST_ONLY and 0 < deficit <= SAME_INPUT_TOLERANCE:
+                out[metric] = (
+                    f"water vs. no water needs only the post-event image, which the "
+                    f"post-only U-Net sees too and spends all its capacity on: it is ahead "
+                    f"by {deficit:.3f} here (explained up to {SAME_INPUT_TOLERANCE}), "
+                    f"while ours leads every baseline on what pre-event context separates, "
+                    f"permanent water from flood: {lead_text}.")
+    name, deficit = holder("recall_flood")
+    gap = ours["precision_flood"] - post["precision_flood"]
+    if name == POST_ONLY and deficit > 0 and gap >= FLOOD_PRECISION_GAP:
+        out["recall_flood"] = (
+            f"the post-only U-Net cannot tell permanent water from flood and calls "
+            f"permanent water flood: its flood recall is ahead by {deficit:.3f} at the "
+            f"price of flood precision {post['precision_flood']:.3f} against our "
+            f"{ours['precision_flood']:.3f} (a gap of {gap:.3f}, explained from "
+            f"{FLOOD_PRECISION_GAP}).")
+    return out
 
 
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
@@ -239,10 +292,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     return finish(
         "kurosiwo", metrics, baselines=baselines, primary="miou", margin=0.15,
         directions=directions, figure=fig, out_dir=out_dir, started=started,
-        regressions_explained={
-            "water_f1": _SAME_POST_INPUT, "iou_nowater": _SAME_POST_INPUT,
-            "recall_flood": _FLOOD_RECALL,
-        },
+        regressions_explained=explain_regressions(metrics, baselines),
         details={"seed": seed, "test_seed": seed + 10_000, "quick": quick,
                  "train_scenes": n_train, "test_scenes": n_test, "size": size,
                  "epochs": epochs, "model": full_cfg.to_dict(),
