@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from geoneurips.restoration.allclear.pipeline import DIRECTIONS, demo
+from geoneurips.restoration.allclear.pipeline import DIRECTIONS, demo, explain_regressions
 
 
 @pytest.mark.slow
@@ -42,3 +42,27 @@ def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     data = json.loads(Path(res.artifacts["result"]).read_text())
     assert data["details"]["uncrtaints_by_landcover"]
     assert data["details"]["test_seed"] != data["details"]["train_seed"]
+
+
+def _m(psnr: float, rmse: float, sam: float) -> dict[str, float]:
+    return {"MAE": rmse / 2, "RMSE": rmse, "PSNR": psnr, "SAM": sam, "SSIM": 0.9}
+
+
+def test_sam_explained_only_while_measured() -> None:
+    """The SAM deficit is explained only while the SAM holder is per-pixel compositing and
+    the network leads it on PSNR and RMSE (hand values; the old demo passed a constant)."""
+    ours = _m(36.0, 0.016, 4.1)
+    baselines = {"least_cloudy": _m(25.0, 0.06, 5.0), "median_clear": _m(31.5, 0.027, 3.2),
+                 "stack_unet": _m(32.0, 0.025, 4.5)}
+    why = explain_regressions(ours, baselines)
+    assert set(why) == {"SAM"}
+    assert "median_clear" in why["SAM"] and "3.20 vs 4.10" in why["SAM"]
+    assert "36.00 vs 31.50 dB" in why["SAM"]
+    # the holder leads on PSNR (or on RMSE): not explained
+    assert explain_regressions(_m(31.0, 0.016, 4.1), baselines) == {}
+    assert explain_regressions(_m(36.0, 0.030, 4.1), baselines) == {}
+    # the holder is not per-pixel compositing (the U-Net): not explained
+    unet_best = dict(baselines, stack_unet=_m(32.0, 0.025, 3.0))
+    assert explain_regressions(ours, unet_best) == {}
+    # no deficit: nothing to explain
+    assert explain_regressions(_m(36.0, 0.016, 3.0), baselines) == {}
