@@ -26,12 +26,12 @@ register(
             "downscaler (det_weight=1) for a short CPU run; the paper default (0) is kept in "
             "STVDConfig. Baselines: bilinear, bicubic and the deterministic downscaler trained "
             "alone; the ensemble wins on CRPS (gain 0.031-0.053 over the downscaler alone, "
-            "quick seeds 0-2 and full 0-1), SAE and power spectrum, not on MSE of the ensemble "
+            "quick and full seeds 0-2), SAE and power spectrum, not on MSE of the ensemble "
             "mean (explained by a measured condition). Missing for working: its 99.999th-"
             "percentile error (PE) is worse than bilinear's on every run (the STVD member sits "
             "at the clamp ceiling 1.0, bilinear overshoots the target's extreme less; quick "
             "seed 0: 0.011 vs 0.005) and its EMD is worse than the downscaler's on quick seed 1 "
-            "and full seeds 0-1; neither is explained, so the demo does not beat the strongest "
+            "and full seeds 0-2; neither is explained, so the demo does not beat the strongest "
             "baseline. The SAE formula is our reading of the paper (not given there)."
         ),
     )
