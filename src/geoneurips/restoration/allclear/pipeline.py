@@ -39,7 +39,8 @@ from .model import (
     pixel_least_cloudy,
 )
 
-__all__ = ["AllClearTask", "CropDataset", "benchmark", "demo", "load_samples"]
+__all__ = ["AllClearTask", "CropDataset", "benchmark", "demo", "explain_regressions",
+           "load_samples"]
 
 
 def load_samples(dataset: AllClearDataset) -> dict[str, torch.Tensor]:
@@ -168,14 +169,34 @@ def _metrics_only(res: dict[str, Any]) -> dict[str, float]:
 
 
 DIRECTIONS = {"MAE": "min", "RMSE": "min", "PSNR": "max", "SAM": "min", "SSIM": "max"}
-#: Why a small network can trail per-pixel compositing on SAM while beating it on PSNR.
-SAM_EXPLAINED = (
-    "per-pixel compositing copies an observed spectrum wherever a clear date exists, so its "
-    "angle there is only the date-to-date change, and it fails in magnitude (PSNR, RMSE) "
-    "where no clear date exists or the masks miss a cloud; the network's spectra carry small "
-    "per-band errors whose angle is largest on dark pixels (measured on seed 1: water SAM "
-    "6.3 degrees at 38.9 dB PSNR, other classes 3.0-4.9 degrees)"
-)
+#: the per-pixel compositing baselines (copy an observed clear spectrum per pixel)
+PER_PIXEL_COMPOSITING = ("pixel_least_cloudy", "median_clear", "nearest_clear")
+
+
+def explain_regressions(ours: dict[str, float],
+                        baselines: dict[str, dict[str, float]]) -> dict[str, str]:
+    """The demo's explanations, given only where the measured condition holds.
+
+    A SAM deficit is explained when the baseline holding the best SAM is per-pixel
+    compositing (:data:`PER_PIXEL_COMPOSITING`: it copies an observed spectrum, so its angle
+    is only the date-to-date change) and the method leads that same baseline on both
+    magnitude metrics, PSNR and RMSE (the compositing fails in magnitude where no clear date
+    exists or the masks miss a cloud). Any other regression stays unexplained, so the demo
+    fails."""
+    out: dict[str, str] = {}
+    holder = min(baselines, key=lambda n: baselines[n]["SAM"])
+    h = baselines[holder]
+    deficit = ours["SAM"] - h["SAM"]
+    if (deficit > 0 and holder in PER_PIXEL_COMPOSITING
+            and ours["PSNR"] > h["PSNR"] and ours["RMSE"] < h["RMSE"]):
+        out["SAM"] = (
+            f"the best SAM ({h['SAM']:.2f} vs {ours['SAM']:.2f} degrees) is held by per-pixel "
+            f"compositing ({holder}), which copies an observed spectrum wherever a clear date "
+            "exists, so its angle there is only the date-to-date change; it fails in magnitude "
+            "where no clear date exists or the masks miss a cloud, and the network leads it on "
+            f"both magnitude metrics: PSNR {ours['PSNR']:.2f} vs {h['PSNR']:.2f} dB, RMSE "
+            f"{ours['RMSE']:.4f} vs {h['RMSE']:.4f}")
+    return out
 
 
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
@@ -251,7 +272,7 @@ def _demo(out_dir: Path, quick: bool, seed: int, started: float) -> DemoResult:
     return finish(
         "allclear", model_m, baselines=baselines, primary="PSNR", margin=1.0,
         directions=DIRECTIONS, figure=fig, out_dir=out, started=started,
-        regressions_explained={"SAM": SAM_EXPLAINED},
+        regressions_explained=explain_regressions(model_m, baselines),
         details={
             "train_samples": int(train["target"].shape[0]),
             "test_samples": int(test["target"].shape[0]),
