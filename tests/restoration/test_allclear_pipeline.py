@@ -14,18 +14,22 @@ from geoneurips.restoration.allclear.pipeline import DIRECTIONS, demo, explain_r
 def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     """The full demo (300 steps on 15 synthetic training series; 3 test ROIs from another
     seed) against least-cloudy and mosaicing (the paper's), per-pixel least-cloudy, median
-    and nearest-in-time clear compositing, and a stacked U-Net trained the same steps.
+    and nearest-in-time clear compositing, and a stacked U-Net trained the same steps, both
+    learned arms with gradient-norm clipping at 1.0.
 
-    Measured PSNR (dB) on clear target pixels, seeds 0 / 1 / 2, full demo: UnCRtainTS
-    36.09 / 34.41 / 35.32; strongest baseline 32.22 (U-Net) / 31.51 (U-Net) / 31.46
-    (median): margins 3.86 / 2.90 / 3.86 dB (asserted: 1 dB). SAM (degrees): UnCRtainTS
-    3.41 / 4.13 / 3.82, best baseline 4.06 / 3.24 / 2.79 (median of clear dates): a
-    regression explained only while measured (:func:`explain_regressions`: the holder is
-    per-pixel compositing and the network leads it on PSNR and RMSE). Re-measured on main
-    at d87e568 (2026-12-06): seed 0 35.98 vs 32.22 (U-Net), seed 2 37.01 vs 31.46 (median),
-    but seed 1 30.73 vs 31.51 (U-Net): margin -0.79 dB, beats_baseline false (unchanged by
-    the measured explanation). Quick demo (200 steps), seeds 0 / 1 / 2: margins 2.72 / 1.08 /
-    -1.12 dB (the median of clear dates wins seed 2), so only the full demo is asserted.
+    Measured PSNR (dB) on clear target pixels, full demo, seeds 0 / 1 / 2: UnCRtainTS
+    33.44 / 34.42 / 33.56; strongest baseline 32.22 (U-Net) / 31.51 (U-Net) / 31.46
+    (median): margins 1.22 / 2.91 / 2.10 dB. The same seeds with the date encoding perturbed
+    by ~1e-5 (the older float32 pow formula): margins 1.84 / 3.13 / 2.72 dB. So the sign
+    holds but the size moves by ~0.6 dB on float noise; seed 0 clears the demo's 1 dB
+    margin by only 0.22 dB, so this test asserts 0.5 dB and does not assert
+    ``beats_baseline`` (the system is ``partial``). Without clipping the margins were
+    +3.76 / -0.79 / +5.55 and seed 1 flipped to +2.90 under the same perturbation.
+    Seed 3 beats on PSNR (+3.72) but its MAE is worse than a baseline's (unexplained);
+    seed 4: +4.38. Quick demo (200 steps), seeds 0 / 1 / 2: margins 0.60 / -0.42 / -2.67.
+    The SAM deficit (median of clear dates) is explained only while measured
+    (:func:`explain_regressions`: the holder is per-pixel compositing and the network leads
+    it on PSNR and RMSE).
     """
     res = demo(tmp_path, quick=False, seed=0)
     assert res.primary == "PSNR" and res.margin == 1.0
@@ -34,10 +38,9 @@ def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     assert set(res.metrics) == set(DIRECTIONS) == {"MAE", "RMSE", "PSNR", "SAM", "SSIM"}
     best = max(b["PSNR"] for b in res.baselines.values())
     assert res.baseline["PSNR"] == best
-    assert res.metrics["PSNR"] - best > 1.0, (res.metrics, res.baselines)
+    assert res.metrics["PSNR"] - best > 0.5, (res.metrics, res.baselines)
     # every regression is on SAM only, and explained
     assert all(r["metric"] == "SAM" and r["explanation"] for r in res.regressions)
-    assert res.beats_baseline
     assert res.metrics["MAE"] < min(b["MAE"] for b in res.baselines.values())
     assert res.metrics["SSIM"] > max(b["SSIM"] for b in res.baselines.values())
     # the paper's mosaicing beats least-cloudy here (more clear pixels used)
@@ -70,3 +73,28 @@ def test_sam_explained_only_while_measured() -> None:
     assert explain_regressions(ours, unet_best) == {}
     # no deficit: nothing to explain
     assert explain_regressions(_m(36.0, 0.016, 3.0), baselines) == {}
+
+
+def test_every_learned_arm_is_trained_with_gradient_clipping() -> None:
+    """The demo's training loop clips the gradient norm at 1.0 for any task it trains (the
+    UnCRtainTS and the stacked U-Net go through the same ``_fit``). Without the clip the
+    Gaussian NLL's gradient norm reached 40-80 late in training and the full seed-1 verdict
+    flipped on a 1e-5 change of the date encoding (34.41 -> 30.73 dB vs the U-Net's 31.51)."""
+    import torch
+
+    from geoneurips.restoration.allclear.model import StackUNet
+    from geoneurips.restoration.allclear.pipeline import GRAD_CLIP, AllClearTask, _fit
+
+    g = torch.Generator().manual_seed(0)
+    train = {
+        "input_images": torch.rand(2, 15, 3, 24, 24, generator=g),
+        "input_cld_shdw": torch.zeros(2, 2, 3, 24, 24),
+        "target": torch.rand(2, 13, 1, 24, 24, generator=g),
+        "target_cld_shdw": torch.zeros(2, 2, 1, 24, 24),
+        "time_differences": torch.tensor([[-10.0, 0.0, 7.0], [-3.0, 2.0, 9.0]]),
+    }
+    task = AllClearTask(lr=1e-3, loss="l1", model=StackUNet(15, 3, width=4, depth=1))
+    trainer = _fit(task, train, steps=2, seed=0)
+    assert GRAD_CLIP == 1.0
+    assert trainer.gradient_clip_val == GRAD_CLIP
+    assert trainer.gradient_clip_algorithm == "norm"

@@ -221,9 +221,21 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         torch.set_num_threads(threads)
 
 
-def _fit(task: AllClearTask, train: dict[str, torch.Tensor], steps: int, seed: int) -> None:
+#: Gradient-norm clipping applied to every learned arm of the demo (UnCRtainTS and the
+#: stacked U-Net alike). Without it the Gaussian NLL's gradient norm grows to 40-80 in the
+#: last 100 steps as the predicted variance shrinks, and the full demo's seed-1 PSNR moved
+#: by 3.7 dB (34.41 -> 30.73) when the date encoding changed by ~1e-5 (float32 exp-log vs
+#: pow). The U-Net's L1 gradient norm stays near 0.1, so the clip never binds for it.
+GRAD_CLIP = 1.0
+
+
+def _fit(task: AllClearTask, train: dict[str, torch.Tensor], steps: int, seed: int) -> Any:
+    """Train ``task`` for ``steps`` batches of 8 random 24 x 24 crops; returns the trainer."""
     loader = DataLoader(CropDataset(train, crop=24, length=steps * 8, seed=seed), batch_size=8)
-    make_trainer(max_epochs=1, seed=seed).fit(task, loader)
+    trainer = make_trainer(max_epochs=1, seed=seed, gradient_clip_val=GRAD_CLIP,
+                           gradient_clip_algorithm="norm")
+    trainer.fit(task, loader)
+    return trainer
 
 
 def _demo(out_dir: Path, quick: bool, seed: int, started: float) -> DemoResult:
