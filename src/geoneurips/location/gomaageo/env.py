@@ -43,38 +43,24 @@ def move(pos: int, action: int, grid_size: int = 5) -> int:
     """Apply ``action`` to patch id ``pos``; an off-grid move keeps the position."""
     if not 0 <= action < 4:
         raise InvalidInputError(f"action must be 0..3 (up, right, down, left), got {action}")
-    r, c = divmod(pos, grid_size)
-    r2, c2 = r + _DR[action], c + _DC[action]
-    if 0 <= r2 < grid_size and 0 <= c2 < grid_size:
-        return r2 * grid_size + c2
-    return pos
+    return int(move_many(np.asarray(pos), np.asarray(action), grid_size))
 
 
 def valid_action_mask(pos: int, grid_size: int = 5) -> np.ndarray:
     """``[4]`` int8, 1 where the move stays on the grid (the public ``act`` masking)."""
-    r, c = divmod(pos, grid_size)
-    return np.array([r > 0, c < grid_size - 1, r < grid_size - 1, c > 0], dtype=np.int8)
+    return valid_action_masks(np.asarray(pos), grid_size)
 
 
 def published_reward(prev: int, cur: int, goal: int, visited: list[int] | tuple[int, ...],
                      best_dist: int, grid_size: int = 5) -> int:
     """``PPO.get_reward``: ``visited`` = patches before ``cur`` from the start on."""
-    if cur == prev:
-        return -1
-    if cur == goal:
-        return 2
-    if cur in visited:
-        return -1
-    dr = cur // grid_size - goal // grid_size
-    dc = cur % grid_size - goal % grid_size
-    return 1 if dr * dr + dc * dc < best_dist else -1
+    return int(published_rewards(np.asarray(prev), np.asarray(cur), np.asarray(goal),
+                                 np.asarray(cur in visited), np.asarray(best_dist), grid_size))
 
 
 def optimal_actions(pos: int, goal: int, grid_size: int = 5) -> np.ndarray:
     """``[4]`` multi-hot of the moves that reduce the Manhattan distance (GASP target)."""
-    r, c = divmod(pos, grid_size)
-    gr, gc = divmod(goal, grid_size)
-    return np.array([gr < r, gc > c, gr > r, gc < c], dtype=np.float32)
+    return optimal_actions_many(np.asarray(pos), np.asarray(goal), grid_size)
 
 
 def pairs_at_distance(dist: int, grid_size: int = 5) -> list[tuple[int, int]]:
@@ -99,7 +85,8 @@ def _pairs(dist: int, grid_size: int) -> tuple[tuple[int, int], ...]:
 
 
 def move_many(pos: np.ndarray, action: np.ndarray, grid_size: int = 5) -> np.ndarray:
-    """:func:`move` applied elementwise to arrays of patch ids and actions (0..3)."""
+    """The move rule on arrays of patch ids and actions (0..3); :func:`move` is its scalar
+    form. An off-grid move keeps the position."""
     r, c = np.divmod(np.asarray(pos), grid_size)
     a = np.asarray(action)
     r2 = r + np.take(_DR, a)
