@@ -201,7 +201,7 @@ def test_demo_quick(tmp_path: Path) -> None:
     this seed), and excess green by MARGIN_GREEN_SEED0 = 0.15 (measured 0.417)."""
     from geoneurips.registry import get
     from geoneurips.segmentation.oamtcd.biomes import TRAIN_BIOMES
-    from geoneurips.segmentation.oamtcd.demo import DEMO_MARGIN, N_UNSEEN_QUICK, demo
+    from geoneurips.segmentation.oamtcd.demo import DEMO_MARGIN, N_UNSEEN, demo
 
     res = demo(tmp_path, quick=True, seed=0)
     singles = {f"single_{b.name}" for b in TRAIN_BIOMES}
@@ -226,7 +226,7 @@ def test_demo_quick(tmp_path: Path) -> None:
     assert set(by_biome) == singles | {"diverse_biomes", "excess_green"}
     assert all(set(v) == names for v in by_biome.values())
     unseen = saved["details"]["unseen_biomes"]
-    assert len(unseen["biomes"]) == N_UNSEEN_QUICK
+    assert len(unseen["biomes"]) == N_UNSEEN
     assert not names & {b.split(":")[0] for b in unseen["biomes"]}
     assert set(unseen["scores"]) == set(by_biome)
     assert (tmp_path / "oamtcd.png").stat().st_size > 0
