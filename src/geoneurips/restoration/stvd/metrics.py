@@ -34,6 +34,7 @@ __all__ = [
     "crps_ensemble",
     "emd",
     "mse",
+    "PE_QUANTILE",
     "percentile_error",
     "spatial_autocorrelation",
     "spatial_autocorrelation_error",
@@ -41,6 +42,9 @@ __all__ = [
     "radial_power_spectrum",
     "stvd_metrics",
 ]
+
+#: The percentile of PE, the extremes metric (the paper's 99.999th).
+PE_QUANTILE = 99.999
 
 
 def _arr(x: npt.ArrayLike, name: str) -> np.ndarray:
@@ -94,7 +98,8 @@ def emd(pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
     return float(np.sum(np.abs(fa - fb) * deltas))
 
 
-def percentile_error(pred: npt.ArrayLike, target: npt.ArrayLike, q: float = 99.999) -> float:
+def percentile_error(pred: npt.ArrayLike, target: npt.ArrayLike,
+                     q: float = PE_QUANTILE) -> float:
     """``|percentile(pred, q) - percentile(target, q)|`` (linear interpolation)."""
     if not 0 <= q <= 100:
         raise InvalidInputError(f"q must be in [0, 100], got {q}")
@@ -161,7 +166,7 @@ def spectrum_error(pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
 
 
 def stvd_metrics(ensemble: npt.ArrayLike, target: npt.ArrayLike,
-                 q: float = 99.999) -> dict[str, float]:
+                 q: float = PE_QUANTILE) -> dict[str, float]:
     """All five metrics for an ensemble ``(S, ..., H, W)`` (``S = 1`` for a deterministic
     prediction): MSE of the ensemble mean, CRPS, and EMD/PE/SAE/power-spectrum error of
     the first member."""

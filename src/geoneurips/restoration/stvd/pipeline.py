@@ -18,7 +18,7 @@ import torch
 from ...demo import DemoResult, finish, new_figure
 from ...errors import CheckpointError
 from .data import FV3GFSDownscaling, write_fixture
-from .metrics import emd, stvd_metrics
+from .metrics import PE_QUANTILE, emd, stvd_metrics
 from .model import STVD, STVDConfig
 
 __all__ = ["STVDModule", "bilinear_baseline", "demo", "downscale_raster", "evaluate",
@@ -376,7 +376,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         ax.set_title(title)
         ax.set_axis_off()
     baselines = {k: res[k] for k in ("bilinear", "bicubic", "downscaler_alone")}
-    q = 99.999  # stvd_metrics' PE percentile
+    q = PE_QUANTILE
     upper = {"target": float(np.percentile(a["target"], q)),
              "stvd": float(np.percentile(a["ensemble"][0], q)),
              **{k: float(np.percentile(a[k], q)) for k in baselines}}
