@@ -62,3 +62,31 @@ def test_quick_demo(tmp_path: Path) -> None:
     assert data["system"] == "idee" and Path(r.artifacts["figure"]).is_file()
     spec = get("idee")
     assert (spec.status == "working") == r.beats_baseline
+
+
+def test_explain_regressions_only_for_a_constant_bit() -> None:
+    """The extreme_* deficit is explained only while the measured driver-bit share is exactly
+    0 or 1 (the classifier's only input is then the same for every window); a bit that varies
+    explains nothing, and driver precision/recall/IoU deficits are never explained
+    (hand-made numbers shaped like the seed-0 quick demo: IDEE 0.00 everywhere, IG 0.46/0.49
+    driver P/R and 0.79/0.75 extreme P/R)."""
+    from geoneurips.forecasting.idee.pipeline import explain_regressions
+
+    ours = {"driver_precision": 0.0, "driver_recall": 0.0, "driver_f1": 0.0, "driver_iou": 0.0,
+            "extreme_precision": 0.0, "extreme_recall": 0.0, "extreme_f1": 0.0,
+            "extreme_iou": 0.0}
+    ig = {"driver_precision": 0.46, "driver_recall": 0.49, "driver_f1": 0.47,
+          "driver_iou": 0.31, "extreme_precision": 0.79, "extreme_recall": 0.75,
+          "extreme_f1": 0.77, "extreme_iou": 0.62}
+    iforest = {"driver_precision": 0.24, "driver_recall": 0.80, "driver_f1": 0.37,
+               "driver_iou": 0.23}
+    base = {"Integrated Gradients": ig, "Isolation Forest": iforest}
+    extreme = {"extreme_precision", "extreme_recall", "extreme_f1", "extreme_iou"}
+    for share, word in ((0.0, "'normal'"), (1.0, "'driver'")):
+        out = explain_regressions(ours, base, driver_bit_share=share)
+        assert set(out) == extreme and all(word in t for t in out.values())
+    assert explain_regressions(ours, base, driver_bit_share=0.003) == {}
+    assert explain_regressions(ours, base, driver_bit_share=0.5) == {}
+    # no extreme deficit: nothing to explain even with a constant bit
+    good = {**ours, **{k: 0.9 for k in extreme}}
+    assert explain_regressions(good, base, driver_bit_share=0.0) == {}

@@ -313,3 +313,49 @@ def test_demo_reports_every_baseline_and_learns(tmp_path: Path) -> None:
     assert res.metrics["ERGAS"] < res.baselines["lms"]["ERGAS"] - 0.3
     assert res.metrics["Q2n"] > res.baselines["lms"]["Q2n"] + 0.03
     assert res.details["final_train_loss"] < res.details["first_train_loss"]
+
+
+def _ssdiff_metrics(**kw: float) -> dict[str, float]:
+    base = {"SAM": 10.0, "ERGAS": 6.0, "Q2n": 0.8, "SCC": 0.85, "D_lambda": 0.1, "D_s": 0.05,
+            "HQNR": 0.855}
+    return {**base, **kw}
+
+
+def test_explain_regressions_only_while_the_measured_condition_holds() -> None:
+    """Each explanation is given exactly when the run's numbers show its mechanism: the
+    seed-0 quick demo's pattern (lms D_lambda 0.030, CNN below SSDiff on D_lambda, GS best on
+    D_s with the CNN worse) and hand-made variants that break one condition at a time."""
+    from geoneurips.restoration.ssdiff.demo import LMS_D_LAMBDA_NEAR_ZERO, explain_regressions
+
+    ours = _ssdiff_metrics(D_lambda=0.10, D_s=0.05, HQNR=0.90 * 0.95, SAM=10.0, SCC=0.82,
+                           Q2n=0.70)
+    cnn = _ssdiff_metrics(D_lambda=0.12, D_s=0.07, HQNR=0.88 * 0.93, SAM=10.2, SCC=0.80,
+                          Q2n=0.78)
+    gs = _ssdiff_metrics(D_lambda=0.05, D_s=0.02, HQNR=0.95 * 0.98, SAM=9.5, SCC=0.86,
+                         Q2n=0.72)
+    lms = _ssdiff_metrics(D_lambda=0.03, D_s=0.06, HQNR=0.97 * 0.94, SAM=11.0, SCC=0.81,
+                          Q2n=0.70)
+    base = {"pannet_cnn": cnn, "gs": gs, "brovey": dict(gs), "lms": lms}
+    out = explain_regressions(ours, base)
+    # every condition holds: all but Q2n (no measured mechanism) are explained
+    assert set(out) == {"D_lambda", "D_s", "HQNR", "SAM", "SCC"}
+    assert "0.030" in out["D_lambda"] and "0.120" in out["D_lambda"]
+
+    # the learned CNN better than SSDiff on D_lambda: D_lambda and HQNR lose their text
+    out = explain_regressions(ours, {**base, "pannet_cnn": {**cnn, "D_lambda": 0.08}})
+    assert "D_lambda" not in out and "HQNR" not in out and "D_s" in out
+    # lms not near 0: D_lambda unexplained
+    lms_far = {**lms, "D_lambda": LMS_D_LAMBDA_NEAR_ZERO + 0.01}
+    assert "D_lambda" not in explain_regressions(ours, {**base, "lms": lms_far})
+    # CNN better on D_s, SCC, SAM, HQNR: none of them explained
+    strong = {**cnn, "D_s": 0.03, "SCC": 0.84, "SAM": 9.9, "HQNR": 0.95}
+    out = explain_regressions(ours, {**base, "pannet_cnn": strong})
+    assert not {"D_s", "SCC", "SAM", "HQNR"} & set(out)
+    # the best on D_s is the learned CNN, not a component-substitution method
+    no_cs = {**base, "gs": {**gs, "D_s": 0.09}, "brovey": {**gs, "D_s": 0.09},
+             "pannet_cnn": {**cnn, "D_s": 0.04}}
+    assert "D_s" not in explain_regressions(ours, no_cs)
+    # not a regression at all: nothing to explain
+    best_everywhere = _ssdiff_metrics(D_lambda=0.0, D_s=0.0, HQNR=1.0, SAM=1.0, SCC=0.99,
+                                      Q2n=0.99)
+    assert explain_regressions(best_everywhere, base) == {}

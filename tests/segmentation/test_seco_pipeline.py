@@ -68,6 +68,36 @@ def test_demo_reports_every_baseline_on_unseen_scenes(tmp_path: Path) -> None:
     assert json.loads(Path(r.artifacts["result"]).read_text())["system"] == "seco"
 
 
+
+def test_explain_regressions_needs_the_deficit_to_be_the_ignoring() -> None:
+    """``labels_miou`` is explained only while SeCo's strict label mIoU is at least that of
+    the best baseline's labels with SeCo's ignored pixels set to ignore (hand-made numbers
+    shaped like the seed-0 quick demo: PSA 0.687 > SeCo 0.651, coverage 0.994 vs 0.915)."""
+    from geoneurips.segmentation.seco._demo import explain_regressions
+
+    ours = {"miou": 0.65, "oa": 0.78, "labels_miou": 0.651, "labels_coverage": 0.915,
+            "labels_miou_labelled": 0.717}
+    raw = {"miou": 0.83, "oa": 0.91, "labels_miou": 0.634, "labels_coverage": 0.990,
+           "labels_miou_labelled": 0.640}
+    psa = {"miou": 0.75, "oa": 0.84, "labels_miou": 0.687, "labels_coverage": 0.994,
+           "labels_miou_labelled": 0.696}
+    base = {"segmenter_raw": raw, "segmenter_psa": psa}
+    floors = {"segmenter_raw": 0.58, "segmenter_psa": 0.63}
+    out = explain_regressions(ours, base, ignore_only_miou=floors, ignored_component_share=0.25)
+    assert set(out) == {"labels_miou"}
+    assert "25%" in out["labels_miou"] and "0.630" in out["labels_miou"]
+    # ignoring alone would cost PSA's labels less than SeCo's deficit: no explanation
+    out = explain_regressions(ours, base, ignore_only_miou={**floors, "segmenter_psa": 0.66},
+                              ignored_component_share=0.25)
+    assert out == {}
+    # the floor of the wrong baseline does not count (the best on labels_miou is PSA)
+    assert explain_regressions(ours, base, ignore_only_miou={"segmenter_raw": 0.58},
+                               ignored_component_share=0.25) == {}
+    # no regression on labels_miou: nothing to explain
+    assert explain_regressions({**ours, "labels_miou": 0.70}, base, ignore_only_miou=floors,
+                               ignored_component_share=0.25) == {}
+
+
 def test_cli_geotiff_and_png(pair: tuple[Path, Path], tmp_path: Path) -> None:
     img, ps = pair
     out = tmp_path / "out" / "refined.tif"

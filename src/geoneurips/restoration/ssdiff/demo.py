@@ -21,7 +21,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEMO_MARGIN", "DIRECTIONS", "demo", "evaluate"]
+__all__ = [
+    "DEMO_MARGIN", "DIRECTIONS", "LMS_D_LAMBDA_NEAR_ZERO", "demo", "evaluate",
+    "explain_regressions",
+]
 
 #: ERGAS margin (the primary metric, lower is better) by which SSDiff would have to beat the
 #: strongest baseline. Measured (seeds 0, 1, 2) it does not beat it at all: SSDiff ERGAS
@@ -36,6 +39,91 @@ DIRECTIONS: dict[str, str] = {
 }
 
 Fuser = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+#: The learned baseline (same inputs, steps, optimiser and EMA as SSDiff) and the
+#: component-substitution baselines, as named in the demo's ``baselines``.
+LEARNED_BASELINE = "pannet_cnn"
+CS_BASELINES = ("gs", "brovey")
+
+#: "Near 0" for the interpolated MS's D_lambda (:func:`explain_regressions`): D_lambda
+#: compares the MTF-filtered fusion with the interpolated MS, so ``lms`` scores close to 0
+#: by construction (seed 0: 0.030 quick, 0.025 full; the learned methods 0.07-0.14).
+LMS_D_LAMBDA_NEAR_ZERO = 0.05
+
+
+def _worse(a: float, b: float, direction: str) -> bool:
+    """Whether ``a`` is strictly worse than ``b`` (``"min"``: lower is better)."""
+    return a > b if direction == "min" else a < b
+
+
+def _best(baselines: dict[str, dict[str, float]], metric: str) -> str:
+    pick = min if DIRECTIONS[metric] == "min" else max
+    return pick(baselines, key=lambda n: baselines[n][metric])
+
+
+def explain_regressions(ours: dict[str, float],
+                        baselines: dict[str, dict[str, float]]) -> dict[str, str]:
+    """Explanations of SSDiff's regressions, each given only while the run's own numbers
+    show the stated mechanism (nothing else is explained; the primary ERGAS never is):
+
+    * ``D_lambda``: ``lms`` (the interpolated MS that D_lambda compares with) scores at most
+      :data:`LMS_D_LAMBDA_NEAR_ZERO`, and the learned CNN's D_lambda is at least SSDiff's,
+      i.e. the deficit is shared by the learned methods, which change the low-pass spectrum;
+    * ``D_s``, ``SCC``: the best baseline is a component-substitution method (GS, Brovey:
+      the PAN's detail injected unchanged) and the learned CNN is no better than SSDiff;
+    * ``HQNR`` (``(1 - D_lambda)(1 - D_s)``): each of D_lambda and D_s is either no
+      regression or explained above, and the learned CNN's HQNR is no better than SSDiff's;
+    * ``SAM``: the learned CNN's SAM is no better than SSDiff's (neither learned method
+      recovers the spectra better than the best classical one on this run).
+
+    ``Q2n`` has no measured mechanism and is never explained.
+    """
+    cnn = baselines.get(LEARNED_BASELINE)
+    if cnn is None:
+        return {}
+
+    def regression(metric: str) -> bool:
+        best = _best(baselines, metric)
+        return _worse(ours[metric], baselines[best][metric], DIRECTIONS[metric])
+
+    def cnn_no_better(metric: str) -> bool:
+        return not _worse(ours[metric], cnn[metric], DIRECTIONS[metric])
+
+    out: dict[str, str] = {}
+    lms = baselines.get("lms")
+    if (regression("D_lambda") and lms is not None
+            and lms["D_lambda"] <= LMS_D_LAMBDA_NEAR_ZERO and cnn_no_better("D_lambda")):
+        out["D_lambda"] = (
+            f"D_lambda compares the MTF-filtered fusion with the interpolated MS: lms (that "
+            f"MS) scores {lms['D_lambda']:.3f} (<= {LMS_D_LAMBDA_NEAR_ZERO}); the deficit is "
+            f"shared by the learned methods, which change the low-pass spectrum (CNN "
+            f"{cnn['D_lambda']:.3f} >= SSDiff {ours['D_lambda']:.3f})."
+        )
+    for metric, what in (("D_s", "PAN vs. fusion band correlations across scales"),
+                         ("SCC", "high-pass correlation with the reference")):
+        best = _best(baselines, metric)
+        if regression(metric) and best in CS_BASELINES and cnn_no_better(metric):
+            out[metric] = (
+                f"{best} (component substitution: the PAN's detail injected unchanged) is "
+                f"best on {metric} ({what}, {baselines[best][metric]:.3f}); the deficit is "
+                f"shared by the learned methods (CNN {cnn[metric]:.3f}, SSDiff "
+                f"{ours[metric]:.3f})."
+            )
+    parts_ok = all(not regression(m) or m in out for m in ("D_lambda", "D_s"))
+    if regression("HQNR") and parts_ok and cnn_no_better("HQNR"):
+        out["HQNR"] = (
+            f"HQNR = (1 - D_lambda)(1 - D_s): both components are explained or no regression, "
+            f"and the learned CNN is no better ({cnn['HQNR']:.3f} vs SSDiff "
+            f"{ours['HQNR']:.3f})."
+        )
+    if regression("SAM") and cnn_no_better("SAM"):
+        best = _best(baselines, "SAM")
+        out["SAM"] = (
+            f"Neither learned method recovers the spectra better than {best} "
+            f"({baselines[best]['SAM']:.2f} deg) on this run: the learned CNN given the same "
+            f"inputs and steps scores {cnn['SAM']:.2f}, SSDiff {ours['SAM']:.2f}."
+        )
+    return out
 
 
 def evaluate(
@@ -195,7 +283,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         out_dir=out_dir,
         started=started,
         ablations=ablations,
-        regressions_explained=REGRESSIONS_EXPLAINED,
+        regressions_explained=explain_regressions(means["ssdiff"], baselines),
         details={
             "train_steps": steps, "lbaf_steps_per_phase": lbaf,
             "cnn_steps": steps + 2 * lbaf,
@@ -209,38 +297,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
             "params": sum(p.numel() for p in module.model.parameters()),
             "cnn_params": sum(p.numel() for p in cnn.parameters()),
             "checkpoint": str(ckpt), "sensor": sensor, "scene": scene,
+            "lms_d_lambda_near_zero": LMS_D_LAMBDA_NEAR_ZERO,
             "seeds": {"train": seed, "test": seed + 10_000, "full_resolution": seed + 20_000},
         },
     )
-
-
-#: Why SSDiff trails a baseline on some metrics (measured on seeds 0, 1, 2). These explain the
-#: numbers; they do not excuse the primary metric, on which SSDiff loses (status ``partial``).
-REGRESSIONS_EXPLAINED: dict[str, str] = {
-    "D_lambda": (
-        "D_lambda compares the fusion, MTF-filtered, with the interpolated MS, so lms (which "
-        "is that MS) scores near 0 by construction and the component-substitution methods, "
-        "which add only PAN detail, stay close; learned methods change the low-pass spectrum "
-        "and score 0.06-0.14 (SSDiff and the CNN alike)."
-    ),
-    "D_s": (
-        "GS and Brovey inject the PAN's high-pass almost unchanged, which is what D_s (PAN "
-        "vs. fusion band correlations across scales) rewards on these synthetic scenes; the "
-        "learned methods inject less detail at this budget."
-    ),
-    "HQNR": "(1 - D_lambda)(1 - D_s): follows the two explanations above.",
-    "SAM": (
-        "At this CPU budget (600 steps, 8 training scenes) neither learned method recovers "
-        "the spectra reliably on scenes where the PAN does not identify them: SSDiff's SAM is "
-        "within 0.2-0.5 deg of the CNN's and, on seed 2, worse than lms/GS (as the CNN's)."
-    ),
-    "ERGAS": (
-        "The primary metric: the PanNet-style CNN of similar size (seeds 0, 1) or "
-        "Gram-Schmidt (seed 2) is better; SSDiff does not beat the strongest baseline."
-    ),
-    "Q2n": "Same cause as ERGAS: the CNN (or GS) is better at this budget.",
-    "SCC": (
-        "GS injects the full PAN detail and the CNN sees high-pass inputs directly; SSDiff's "
-        "gradient correlation is close (within 0.01-0.04) but lower."
-    ),
-}

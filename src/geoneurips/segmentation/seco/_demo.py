@@ -28,15 +28,44 @@ from typing import Any
 
 import numpy as np
 
-from .data import LOVEDA_CLASSES, LOVEDA_STUFF, LOVEDA_THINGS
+from .data import IGNORE_INDEX, LOVEDA_CLASSES, LOVEDA_STUFF, LOVEDA_THINGS
 
-__all__ = ["run_demo"]
+__all__ = ["explain_regressions", "run_demo"]
 
 
 def _scenes(ds: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
     samples = [ds[i] for i in range(len(ds))]
     return ([s["image"].numpy().transpose(1, 2, 0).astype(np.uint8) for s in samples],
             [s["mask"].numpy() for s in samples])
+
+
+def explain_regressions(ours: dict[str, float], baselines: dict[str, dict[str, float]], *,
+                        ignore_only_miou: dict[str, float],
+                        ignored_component_share: float) -> dict[str, str]:
+    """Explanations of SeCo's regressions, each given only while the run measures its cause.
+
+    ``labels_miou`` (strict: an ignored pixel counts as a miss): SCC turns components to
+    ignore (``ignored_component_share`` of the components it classified). The deficit
+    against the best baseline's labels ``B`` is explained only when it is no larger than
+    the ignoring implies: SeCo's strict mIoU is at least ``ignore_only_miou[B]``, the strict
+    mIoU of ``B``'s labels with exactly the pixels SeCo leaves unlabelled set to ignore. Any
+    larger deficit comes from SCC's relabelling or from what it kept, and stays unexplained;
+    so do ``miou`` and ``oa``.
+    """
+    out: dict[str, str] = {}
+    name = max(baselines, key=lambda n: baselines[n]["labels_miou"])
+    best = baselines[name]["labels_miou"]
+    floor = ignore_only_miou.get(name)
+    if ours["labels_miou"] < best and floor is not None and ours["labels_miou"] >= floor:
+        out["labels_miou"] = (
+            f"SCC's loss filter turned {ignored_component_share:.0%} of its components "
+            f"to ignore (labelled share {ours['labels_coverage']:.3f} vs "
+            f"{baselines[name]['labels_coverage']:.3f}; the paper feeds ignored pixels to "
+            f"self-training unsupervised) and strict scoring counts each ignored pixel as a "
+            f"miss: {name}'s labels with the same pixels ignored score {floor:.3f}, SeCo's "
+            f"{ours['labels_miou']:.3f}, so the deficit is no larger than the ignoring implies."
+        )
+    return out
 
 
 def run_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
@@ -88,6 +117,15 @@ def run_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     rec = info["record"]
     metrics = row("seco")
     baselines = {"segmenter_raw": row("raw"), "segmenter_psa": row("psa")}
+    # each baseline's labels with exactly SeCo's unlabelled pixels ignored: the strict mIoU
+    # that ignoring alone would give them (the measured condition of explain_regressions)
+    ignore_only = {
+        f"segmenter_{n}": pseudo_label_scores(
+            [np.where(r == IGNORE_INDEX, IGNORE_INDEX, lab)
+             for r, lab in zip(refined, labels[n], strict=True)], truths, k)["miou"]
+        for n in ("raw", "psa")
+    }
+    ignored_share = 1.0 - float(rec.keep.mean()) if len(rec.keep) else 0.0
     fig, axes = new_figure(ncols=6, nrows=2, size=2.4)
     for r in range(2):
         i = r * (len(images) // 2)
@@ -105,12 +143,9 @@ def run_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         directions={"miou": "max", "oa": "max", "labels_miou": "max",
                     "labels_coverage": "info", "labels_miou_labelled": "info"},
         ablations={"seco_without_scc (= PSA alone)": row("psa")},
-        regressions_explained={
-            "labels_miou": "SCC's both_loss filter turns about a quarter of the components "
-                           "to ignore by design (the paper feeds them to self-training, "
-                           "where ignored pixels are not supervised); strict scoring counts "
-                           "each dropped clean pixel as a miss.",
-        },
+        regressions_explained=explain_regressions(
+            metrics, baselines, ignore_only_miou=ignore_only,
+            ignored_component_share=ignored_share),
         figure=fig, out_dir=out_dir, started=started,
         details={
             "train_scenes": len(images), "test_scenes_unseen": len(test_images),
@@ -119,6 +154,8 @@ def run_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
             "noisy_components_removed_share": removed / noisy if noisy else None,
             "clean_components_lost_share": lost / clean if clean else None,
             "scc_components": len(rec.loss), "scc_kept_share": float(rec.keep.mean()),
+            "scc_ignored_share": ignored_share,
+            "labels_miou_if_only_seco_ignore": ignore_only,
             "scc_relabelled_share": float((rec.pred != rec.pseudo)[rec.keep].mean())
             if rec.keep.any() else 0.0,
             "metric_note": "miou/oa: the segmenter trained on each label set, on unseen "
