@@ -6,10 +6,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+import zarr
+from scipy.stats import wasserstein_distance
 
 from geoneurips.registry import get, load_entry
-from geoneurips.restoration.stvd.pipeline import CRPS_MARGIN, demo, explain_regressions
+from geoneurips.restoration.stvd.data import FV3GFSDownscaling, store_paths, write_fixture
+from geoneurips.restoration.stvd.model import STVD, STVDConfig
+from geoneurips.restoration.stvd.pipeline import (
+    CRPS_MARGIN,
+    demo,
+    evaluate,
+    explain_regressions,
+)
 
 
 @pytest.mark.slow  # a quick demo: three trainings (~20-25 s CPU)
@@ -56,6 +67,51 @@ def test_quick_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     assert saved["metrics"]["crps"] == m["crps"] and saved["strongest_baseline"]
     assert Path(res.artifacts["figure"]).stat().st_size > 1000
     assert res.details["frames"] == 5
+
+
+def test_evaluate_scores_in_precipitation_units_as_published(tmp_path: Path) -> None:
+    """The published validation (mandt-lab/STVD ``model/model.py``, ``Trainer.train``)
+    de-normalises prediction and target (log + min-max inverted) before its metrics and
+    takes EMD as ``scipy.stats.wasserstein_distance`` and PE as the 99.999th-percentile
+    difference over all flattened pixels. The old ``evaluate`` scored the normalised [0, 1]
+    log space: the EMD/PE/MSE checks below fail on it. An untrained tiny model suffices (the
+    convention, not skill, is under test); the target is checked against the raw zarr values
+    read with the zarr library, the interpolation baselines against a hand interpolation of
+    the raw coarse field."""
+    torch.manual_seed(0)
+    root = write_fixture(tmp_path / "fv3", members=3, tiles=1, time_steps=5, coarse_size=4,
+                         scale=4, seed=3)
+    ds = FV3GFSDownscaling(root, "test", train_members=(1, 2), eval_member=3)
+    model = STVD(STVDConfig.tiny(scale=4)).eval()
+    res = evaluate(model, ds, clips=1, members=2, steps=2, seed=0, downscaler_alone=model)
+    a, an = res["arrays"], res["normalised_arrays"]
+    g = zarr.open_group(str(store_paths(root, 3)["precip"]), mode="r")
+    fine = np.asarray(g["PRATEsfc"][...], dtype=np.float64)[:5, 0]  # (T, H, W) kg m-2 s-1
+    np.testing.assert_allclose(a["target"][0, :, 0], fine, rtol=1e-3, atol=1e-12)
+    # every prediction is clipped to the training range, then de-normalised
+    lo, hi = ds.denormalize_precip(np.array([0.0, 1.0]))
+    for k in ("ensemble", "joint_downscaler", "downscaler_alone", "bilinear", "bicubic",
+              "bilinear_norm", "bicubic_norm"):
+        assert a[k].min() >= lo - 1e-12 and a[k].max() <= hi * (1 + 1e-9), k
+        assert 0.0 <= an[k].min() and an[k].max() <= 1.0, k
+    np.testing.assert_allclose(a["ensemble"], ds.denormalize_precip(an["ensemble"]))
+    member, y = a["ensemble"][0], a["target"]
+    m = res["stvd"]
+    assert m["emd"] == pytest.approx(wasserstein_distance(member.ravel(), y.ravel()), rel=1e-9)
+    assert m["pe"] == pytest.approx(abs(np.percentile(member, 99.999) - np.percentile(y, 99.999)))
+    assert m["mse"] == pytest.approx(np.mean((a["ensemble"].mean(0) - y) ** 2))
+    assert res["normalised"]["stvd"]["emd"] != pytest.approx(m["emd"])  # the old space
+    # bilinear in kg m-2 s-1: the raw coarse field (block means) interpolated by hand
+    c = np.asarray(zarr.open_group(str(store_paths(root, 3)["sfc"]), mode="r")
+                   ["PRATEsfc_coarse"][...], dtype=np.float64)[:5, 0]
+    # the published normalisation maps values below the training minimum to it
+    c = np.maximum(c, ds.stats["c48_chl"]["PRATEsfc_coarse"]["min"])
+    ref = torch.nn.functional.interpolate(torch.from_numpy(c)[:, None], scale_factor=4,
+                                          mode="bilinear", align_corners=False)[:, 0].numpy()
+    np.testing.assert_allclose(a["bilinear"][0, :, 0], np.clip(ref, lo, hi), rtol=2e-3,
+                               atol=1e-12)
+    assert res["bilinear"]["emd"] == pytest.approx(
+        wasserstein_distance(a["bilinear"].ravel(), y.ravel()), rel=1e-9)
 
 
 def test_registered() -> None:
