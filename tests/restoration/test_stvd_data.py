@@ -94,6 +94,10 @@ def test_sample_matches_published_normalisation(root: Path) -> None:
                                atol=1e-12)
     # coarse precipitation is the 8x8 block mean of the fine field
     np.testing.assert_allclose(fine.reshape(5, 4, 8, 4, 8).mean(axis=(2, 4)), pr, rtol=1e-4)
+    np.testing.assert_allclose(ds.normalize_precip(fine), s["target"][:, 0].numpy(), atol=1e-5)
+    # ... and the coarse inverse (C48 statistics) recovers it in kg m-2 s-1
+    np.testing.assert_allclose(ds.denormalize_coarse_precip(s["image"][:, 0]), pr, rtol=1e-3,
+                               atol=1e-12)
 
 
 def test_eval_split_and_precip_only(root: Path) -> None:

@@ -327,6 +327,16 @@ class FV3GFSDownscaling(NonGeoDataset):
             sample = self.transforms(sample)
         return sample
 
+    def normalize_precip(self, v: np.ndarray | torch.Tensor) -> np.ndarray:
+        """The published normalisation of fine precipitation: kg m-2 s-1 -> [0, 1] (the
+        transform ``__getitem__`` applies to ``target``)."""
+        x = np.asarray(v, dtype=np.float64)
+        s = self.stats
+        pf = s["c384_chl"]["PRATEsfc"]
+        if self.logscale:
+            return _minmax(np.log(np.maximum(x - pf["min"], 0) + EPS), s["c384_log_chl"]["PRATEsfc"])
+        return _minmax(x, pf)
+
     def denormalize_precip(self, y: np.ndarray | torch.Tensor) -> np.ndarray:
         """Invert the published normalisation of fine precipitation: [0, 1] -> kg m-2 s-1."""
         v = np.asarray(y, dtype=np.float64)
@@ -337,6 +347,18 @@ class FV3GFSDownscaling(NonGeoDataset):
         else:
             v = v * (s["c384_chl"]["PRATEsfc"]["max"] - s["c384_chl"]["PRATEsfc"]["min"])
         return np.asarray(v + s["c384_chl"]["PRATEsfc"]["min"])
+
+    def denormalize_coarse_precip(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Invert the published normalisation of coarse precipitation (channel 0 of
+        ``image``, the C48 statistics): [0, 1] -> kg m-2 s-1."""
+        v = np.asarray(x, dtype=np.float64)
+        s = self.stats
+        if self.logscale:
+            lg = s["c48_log_chl"]["PRATEsfc_coarse"]
+            v = np.exp(v * (lg["max"] - lg["min"]) + lg["min"]) - EPS
+        else:
+            v = v * (s["c48_chl"]["PRATEsfc_coarse"]["max"] - s["c48_chl"]["PRATEsfc_coarse"]["min"])
+        return np.asarray(v + s["c48_chl"]["PRATEsfc_coarse"]["min"])
 
     def plot(
         self, sample: dict[str, Any], show_titles: bool = True, suptitle: str | None = None,

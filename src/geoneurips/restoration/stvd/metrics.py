@@ -20,6 +20,9 @@ The public code has no metric code (it saves tensors); these follow the paper's 
   ``1..N/2``, spectra averaged over frames.
 
 Arrays are NumPy-like; the last two axes are (H, W). Computed in float64; NaN propagates.
+The functions are unit-agnostic; the published validation (mandt-lab/STVD ``model/model.py``,
+``Trainer.train``) applies them to de-normalised precipitation (kg m-2 s-1) flattened over
+all clips and frames, which is what ``pipeline.evaluate`` does.
 """
 
 from __future__ import annotations
