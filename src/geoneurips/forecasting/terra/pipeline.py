@@ -71,21 +71,35 @@ def evaluate(pred: NDArray[np.float32], target: NDArray[np.float32]) -> dict[str
 
 
 class _Windows(Dataset[tuple[Tensor, Tensor]]):
+    """Training windows, gathered a whole batch at a time (``__getitems__``: one fancy-index
+    copy per batch, instead of one copy per window and a second one in the collate); the
+    sampler, hence the batches, are unchanged."""
+
     def __init__(self, w: TerraWindows, starts: NDArray[np.int64]) -> None:
         self.w, self.starts = w, starts
+        self.data = np.ascontiguousarray(w.data)  # (T, N, C) row-major: batches come out so
+        self.x_off = np.arange(w.history)
+        self.y_off = np.arange(w.history, w.history + w.future)
 
     def __len__(self) -> int:
         return len(self.starts)
 
     def __getitem__(self, i: int) -> Any:
+        x, y = self.__getitems__([i])
+        return x[0], y[0]
+
+    def __getitems__(self, idx: list[int]) -> Any:
         import torch
 
-        t = int(self.starts[i])
-        h = self.w.history
-        return (
-            torch.from_numpy(np.ascontiguousarray(self.w.data[t : t + h])),
-            torch.from_numpy(np.ascontiguousarray(self.w.raw[t + h : t + h + self.w.future])),
+        t = self.starts[np.asarray(idx, dtype=np.int64)][:, None]
+        # data[t : t + history] and raw[t + history : t + history + future] per sample
+        return torch.from_numpy(self.data[t + self.x_off]), torch.from_numpy(
+            self.w.raw[t + self.y_off]
         )
+
+
+def _batch(b: Any) -> Any:
+    return b
 
 
 def _fit(net: Any, w: TerraWindows, starts: NDArray[np.int64], epochs: int, seed: int) -> None:
@@ -99,18 +113,15 @@ def _fit(net: Any, w: TerraWindows, starts: NDArray[np.int64], epochs: int, seed
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     loader: DataLoader[tuple[Tensor, Tensor]] = DataLoader(
-        _Windows(w, starts), batch_size=64, shuffle=True, generator=g
+        _Windows(w, starts), batch_size=64, shuffle=True, generator=g, collate_fn=_batch
     )
     lit = LitForecaster(net, w.mean, w.std)
     make_trainer(epochs, seed=seed, gradient_clip_val=5.0).fit(lit, loader)
 
 
 def _test_arrays(w: TerraWindows) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    st = w.starts["test"]
-    h, f = w.history, w.future
-    x = np.stack([w.data[t : t + h] for t in st])
-    y = np.stack([w.raw[t + h : t + h + f] for t in st])
-    return x, y
+    x, y = _Windows(w, w.starts["test"]).__getitems__(list(range(len(w.starts["test"]))))
+    return x.numpy(), y.numpy()
 
 
 def climatology(w: TerraWindows, dates: NDArray[np.datetime64]) -> NDArray[np.float32]:
