@@ -53,7 +53,7 @@ from geoneurips.forecasting.terra.pipeline import DEMO_MARGIN, default_root, dem
 from geoneurips.registry import get, load_entry
 
 LEAD = 0.03
-
+SPHERE_RATIO = 0.6  # best Sphere2Vec MSE / raw lon/lat MSE, quick seed 0 (see above)
 
 
 @pytest.fixture(autouse=True)
@@ -90,11 +90,14 @@ def test_quick_demo_on_real_files(tmp_path: Path) -> None:
     assert r.metrics["mae@1"] < r.baselines["climatology"]["mae@1"] - 0.01
     assert r.strongest_baseline == "climatology"
     assert r.beats_baseline is False
-    # spatial task: a TorchSpatial sphere encoding beats raw lon/lat on the real temperature
+    # spatial task (published protocol): Sphere2Vec beats raw lon/lat on the real temperature
     sp = r.details["spatial"]
-    assert set(sp["mse"]) == {"raw", "xyz", "sphere_c", "sphere_m", "geoclip", "spherical"}
-    assert sp["sphere_vs_raw_mse"] < 0.8
-    assert sp["mse"][sp["best_sphere_encoder"]] < 0.8 * sp["mse"]["raw"]
+    assert set(sp["mse"]) == {"raw", "xyz", "sphere_c", "sphere_m", "geoclip", "spherical", "knn"}
+    assert sp["best_sphere_encoder"] in ("sphere_c", "sphere_m")
+    assert sp["sphere_vs_raw_mse"] < SPHERE_RATIO
+    assert sp["mse"][sp["best_sphere_encoder"]] < SPHERE_RATIO * sp["mse"]["raw"]
+    assert sp["mse"]["xyz"] < sp["mse"]["raw"]
+    assert sp["protocol"]["lr"] == 1e-3 and sp["protocol"]["train_fraction"] == 0.7
     data = json.loads((tmp_path / "terra.json").read_text())
     assert data["system"] == "terra" and (tmp_path / "terra.png").stat().st_size > 0
 

@@ -24,9 +24,11 @@ Location embeddings available here (:data:`ENCODERS`):
   ``r_max = 360``). A position encoding has no weights; TorchSpatial's learned ``NN(PE(x))``
   is the MLP that follows it (trained with the task, as TorchSpatial trains its encoder
   heads). TorchSpatial tunes ``r_min`` per data set (its released global models use 1e-4 to
-  1e-1); on this 1-degree field its iNat-2018 value 1e-3 puts 2/3 of the 64 scales above
-  the grid's Nyquist frequency, pure aliasing that the MLP overfits, so ``r_min`` was chosen
-  on development seeds 10-12 from {1e-3, 1e-2, 1e-1} (see ``docs/terra.md``);
+  1e-1). Its iNat-2018 value 1e-3 gives scales up to 1,000 cycles per radian (wavelength
+  0.36 deg): a quarter of the 64 scales lie beyond the 1-degree grid's Nyquist limit (180
+  per radian) and about half beyond that of the demo's training cells (about 4.5 deg
+  apart), aliasing that the MLP fits and cannot generalise from. ``r_min`` was therefore
+  chosen on development seeds 10-12 from {1e-3, 1e-2, 1e-1} (``docs/terra.md``);
 * ``geoclip``: GeoCLIP's pretrained location encoder (512-d) with the weights that ship in
   the ``geoclip`` wheel (:mod:`geoneurips.nn.location_encoders.geoclip`);
 * ``spherical``: a weight-free unit vector plus multi-scale sinusoids (kept for comparison).
