@@ -8,7 +8,8 @@ the demo subsamples nodes (quick: 40 of 100, full: all 100), uses every ``stride
 training window (quick: 6th, full: 4th, the same windows for every model) and a few epochs
 (STID/DLinear 2-3, STGCN/PatchTST 1; the paper: 100 epochs, batch 64); the test split is
 complete. Training batches are gathered whole from the window arrays (:class:`_Windows`),
-and STGCN's Chebyshev convolution runs in Clenshaw form (fewer graph products, same sums).
+and STGCN's Chebyshev convolution runs in Clenshaw form (graph products on the output
+channels, same sums).
 
 The method is STID; the baselines are Terra's HI, DLinear, STGCN (graph, on the released
 adjacency) and PatchTST, plus a per-node, per-month wet-day median (climatology), which
