@@ -102,7 +102,7 @@ def test_edge_index_drops_self_loops_and_rejects_non_square() -> None:
         edge_index_from_adjacency(np.ones((2, 3)))
 
 
-@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
 def test_dense_chebconv_equals_torch_geometric(k: int) -> None:
     """Our dense Chebyshev convolution against torch_geometric's ChebConv (message passing,
     sym normalisation, lambda_max 2) with the same weights, on a weighted 7-node graph with

@@ -93,16 +93,35 @@ class DenseChebConv(nn.Module):
             raise InvalidInputError(
                 f"input has {x.shape[-2]} nodes on axis -2, the graph has {self.lap.shape[0]}"
             )
-        t_prev, t_cur = x, x
-        out = self.lins[0](x)
-        for k in range(1, len(self.lins)):
-            t_next = torch.matmul(self.lap, t_cur)
-            if k > 1:
-                t_next = 2.0 * t_next - t_prev
-            out = out + self.lins[k](t_next)
-            t_prev, t_cur = t_cur, t_next
+        # sum_k T_k(L~) (X W_k) by Clenshaw's recurrence: the channel maps first (one GEMM),
+        # then K-1 graph products on the (usually fewer) output channels instead of the
+        # input channels (STGCN (32, 8, 32): 4x fewer multiply-adds in the graph products).
+        # Equal to the textbook recursion on X up to float rounding (the test compares both
+        # with torch_geometric's ChebConv).
+        k = len(self.lins)
+        c_out = self.bias.shape[0]
+        weights: list[Tensor] = [lin.weight for lin in self.lins]  # type: ignore[misc]
+        ys = torch.split(torch.matmul(x, torch.cat(weights, 0).T), c_out, dim=-1)  # X W_k
+        if k == 1:
+            single: Tensor = ys[0] + self.bias
+            return single
+        b_next: Tensor | None = None  # b_{k+2}
+        b_cur = ys[k - 1]  # b_{K-1}
+        for j in range(k - 2, 0, -1):
+            b_new = ys[j] + 2.0 * self._graph(b_cur)
+            if b_next is not None:
+                b_new = b_new - b_next
+            b_next, b_cur = b_cur, b_new
+        out = ys[0] + self._graph(b_cur)
+        if b_next is not None:
+            out = out - b_next
         result: Tensor = out + self.bias
         return result
+
+    def _graph(self, t: Tensor) -> Tensor:
+        """``L~ t`` on the node axis -2, as one GEMM over every leading index and channel."""
+        out: Tensor = torch.matmul(t.transpose(-1, -2), self.lap.T).transpose(-1, -2)
+        return out
 
 
 class _GatedTemporalConv(nn.Module):
@@ -175,7 +194,9 @@ class STGCN(nn.Module):
             raise InvalidInputError(f"history {history} too short for two blocks with Kt={kt}")
         self.out_t = _GatedTemporalConv(c_out, c_out, rest)
         self.out_norm = nn.LayerNorm([nodes, c_out])
-        self.out_fc = nn.Sequential(nn.Conv2d(c_out, c_out, 1), nn.ReLU(), nn.Conv2d(c_out, future, 1))
+        self.out_fc = nn.Sequential(
+            nn.Conv2d(c_out, c_out, 1), nn.ReLU(), nn.Conv2d(c_out, future, 1)
+        )
 
     def forward(self, x: Tensor) -> Tensor:  # (B, L, N, C) -> (B, F, N)
         h = x.permute(0, 3, 1, 2)  # (B, C, L, N)
@@ -210,9 +231,7 @@ class PatchTST(nn.Module):
         n_patches = (history + stride - patch) // stride + 1
         self.embed = nn.Linear(patch, d_model)
         self.pos = nn.Parameter(torch.empty(n_patches, d_model).uniform_(-0.02, 0.02))
-        self.layers = nn.ModuleList(
-            _PatchLayer(d_model, heads, ff, dropout) for _ in range(layers)
-        )
+        self.layers = nn.ModuleList(_PatchLayer(d_model, heads, ff, dropout) for _ in range(layers))
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(n_patches * d_model, future)
         self.rev_w = nn.Parameter(torch.ones(1))
@@ -241,9 +260,7 @@ class _PatchLayer(nn.Module):
         super().__init__()
         self.attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
         self.norm1 = nn.BatchNorm1d(d)
-        self.ffn = nn.Sequential(
-            nn.Linear(d, ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff, d)
-        )
+        self.ffn = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff, d))
         self.norm2 = nn.BatchNorm1d(d)
         self.drop = nn.Dropout(dropout)
 
