@@ -46,9 +46,18 @@ student with alpha = min(1 - 1/(t + 1), 0.99), t counted from the start of
 self-training (0.5, 0.67, ..., 0.99 from t = 99 on); ours starts as a copy of the student
 at the start of adaptation and uses the same ramp, t counted from there (``ema_step0`` 1:
 the first update has alpha 0.5). It also averages parameters only; we copy the BatchNorm
-statistics of the student into the teacher. The ClassMix images get the public script's
-strong transform, colour jitter 0.2 on 80 % of the images (``mix_jitter``) and blur p 0.5
-(albumentations' jitter also shifts hue by up to 0.2; ours does not). ``warm_ss`` is 0 as
+statistics of the student into the teacher (the public teacher is a fresh model whose
+BatchNorm running statistics are never updated, so its RefineNet BatchNorms stay at mean
+0 / variance 1 while the student's move: a quirk we do not copy). The ClassMix images get
+the public script's strong transform per image (:func:`.rs3dada.mix_augment`:
+albumentations' ``ColorJitter`` 0.2 with hue 0.2, in random order, on 80 % of the images,
+``mix_jitter``; ``GaussianBlur`` 3-7 px with OpenCV's sigma for the kernel, p 0.5), and the
+teacher's second view is the public ``get_transforms`` (:func:`.rs3dada.photometric_view`:
+its ``OneOf`` keeps albumentations' default p 0.5, so about half of the views are the
+image itself and get height-consistency weight 1). Before this was fixed (tests in
+``test_synrs3d_design.py``) every view was jittered or blurred, with sigma U(0.1, 2), no
+hue, one choice per batch, and the ClassMix images got the baseline's jitter without hue.
+``warm_ss`` is 0 as
 in the published ``RS3DAda.sh`` (the height weight is the consistency weight from the
 first adaptation step). It mixes a
 second source batch into the target images (``mix_source="second"``, what the demo's
@@ -57,7 +66,11 @@ earlier Depth Anything-style heads this did not make the gain more robust on dev
 seeds 10-12 (0.019 / 0.067 / 0.072 vs 0.025 / 0.074 / 0.039); with the public heads and
 240 test scenes it did (0.092 / 0.058 / 0.082 vs 0.088 / 0.047 / 0.067), so the demo now
 follows the public script.
-Its height and confidence weights are scalars over the batch; ours are per image. It keeps
+Its height and confidence weights are scalars over the batch, and its published batch
+(``RS3DAda.sh``) is 1, so they are per-image scalars; ours are per-image scalars too
+(our batch of 4 holds four such images). Its height-consistency weight is computed on
+the raw teacher heights before the ground-guided refinement (ours too), and lambda 0.8
+scales both the source and the target height losses (ours too). It keeps
 the checkpoint with the best score on the *test* loaders (model selection on the test
 set); we evaluate the last student only.
 """
@@ -82,6 +95,7 @@ from .rs3dada import (
     feature_constraint_loss,
     ground_guided_refine,
     height_consistency_weight,
+    mix_augment,
     photometric_view,
     source_loss,
     strong_augment,
@@ -267,7 +281,7 @@ class _Run:
             raise ValueError(f"mix_source must be 'same' or 'second', not {s.mix_source!r}")
         img, cls, hh, ws, wh, _ = classmix(x, t, m, pl, h, ph, w_s, w_h, gen)
         if s.strong_aug:
-            img = strong_augment(img, gen, *s.mix_jitter)
+            img = mix_augment(img, gen, *s.mix_jitter)
         om = self.model(img)
         return weighted_target_loss(om["height"], om["seg"], hh, cls, wh, ws, s.lam)
 
