@@ -77,9 +77,9 @@ def _spy_run(monkeypatch: pytest.MonkeyPatch, s: T.Settings) -> dict[str, list[A
         seen["jitter"].append(a)
         return strong(x, gen, *a)
 
-    def mix_spy(x: torch.Tensor, gen: torch.Generator, *a: Any) -> torch.Tensor:
-        seen["mix"].append(a)
-        return mix(x, gen, *a)
+    def mix_spy(x: torch.Tensor, gen: torch.Generator, *a: Any, **k: Any) -> torch.Tensor:
+        seen["mix"].append((*a, k.get("hue")))
+        return mix(x, gen, *a, **k)
 
     monkeypatch.setattr(T, "ema_update", ema_spy)
     monkeypatch.setattr(T, "strong_augment", strong_spy)
@@ -100,7 +100,7 @@ def test_ema_ramp_and_mix_jitter_follow_the_public_script(
     s = T.Settings(iters=6, batch=2, uda=True, uda_start=2, warmup=2)
     seen = _spy_run(monkeypatch, s)
     assert seen["alpha"] == pytest.approx([0.5, 2 / 3, 0.75, 0.8])
-    assert seen["mix"] == [(0.2, 0.8)] * 4 and seen["jitter"] == []
+    assert seen["mix"] == [(0.2, 0.8, 0.2)] * 4 and seen["jitter"] == []
     # the practitioner's baseline keeps its stronger jitter (0.4 on every image)
     seen = _spy_run(monkeypatch, T.Settings(iters=3, batch=2, colour_jitter=True, warmup=1))
     assert seen["jitter"] == [()] * 3 and seen["alpha"] == [] and seen["mix"] == []
@@ -174,3 +174,32 @@ def test_whole_delta_explained_only_where_the_deficit_is_on_ground() -> None:
     base = {"source_only": {"delta1_low": 0.40}, "hm": {"delta1_low": 0.45}}
     assert set(explain_regressions({"delta1_low": 0.46}, base)) == {"delta1_whole"}
     assert explain_regressions({"delta1_low": 0.44}, base) == {}
+
+
+def test_published_hue_range_crosses_the_synthetic_class_colours() -> None:
+    """Why the demo's RS3DAda runs without the public hue jitter (``pipeline.HUE``): our
+    classes are coded by a palette, and albumentations' default hue range (0.2 turns)
+    rotates one class's colour onto another's. Over U(-0.2, 0.2), the source roof colour
+    is nearest another source class's colour in 41 % of the shifts (target roof 54 %,
+    source agriculture 66 %). If the palette stops coding classes by hue, this fails and
+    the deviation should go."""
+    import colorsys
+
+    from geoneurips.segmentation.synrs3d.pipeline import HUE
+
+    pal = {c: np.asarray(v, float) for c, v in SOURCE["palette"].items()}
+
+    def swapped(rgb: tuple[int, int, int], code: int) -> float:
+        h, s, v = colorsys.rgb_to_hsv(*(c / 255 for c in rgb))
+        out = []
+        for shift in np.linspace(-0.2, 0.2, 401):
+            x = np.asarray(colorsys.hsv_to_rgb((h + shift) % 1, s, v)) * 255
+            d = {k: float(np.linalg.norm(x - p)) for k, p in pal.items()}
+            out.append(min(d, key=d.__getitem__) != code)
+        return float(np.mean(out))
+
+    assert swapped(SOURCE["palette"][8], 8) > 0.35
+    assert swapped(TARGET["palette"][8], 8) > 0.45
+    assert swapped(SOURCE["palette"][7], 7) > 0.6
+    assert swapped(SOURCE["palette"][8], 8) < 0.5  # a real range, not everything swapped
+    assert HUE == 0.0

@@ -184,7 +184,7 @@ def _coin(gen: torch.Generator, p: float) -> bool:
     return float(torch.rand((), generator=gen)) < p
 
 
-def photometric_view(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def photometric_view(x: torch.Tensor, gen: torch.Generator, hue: float = 0.2) -> torch.Tensor:
     """The teacher's second view, per image, as the public ``utils.get_transforms``:
     ``OneOf([ColorJitter(0.2, hue 0.2, p=1), GaussianBlur(3-7, p=1),
     Compose([ColorJitter(p=0.5), GaussianBlur(p=0.5)])])`` with albumentations' default
@@ -195,12 +195,12 @@ def photometric_view(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         if _coin(gen, 0.5):
             choice = int(torch.randint(0, 3, (1,), generator=gen))
             if choice == 0:
-                img = published_jitter(img, gen)
+                img = published_jitter(img, gen, hue=hue)
             elif choice == 1:
                 img = published_blur(img, gen)
             else:
                 if _coin(gen, 0.5):
-                    img = published_jitter(img, gen)
+                    img = published_jitter(img, gen, hue=hue)
                 if _coin(gen, 0.5):
                     img = published_blur(img, gen)
         out.append(img)
@@ -208,14 +208,14 @@ def photometric_view(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def mix_augment(x: torch.Tensor, gen: torch.Generator, strength: float = 0.2,
-                p: float = 0.8) -> torch.Tensor:
+                p: float = 0.8, hue: float = 0.2) -> torch.Tensor:
     """The public script's ``strong_transforms`` of the ClassMix images, per image:
     ``ColorJitter(p=0.8)`` (albumentations defaults, hue included: :func:`published_jitter`)
     then ``GaussianBlur(p=0.5)`` (:func:`published_blur`)."""
     out = []
     for img in x:
         if _coin(gen, p):
-            img = published_jitter(img, gen, strength)
+            img = published_jitter(img, gen, strength, hue)
         if _coin(gen, 0.5):
             img = published_blur(img, gen)
         out.append(img)

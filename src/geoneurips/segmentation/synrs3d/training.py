@@ -115,7 +115,9 @@ class Settings:
     ``ema_alpha`` / ``ema_step0``: the teacher's EMA cap and the step count its ramp
     min(1 - 1/(t + 1), alpha) starts from at the start of adaptation; ``mix_source``:
     ClassMix pastes from the source-loss batch (``"same"``) or from a second source batch
-    (``"second"``, the public script)."""
+    (``"second"``, the public script); ``hue``: the hue range (turns) of the teacher view's
+    and the ClassMix images' colour jitter (0.2: albumentations' default, the public
+    script; the demo uses 0, see :mod:`.pipeline`)."""
 
     iters: int = 300
     batch: int = 4
@@ -142,6 +144,7 @@ class Settings:
     confidence: float = 0.95
     keep_classes: tuple[int, ...] = (1, 2)
     mix_source: str = "same"
+    hue: float = 0.2
 
 
 def stack_samples(dataset: Any) -> dict[str, torch.Tensor]:
@@ -173,7 +176,8 @@ def _style_batch(images: torch.Tensor, refs: Sequence[np.ndarray], s: Settings,
 
 
 _UDA_ONLY = ("uda", "refine", "strong_aug", "mix_jitter", "ema_alpha", "ema_step0",
-             "warm_ss", "ratio", "confidence", "keep_classes", "mix_source", "uda_start")
+             "warm_ss", "ratio", "confidence", "keep_classes", "mix_source", "uda_start",
+             "hue")
 
 
 class _Run:
@@ -263,7 +267,7 @@ class _Run:
         assert teacher is not None
         t = self.target[torch.randint(0, self.target.shape[0], (s.batch,), generator=gen)]
         with torch.no_grad():
-            both = teacher(torch.cat([t, photometric_view(t, gen)]))  # eval mode: per image
+            both = teacher(torch.cat([t, photometric_view(t, gen, s.hue)]))  # eval mode: per image
             to = {k: v[: t.shape[0]] for k, v in both.items()}
             tv = {k: v[t.shape[0]:] for k, v in both.items()}
             prob = to["seg"].softmax(1)
@@ -281,7 +285,7 @@ class _Run:
             raise ValueError(f"mix_source must be 'same' or 'second', not {s.mix_source!r}")
         img, cls, hh, ws, wh, _ = classmix(x, t, m, pl, h, ph, w_s, w_h, gen)
         if s.strong_aug:
-            img = mix_augment(img, gen, *s.mix_jitter)
+            img = mix_augment(img, gen, *s.mix_jitter, hue=s.hue)
         om = self.model(img)
         return weighted_target_loss(om["height"], om["seg"], hh, cls, wh, ws, s.lam)
 
