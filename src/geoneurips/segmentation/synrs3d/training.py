@@ -54,7 +54,8 @@ albumentations' ``ColorJitter`` 0.2 with hue 0.2, in random order, on 80 % of th
 ``mix_jitter``; ``GaussianBlur`` 3-7 px with OpenCV's sigma for the kernel, p 0.5), and the
 teacher's second view is the public ``get_transforms`` (:func:`.rs3dada.photometric_view`:
 its ``OneOf`` keeps albumentations' default p 0.5, so about half of the views are the
-image itself and get height-consistency weight 1). Before this was fixed (tests in
+image itself and get height-consistency weight 1). The hue range is ``Settings.hue``
+(0.2 as published; the demo uses 0, ``pipeline.HUE`` says why). Before this was fixed (tests in
 ``test_synrs3d_design.py``) every view was jittered or blurred, with sigma U(0.1, 2), no
 hue, one choice per batch, and the ClassMix images got the baseline's jitter without hue.
 ``warm_ss`` is 0 as
