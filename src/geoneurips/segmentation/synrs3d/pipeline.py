@@ -105,9 +105,9 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     The full demo decides (margin :data:`MARGIN`; regressions explained only where
     :func:`explain_regressions`' measured condition holds). The quick demo (128
     iterations, 64 adapting) reports without deciding and explains nothing: with so few
-    adaptation steps RS3DAda is not ahead of the baselines (F1^HE(1.25) gains -0.014,
-    0.033, -0.066 on seeds 0-2 with the public DPT heads and second-batch ClassMix;
-    0.007, 0.008, -0.012 before this session's changes), so its
+    adaptation steps RS3DAda is not ahead of the baselines (F1^HE(1.25) gains 0.018,
+    -0.043, -0.038 on seeds 0-2 with the public teacher view and ClassMix transform;
+    -0.014, 0.033, -0.066 before them; about 24 s of one core's CPU), so its
     ``beats_baseline`` is whatever the numbers give, no test relies on it, and the system
     is registered with ``quick_decides=False``.
     """
@@ -132,7 +132,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         "source_only": base,
         "source_hm_jitter": replace(base, style=("HM",), colour_jitter=True),
         "rs3dada": replace(base, style=style, feature_constraint=1.0, uda=True,
-                           uda_start=iters // 2, mix_source="second"),
+                           uda_start=iters // 2, mix_source="second", hue=HUE),
         "no_self_training": replace(base, style=style, feature_constraint=1.0,
                                     uda_start=iters // 2),
     }
@@ -189,7 +189,25 @@ SIZE = 48
 # allow) did not help there: gains 0.067 / 0.038 / 0.062 vs 0.078 / 0.033 / 0.070 (24
 # scenes), seed 11 with unexplained high-pixel regressions, and 56-59 s of CPU.
 FULL = (64, 32, 240, 360)
+# The one deliberate difference in RS3DAda's augmentation: no hue jitter. The public
+# script's ColorJitter keeps albumentations' default hue range, 0.2 turns (+-72 degrees),
+# in the teacher's photometric view and in the ClassMix images' strong transform. Our
+# synthetic classes are coded by hue (a palette), and that range carries one class's colour
+# onto another's: a source roof colour rotated by U(-0.2, 0.2) turns is nearest another
+# source class's colour in 41 % of the draws (target roofs 54 %, source agriculture 66 %;
+# ``tests/segmentation/test_synrs3d_design.py``), which real roofs and trees, told apart
+# by texture and shape as much as by hue, are not. Measured on development seeds 10-12 (full
+# demo, 240 test scenes), F1^HE(1.25) gain over the strongest baseline with hue 0.2 /
+# without: 0.064 / 0.090, 0.064 / 0.077, 0.034 / 0.084; high-pixel MAE with hue 0.2
+# behind HM + jitter on seed 12 (3.230 vs 3.182 m), without ahead on all three. Then
+# measured on seeds 0-4 (both, not chosen there): hue 0.2 gains 0.021, 0.045, 0.018,
+# 0.036, 0.027 (high-pixel regressions on seeds 0 and 3); hue 0 0.012, 0.073, 0.015,
+# 0.082, 0.077 (high-pixel regressions on seeds 0 and 2).
+HUE = 0.0
 QUICK = (48, 24, 16, 128)
+# The full demo's decision margin on F1^HE(1.25) (unchanged). With the public teacher view
+# and ClassMix transform the gain on seeds 0 and 2 (0.012, 0.015) is not above it: the demo
+# decides False there, and the system is partial (see its notes).
 MARGIN = 0.015
 _GROUND_DELTA = (
     "the published 'whole' delta counts every pixel after heights <= 0 become 1e-6, so "

@@ -6,13 +6,16 @@
   similarities below 0.8 (tokens already close are not pulled), weight 1.0.
 * :func:`ema_update`: mean teacher, alpha = min(1 - 1 / (t + 1), 0.99), t counted from
   the start of self-training (public ``update_ema``).
-* :func:`photometric_view`: ColorJitter(0.2) and / or GaussianBlur (kernel 3-7).
+* :func:`photometric_view`: the public ``get_transforms``: with albumentations' default
+  ``OneOf`` probability 0.5, ColorJitter(0.2, hue 0.2) and / or GaussianBlur (kernel
+  3-7, OpenCV's sigma for the kernel); the other half of the views are the image itself.
 * :func:`height_consistency_weight`: per image, the fraction of pixels whose teacher
   heights on the target image and on its photometric view agree, max(a/b, b/a) < 1.55.
   For the first ``warm_ss`` adaptation iterations the public code can weight the height
   pseudo-labels with the *segmentation* confidence weight instead (``--warmss``, 0 in the
   published ``RS3DAda.sh`` and in our demo); the
-  public code takes both weights over the whole batch, we take them per image.
+  public code takes both weights over the whole batch, whose published size is 1, i.e.
+  per image; we take them per image.
 * :func:`confidence_weight`: per image, the fraction of pixels whose pseudo-class
   probability is >= 0.95 (DACS-style scalar weight).
 * :func:`ground_guided_refine`: pseudo-height set to 0 where the pseudo-class is neither
@@ -35,7 +38,8 @@ from torch import nn
 
 __all__ = ["classmix", "confidence_weight", "ema_update", "fda", "feature_constraint_loss",
            "ground_guided_refine", "height_consistency_weight", "histogram_match",
-           "pda_standard", "photometric_view", "source_loss", "strong_augment",
+           "mix_augment", "pda_standard", "photometric_view", "published_blur",
+           "published_jitter", "source_loss", "strong_augment",
            "style_augment", "weighted_target_loss"]
 
 IGNORE = 255
@@ -103,9 +107,8 @@ def _jitter(x: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Ten
     return x.clamp(0, 255)
 
 
-def _blur(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    k = int(torch.randint(1, 4, (1,), generator=gen)) * 2 + 1  # 3, 5, 7
-    sigma = float(torch.empty(1).uniform_(0.1, 2.0, generator=gen))
+def _gauss(x: torch.Tensor, k: int, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of ``(B, C, H, W)``, kernel ``k``, reflected borders."""
     r = torch.arange(k, dtype=x.dtype) - k // 2
     g = torch.exp(-(r ** 2) / (2 * sigma ** 2))
     g = g / g.sum()
@@ -115,24 +118,116 @@ def _blur(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return F.conv2d(x, g.view(1, 1, k, 1).repeat(c, 1, 1, 1), groups=c)
 
 
-def photometric_view(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """ColorJitter 0.2 and / or a Gaussian blur (3-7 px): the teacher's second view."""
-    choice = int(torch.randint(0, 3, (1,), generator=gen))
-    if choice in (0, 2):
-        x = _jitter(x, 0.2, gen)
-    if choice in (1, 2):
-        x = _blur(x, gen)
-    return x
+def _blur(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """The practitioner's baseline blur: one kernel (3-7 px) and sigma U(0.1, 2) for the
+    whole batch."""
+    k = int(torch.randint(1, 4, (1,), generator=gen)) * 2 + 1  # 3, 5, 7
+    sigma = float(torch.empty(1).uniform_(0.1, 2.0, generator=gen))
+    return _gauss(x, k, sigma)
+
+
+def _hue_shift(x: torch.Tensor, shift: float) -> torch.Tensor:
+    """Rotate the hue of a ``(3, H, W)`` 0-255 image by ``shift`` turns (HSV round trip)."""
+    v, arg = x.max(0)
+    d = v - x.min(0).values
+    safe = torch.where(d > 0, d, torch.ones_like(d))
+    r, g, b = x
+    sector = torch.stack([((g - b) / safe) % 6, (b - r) / safe + 2, (r - g) / safe + 4])
+    h = sector.gather(0, arg[None])[0] / 6.0
+    h = torch.where(d > 0, h, torch.zeros_like(h))
+    h = (h + shift) % 1.0
+    sat = torch.where(v > 0, d / torch.where(v > 0, v, torch.ones_like(v)), torch.zeros_like(v))
+    k = (torch.tensor([5.0, 3.0, 1.0])[:, None, None] + h[None] * 6) % 6
+    out: torch.Tensor = v[None] - v[None] * sat[None] * torch.clamp(torch.minimum(k, 4 - k),
+                                                                      0, 1)
+    return out
+
+
+def _uniform(gen: torch.Generator, lo: float, hi: float) -> float:
+    return float(torch.empty(()).uniform_(lo, hi, generator=gen))
+
+
+def published_jitter(img: torch.Tensor, gen: torch.Generator, strength: float = 0.2,
+                     hue: float = 0.2) -> torch.Tensor:
+    """albumentations' (1.x) ``ColorJitter`` with its defaults on one ``(3, H, W)`` 0-255
+    image: brightness, contrast and saturation factors from U(1 - s, 1 + s) and a hue
+    rotation from U(-hue, hue) turns, applied in a random order (the public script's
+    photometric view and strong transform). Contrast blends with the mean grey level,
+    saturation with the grey image, as albumentations does."""
+    grey_w = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
+    ops = torch.randperm(4, generator=gen).tolist()
+    for op in ops:
+        if op == 3:
+            if hue > 0:
+                img = _hue_shift(img, _uniform(gen, -hue, hue))
+            continue
+        f = _uniform(gen, 1 - strength, 1 + strength)
+        if op == 0:
+            img = img * f
+        else:
+            grey = (img * grey_w).sum(0, keepdim=True)
+            ref = grey.mean() if op == 1 else grey
+            img = img * f + ref * (1 - f)
+        img = img.clamp(0, 255)
+    return img.clamp(0, 255)
+
+
+def published_blur(img: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """albumentations' (1.x) ``GaussianBlur(blur_limit=(3, 7))`` on one ``(3, H, W)``
+    image: an odd kernel of 3-7 px and, with its default ``sigma_limit=0``, OpenCV's sigma
+    for that kernel, 0.3 * ((k - 1) / 2 - 1) + 0.8 (0.8, 1.1, 1.4 px)."""
+    k = int(torch.randint(1, 4, (1,), generator=gen)) * 2 + 1
+    return _gauss(img[None], k, 0.3 * ((k - 1) * 0.5 - 1) + 0.8)[0]
+
+
+def _coin(gen: torch.Generator, p: float) -> bool:
+    return float(torch.rand((), generator=gen)) < p
+
+
+def photometric_view(x: torch.Tensor, gen: torch.Generator, hue: float = 0.2) -> torch.Tensor:
+    """The teacher's second view, per image, as the public ``utils.get_transforms``:
+    ``OneOf([ColorJitter(0.2, hue 0.2, p=1), GaussianBlur(3-7, p=1),
+    Compose([ColorJitter(p=0.5), GaussianBlur(p=0.5)])])`` with albumentations' default
+    ``OneOf`` probability 0.5 - so half of the views are the image itself (and their
+    height-consistency weight is 1) - and the inner pair at their default p 0.5."""
+    out = []
+    for img in x:
+        if _coin(gen, 0.5):
+            choice = int(torch.randint(0, 3, (1,), generator=gen))
+            if choice == 0:
+                img = published_jitter(img, gen, hue=hue)
+            elif choice == 1:
+                img = published_blur(img, gen)
+            else:
+                if _coin(gen, 0.5):
+                    img = published_jitter(img, gen, hue=hue)
+                if _coin(gen, 0.5):
+                    img = published_blur(img, gen)
+        out.append(img)
+    return torch.stack(out)
+
+
+def mix_augment(x: torch.Tensor, gen: torch.Generator, strength: float = 0.2,
+                p: float = 0.8, hue: float = 0.2) -> torch.Tensor:
+    """The public script's ``strong_transforms`` of the ClassMix images, per image:
+    ``ColorJitter(p=0.8)`` (albumentations defaults, hue included: :func:`published_jitter`)
+    then ``GaussianBlur(p=0.5)`` (:func:`published_blur`)."""
+    out = []
+    for img in x:
+        if _coin(gen, p):
+            img = published_jitter(img, gen, strength, hue)
+        if _coin(gen, 0.5):
+            img = published_blur(img, gen)
+        out.append(img)
+    return torch.stack(out)
 
 
 def strong_augment(x: torch.Tensor, gen: torch.Generator, strength: float = 0.4,
                    p: float = 1.0) -> torch.Tensor:
-    """Colour jitter (``strength``, on each image with probability ``p``) then a Gaussian
-    blur (3-7 px) with probability 0.5. The public script's strong transform of the
-    ClassMix images is albumentations' ``ColorJitter(p=0.8)`` (its defaults: brightness,
-    contrast, saturation 0.2; hue 0.2, which we do not apply) and ``GaussianBlur(p=0.5)``:
-    ``strength=0.2, p=0.8`` (:class:`.training.Settings`' ``mix_jitter``). The defaults
-    (0.4, always) are the stronger jitter of the practitioner's HM + jitter baseline."""
+    """The practitioner's HM + jitter baseline's augmentation: colour jitter (brightness,
+    contrast, saturation ``strength``, on each image with probability ``p``; no hue) then a
+    Gaussian blur (3-7 px, sigma U(0.1, 2)) of the batch with probability 0.5. (RS3DAda's
+    ClassMix images get the public transform instead, :func:`mix_augment`.)"""
     jit = _jitter(x, strength, gen)
     if p >= 1.0:
         x = jit

@@ -46,9 +46,19 @@ student with alpha = min(1 - 1/(t + 1), 0.99), t counted from the start of
 self-training (0.5, 0.67, ..., 0.99 from t = 99 on); ours starts as a copy of the student
 at the start of adaptation and uses the same ramp, t counted from there (``ema_step0`` 1:
 the first update has alpha 0.5). It also averages parameters only; we copy the BatchNorm
-statistics of the student into the teacher. The ClassMix images get the public script's
-strong transform, colour jitter 0.2 on 80 % of the images (``mix_jitter``) and blur p 0.5
-(albumentations' jitter also shifts hue by up to 0.2; ours does not). ``warm_ss`` is 0 as
+statistics of the student into the teacher (the public teacher is a fresh model whose
+BatchNorm running statistics are never updated, so its RefineNet BatchNorms stay at mean
+0 / variance 1 while the student's move: a quirk we do not copy). The ClassMix images get
+the public script's strong transform per image (:func:`.rs3dada.mix_augment`:
+albumentations' ``ColorJitter`` 0.2 with hue 0.2, in random order, on 80 % of the images,
+``mix_jitter``; ``GaussianBlur`` 3-7 px with OpenCV's sigma for the kernel, p 0.5), and the
+teacher's second view is the public ``get_transforms`` (:func:`.rs3dada.photometric_view`:
+its ``OneOf`` keeps albumentations' default p 0.5, so about half of the views are the
+image itself and get height-consistency weight 1). The hue range is ``Settings.hue``
+(0.2 as published; the demo uses 0, ``pipeline.HUE`` says why). Before this was fixed (tests in
+``test_synrs3d_design.py``) every view was jittered or blurred, with sigma U(0.1, 2), no
+hue, one choice per batch, and the ClassMix images got the baseline's jitter without hue.
+``warm_ss`` is 0 as
 in the published ``RS3DAda.sh`` (the height weight is the consistency weight from the
 first adaptation step). It mixes a
 second source batch into the target images (``mix_source="second"``, what the demo's
@@ -57,7 +67,11 @@ earlier Depth Anything-style heads this did not make the gain more robust on dev
 seeds 10-12 (0.019 / 0.067 / 0.072 vs 0.025 / 0.074 / 0.039); with the public heads and
 240 test scenes it did (0.092 / 0.058 / 0.082 vs 0.088 / 0.047 / 0.067), so the demo now
 follows the public script.
-Its height and confidence weights are scalars over the batch; ours are per image. It keeps
+Its height and confidence weights are scalars over the batch, and its published batch
+(``RS3DAda.sh``) is 1, so they are per-image scalars; ours are per-image scalars too
+(our batch of 4 holds four such images). Its height-consistency weight is computed on
+the raw teacher heights before the ground-guided refinement (ours too), and lambda 0.8
+scales both the source and the target height losses (ours too). It keeps
 the checkpoint with the best score on the *test* loaders (model selection on the test
 set); we evaluate the last student only.
 """
@@ -82,6 +96,7 @@ from .rs3dada import (
     feature_constraint_loss,
     ground_guided_refine,
     height_consistency_weight,
+    mix_augment,
     photometric_view,
     source_loss,
     strong_augment,
@@ -101,7 +116,9 @@ class Settings:
     ``ema_alpha`` / ``ema_step0``: the teacher's EMA cap and the step count its ramp
     min(1 - 1/(t + 1), alpha) starts from at the start of adaptation; ``mix_source``:
     ClassMix pastes from the source-loss batch (``"same"``) or from a second source batch
-    (``"second"``, the public script)."""
+    (``"second"``, the public script); ``hue``: the hue range (turns) of the teacher view's
+    and the ClassMix images' colour jitter (0.2: albumentations' default, the public
+    script; the demo uses 0, see :mod:`.pipeline`)."""
 
     iters: int = 300
     batch: int = 4
@@ -128,6 +145,7 @@ class Settings:
     confidence: float = 0.95
     keep_classes: tuple[int, ...] = (1, 2)
     mix_source: str = "same"
+    hue: float = 0.2
 
 
 def stack_samples(dataset: Any) -> dict[str, torch.Tensor]:
@@ -159,7 +177,8 @@ def _style_batch(images: torch.Tensor, refs: Sequence[np.ndarray], s: Settings,
 
 
 _UDA_ONLY = ("uda", "refine", "strong_aug", "mix_jitter", "ema_alpha", "ema_step0",
-             "warm_ss", "ratio", "confidence", "keep_classes", "mix_source", "uda_start")
+             "warm_ss", "ratio", "confidence", "keep_classes", "mix_source", "uda_start",
+             "hue")
 
 
 class _Run:
@@ -249,7 +268,7 @@ class _Run:
         assert teacher is not None
         t = self.target[torch.randint(0, self.target.shape[0], (s.batch,), generator=gen)]
         with torch.no_grad():
-            both = teacher(torch.cat([t, photometric_view(t, gen)]))  # eval mode: per image
+            both = teacher(torch.cat([t, photometric_view(t, gen, s.hue)]))  # eval mode: per image
             to = {k: v[: t.shape[0]] for k, v in both.items()}
             tv = {k: v[t.shape[0]:] for k, v in both.items()}
             prob = to["seg"].softmax(1)
@@ -267,7 +286,7 @@ class _Run:
             raise ValueError(f"mix_source must be 'same' or 'second', not {s.mix_source!r}")
         img, cls, hh, ws, wh, _ = classmix(x, t, m, pl, h, ph, w_s, w_h, gen)
         if s.strong_aug:
-            img = strong_augment(img, gen, *s.mix_jitter)
+            img = mix_augment(img, gen, *s.mix_jitter, hue=s.hue)
         om = self.model(img)
         return weighted_target_loss(om["height"], om["seg"], hh, cls, wh, ws, s.lam)
 
