@@ -39,7 +39,10 @@ __all__ = ["Baselines", "TrainCity", "demo", "evaluate_city", "fit_baselines",
            "real_city_evaluation", "district_city", "make_train_city", "predict_weights",
            "train_districtnet"]
 
-DEMO_MARGIN = 0.0  # set from seeds once measured; see the test's docstring
+# about 0.4 % of a held-out 30-BU city's expected cost (a 10-district total of 200-260):
+# full-mode wins over AvgTSP were 1.0-3.0 on 5 of 6 runs (seeds 0-2, 10-12), a loss on
+# seed 2; see the demo test's docstring
+DEMO_MARGIN = 1.0
 # training cities (of TRAIN_SIZE BUs), test cities, epochs, FY samples, PredGNN epochs
 DEMO_QUICK = (2, 2, 6, 3, 10)
 DEMO_FULL = (6, 3, 10, 3, 20)
