@@ -1,29 +1,35 @@
 """The DistrictNet demo (quick mode): runs, writes JSON and PNG, reports every baseline.
 
-Measured expected TSP cost on the held-out 30-BU synthetic cities (lower is better; the
-published scenario generator, models trained on 30-BU cities), as DistrictNet / BHH /
-Figliozzi / PredGNN / AvgTSP / ablations (CMST on centre distances, DistrictNet with the
-local search instead of exact partitioning):
+Measured expected TSP cost on the held-out 30-BU synthetic cities at t = 3 (lower is
+better; synthetic cities drawn like the published training cities - populations
+truncnorm(8000, 2000, [5000, 20000]), about 32 customers per BU - the published scenario
+generator, models trained on 30-BU cities), as DistrictNet / BHH / Figliozzi / PredGNN /
+AvgTSP / ablations (CMST on centre distances, DistrictNet with the local search):
 
-- quick, seed 0: 118.80 / 127.09 / 127.64 / 121.76 / 117.52 / 119.09, 118.81
-- quick, seed 1: 96.59 / 104.62 / 104.62 / 97.71 / 97.43 / 97.06, 97.60
-- quick, seed 2: 96.49 / 102.08 / 102.32 / 99.85 / 95.23 / 96.08, 97.49
-- full, seed 0: 121.80 / 129.51 / 128.86 / 123.67 / 119.33 / 121.37, 122.31
-- full, seed 1: 101.07 / 107.60 / 107.60 / 100.66 / 101.01 / 101.03, 100.33
-- full, seed 2: 103.80 / 110.46 / 110.23 / 104.49 / 103.25 / 104.00, 103.69
+- quick, seed 0: 237.41 / 242.66 / 242.66 / 242.49 / 235.99 / 234.25, 237.94
+- quick, seed 1: 218.35 / 224.59 / 223.43 / 221.46 / 218.91 / 214.66, 218.72
+- quick, seed 2: 201.30 / 206.47 / 205.98 / 209.93 / 199.67 / 198.34, 201.48
+- full, seed 0: 220.72 / 228.32 / 227.91 / 227.23 / 222.22 / 220.62, 221.43
+- full, seed 1: 204.20 / 210.40 / 210.40 / 206.26 / 205.72 / 201.65, 204.14
+- full, seed 2: 233.28 / 239.28 / 239.28 / 235.97 / 232.77 / 230.92, 232.19
+- full, confirmation seeds 3 / 4: DistrictNet 245.37 / 246.19, AvgTSP 245.96 / 248.05,
+  CMST on centre distances 242.36 / 245.83
+- full, development seeds 10 / 11 / 12: DistrictNet 214.29 / 229.16 / 258.70, AvgTSP
+  217.28 / 230.18 / 260.55, CMST on centre distances 214.02 / 225.28 / 256.97
 
 Full mode also reports the paper's generalisation protocol (two held-out 60-BU cities at
 t = 6, the local search for every method; not deciding), DistrictNet / AvgTSP / CMST on
-distances / PredGNN: seed 0 142.77 / 141.85 / 142.12 / 149.70, seed 1 197.10 / 190.98 /
-194.17 / 196.98, seed 2 150.15 / 148.85 / 153.42 / 158.18 (development seeds 10-12 on
-60-120 BUs at t = 6 and 12 agree: no robust lead over AvgTSP; see the package notes).
+distances: seed 0 270.80 / 272.03 / 271.13, seed 1 285.54 / 281.19 / 276.84, seed 2
+305.87 / 307.27 / 299.29, seeds 3 / 4 373.39 / 311.72 vs AvgTSP 372.39 / 307.47 (dev
+seeds 10-12: DistrictNet 1-2 % above AvgTSP).
 
-DistrictNet does not beat the strongest baseline on every seed (AvgTSP, or PredGNN on full
-seed 1; it wins only quick seed 1, by 0.9%), so the system is ``partial`` and this test
-asserts the honest outcome on seed 0: AvgTSP is the strongest baseline and is not beaten,
-while DistrictNet beats the continuous approximations (BHH, Figliozzi) by more than 3%
-(measured 6.5%; 5.5-7.7% over the quick seeds) and PredGNN by more than 1% (measured 2.4%;
-1.1-3.4%).
+DistrictNet beats AvgTSP (the strongest baseline) by 0.2-1.4 % in 7 of the 8 full runs
+but loses on full seed 2 (+0.2 %) and on quick seeds 0 and 2 (+0.6, +0.8 %), and its
+own ablation with untrained centre-distance weights is better on every run, so the system
+is ``partial`` and this test asserts the honest outcome on quick seed 0: AvgTSP is the
+strongest baseline and is not beaten, while DistrictNet beats the continuous
+approximations (BHH, Figliozzi) by more than 1.5 % (measured 2.2 %; 2.2-2.8 % over the
+quick seeds) and PredGNN by more than 0.5 % (measured 2.1 %; 1.4-4.1 %).
 """
 
 from __future__ import annotations
@@ -42,8 +48,8 @@ def test_quick_demo(tmp_path: Path) -> None:
     assert set(r.ablations) == {"cmst_distance_weights", "districtnet_ils"}
     ours = r.metrics["expected_tsp_cost"]
     for name in ("bhh", "figliozzi"):
-        assert ours < 0.97 * r.baselines[name]["expected_tsp_cost"]
-    assert ours < 0.99 * r.baselines["predgnn"]["expected_tsp_cost"]
+        assert ours < 0.985 * r.baselines[name]["expected_tsp_cost"]
+    assert ours < 0.995 * r.baselines["predgnn"]["expected_tsp_cost"]
     assert r.strongest_baseline == "avg_tsp" and not r.beats_baseline
     for row in (r.metrics, *r.baselines.values(), *r.ablations.values()):
         assert 0 < row["reock"] < 1 and 0 < row["polsby_popper"] < 1

@@ -117,7 +117,7 @@ def test_fenchel_young_gradient_and_minimum() -> None:
 
 
 def test_training_reduces_fy_loss() -> None:
-    data = [make_train_city(synthetic_city(12, 200 + i), 3, 4, i) for i in range(3)]
+    data = [make_train_city(synthetic_city(12, 200 + i), 3, 2, i) for i in range(3)]
 
     def mean_loss(model: DistrictNet) -> float:
         rng = np.random.default_rng(0)
@@ -128,5 +128,5 @@ def test_training_reduces_fy_loss() -> None:
 
     before = mean_loss(train_districtnet(data, 0, seed=0))
     after = mean_loss(train_districtnet(data, 15, samples=3, seed=0, lr=1e-2))
-    # measured (seed 0): 10.45 -> 9.76; the loss floor is well above 0 at epsilon = 1
-    assert after < 0.97 * before
+    # measured (seed 0): 10.30 -> 7.02; the loss floor is well above 0 at epsilon = 1
+    assert after < 0.9 * before

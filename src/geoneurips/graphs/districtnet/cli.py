@@ -29,8 +29,8 @@ def district(
     """Split the basic units into connected districts of size in [floor(0.8t), ceil(1.2t)].
 
     Edge costs come from the DistrictNet checkpoint, or (without one) from a small model
-    trained on the spot on four synthetic 30-BU cities (about 20 s). Instances with at most
-    20000 candidate districts are solved exactly (set partitioning, HiGHS); larger ones by
+    trained on the spot on two synthetic 30-BU cities (about 15 s of CPU). Instances with
+    at most 20000 candidate districts are solved exactly (set partitioning, HiGHS); larger ones by
     the iterated local search. The output copies the input BUs with a DISTRICT property,
     written atomically.
     """

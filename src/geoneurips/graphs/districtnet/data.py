@@ -4,14 +4,15 @@ The published layout (github cheikh025/DistrictNet, ``data/geojson/<city>.geojso
 ``data/tspCosts/<city>_C_30_3_tsp.train_and_test.json``):
 
 - a GeoJSON ``FeatureCollection`` whose features are basic units (BUs) with properties
-  ``AREA``, ``PERIMETER`` (in the units of the published files: Paris's 120 areas sum to
-  about 11, so they are not km2; our synthetic cities use km2 and km), ``LIST_ADJACENT`` (0-based ids), ``POPULATION``,
+  ``AREA`` (km2) and ``PERIMETER`` (km) of the polygon (the published generator measures
+  them in UTM; on city1 and Paris they match our projected polygon areas within 0.3 %:
+  Paris's 120 BUs cover 11 km2), ``LIST_ADJACENT`` (0-based ids), ``POPULATION``,
   ``DENSITY``, ``centre`` ``[lon, lat]`` and a Polygon geometry, plus
   ``metadata.REFERENCE_LONGLAT``;
 - ``{"districts": [{"list-blocks": [ids], "average-cost": float}]}``, the sample-average
   TSP cost of candidate districts.
 
-The depot is the centre of the bounding box of the BU centres (the "C" depot of the
+The depot is the centre of the bounding box of the BU polygons (the "C" depot of the
 paper). Coordinates are projected to local kilometres by an equirectangular projection
 about the reference point.
 """
@@ -55,7 +56,8 @@ class City:
         population, area, perimeter, density: per-BU arrays (units as in the file).
         lonlat: (N, 2) BU centres in degrees.
         xy: (N, 2) BU centres in local km about ``reference``.
-        depot: (2,) depot in local km (bounding-box centre of the BU centres).
+        depot: (2,) depot in local km (bounding-box centre of the BU polygons, of the
+            centres when there are none).
         reference: (lon, lat) of the projection origin.
         polygons: GeoJSON geometries (lon/lat) when known.
         rings: exterior rings of the BU polygons in local km (None when the file has no
@@ -208,27 +210,68 @@ def read_tsp_costs(path: str | Path) -> dict[frozenset[int], float]:
         raise InvalidInputError(f"{p}: not a DistrictNet TSP-cost file ({exc})") from exc
 
 
-def synthetic_city(n: int, seed: int, name: str | None = None) -> City:
-    """A synthetic city: ``n`` BUs whose polygons are the Voronoi cells of a jittered grid
-    (about 1 km spacing) clipped to the city's bounding box; adjacency = cells sharing a
-    boundary; populations with a dense core (about 300-3000 inhabitants per BU, so the
-    published demand probability 0.004 for t = 3 gives 3-12 customers per BU).
+# the published generator (``generate_cities.jl``, ``generate_populations``): BU
+# populations i.i.d. from a normal of mean 8000 and std 2000 truncated to [5000, 20000]
+POPULATION_MEAN, POPULATION_STD, POPULATION_RANGE = 8000.0, 2000.0, (5000.0, 20000.0)
+# BU areas of the published training cities (200 files ``data/geojson/city*.geojson``,
+# 30 real English BUs each): median area per city 0.76 / 1.98 / 5.01 km2 (5 / 50 / 95 %),
+# within-city std of log-area 0.32 / 0.58 / 1.34, largest / smallest 3.8 / 12 / 126
+MEDIAN_AREA_KM2, MEDIAN_AREA_LOG_STD, MAX_WARP = 2.0, 0.35, 2.2
 
-    The published synthetic cities perturb real English cities; ours are drawn from
-    scratch (the method needs only the BU graph, attributes and polygons)."""
+
+def _square_boundary(lo: NDArray[np.float64], hi: NDArray[np.float64],
+                     per_side: int = 40) -> NDArray[np.float64]:
+    t = np.linspace(0.0, 1.0, per_side, endpoint=False)
+    w, h = hi - lo
+    return np.concatenate([
+        np.stack([lo[0] + w * t, np.full_like(t, lo[1])], 1),
+        np.stack([np.full_like(t, hi[0]), lo[1] + h * t], 1),
+        np.stack([hi[0] - w * t, np.full_like(t, hi[1])], 1),
+        np.stack([np.full_like(t, lo[0]), hi[1] - h * t], 1)])
+
+
+def synthetic_city(n: int, seed: int, name: str | None = None) -> City:
+    """A synthetic city drawn like the published training cities.
+
+    The published ``generate_cities.jl`` takes a random connected set of 30 real BUs of an
+    English city and gives each an i.i.d. population from a normal(8000, 2000) truncated
+    to [5000, 20000] (so about 32 customers per BU at t = 3, 16 at t = 6: about 100 per
+    district at every target size). We draw the populations the same way; the polygons
+    (real ones there) are the Voronoi cells of a jittered grid under a radial warp
+    ``r -> R (r / R)^g``, ``g ~ U(1, 2.2)``, about a random core (small BUs in the centre,
+    large ones outside), scaled so that the median BU area is lognormal about 2 km2. Over
+    200 seeds this reproduces the published cities' area spread (measured on their 200
+    files): within-city std of log-area 0.28 / 0.71 / 1.14 (5 / 50 / 95 %; published
+    0.32 / 0.58 / 1.34), largest / smallest area 2.9 / 17 / 106 (published 3.8 / 12 / 126),
+    median area 1.1 / 2.0 / 3.6 km2 (published 0.8 / 2.0 / 5.0). Adjacency = cells
+    sharing a boundary."""
     import shapely
+    from scipy.stats import truncnorm
 
     rng = np.random.default_rng(seed)
     side = math.ceil(math.sqrt(n))
     cells = rng.permutation(side * side)[:n]
-    xy = np.stack([cells % side, cells // side], 1).astype(np.float64)
-    xy += rng.uniform(-0.3, 0.3, xy.shape)
-    scale = rng.uniform(0.8, 1.6)
-    xy *= scale
-    lo, hi = xy.min(0) - 0.5 * scale, xy.max(0) + 0.5 * scale
-    box = shapely.box(lo[0], lo[1], hi[0], hi[1])
-    vor = shapely.voronoi_polygons(shapely.MultiPoint(xy), extend_to=box, ordered=True)
-    polys = [shapely.intersection(g, box) for g in vor.geoms]
+    grid = np.stack([cells % side, cells // side], 1).astype(np.float64)
+    grid += rng.uniform(-0.3, 0.3, grid.shape)
+    lo, hi = grid.min(0) - 0.5, grid.max(0) + 0.5
+    edge = _square_boundary(lo, hi)
+    core = (lo + hi) / 2 + rng.uniform(-0.25, 0.25, 2) * (hi - lo)
+    g = rng.uniform(1.0, MAX_WARP)
+    radius = float(np.linalg.norm(edge - core, axis=1).max())
+
+    def warp(p: NDArray[np.float64]) -> NDArray[np.float64]:
+        r = np.linalg.norm(p - core, axis=1, keepdims=True)
+        return np.asarray(core + (p - core) * (r / radius) ** (g - 1), dtype=np.float64)
+
+    raw_pts, raw_bound = warp(grid), warp(edge)
+    bound = shapely.Polygon(raw_bound)
+    vor = shapely.voronoi_polygons(shapely.MultiPoint(raw_pts), extend_to=bound, ordered=True)
+    raw = [shapely.intersection(c, bound) for c in vor.geoms]
+    raw = [max(c.geoms, key=lambda q: q.area) if hasattr(c, "geoms") else c for c in raw]
+    median = float(np.median([c.area for c in raw]))
+    scale = math.sqrt(math.exp(rng.normal(math.log(MEDIAN_AREA_KM2), MEDIAN_AREA_LOG_STD))
+                      / median)
+    polys = [shapely.affinity.scale(c, scale, scale, origin=(0.0, 0.0)) for c in raw]
     rings = [np.asarray(p.exterior.coords, dtype=np.float64) for p in polys]
     adj: list[list[int]] = [[] for _ in range(n)]
     tree = shapely.STRtree(polys)
@@ -241,17 +284,16 @@ def synthetic_city(n: int, seed: int, name: str | None = None) -> City:
     area = np.array([p.area for p in polys])
     perimeter = np.array([p.length for p in polys])
     centre_xy = np.array([[p.centroid.x, p.centroid.y] for p in polys])
-    core_at = xy.mean(0) + rng.normal(0, 0.5, 2)
-    core = np.exp(-np.linalg.norm(centre_xy - core_at, axis=1) ** 2 / (2 * (0.4 * side) ** 2))
-    density = 500 * (0.3 + 2.0 * core) * rng.uniform(0.6, 1.4, n)
-    pop = density * area
+    mean, std = POPULATION_MEAN, POPULATION_STD
+    a, b = ((v - mean) / std for v in POPULATION_RANGE)
+    pop = np.floor(truncnorm.rvs(a, b, loc=mean, scale=std, size=n, random_state=rng))
     ref = (0.0, 0.0)
     lonlat = centre_xy / KM_PER_DEG
     geoms: list[dict[str, Any]] = [
         {"type": "Polygon", "coordinates": [(r / KM_PER_DEG).tolist()]} for r in rings]
     return City(
         name=name or f"synthetic{seed}", adjacency=[sorted(a) for a in adj], population=pop,
-        area=area, perimeter=perimeter, density=density, lonlat=lonlat, xy=centre_xy,
+        area=area, perimeter=perimeter, density=pop / area, lonlat=lonlat, xy=centre_xy,
         depot=_bbox_centre(centre_xy, rings), reference=ref, polygons=geoms, rings=rings,
     )
 

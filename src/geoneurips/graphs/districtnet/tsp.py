@@ -107,22 +107,24 @@ def two_opt_tour(points: NDArray[np.float64]) -> NDArray[np.intp]:
     best-improvement 2-opt to a local optimum."""
     m = len(points)
     d = np.linalg.norm(points[:, None] - points[None], axis=2)
+    left = d.copy()  # distances to the not yet visited points (visited columns: inf)
+    left[:, 0] = np.inf
     order = [0]
-    free = np.ones(m, dtype=bool)
-    free[0] = False
+    last = 0
     for _ in range(m - 1):
-        row = np.where(free, d[order[-1]], np.inf)
-        nxt = int(np.argmin(row))
-        order.append(nxt)
-        free[nxt] = False
+        last = int(np.argmin(left[last]))
+        order.append(last)
+        left[:, last] = np.inf
     tour = np.array(order, dtype=np.intp)
     if m <= 3:
         return tour
     ii, jj = _move_pairs(m)
+    flat = d.ravel()
     while True:
         nxt_t = np.roll(tour, -1)
+        edge = flat[tour * m + nxt_t]  # length of the tour edge leaving each position
         a, b, c, e = tour[ii], nxt_t[ii], tour[jj], nxt_t[jj]
-        delta = d[a, c] + d[b, e] - d[a, b] - d[c, e]
+        delta = flat[a * m + c] + flat[b * m + e] - edge[ii] - edge[jj]
         k = int(np.argmin(delta))
         if delta[k] >= -1e-10:
             return tour
