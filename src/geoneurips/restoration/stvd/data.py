@@ -337,28 +337,26 @@ class FV3GFSDownscaling(NonGeoDataset):
             return _minmax(np.log(np.maximum(x - pf["min"], 0) + EPS), s["c384_log_chl"]["PRATEsfc"])
         return _minmax(x, pf)
 
-    def denormalize_precip(self, y: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Invert the published normalisation of fine precipitation: [0, 1] -> kg m-2 s-1."""
+    def _denormalize(self, y: np.ndarray | torch.Tensor, grid: str, var: str) -> np.ndarray:
+        """Invert the published normalisation of ``var`` with the ``grid`` statistics
+        (``c384`` fine, ``c48`` coarse): [0, 1] -> physical units."""
         v = np.asarray(y, dtype=np.float64)
-        s = self.stats
+        lin = self.stats[f"{grid}_chl"][var]
         if self.logscale:
-            lg = s["c384_log_chl"]["PRATEsfc"]
+            lg = self.stats[f"{grid}_log_chl"][var]
             v = np.exp(v * (lg["max"] - lg["min"]) + lg["min"]) - EPS
         else:
-            v = v * (s["c384_chl"]["PRATEsfc"]["max"] - s["c384_chl"]["PRATEsfc"]["min"])
-        return np.asarray(v + s["c384_chl"]["PRATEsfc"]["min"])
+            v = v * (lin["max"] - lin["min"])
+        return np.asarray(v + lin["min"])
+
+    def denormalize_precip(self, y: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Invert the published normalisation of fine precipitation: [0, 1] -> kg m-2 s-1."""
+        return self._denormalize(y, "c384", "PRATEsfc")
 
     def denormalize_coarse_precip(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """Invert the published normalisation of coarse precipitation (channel 0 of
         ``image``, the C48 statistics): [0, 1] -> kg m-2 s-1."""
-        v = np.asarray(x, dtype=np.float64)
-        s = self.stats
-        if self.logscale:
-            lg = s["c48_log_chl"]["PRATEsfc_coarse"]
-            v = np.exp(v * (lg["max"] - lg["min"]) + lg["min"]) - EPS
-        else:
-            v = v * (s["c48_chl"]["PRATEsfc_coarse"]["max"] - s["c48_chl"]["PRATEsfc_coarse"]["min"])
-        return np.asarray(v + s["c48_chl"]["PRATEsfc_coarse"]["min"])
+        return self._denormalize(x, "c48", "PRATEsfc_coarse")
 
     def plot(
         self, sample: dict[str, Any], show_titles: bool = True, suptitle: str | None = None,
