@@ -183,6 +183,11 @@ class UnCRtainTSConfig:
         variance: predict a per-band variance (aleatoric uncertainty).
         use_masks: append the 2 cloud/shadow channels to every date's input (deviation).
         expansion: MBConv expansion ratio.
+        scale_by: UnCRtainTS' internal data scale (``--scale_by 10`` in the published training
+            command): the variance is predicted on reflectance x ``scale_by``, i.e. the
+            returned variance is ``(softplus(y) + var_eps) / scale_by**2``.
+        var_eps: the variance floor added after the softplus, in scaled units (the public
+            code's ``eps``: 1e-3 when ``scale_by != 1``, 1e-9 otherwise).
     """
 
     in_channels: int = 15
@@ -196,6 +201,8 @@ class UnCRtainTSConfig:
     variance: bool = True
     use_masks: bool = False
     expansion: int = 2
+    scale_by: float = 10.0
+    var_eps: float = 1e-3
 
     @classmethod
     def paper(cls, sar: bool = True) -> UnCRtainTSConfig:
@@ -324,7 +331,7 @@ class UnCRtainTS(nn.Module):
         mean = torch.sigmoid(y[:, : cfg.out_channels])
         if not cfg.variance:
             return mean, None
-        var = nn.functional.softplus(y[:, cfg.out_channels:]) + 1e-4
+        var = (nn.functional.softplus(y[:, cfg.out_channels:]) + cfg.var_eps) / cfg.scale_by ** 2
         return mean, var
 
 
