@@ -81,8 +81,9 @@ def test_variance_is_parametrised_on_the_published_scale() -> None:
     i.e. ``(softplus(y) + 1e-3) / 100`` in reflectance units: a zero head output gives
     ``(log 2 + 1e-3) / 100`` and the floor is 1e-5. The old code put ``softplus(y) + 1e-4``
     on reflectance itself (a zero output gave 0.69, a standard deviation of 0.83 on data in
-    [0, 1], and the floor was 10x the published one); with it the full demo's PSNR moved by
-    up to 0.6 dB on a 1e-5 change of the date encoding."""
+    [0, 1], and the floor was 10x the published one). Same demo, same optimiser (dev seed 10,
+    300 steps, lr 3e-3, clip 1.0): old 33.52 dB, 32.66 with the date encoding changed by
+    ~1e-5; published 36.57, 36.45."""
     torch.manual_seed(0)
     cfg = UnCRtainTSConfig.tiny()
     assert (cfg.scale_by, cfg.var_eps) == (10.0, 1e-3)
