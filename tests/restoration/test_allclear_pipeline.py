@@ -12,24 +12,25 @@ from geoneurips.restoration.allclear.pipeline import DIRECTIONS, demo, explain_r
 
 @pytest.mark.slow
 def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
-    """The full demo (300 steps on 15 synthetic training series; 3 test ROIs from another
+    """The full demo (600 steps on 15 synthetic training series; 3 test ROIs from another
     seed) against least-cloudy and mosaicing (the paper's), per-pixel least-cloudy, median
-    and nearest-in-time clear compositing, and a stacked U-Net trained the same steps, both
-    learned arms with gradient-norm clipping at 1.0.
+    and nearest-in-time clear compositing, and a stacked U-Net trained the same steps with
+    the same optimiser (Adam 3e-3, a half-cosine decay over the last quarter, no clipping;
+    chosen on dev seeds 10-12, see :class:`~geoneurips.restoration.allclear.pipeline.Recipe`).
 
-    Measured PSNR (dB) on clear target pixels, full demo, seeds 0 / 1 / 2: UnCRtainTS
-    33.44 / 34.42 / 33.56; strongest baseline 32.22 (U-Net) / 31.51 (U-Net) / 31.46
-    (median): margins 1.22 / 2.91 / 2.10 dB. The same seeds with the date encoding perturbed
-    by ~1e-5 (the older float32 pow formula): margins 1.84 / 3.13 / 2.72 dB. So the sign
-    holds but the size moves by ~0.6 dB on float noise; seed 0 clears the demo's 1 dB
-    margin by only 0.22 dB, so this test asserts 0.5 dB and does not assert
-    ``beats_baseline`` (the system is ``partial``). Without clipping the margins were
-    +3.76 / -0.79 / +5.55 and seed 1 flipped to +2.90 under the same perturbation.
-    Seed 3 beats on PSNR (+3.72) but its MAE is worse than a baseline's (unexplained);
-    seed 4: +4.38. Quick demo (200 steps), seeds 0 / 1 / 2: margins 0.60 / -0.42 / -2.67.
-    The SAM deficit (median of clear dates) is explained only while measured
-    (:func:`explain_regressions`: the holder is per-pixel compositing and the network leads
-    it on PSNR and RMSE).
+    Measured PSNR (dB) on clear target pixels, UnCRtainTS vs the strongest baseline (always
+    the U-Net here), and in brackets the margin with the date encoding perturbed by ~1e-5
+    (float32 pow instead of exp-log):
+    dev seeds 10 / 11 / 12: 41.32 vs 35.94 (+5.38; +5.42), 41.40 vs 32.87 (+8.53; +8.48),
+    36.12 vs 35.51 (+0.61; +0.93);
+    seeds 0 / 1 / 2: 39.81 vs 38.51 (+1.31; +1.33), 38.25 vs 37.18 (+1.07; +1.60),
+    41.39 vs 36.77 (+4.63; +4.91); confirmation seeds 3 / 4: 42.86 vs 38.25 (+4.60; +4.68),
+    41.52 vs 37.03 (+4.49; +4.44). No regression on any metric on seeds 0-4.
+    The sign holds on every seed and under the perturbation, but the margin is near the
+    demo's 1 dB on seeds 0, 1 and 12 and the perturbation moves it by up to 0.53 dB, so this
+    test asserts 0.5 dB and does not assert ``beats_baseline`` (the system is ``partial``).
+    Seed 0: MAE 0.0064 vs the best baseline's 0.0080; RMSE 0.0116 vs 0.0120 and SSIM 0.9742
+    vs 0.9727, thin enough that they are asserted only within 5 % and 0.005.
     """
     res = demo(tmp_path, quick=False, seed=0)
     assert res.primary == "PSNR" and res.margin == 1.0
@@ -39,16 +40,18 @@ def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     best = max(b["PSNR"] for b in res.baselines.values())
     assert res.baseline["PSNR"] == best
     assert res.metrics["PSNR"] - best > 0.5, (res.metrics, res.baselines)
-    # every regression is on SAM only, and explained
-    assert all(r["metric"] == "SAM" and r["explanation"] for r in res.regressions)
+    # no unexplained regression apart from (at most) a hair of RMSE or SSIM
+    assert all(r["explanation"] for r in res.regressions if r["metric"] not in ("RMSE", "SSIM"))
     assert res.metrics["MAE"] < min(b["MAE"] for b in res.baselines.values())
-    assert res.metrics["SSIM"] > max(b["SSIM"] for b in res.baselines.values())
+    assert res.metrics["RMSE"] < 1.05 * min(b["RMSE"] for b in res.baselines.values())
+    assert res.metrics["SSIM"] > max(b["SSIM"] for b in res.baselines.values()) - 0.005
     # the paper's mosaicing beats least-cloudy here (more clear pixels used)
     assert res.baselines["mosaicing"]["PSNR"] > res.baselines["least_cloudy"]["PSNR"]
     assert Path(res.artifacts["figure"]).stat().st_size > 0
     data = json.loads(Path(res.artifacts["result"]).read_text())
     assert data["details"]["uncrtaints_by_landcover"]
     assert data["details"]["test_seed"] != data["details"]["train_seed"]
+    assert data["details"]["uncrtaints_recipe"] == data["details"]["stack_unet_recipe"]
 
 
 def _m(psnr: float, rmse: float, sam: float) -> dict[str, float]:
@@ -75,16 +78,26 @@ def test_sam_explained_only_while_measured() -> None:
     assert explain_regressions(_m(36.0, 0.016, 3.0), baselines) == {}
 
 
-def test_every_learned_arm_is_trained_with_gradient_clipping() -> None:
-    """The demo's training loop clips the gradient norm at 1.0 for any task it trains (the
-    UnCRtainTS and the stacked U-Net go through the same ``_fit``). Without the clip the
-    Gaussian NLL's gradient norm reached 40-80 late in training and the full seed-1 verdict
-    flipped on a 1e-5 change of the date encoding (34.41 -> 30.73 dB vs the U-Net's 31.51)."""
+def test_both_learned_arms_train_with_the_same_optimiser() -> None:
+    """Both learned arms (UnCRtainTS and the stacked U-Net) train with the same recipe: Adam
+    (no weight decay, as published), learning rate 3e-3 held constant, then lowered to 0 on
+    a half cosine over the last quarter of the steps, no gradient clipping. The old demo
+    clipped the gradient norm at 1.0 and ended at the full rate; with the old variance
+    parametrisation its full-demo PSNR moved by up to 0.85 dB on a 1e-5 change of the date
+    encoding (dev seed 10: 33.52 -> 32.66 dB). Chosen on dev seeds 10-12 (see the demo
+    test's docstring)."""
     import torch
 
-    from geoneurips.restoration.allclear.model import StackUNet
-    from geoneurips.restoration.allclear.pipeline import GRAD_CLIP, AllClearTask, _fit
+    from geoneurips.restoration.allclear.pipeline import (
+        RECIPE,
+        UNET_RECIPE,
+        _fit,
+        uncrtaints_arm,
+        unet_arm,
+    )
 
+    assert RECIPE == UNET_RECIPE
+    assert (RECIPE.lr, RECIPE.warmup, RECIPE.decay, RECIPE.clip) == (3e-3, 0, 0.25, None)
     g = torch.Generator().manual_seed(0)
     train = {
         "input_images": torch.rand(2, 15, 3, 24, 24, generator=g),
@@ -93,8 +106,15 @@ def test_every_learned_arm_is_trained_with_gradient_clipping() -> None:
         "target_cld_shdw": torch.zeros(2, 2, 1, 24, 24),
         "time_differences": torch.tensor([[-10.0, 0.0, 7.0], [-3.0, 2.0, 9.0]]),
     }
-    task = AllClearTask(lr=1e-3, loss="l1", model=StackUNet(15, 3, width=4, depth=1))
-    trainer = _fit(task, train, steps=2, seed=0)
-    assert GRAD_CLIP == 1.0
-    assert trainer.gradient_clip_val == GRAD_CLIP
-    assert trainer.gradient_clip_algorithm == "norm"
+    for task in (uncrtaints_arm(), unet_arm(15, 3)):
+        trainer = _fit(task, train, steps=8, seed=0, clip=RECIPE.clip)
+        assert trainer.gradient_clip_val is None
+        opt = trainer.optimizers[0]
+        assert type(opt) is torch.optim.Adam
+        assert opt.defaults["lr"] == 3e-3 and opt.defaults["weight_decay"] == 0
+        sched = trainer.lr_scheduler_configs[0]
+        assert sched.interval == "step"
+        factors = [sched.scheduler.lr_lambdas[0](k) for k in range(8)]
+        # 8 steps: constant for 6, then the last quarter (2 steps) falls to 0
+        assert factors == pytest.approx([1, 1, 1, 1, 1, 1, 0.5, 0.0], abs=1e-12)
+        assert opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
