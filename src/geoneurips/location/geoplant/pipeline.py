@@ -212,14 +212,20 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
 
     results: dict[str, dict[str, float]] = {}
     singles: dict[str, SpeciesModel] = {}
+    def new_model(mods: tuple[str, ...]) -> SpeciesModel:
+        # every arm's initial weights come from ``seed`` alone, whatever ran before in the
+        # process (other tests, earlier demos of `reproduce`): Lightning seeds only at fit
+        torch.manual_seed(seed)
+        return SpeciesModel(mods, num_classes, widths)
+
     for m in ("landsat", "bioclim", "sentinel"):
-        model = SpeciesModel((m,), num_classes, widths)
+        model = new_model((m,))
         model.set_normalization({m: ds["train"].stats(m)})
         singles[m] = fit(model, ds["train"], epochs, seed=seed)
         results[f"resnet6_{m}"] = evaluate(predict(singles[m], ds["test"]), y_te)
 
     def mme(mods: tuple[str, ...]) -> np.ndarray:
-        model = SpeciesModel(mods, num_classes, widths)
+        model = new_model(mods)
         for m in mods:
             model.load_encoders(singles[m])
         return predict(fit(model, ds["train"], mme_epochs, lr=1e-3, seed=seed), ds["test"])
