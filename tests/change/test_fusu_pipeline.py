@@ -75,8 +75,12 @@ def test_demo_fusu_net_beats_bitemporal_baselines(tmp_path: Path) -> None:
     0.665 / 0.690 / 0.683; Siamese U-Net 0.602 / 0.712 / 0.678. Gain over the strongest
     baseline 0.124 / 0.067 / 0.154; asserted margin 0.05 (seed 1 clears it by 0.017 only).
     Full demo (32 scenes, 100 epochs), seeds 0 / 1 / 2: FUSU-Net 0.800 / 0.800 / 0.841,
-    gains 0.101 / 0.085 / 0.171 over the strongest baseline: beats_baseline true on all six
-    runs.
+    gains 0.101 / 0.085 / 0.171 over the strongest baseline; confirmation seeds 3 / 4: full
+    0.811 / 0.832, gains 0.092 / 0.165 (beats_baseline true on all five full runs); quick
+    seed 3 gains only 0.002 (the series branch does not learn in 80 epochs there; 1e-5
+    changes of the date encoding or a second thread decide it), quick seed 4 0.122. So the
+    full demo decides (``quick_decides=False``); this test runs the quick demo on seed 0 for
+    the contract and its lead (a rerun on 2026-12-06 matched: 0.790).
     """
     res = demo(tmp_path, quick=True, seed=0)
     assert res.primary == "sek" and res.margin == 0.05

@@ -65,9 +65,11 @@ def test_demo_quick_contract_and_margins(tmp_path: Path) -> None:
     hyperprior 22.33 @ 0.070, mean-scale hyperprior 22.26 @ 0.054, JPEG file 21.68 @ 0.126,
     JPEG scan-only 21.68; seed 1: 23.19 vs 22.69 (scale hyperprior @ 0.046); seed 2: 22.01
     vs 21.78 (@ 0.093). Full demo (rate-matched by interpolation where bracketed): seed 0
-    24.36 vs 23.71, seed 1 24.52 vs 24.06, seed 2 23.91 vs 23.47. The demo's margin is
-    0.2 dB; this test asserts it on seed 0 (gain 0.72 dB) and that the gain over the strongest
-    baseline exceeds 0.4 dB.
+    24.36 vs 23.71, seed 1 24.52 vs 24.06, seed 2 23.91 vs 23.47; confirmation seeds 3 / 4:
+    full 24.12 vs 23.67, 23.75 vs 23.24; quick 23.19 vs 23.10 (+0.09, below the margin) and
+    23.97 vs 23.35. So the full demo decides (``quick_decides=False``). The demo's margin is
+    0.2 dB; this test asserts it on quick seed 0 (gain 0.72 dB) and that the gain over the
+    strongest baseline exceeds 0.4 dB.
     """
     from geoneurips.restoration.cosmic.demo import demo
     from geoneurips.restoration.cosmic.pipeline import load_model
