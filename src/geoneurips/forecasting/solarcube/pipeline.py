@@ -266,6 +266,12 @@ def run_point_task(root: Path, train_tiles: Sequence[int], test_tiles: Sequence[
     return res
 
 
+#: How much heavier-tailed (RMSE / MAE) a baseline's errors must be than the ConvLSTM's for
+#: :func:`mae_tradeoff` to explain its MAE lead (Gaussian errors give 1.25). Measured on quick
+#: seeds 0-4: ConvLSTM 1.48-1.60, cloud-motion advection 2.65-2.90, so 1.74-1.84 times.
+TAIL_RATIO = 1.5
+
+
 def mae_tradeoff(metrics: dict[str, float],
                  baselines: dict[str, dict[str, float]]) -> dict[str, str]:
     """Explanations for an MAE regression that is the squared-vs-absolute error trade-off.
@@ -274,14 +280,21 @@ def mae_tradeoff(metrics: dict[str, float],
     badly where cloud enters the tile; the ConvLSTM, trained with the paper's MSE loss,
     predicts the conditional mean, which minimises squared, not absolute, error. An MAE
     (``mae``, ``mae_1_3h``) regression is explained only when every baseline better on it
-    has a higher RMSE on the same leads than the ConvLSTM; any other stays unexplained.
+    has a higher RMSE on the same leads than the ConvLSTM AND errors at least
+    :data:`TAIL_RATIO` times heavier-tailed (RMSE / MAE) than the ConvLSTM's: the measured
+    signature of "small where it holds, far off elsewhere". The RMSE condition alone held
+    whenever the ConvLSTM won its primary metric (RMSE at 1-3 h), so it explained any
+    deficit; any other regression stays unexplained.
     """
     out: dict[str, str] = {}
     for k in ("mae", "mae_1_3h"):
         rmse = k.replace("mae", "rmse")
         better = {n: b for n, b in baselines.items() if b[k] < metrics[k]}
-        if better and all(b[rmse] > metrics[rmse] for b in better.values()):
-            names = ", ".join(f"{n} (RMSE {b[rmse]:.1f} vs {metrics[rmse]:.1f})"
+        tail = metrics[rmse] / metrics[k]
+        if better and all(b[rmse] > metrics[rmse] and b[rmse] / b[k] >= TAIL_RATIO * tail
+                          for b in better.values()):
+            names = ", ".join(f"{n} (RMSE {b[rmse]:.1f} vs {metrics[rmse]:.1f}, RMSE/MAE "
+                              f"{b[rmse] / b[k]:.2f} vs {tail:.2f})"
                               for n, b in better.items())
             out[k] = (f"squared vs absolute error: better on {k} only {names}, sharp where "
                       "its motion holds and far off where cloud enters the tile; the "
