@@ -67,7 +67,7 @@ def test_demo_quick_beats_strongest_baseline(tmp_path: Path) -> None:
 
 
 class _Stop(Exception):
-    pass
+    """Raised by the stubbed training to stop the demo once every network is built."""
 
 
 @pytest.mark.slow  # writes and reads the quick demo's world twice (~10 s CPU), no training
