@@ -4,8 +4,7 @@ Measured (quick demo: 400 training / 300 held-out surveys; full: 800 / 400; the 
 surveys come from another seed of the same synthetic world), top-25 samples-F1. Quick rows
 re-measured on 2026-12-06 after every arm's initial weights were seeded from ``seed`` (see
 ``test_demo_initial_weights_depend_on_seed_alone``; seeds 3 and 4 are confirmation seeds);
-the full rows are from before that fix (the old code's fresh-process values; the quick
-ones moved by at most 0.005 with the fix):
+full rows re-measured after the same fix (fresh processes, OMP_NUM_THREADS=1):
 
 ===========  =====  =======  =======  ==========  ========  ========  =========  ======
 run          MME    landsat  bioclim  sentinel-2  district  LightGBM  MME l+b    margin
@@ -15,14 +14,14 @@ quick, 1     0.343  0.220    0.277    0.302       0.205     0.284     0.301     
 quick, 2     0.343  0.230    0.281    0.286       0.200     0.291     0.296      0.052
 quick, 3     0.345  0.227    0.280    0.300       0.188     0.288     0.303      0.045
 quick, 4     0.344  0.210    0.277    0.298       0.199     0.275     0.292      0.046
-full, 0      0.343  0.242    0.280    0.286       0.218     0.306     0.314      0.037
-full, 1      0.356  0.235    0.293    0.290       0.220     0.308     0.324      0.048
-full, 2      0.356  0.241    0.294    0.290       0.226     0.306     0.319      0.051
+full, 0      0.344  0.243    0.281    0.289       0.218     0.306     0.313      0.038
+full, 1      0.355  0.227    0.294    0.289       0.220     0.308     0.327      0.047
+full, 2      0.357  0.236    0.292    0.282       0.226     0.306     0.317      0.051
 ===========  =====  =======  =======  ==========  ========  ========  =========  ======
 
 (single-modality columns are the ResNet-6 baselines; "MME l+b" is the ablation without
 Sentinel-2; margin = MME minus the strongest baseline). The smallest margin measured is
-0.037, so DEMO_MARGIN = 0.02 leaves 0.017 of room. The MME also leads on recall@25 and
+0.038, so DEMO_MARGIN = 0.02 leaves 0.018 of room. The MME also leads on recall@25 and
 macro-AUC in every run (no regression to explain).
 The test asserts DEMO_MARGIN over the strongest baseline on the quick demo, seed 0.
 """
