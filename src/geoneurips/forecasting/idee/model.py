@@ -63,6 +63,8 @@ __all__ = [
     "anomaly_loss",
     "anomaly_loss_code",
     "class_weights",
+    "public_init",
+    "published_lr",
     "weighted_bce",
 ]
 
@@ -70,7 +72,9 @@ __all__ = [
 @dataclass(frozen=True)
 class IDEEConfig:
     """Paper defaults (``config.py`` of the public code); :meth:`tiny` for tests and demo.
-    ``embed_norm``: the public embedding's channel LayerNorm (sign-only on one channel)."""
+    ``embed_norm``: the public embedding's channel LayerNorm (sign-only on one channel).
+    ``init``: ``"torch"`` (PyTorch's defaults, the demo's) or ``"public"`` (:func:`public_init`,
+    what the public ``VQ_model`` applies to every module)."""
 
     n_vars: int = 6
     window: int = 8
@@ -84,6 +88,7 @@ class IDEEConfig:
     inv_temperature: float = 100.0
     lambda_anomaly: float = 100.0
     embed_norm: bool = True
+    init: str = "torch"  # "public": the public build.py's normal(0.02, 0.02) (public_init)
 
     @classmethod
     def tiny(cls, n_vars: int = 6) -> IDEEConfig:
@@ -315,6 +320,10 @@ class IDEEModel(nn.Module):
         self.cls = Classifier3D(
             config.n_vars, config.codebook_dim, config.cls_dim, config.drop_rate
         )
+        if config.init == "public":
+            public_init(self)
+        elif config.init != "torch":
+            raise ValueError(f"init must be 'torch' or 'public', got {config.init!r}")
 
     def forward(self, x: Tensor) -> IDEEOutput:
         z = self.encoder(x)
@@ -406,3 +415,52 @@ def cosine_warmup(step: int, warmup: int, total: int) -> float:
         return (step + 1) / max(1, warmup)
     p = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
+
+
+def public_init(module: nn.Module, mean: float = 0.02, std: float = 0.02) -> nn.Module:
+    """The public ``VQ_model._init_weights`` (``init_type='normal'``, ``gain=0.02``), applied
+    to every submodule: a module whose class name contains ``LayerNorm`` (or ``BatchNorm2d``
+    / ``BatchNorm3d``) gets weight 1 and bias 0 where it has them; one whose class name
+    contains ``Conv`` or ``Linear`` gets ``normal(mean=0.02, std=0.02)`` weights and zero
+    biases. It overrides the encoder's own truncated-normal init (the public ``CNN_3D``
+    calls that first) and reaches ``project_in`` / ``project_out`` of the LFQ too. Returns
+    ``module``."""
+    for m in module.modules():
+        name = type(m).__name__
+        weight = getattr(m, "weight", None)
+        bias = getattr(m, "bias", None)
+        if any(k in name for k in ("BatchNorm2d", "BatchNorm3d", "LayerNorm")):
+            if isinstance(weight, Tensor):
+                nn.init.constant_(weight, 1.0)
+            if isinstance(bias, Tensor):
+                nn.init.constant_(bias, 0.0)
+        elif isinstance(weight, Tensor) and ("Conv" in name or "Linear" in name):
+            nn.init.normal_(weight, mean, std)
+            if isinstance(bias, Tensor):
+                nn.init.constant_(bias, 0.0)
+    return module
+
+
+def published_lr(
+    epoch: int,
+    n_epochs: int = 100,
+    lr: float = 1e-3,
+    warmup_epochs: int = 2,
+    warmup_lr: float = 1e-6,
+    lr_min: float = 1e-5,
+) -> float:
+    """The learning rate of 0-based ``epoch`` in the public ``train_synthetic.py``.
+
+    The public script builds timm's ``CosineLRScheduler(t_initial=n_epochs, lr_min=1e-5,
+    warmup_lr_init=1e-6, warmup_t=2, warmup_prefix=False, t_in_epochs=False)`` (which sets
+    the rate to ``warmup_lr_init`` at construction) and calls ``step_update(epoch)`` after
+    each epoch. So epochs 0 and 1 both run at 1e-6, epoch 2 at ``1e-6 + (lr - 1e-6) / 2``,
+    and epoch ``e >= 3`` at ``lr_min + (lr - lr_min) (1 + cos(pi (e - 1) / n_epochs)) / 2``
+    (checked against timm in ``tests/forecasting/test_idee_recipe.py``).
+    """
+    t = max(epoch - 1, 0)
+    if t >= n_epochs:
+        return lr_min
+    if t < warmup_epochs:
+        return warmup_lr + t * (lr - warmup_lr) / warmup_epochs
+    return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * t / n_epochs))
