@@ -97,7 +97,31 @@ def test_public_init_reaches_every_conv_and_linear() -> None:
     assert m.vq.project_in.weight.abs().max() < 0.2 and m.vq.project_out.weight.abs().max() < 0.2
     torch.manual_seed(0)
     default = IDEEModel(IDEEConfig(n_vars=2))
-    assert float(default.vq.project_out.weight.abs().mean()) > 0.2
+    assert float(default.vq.project_out.weight.detach().abs().mean()) > 0.2
     assert public_init(torch.nn.Linear(3, 2)).weight.shape == (2, 3)
     with pytest.raises(ValueError, match="init"):
         IDEEModel(IDEEConfig(n_vars=2, init="xavier"))
+
+
+def test_weighted_bce_matches_the_public_histc_weights() -> None:
+    """With both classes in the batch, :func:`weighted_bce` equals the public
+    ``BCE_loss_synthetic`` written out with ``torch.histc`` (mean over ``N x H x W``). On a
+    batch without an extreme the public weights are infinite (every 0 lands in ``histc``'s
+    upper bin); ours give the absent class weight 0 and stay finite (a documented
+    difference)."""
+    from geoneurips.forecasting.idee.model import weighted_bce
+
+    torch.manual_seed(0)
+    logit = torch.randn(2, 1, 5, 5)
+    target = (torch.rand(2, 1, 5, 5) > 0.8).float()
+    w = torch.histc(target, bins=2)
+    w = torch.log((w / w.sum()) ** -0.5 + 1.1)[target.long()]
+    public = torch.mean(
+        torch.nn.functional.binary_cross_entropy_with_logits(logit, target, reduction="none") * w
+    )
+    assert float(weighted_bce(logit, target)) == pytest.approx(float(public), rel=1e-6)
+    none = torch.zeros(2, 1, 5, 5)
+    assert float(torch.histc(none, bins=2)[0]) == 0.0  # the public weight of class 0 is inf
+    plain = torch.nn.functional.binary_cross_entropy_with_logits(logit, none)
+    got = float(weighted_bce(logit, none))
+    assert got == pytest.approx(float(plain) * float(torch.log(torch.tensor(2.1))), rel=1e-6)

@@ -27,11 +27,23 @@ synthetic cubes' single input channel keeps only ``sign(x)`` of a normalised val
 default (``embed_norm=True``); ``embed_norm=False`` drops that LayerNorm (measured in the
 package notes: the quantiser-free ablation's extreme F1 0.61 -> 0.71 on dev seed 10).
 
-Deliberate differences: PyTorch's default initialisation instead of the public
-``normal(mean=0.02, std=0.02)`` for every convolution and linear layer (its positive mean
-starts, and at batch 1 kept, every bit at "driver"); windows in chronological order (the
+Deliberate differences: PyTorch's default initialisation by default instead of the public
+``normal(mean=0.02, std=0.02)`` for every convolution and linear layer (``IDEEConfig(init=
+"public")`` gives the public one, :func:`public_init`); windows in chronological order (the
 public loader reverses time; the classifier's pairwise stride-2 collapse is the same up to its
-learned weights); the tiny config (widths ``(8,)``, dimension 8).
+learned weights); the tiny config (widths ``(8,)``, dimension 8); the demo's batch 8 and
+per-step cosine (the public run: batch 1, 100 epochs, :func:`published_lr` per epoch, whose
+first two epochs run at 1e-6).
+
+Checked line by line against the public code and equal here: Adam with coupled L2 weight
+decay 0.003 (``torch.optim.Adam``, not AdamW), lr 1e-3, betas (0.9, 0.999), no gradient
+clipping (commented out); LFQ with ``dim 16 != 1`` so ``project_in`` / ``project_out``
+exist, codebook scale 1, sign quantisation with the straight-through ``x + sg(q - x)``,
+entropies of ``softmax(-(-2 u c) * 100)`` over the two codes, commitment ``MSE(u, sg(q))``
+mean over cells; ``BCE_w`` mean over ``N x H x W`` pixels with ``histc``-frequency weights;
+``L_anom`` on ``z_q`` against ``indices_to_codes(0) = project_out(-1)`` detached, mean over
+the ``(V, D, T)`` cells of pixels with no class > 0 in the window; label ``extreme[t_last]
+== 1``; climatology ``(x - median) / std`` of the training part, clipped to +-10.
 
 Why the 1-bit code stays constant (measured; ``tests/forecasting/test_idee_gradients.py``):
 the BCE's gradient on a code points the right way (up on driver cells, down elsewhere) but
@@ -358,7 +370,11 @@ class PlainClassifier(nn.Module):
 
 def class_weights(target: Tensor) -> Tensor:
     """Per-batch weights ``log((freq_c / sum freq)^-0.5 + 1.1)`` for classes 0 and 1 (a class
-    absent from the batch gets weight 0)."""
+    absent from the batch gets weight 0). Deliberate difference: on a batch without any
+    extreme pixel the public ``BCE_loss_synthetic`` counts every 0 in ``histc``'s upper bin
+    (``histc`` widens a constant range to [-1, 1]), so class 0 gets weight ``log(inf)`` and
+    the loss is infinite; its 200 x 200 frames presumably always hold an extreme, the demo's
+    12 x 12 windows often do not."""
     t = target.reshape(-1).long()
     freq = torch.bincount(t, minlength=2).float()[:2]
     frac = freq / freq.sum().clamp_min(1.0)
