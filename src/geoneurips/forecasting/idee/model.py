@@ -49,10 +49,14 @@ Why the 1-bit code stays constant (measured; ``tests/forecasting/test_idee_gradi
 the BCE's gradient on a code points the right way (up on driver cells, down elsewhere) but
 is far below the commitment's restoring force ``6 |u - sign u| / M`` that a code at -1 must
 overcome to cross 0 (8x after 500 steps, ~200x at init), so with PyTorch's init every bit
-locks at "normal". With the public init every bit starts at "driver", and ``L_anom`` on
-``z_q - project_out(-1) = W (q + 1)`` is met by shrinking ``W`` to ~0, after which the BCE's
-gradient on the codes is exactly 0. Both are fixed points (2000+ steps change nothing); a
-commitment weight of 0.3 (not the paper's 3.0) lets the bit learn.
+locks at "normal". With the public init (:func:`public_init`) every bit starts at "driver";
+``L_anom``'s push on a calm code, ``100 mean|W_d| / M`` through ``z_q - project_out(-1) = W (q
++ 1)``, is below the commitment's ``6 (1 - u) / M`` at the init's ``|W_d| ~ 0.03``, so the
+codes settle above 0 and ``W`` then shrinks (at ``W = 0`` the BCE's gradient on the codes is
+exactly 0); at the paper size the codes start near +25 and the commitment drives whole
+variables through 0 together. Each end state is a fixed point (2000+ steps change nothing;
+the public per-epoch schedule neither); a commitment weight of 0.3 (not the paper's 3.0) lets
+the bit learn.
 """
 
 from __future__ import annotations
