@@ -27,7 +27,7 @@ synthetic cubes' single input channel keeps only ``sign(x)`` of a normalised val
 default (``embed_norm=True``); ``embed_norm=False`` drops that LayerNorm (measured in the
 package notes: the quantiser-free ablation's extreme F1 0.61 -> 0.71 on dev seed 10).
 
-Deliberate differences: PyTorch's default initialisation by default instead of the public
+Deliberate differences: PyTorch's default initialisation (the default here) instead of the public
 ``normal(mean=0.02, std=0.02)`` for every convolution and linear layer (``IDEEConfig(init=
 "public")`` gives the public one, :func:`public_init`); windows in chronological order (the
 public loader reverses time; the classifier's pairwise stride-2 collapse is the same up to its
