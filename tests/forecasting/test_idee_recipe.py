@@ -7,6 +7,7 @@ against timm's ``CosineLRScheduler``, which the public script uses) and the publ
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 import torch
@@ -125,3 +126,35 @@ def test_weighted_bce_matches_the_public_histc_weights() -> None:
     plain = torch.nn.functional.binary_cross_entropy_with_logits(logit, none)
     got = float(weighted_bce(logit, none))
     assert got == pytest.approx(float(plain) * float(torch.log(torch.tensor(2.1))), rel=1e-6)
+
+
+def test_public_init_anomaly_push_is_below_the_commitment_pull() -> None:
+    """The balance the notes quote for the public init, by autograd on the real model: on a
+    calm cell whose bit is "driver", ``L_anom`` (weight 100) pushes the code down with
+    ``100 mean_d |W_d| / M_calm`` (``W`` = ``project_out``'s weight), the commitment (3.0)
+    pulls it back to +1 with ``6 (1 - u) / M``; with ``public_init`` (``|W_d| ~ 0.03``) the push
+    is below the pull for every code under ``u = 0.5``, so the codes stop above 0."""
+    from geoneurips.forecasting.idee.model import anomaly_loss
+
+    torch.manual_seed(10)
+    m = IDEEModel(replace(IDEEConfig.tiny(2), init="public"))
+    m.train()
+    code: dict[str, torch.Tensor] = {}
+
+    def keep(mod: torch.nn.Module, args: tuple[torch.Tensor], out: torch.Tensor) -> None:
+        out.retain_grad()
+        code["u"] = out
+
+    m.vq.project_in.register_forward_hook(keep)
+    out = m(torch.randn(2, 2, 1, 8, 4, 4))
+    assert bool((out.drivers == 1).all())  # the public init starts every bit at "driver"
+    calm = torch.zeros(2, 8, 4, 4, dtype=torch.uint8)
+    (100 * anomaly_loss(out.z_q, calm, m.vq.normal_code())).backward()
+    g = code["u"].grad
+    assert g is not None
+    n_cells = g.numel()
+    w = m.vq.project_out.weight.detach()[:, 0]
+    want = 100 * float(w.abs().mean()) / n_cells
+    assert torch.allclose(g, torch.full_like(g, want), rtol=1e-4)
+    assert float(w.abs().mean()) < 0.05
+    assert want < 6 * (1 - 0.5) / n_cells
