@@ -149,7 +149,8 @@ def test_public_init_anomaly_push_is_below_the_commitment_pull() -> None:
     out = m(torch.randn(2, 2, 1, 8, 4, 4))
     assert bool((out.drivers == 1).all())  # the public init starts every bit at "driver"
     calm = torch.zeros(2, 8, 4, 4, dtype=torch.uint8)
-    (100 * anomaly_loss(out.z_q, calm, m.vq.normal_code())).backward()
+    loss = anomaly_loss(out.z_q, calm, m.vq.normal_code()).mul(100)
+    torch.autograd.backward(loss)
     g = code["u"].grad
     assert g is not None
     n_cells = g.numel()
