@@ -53,8 +53,8 @@ locks at "normal". With the public init (:func:`public_init`) every bit starts a
 ``L_anom``'s push on a calm code, ``100 mean|W_d| / M`` through ``z_q - project_out(-1) = W (q
 + 1)``, is below the commitment's ``6 (1 - u) / M`` at the init's ``|W_d| ~ 0.03``, so the
 codes settle above 0 and ``W`` then shrinks (at ``W = 0`` the BCE's gradient on the codes is
-exactly 0); at the paper size the codes start near +25 and the commitment drives whole
-variables through 0 together. Each end state is a fixed point (2000+ steps change nothing;
+exactly 0); at the paper size the codes start at +25 to +50 and each variable's bit ends
+constant (all "normal", all "driver", or one variable on and five off, by seed). Each end state is a fixed point (2000+ steps change nothing;
 the public per-epoch schedule neither); a commitment weight of 0.3 (not the paper's 3.0) lets
 the bit learn.
 """
