@@ -27,20 +27,36 @@ synthetic cubes' single input channel keeps only ``sign(x)`` of a normalised val
 default (``embed_norm=True``); ``embed_norm=False`` drops that LayerNorm (measured in the
 package notes: the quantiser-free ablation's extreme F1 0.61 -> 0.71 on dev seed 10).
 
-Deliberate differences: PyTorch's default initialisation instead of the public
-``normal(mean=0.02, std=0.02)`` for every convolution and linear layer (its positive mean
-starts, and at batch 1 kept, every bit at "driver"); windows in chronological order (the
+Deliberate differences: PyTorch's default initialisation (the default here) instead of the public
+``normal(mean=0.02, std=0.02)`` for every convolution and linear layer (``IDEEConfig(init=
+"public")`` gives the public one, :func:`public_init`); windows in chronological order (the
 public loader reverses time; the classifier's pairwise stride-2 collapse is the same up to its
-learned weights); the tiny config (widths ``(8,)``, dimension 8).
+learned weights); the tiny config (widths ``(8,)``, dimension 8); the demo's batch 8 and
+per-step cosine (the public run: batch 1, 100 epochs, :func:`published_lr` per epoch, whose
+first two epochs run at 1e-6).
+
+Checked line by line against the public code and equal here: Adam with coupled L2 weight
+decay 0.003 (``torch.optim.Adam``, not AdamW), lr 1e-3, betas (0.9, 0.999), no gradient
+clipping (commented out); LFQ with ``dim 16 != 1`` so ``project_in`` / ``project_out``
+exist, codebook scale 1, sign quantisation with the straight-through ``x + sg(q - x)``,
+entropies of ``softmax(-(-2 u c) * 100)`` over the two codes, commitment ``MSE(u, sg(q))``
+mean over cells; ``BCE_w`` mean over ``N x H x W`` pixels with ``histc``-frequency weights;
+``L_anom`` on ``z_q`` against ``indices_to_codes(0) = project_out(-1)`` detached, mean over
+the ``(V, D, T)`` cells of pixels with no class > 0 in the window; label ``extreme[t_last]
+== 1``; climatology ``(x - median) / std`` of the training part, clipped to +-10.
 
 Why the 1-bit code stays constant (measured; ``tests/forecasting/test_idee_gradients.py``):
 the BCE's gradient on a code points the right way (up on driver cells, down elsewhere) but
 is far below the commitment's restoring force ``6 |u - sign u| / M`` that a code at -1 must
 overcome to cross 0 (8x after 500 steps, ~200x at init), so with PyTorch's init every bit
-locks at "normal". With the public init every bit starts at "driver", and ``L_anom`` on
-``z_q - project_out(-1) = W (q + 1)`` is met by shrinking ``W`` to ~0, after which the BCE's
-gradient on the codes is exactly 0. Both are fixed points (2000+ steps change nothing); a
-commitment weight of 0.3 (not the paper's 3.0) lets the bit learn.
+locks at "normal". With the public init (:func:`public_init`) every bit starts at "driver";
+``L_anom``'s push on a calm code, ``100 mean|W_d| / M`` through ``z_q - project_out(-1) = W (q
++ 1)``, is below the commitment's ``6 (1 - u) / M`` at the init's ``|W_d| ~ 0.03``, so the
+codes settle above 0 and ``W`` then shrinks (at ``W = 0`` the BCE's gradient on the codes is
+exactly 0); at the paper size the codes start at +25 to +50 and each variable's bit ends
+constant (all "normal", all "driver", or one variable on and five off, by seed). Each end state is a fixed point (2000+ steps change nothing;
+the public per-epoch schedule neither); a commitment weight of 0.3 (not the paper's 3.0) lets
+the bit learn.
 """
 
 from __future__ import annotations
@@ -63,6 +79,8 @@ __all__ = [
     "anomaly_loss",
     "anomaly_loss_code",
     "class_weights",
+    "public_init",
+    "published_lr",
     "weighted_bce",
 ]
 
@@ -70,7 +88,9 @@ __all__ = [
 @dataclass(frozen=True)
 class IDEEConfig:
     """Paper defaults (``config.py`` of the public code); :meth:`tiny` for tests and demo.
-    ``embed_norm``: the public embedding's channel LayerNorm (sign-only on one channel)."""
+    ``embed_norm``: the public embedding's channel LayerNorm (sign-only on one channel).
+    ``init``: ``"torch"`` (PyTorch's defaults, the demo's) or ``"public"`` (:func:`public_init`,
+    what the public ``VQ_model`` applies to every module)."""
 
     n_vars: int = 6
     window: int = 8
@@ -84,6 +104,7 @@ class IDEEConfig:
     inv_temperature: float = 100.0
     lambda_anomaly: float = 100.0
     embed_norm: bool = True
+    init: str = "torch"  # "public": the public build.py's normal(0.02, 0.02) (public_init)
 
     @classmethod
     def tiny(cls, n_vars: int = 6) -> IDEEConfig:
@@ -315,6 +336,10 @@ class IDEEModel(nn.Module):
         self.cls = Classifier3D(
             config.n_vars, config.codebook_dim, config.cls_dim, config.drop_rate
         )
+        if config.init == "public":
+            public_init(self)
+        elif config.init != "torch":
+            raise ValueError(f"init must be 'torch' or 'public', got {config.init!r}")
 
     def forward(self, x: Tensor) -> IDEEOutput:
         z = self.encoder(x)
@@ -349,7 +374,11 @@ class PlainClassifier(nn.Module):
 
 def class_weights(target: Tensor) -> Tensor:
     """Per-batch weights ``log((freq_c / sum freq)^-0.5 + 1.1)`` for classes 0 and 1 (a class
-    absent from the batch gets weight 0)."""
+    absent from the batch gets weight 0). Deliberate difference: on a batch without any
+    extreme pixel the public ``BCE_loss_synthetic`` counts every 0 in ``histc``'s upper bin
+    (``histc`` widens a constant range to [-1, 1]), so class 0 gets weight ``log(inf)`` and
+    the loss is infinite; its 200 x 200 frames presumably always hold an extreme, the demo's
+    12 x 12 windows often do not."""
     t = target.reshape(-1).long()
     freq = torch.bincount(t, minlength=2).float()[:2]
     frac = freq / freq.sum().clamp_min(1.0)
@@ -406,3 +435,52 @@ def cosine_warmup(step: int, warmup: int, total: int) -> float:
         return (step + 1) / max(1, warmup)
     p = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
+
+
+def public_init(module: nn.Module, mean: float = 0.02, std: float = 0.02) -> nn.Module:
+    """The public ``VQ_model._init_weights`` (``init_type='normal'``, ``gain=0.02``), applied
+    to every submodule: a module whose class name contains ``LayerNorm`` (or ``BatchNorm2d``
+    / ``BatchNorm3d``) gets weight 1 and bias 0 where it has them; one whose class name
+    contains ``Conv`` or ``Linear`` gets ``normal(mean=0.02, std=0.02)`` weights and zero
+    biases. It overrides the encoder's own truncated-normal init (the public ``CNN_3D``
+    calls that first) and reaches ``project_in`` / ``project_out`` of the LFQ too. Returns
+    ``module``."""
+    for m in module.modules():
+        name = type(m).__name__
+        weight = getattr(m, "weight", None)
+        bias = getattr(m, "bias", None)
+        if any(k in name for k in ("BatchNorm2d", "BatchNorm3d", "LayerNorm")):
+            if isinstance(weight, Tensor):
+                nn.init.constant_(weight, 1.0)
+            if isinstance(bias, Tensor):
+                nn.init.constant_(bias, 0.0)
+        elif isinstance(weight, Tensor) and ("Conv" in name or "Linear" in name):
+            nn.init.normal_(weight, mean, std)
+            if isinstance(bias, Tensor):
+                nn.init.constant_(bias, 0.0)
+    return module
+
+
+def published_lr(
+    epoch: int,
+    n_epochs: int = 100,
+    lr: float = 1e-3,
+    warmup_epochs: int = 2,
+    warmup_lr: float = 1e-6,
+    lr_min: float = 1e-5,
+) -> float:
+    """The learning rate of 0-based ``epoch`` in the public ``train_synthetic.py``.
+
+    The public script builds timm's ``CosineLRScheduler(t_initial=n_epochs, lr_min=1e-5,
+    warmup_lr_init=1e-6, warmup_t=2, warmup_prefix=False, t_in_epochs=False)`` (which sets
+    the rate to ``warmup_lr_init`` at construction) and calls ``step_update(epoch)`` after
+    each epoch. So epochs 0 and 1 both run at 1e-6, epoch 2 at ``1e-6 + (lr - 1e-6) / 2``,
+    and epoch ``e >= 3`` at ``lr_min + (lr - lr_min) (1 + cos(pi (e - 1) / n_epochs)) / 2``
+    (checked against timm in ``tests/forecasting/test_idee_recipe.py``).
+    """
+    t = max(epoch - 1, 0)
+    if t >= n_epochs:
+        return lr_min
+    if t < warmup_epochs:
+        return warmup_lr + t * (lr - warmup_lr) / warmup_epochs
+    return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * t / n_epochs))

@@ -34,6 +34,7 @@ from .model import (
     anomaly_loss,
     anomaly_loss_code,
     cosine_warmup,
+    published_lr,
     weighted_bce,
 )
 
@@ -60,13 +61,19 @@ DEMO_MARGIN = 0.10
 
 import lightning as L  # noqa: E402
 
+#: The four spatial transforms of the public ``Synthetic_dataset.py`` augmentation: rot180
+#: with probability 1/2, then a flip of a random axis with probability 1/2, which composes to
+#: identity, rot180 (both axes flipped), x flip and y flip with probability 1/4 each.
+_AUGMENT_DIMS: tuple[tuple[int, ...], ...] = ((), (-2, -1), (-1,), (-2,))
+
 
 def _augment(batch: dict[str, torch.Tensor], gen: torch.Generator) -> dict[str, torch.Tensor]:
-    """The paper's augmentation: random rot180 / horizontal / vertical flips (per batch)."""
-    k = int(torch.randint(0, 3, (1,), generator=gen))
-    if k == 0:
+    """The public augmentation (per batch; the public batch is one window): identity, rot180,
+    x flip or y flip, each with probability 1/4 (:data:`_AUGMENT_DIMS`). Before, ``randint(0,
+    3)`` drew only identity and the two flips: rot180 never happened."""
+    dims = _AUGMENT_DIMS[int(torch.randint(0, 4, (1,), generator=gen))]
+    if not dims:
         return batch
-    dims = {1: (-1,), 2: (-2,)}.get(k, (-2, -1))
     return {n: torch.flip(t, dims) if t.ndim >= 3 else t for n, t in batch.items()}
 
 
@@ -79,7 +86,11 @@ class IDEEModule(L.LightningModule):
         anomaly: ``False`` drops ``L_anom`` (ablation).
         anomaly_target: ``"z_q"`` (published: quantised features vs the detached
             ``project_out(-1)``) or ``"code"`` (the 1-D code vs -1).
-        lr, weight_decay, warmup_steps, total_steps: optimiser schedule.
+        lr, weight_decay, warmup_steps, total_steps: optimiser schedule (``"cosine"``:
+            per-step linear warm-up then cosine to 0, the demo's).
+        schedule: ``"cosine"`` or ``"published"``: the public per-epoch schedule of
+            :func:`~.model.published_lr` over ``epochs`` (two epochs at 1e-6 first).
+        epochs: the run's epochs (``"published"`` only).
     """
 
     def __init__(
@@ -93,8 +104,13 @@ class IDEEModule(L.LightningModule):
         warmup_steps: int = 10,
         total_steps: int = 1000,
         loss_warmup_steps: int = 0,
+        schedule: str = "cosine",
+        epochs: int = 100,
     ) -> None:
         super().__init__()
+        if schedule not in ("cosine", "published"):
+            raise ValueError(f"schedule must be 'cosine' or 'published', got {schedule!r}")
+        self.schedule, self.epochs = schedule, epochs
         self.model = IDEEModel(config, quantise=quantise)
         self.loss_warmup_steps = loss_warmup_steps
         self.use_anomaly = anomaly and quantise
@@ -136,6 +152,11 @@ class IDEEModule(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         opt = torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        if self.schedule == "published":  # stepped once per epoch, as the public script
+            sched = torch.optim.lr_scheduler.LambdaLR(
+                opt, lambda e: published_lr(e, self.epochs, self.lr) / self.lr
+            )
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: cosine_warmup(s, self.warmup_steps, self.total_steps)
         )
