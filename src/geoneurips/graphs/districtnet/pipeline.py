@@ -49,7 +49,7 @@ DEMO_FULL = (6, 3, 10, 3, 20)
 # SAA scenarios pricing the training candidates (paper: 100, LKH). With the published
 # populations a district has about 100 customers per scenario (per-scenario std of its
 # tour length about 4.5 %), and pricing the ~950 candidates of a 30-BU city costs about
-# 2.2 ms of CPU per candidate and scenario, so the demo affords 3
+# 1 ms of CPU per candidate and scenario (2.2 ms when this was chosen), so the demo affords 3
 TRAIN_SCENARIOS = 3
 TRAIN_SIZE = 30  # the paper's NB_BU_SMALL
 DEMO_LR = 1e-2  # the paper's 1e-3 is for 100 epochs on 100 cities; our runs are ~100 steps

@@ -87,49 +87,90 @@ def sample_scenarios(city: City, n_scenarios: int, seed: int, target: int = 3) -
 def tour_length(points: NDArray[np.float64], order: NDArray[np.intp]) -> float:
     """Length of the closed tour visiting ``points[order]``."""
     p = points[order]
-    return float(np.linalg.norm(p - np.roll(p, -1, axis=0), axis=1).sum())
+    step = np.empty_like(p)  # p - roll(p, -1): the same differences, summed the same way
+    np.subtract(p[:-1], p[1:], out=step[:-1])
+    np.subtract(p[-1:], p[:1], out=step[-1:])
+    step *= step
+    return float(np.sqrt(step.sum(1)).sum())
 
 
-_MASKS: dict[int, tuple[NDArray[np.intp], NDArray[np.intp]]] = {}
+def _distances(points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Euclidean distance matrix, bit for bit ``norm(points[:, None] - points[None], axis=2)``
+    (``sqrt`` of the summed squares; for 2-D points the two squares are added directly)."""
+    diff = points[:, None] - points[None]
+    diff *= diff
+    sq = diff[..., 0] + diff[..., 1] if points.shape[1] == 2 else diff.sum(2)
+    out: NDArray[np.float64] = np.sqrt(sq)
+    return out
 
 
-def _move_pairs(m: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Index pairs ``(i, j)``, ``j >= i + 2``, of the 2-opt moves of an ``m``-cycle."""
+_MASKS: dict[int, NDArray[np.float64]] = {}
+
+
+def _move_mask(m: int) -> NDArray[np.float64]:
+    """``(m - 1, m)``: 0 at the 2-opt moves ``(i, j)``, ``j >= i + 2``, of an ``m``-cycle
+    (not ``(0, m - 1)``, which shares a node), ``inf`` elsewhere."""
     if m not in _MASKS:
-        i, j = np.triu_indices(m, 2)
-        keep = ~((i == 0) & (j == m - 1))
-        _MASKS[m] = (i[keep].astype(np.intp), j[keep].astype(np.intp))
+        i = np.arange(m - 1)[:, None]
+        j = np.arange(m)[None, :]
+        bad = (j < i + 2) | ((i == 0) & (j == m - 1))
+        _MASKS[m] = np.where(bad, np.inf, 0.0)
     return _MASKS[m]
+
+
+def _nearest_neighbour(d: NDArray[np.float64]) -> NDArray[np.intp]:
+    """Nearest-neighbour order from point 0 (ties: the lowest index)."""
+    m = len(d)
+    visited = np.zeros(m)  # inf at visited points: d + visited = d or inf, exactly
+    visited[0] = np.inf
+    row = np.empty(m)
+    order = np.zeros(m, dtype=np.intp)
+    last = 0
+    for k in range(1, m):
+        np.add(d[last], visited, out=row)
+        last = int(row.argmin())
+        order[k] = last
+        visited[last] = np.inf
+    return order
 
 
 def two_opt_tour(points: NDArray[np.float64]) -> NDArray[np.intp]:
     """Closed tour through ``points`` (row 0 = depot): nearest neighbour, then
-    best-improvement 2-opt to a local optimum."""
+    best-improvement 2-opt to a local optimum (the first best move in row-major ``(i, j)``
+    order, as a plain double loop would take it).
+
+    The gains of every move are recomputed densely each pass from the tour-ordered
+    distance matrix ``X[p, q] = d[t_p, t_q]`` (with column 0 repeated as column ``m``), which
+    a move updates by reversing a block of rows and of columns: no index gathers. Each gain
+    is ``d(t_i, t_j) + d(t_i+1, t_j+1) - d(t_i, t_i+1) - d(t_j, t_j+1)`` evaluated in that
+    order, so the tours equal the earlier gather-based implementation's bit for bit (a test
+    compares them; ``benchmarks/districtnet_tsp.py`` measures the speed-up)."""
     m = len(points)
-    d = np.linalg.norm(points[:, None] - points[None], axis=2)
-    left = d.copy()  # distances to the not yet visited points (visited columns: inf)
-    left[:, 0] = np.inf
-    order = [0]
-    last = 0
-    for _ in range(m - 1):
-        last = int(np.argmin(left[last]))
-        order.append(last)
-        left[:, last] = np.inf
-    tour = np.array(order, dtype=np.intp)
+    d = _distances(points)
+    tour = _nearest_neighbour(d)
     if m <= 3:
         return tour
-    ii, jj = _move_pairs(m)
-    flat = d.ravel()
+    x = np.empty((m, m + 1))
+    x[:, :m] = d[np.ix_(tour, tour)]
+    x[:, m] = x[:, 0]  # so that d(t_j, t_j+1) for j = m - 1 is x[j, j + 1] too
+    mask = _move_mask(m)
+    gain = np.empty((m - 1, m))
+    here, there = x[:-1, :m], x[1:, 1:]  # d(t_i, t_j), d(t_i+1, t_j+1)
+    edge = np.diagonal(x[:, 1:])  # d(t_p, t_p+1), a view that follows x
+    edge_i = edge[:-1, None]
     while True:
-        nxt_t = np.roll(tour, -1)
-        edge = flat[tour * m + nxt_t]  # length of the tour edge leaving each position
-        a, b, c, e = tour[ii], nxt_t[ii], tour[jj], nxt_t[jj]
-        delta = flat[a * m + c] + flat[b * m + e] - edge[ii] - edge[jj]
-        k = int(np.argmin(delta))
-        if delta[k] >= -1e-10:
+        np.add(here, there, out=gain)
+        gain -= edge_i
+        gain -= edge
+        gain += mask
+        k = int(gain.argmin())
+        if gain.flat[k] >= -1e-10:
             return tour
-        i, j = int(ii[k]), int(jj[k])
-        tour[i + 1: j + 1] = tour[i + 1: j + 1][::-1].copy()
+        i, j = divmod(k, m)
+        s = slice(i + 1, j + 1)
+        tour[s] = tour[s][::-1].copy()
+        x[s] = x[s][::-1].copy()
+        x[:, s] = x[:, s][:, ::-1].copy()  # columns 1..m-1 only: column m stays column 0
 
 
 def expected_tsp_cost(city: City, district: frozenset[int] | list[int],
