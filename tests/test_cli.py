@@ -156,3 +156,17 @@ def test_reproduce_quick_runs_the_full_demo_where_quick_cannot_decide(
     res = runner.invoke(build_app(), ["reproduce", "--quick", "--out", str(tmp_path), "--json"])
     (row,) = json.loads(res.output)["results"]
     assert row["details"]["quick"] is True
+
+
+def test_task_command_summaries_are_whole_sentences() -> None:
+    """``geoneurips --help`` shows each task command's first docstring paragraph: a summary
+    taken from the first line alone cut five of them off mid-sentence (``tcd-segment``,
+    ``lanes``, ``hsi-fusion``, ``vrsbench-run``, ``idee-generate``), and rich dropped
+    ``[...]`` from ``district``'s as markup ("districts of size in .")."""
+    app = build_app()
+    for cmd in app.registered_commands:
+        if cmd.short_help is None:
+            continue
+        summary = re.sub(r" \([a-z0-9]+\)$", "", cmd.short_help)
+        assert summary.endswith((".", ")", '"', "`")), (cmd.name, summary)
+        assert "[" not in summary, (cmd.name, summary)

@@ -98,21 +98,21 @@ def test_declouds_bad_inputs_leave_nothing(tmp_path: Path) -> None:
                  crs="EPSG:4326", transform=T)
     out = tmp_path / "o.tif"
     res = CliRunner().invoke(_app(), [str(tmp_path / "s"), "-o", str(out), "--json"])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "CRS differs" in json.loads(res.output)["error"]
     assert not out.exists() and not list(tmp_path.glob(".o.tif*"))
     (tmp_path / "s" / "scene_2022-06-01_mask.tif").unlink()
     res = CliRunner().invoke(_app(), [str(tmp_path / "s"), "-o", str(out)])
-    assert res.exit_code == 1 and "no cloud mask" in res.output
+    assert res.exit_code == 2 and "no cloud mask" in res.output
     res = CliRunner().invoke(_app(), [str(tmp_path / "empty"), "-o", str(out)])
-    assert res.exit_code == 1 and "does not exist" in res.output
+    assert res.exit_code == 2 and "does not exist" in res.output
     (tmp_path / "s" / "scene_2022-06-01.tif").unlink()
     write_raster(tmp_path / "s" / "scene_2022-06-01.tif", np.zeros((3, 37, 45), np.float32),
                  crs="EPSG:32633", transform=T)
     write_raster(tmp_path / "s" / "scene_2022-06-01_mask.tif", np.zeros((37, 45), np.uint8),
                  crs="EPSG:32633", transform=T)
     res = CliRunner().invoke(_app(), [str(tmp_path / "s"), "-o", str(out), "--method", "x"])
-    assert res.exit_code == 1 and "unknown method" in res.output
+    assert res.exit_code == 2 and "unknown method" in res.output
     res = CliRunner().invoke(_app(), [str(tmp_path / "s"), "-o", str(out)])
-    assert res.exit_code == 1 and "different band counts" in res.output
+    assert res.exit_code == 2 and "different band counts" in res.output
     assert not out.exists()

@@ -82,10 +82,10 @@ def test_downscale_errors_leave_nothing(files: dict[str, Path]) -> None:
         if "--checkpoint" not in argv:
             argv += ["--checkpoint", str(files["ckpt"])]
         r = runner.invoke(_app(), argv)
-        assert r.exit_code == 1 and msg in json.loads(r.output)["error"], r.output
+        assert r.exit_code == 2 and msg in json.loads(r.output)["error"], r.output
         assert not out.exists()
     # a full multi-channel checkpoint is refused for single-band GeoTIFF input
     full = save_model(STVD(STVDConfig.tiny(scale=4)), d / "multi.pt", stats=STATS)
     r = runner.invoke(_app(), [str(files["tif"]), "-o", str(d / "x.tif"), "--checkpoint",
                                str(full), "--json"])
-    assert r.exit_code == 1 and "precipitation-only" in json.loads(r.output)["error"]
+    assert r.exit_code == 2 and "precipitation-only" in json.loads(r.output)["error"]

@@ -296,7 +296,8 @@ def _mount_task_commands() -> None:
                 fn = registry.load_entry(ref)
             except (ImportError, AttributeError) as exc:  # pragma: no cover - dev error
                 raise RuntimeError(f"cannot load command {name!r} ({ref}): {exc}") from exc
-            summary = (fn.__doc__ or "").strip().split("\n")[0]
+            # the whole first paragraph: a first line alone cuts sentences off mid-way
+            summary = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
             app.command(name, short_help=f"{summary} ({spec.id})")(fn)
 
 

@@ -15,7 +15,7 @@ __all__ = ["exit_on_error"]
 def exit_on_error(json_output: bool) -> Iterator[None]:
     """Report a :class:`~geoneurips.errors.GeoNeuripsError` raised inside the block as one
     line, ``{"error": ...}`` on stdout with ``--json`` or ``error: ...`` on stderr otherwise,
-    and exit with code 1."""
+    and exit with code 2, as every other command of ours does."""
     from ..errors import GeoNeuripsError
 
     try:
@@ -25,4 +25,4 @@ def exit_on_error(json_output: bool) -> Iterator[None]:
             typer.echo(json.dumps({"error": str(exc)}))
         else:
             typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
+        raise typer.Exit(code=2) from exc

@@ -26,7 +26,8 @@ def district(
     seed: Annotated[int, typer.Option("--seed", help="seed")] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Split the basic units into connected districts of size in [floor(0.8t), ceil(1.2t)].
+    """Split the basic units into connected districts of floor(0.8t) to ceil(1.2t) units
+    each.
 
     Edge costs come from the DistrictNet checkpoint, or (without one) from a small model
     trained on the spot on two synthetic 30-BU cities (about 15 s of CPU). Instances with
