@@ -58,7 +58,12 @@ def source_loss(height: torch.Tensor, seg: torch.Tensor, gt_height: torch.Tensor
     the demo, whose source labels have no ignored pixel; tested in
     ``test_synrs3d_model.py``)."""
     lh = F.smooth_l1_loss(height, gt_height)
-    ls = F.cross_entropy(seg, gt_mask, ignore_index=IGNORE, reduction="none").mean()
+    valid = int((gt_mask != IGNORE).sum())
+    if valid == 0:  # every pixel ignored: the public mean of zeros
+        return lh * 0.5 * lam + seg.sum() * 0.0
+    # the mean over labelled pixels rescaled to a mean over all; with no ignored pixel the
+    # factor is exactly 1 (bit for bit the labelled-pixel mean, whatever the summation)
+    ls = F.cross_entropy(seg, gt_mask, ignore_index=IGNORE) * (valid / gt_mask.numel())
     return lh * 0.5 * lam + ls * 0.5
 
 
