@@ -1,9 +1,14 @@
 """RS3DAda's adaptation components (paper Sec. 4; public ``train_dpt_RS3DAda.py``).
 
-* :func:`source_loss`: SmoothL1(height) * 0.5 * lambda (lambda = 0.8) + CE(ignore 255) * 0.5.
+* :func:`source_loss`: SmoothL1(height) * 0.5 * lambda (lambda = 0.8) + CE(ignore 255) * 0.5,
+  both means over every pixel.
 * :func:`feature_constraint_loss`: cosine similarity of the student's last returned
   encoder tokens to a frozen copy of the initial (DINOv2) encoder; loss = 1 - mean of the
-  similarities below 0.8 (tokens already close are not pulled), weight 1.0.
+  similarities below 0.8 (tokens already close are not pulled), weight 1.0, on the source
+  batch. The public script loops over layers ``fl_start``..3 with threshold
+  ``fl_threshold - fl_decrement * layer``; ``RS3DAda.sh`` sets fl_start 3 and fl_decrement
+  0, i.e. the last returned layer at 0.8 (the argparse default decrement 0.05 would give
+  0.65).
 * :func:`ema_update`: mean teacher, alpha = min(1 - 1 / (t + 1), 0.99), t counted from
   the start of self-training (public ``update_ema``).
 * :func:`photometric_view`: the public ``get_transforms``: with albumentations' default
@@ -17,9 +22,14 @@
   public code takes both weights over the whole batch, whose published size is 1, i.e.
   per image; we take them per image.
 * :func:`confidence_weight`: per image, the fraction of pixels whose pseudo-class
-  probability is >= 0.95 (DACS-style scalar weight).
-* :func:`ground_guided_refine`: pseudo-height set to 0 where the pseudo-class is neither
-  tree nor building.
+  probability is >= 0.95 (DACS-style scalar weight; ``pesudo_threshold`` 0.95, not DACS'
+  0.968). The pseudo-labels themselves are the teacher's argmax on every pixel, none
+  ignored; the cross-entropy on them is weighted by this scalar (1 on pasted source
+  pixels).
+* :func:`ground_guided_refine`: pseudo-height set to a hard 0 where the pseudo-class is
+  neither tree nor building (trees are not ground: OEM 4 / 7, combined 1 / 2, as the
+  public ``use_ground_mask`` branch); applied to the teacher's pseudo-heights of the
+  target image only, after the consistency weight was taken on the raw heights.
 * :func:`classmix`: half of the classes present in the source label (255 included, as
   published) are pasted onto the target image; labels, heights and weights mixed the
   same way (source weight 1).
