@@ -53,7 +53,7 @@ def test_output_convolutions_follow_the_public_heads() -> None:
     p = torch.randn(2, f, 12, 12) * 3
     with torch.no_grad():
         second = tail(2 * p) - 2 * tail(p) + tail(torch.zeros_like(p))
-    assert float(second.abs().max()) < 1e-4 * float(tail(p).abs().max() + 1)
+    assert float(second.abs().max()) < 1e-4 * float(tail(p).detach().abs().max() + 1)
     assert [type(x) for x in h.out2] == [torch.nn.Conv2d, torch.nn.Conv2d]
     assert (h.out1.out_channels, h.out2[0].out_channels, h.out2[1].out_channels) == (
         f // 2, 32, 1)
@@ -113,9 +113,11 @@ def test_losses_and_weights_by_hand() -> None:
     assert R.ema_update(t, st, 3) == pytest.approx(0.75)
     assert float(t.weight.detach()) == pytest.approx(0.75)
     assert R.ema_update(t, st, 10_000) == 0.99
+    # the public CE(reduction='none', ignore 255).mean(): the ignored pixel adds 0 and
+    # counts in the mean, 3 / 4 * log 2 (the old mean over labelled pixels gave log 2)
     gt_h, gt_m = torch.zeros(1, 2, 2), torch.tensor([[[0, 255], [1, 1]]])
     logits = torch.zeros(1, 2, 2, 2)
-    exp = 0.5 * 0.8 * 0.0 + 0.5 * float(np.log(2))
+    exp = 0.5 * 0.8 * 0.0 + 0.5 * 0.75 * float(np.log(2))
     assert float(R.source_loss(torch.zeros(1, 2, 2), logits, gt_h, gt_m)) == pytest.approx(exp)
 
 
@@ -140,6 +142,27 @@ def test_classmix_and_views() -> None:
     assert R.strong_augment(x, g).shape == x.shape
 
 
+def test_classmix_draws_the_ignore_value_like_the_public_code() -> None:
+    """``get_class_masks`` draws ceil(n / 2) of the n values of ``torch.unique(label)``,
+    255 included: with {0, 1, 255} present two values are pasted and 255 is one of them
+    in about 2 / 3 of the draws (the old code drew 1 of {0, 1} and never pasted 255)."""
+    g = torch.Generator().manual_seed(0)
+    sm = torch.tensor([[[0, 0, 1, 1], [0, 0, 1, 1], [255, 255, 255, 255], [0, 1, 0, 1]]])
+    with_ignore = 0
+    for _ in range(60):
+        _, cls, h, ws, _, m = R.classmix(torch.ones(1, 3, 4, 4), torch.zeros(1, 3, 4, 4), sm,
+                                         torch.zeros(1, 4, 4, dtype=torch.long),
+                                         torch.full((1, 4, 4), 5.0), torch.zeros(1, 4, 4),
+                                         torch.tensor([0.3]), torch.tensor([0.6]), g)
+        pasted = {int(c) for c in sm[m]}
+        assert len(pasted) == 2
+        if 255 in pasted:
+            with_ignore += 1
+            assert bool((cls[sm == 255] == 255).all()) and bool((h[sm == 255] == 5).all())
+            assert bool((ws[sm == 255] == 1).all())
+    assert 25 <= with_ignore <= 55
+
+
 def test_style_augmentations() -> None:
     rng = np.random.default_rng(0)
     src = rng.integers(0, 120, (32, 32, 3)).astype(np.uint8)
@@ -160,6 +183,25 @@ def test_style_augmentations() -> None:
     np.testing.assert_allclose(half.mean(), (src.mean() + pda.mean()) / 2, atol=1)
     np.testing.assert_array_equal(R.style_augment(src, [ref], rng, p=0.0), src)
     assert R.style_augment(src, [ref], rng, p=1.0, methods=("HM",)).mean() > 100
+
+
+def test_fda_beta_is_drawn_up_to_the_limit() -> None:
+    """The public loader passes ``FDA_beta`` to albumentations' ``FDA(beta_limit=...)``,
+    which draws beta from U(0, beta_limit) on every application. At 48 px and limit 0.05
+    the window half-side floor(48 beta) is 0, 1 or 2 with probabilities 5/12, 5/12, 1/6.
+    The old code used the limit itself, so every output was ``fda(src, ref, 0.05)``."""
+    rng = np.random.default_rng(1)
+    src = rng.integers(0, 120, (48, 48, 3)).astype(np.uint8)
+    ref = rng.integers(100, 256, (48, 48, 3)).astype(np.uint8)
+    windows = {b: R.fda(src, ref, b / 48 + 1e-9) for b in (0, 1, 2)}
+    seen = []
+    for _ in range(120):
+        out = R.style_augment(src, [ref], rng, p=1.0, beta=0.05, methods=("FDA",))
+        hit = [b for b, w in windows.items() if np.array_equal(out, w)]
+        assert len(hit) == 1  # always one of the three windows up to the limit
+        seen.append(hit[0])
+    counts = np.bincount(seen, minlength=3) / len(seen)
+    np.testing.assert_allclose(counts, [5 / 12, 5 / 12, 1 / 6], atol=0.12)
 
 
 def test_frozen_copy() -> None:

@@ -112,25 +112,24 @@ def test_shared_first_phase_is_exact(data: dict[str, dict[str, torch.Tensor]]) -
 @pytest.mark.slow
 def test_demo_against_the_strongest_baseline(tmp_path: Path) -> None:
     """The full demo (``geoneurips demo synrs3d``, seed 0) writes its JSON, figure and
-    checkpoint; RS3DAda is ahead of every baseline on F1^HE(1.25), on whole-image MAE and
-    on land-cover mIoU. It does NOT assert ``beats_baseline``: on seed 0 the demo's
-    decision is false (F1^HE gain 0.012, under MARGIN 0.015, and high-pixel MAE / RMSE
-    behind HM + jitter), which is why the system is partial.
+    checkpoint; RS3DAda is ahead of every baseline on F1^HE(1.25) by more than the
+    demo's margin, on whole-image MAE and on land-cover mIoU. It does NOT assert
+    ``beats_baseline``: seed 0 decides True, but its high-pixel RMSE lead is thin (3.983
+    vs 4.002 m) and seed 4 decides False on it, which is why the system is partial.
 
     Measured (full demo: 360 iterations, 240 test scenes; RS3DAda with the public
-    script's teacher view and ClassMix transform, hue 0 - ``pipeline.HUE``), F1^HE(1.25)
-    RS3DAda / source-only / HM + jitter / ablation without self-training: seed 0 0.482 /
-    0.470 / 0.430 / 0.470; 1 0.571 / 0.498 / 0.468 / 0.511; 2 0.502 / 0.487 / 0.426 /
-    0.488; confirmation 3 0.567 / 0.485 / 0.468 / 0.498; 4 0.567 / 0.490 / 0.457 / 0.476
-    (gains 0.012, 0.073, 0.015, 0.082, 0.077; development seeds 10-12: 0.090, 0.077,
-    0.084). Every paper metric ahead of every baseline on seeds 1, 3, 4; seed 0 behind on
-    high-pixel MAE / RMSE (3.429 / 4.074 vs 3.384 / 4.002 m), seed 2 on high-pixel MAE
-    (3.403 vs 3.389 m). Asserted with the room measured on seeds 0-2: F1^HE gain > 0.005
-    (smallest 0.012), whole MAE below every baseline's (0.610 / 0.545 / 0.566 vs at best
-    0.680 / 0.639 / 0.637), mIoU above (0.778 / 0.791 / 0.794 vs at most 0.735 / 0.762 /
-    0.750). All with one thread (OMP_NUM_THREADS=1); seed 0 with two threads (another
-    summation order) gave 0.504 / 0.467 / 0.425 / 0.474, whole MAE 0.603 vs 0.677, mIoU
-    0.778 vs 0.734, and beats_baseline True: the assertions hold for both.
+    script's teacher view and ClassMix transform, hue 0 - ``pipeline.HUE`` - and FDA's
+    beta drawn from U(0, limit) as albumentations does), F1^HE(1.25) RS3DAda /
+    source-only / HM + jitter / ablation without self-training: seed 0 0.512 / 0.470 /
+    0.430 / 0.488; 1 0.553 / 0.498 / 0.468 / 0.493; 2 0.512 / 0.487 / 0.426 / 0.468;
+    confirmation 3 0.581 / 0.485 / 0.468 / 0.502; 4 0.549 / 0.490 / 0.457 / 0.472 (gains
+    0.042, 0.055, 0.025, 0.095, 0.059; development seeds 10-12: 0.067, 0.080, 0.108).
+    Decides True on seeds 0-3 (seed 0 high-pixel MAE / RMSE 3.327 / 3.983 vs 3.384 /
+    4.002 m); False on seed 4 (high RMSE 3.877 vs 3.874 m) and development seed 10 (high
+    MAE 3.179 vs 3.176 m). Asserted with the room measured on seeds 0-2: F1^HE gain >
+    0.015 (smallest 0.025), whole MAE below every baseline's by 0.03 (0.600 / 0.557 /
+    0.560 vs at best 0.680 / 0.639 / 0.637), mIoU above by 0.02 (0.767 / 0.794 / 0.796
+    vs at most 0.735 / 0.762 / 0.750). All with one thread (OMP_NUM_THREADS=1).
     """
     from geoneurips.segmentation.synrs3d.inference import load_model
     from geoneurips.segmentation.synrs3d.pipeline import demo
@@ -142,7 +141,7 @@ def test_demo_against_the_strongest_baseline(tmp_path: Path) -> None:
     for m in [j["metrics"], *j["baselines"].values(), *j["ablations"].values()]:
         assert 0.05 < m["f1he_1"] <= 1 and np.isfinite(m["mae_whole"]) and 0 < m["miou"] <= 1
     base = list(j["baselines"].values())
-    assert j["metrics"]["f1he_1"] > max(b["f1he_1"] for b in base) + 0.005
+    assert j["metrics"]["f1he_1"] > max(b["f1he_1"] for b in base) + 0.015
     assert j["metrics"]["mae_whole"] < min(b["mae_whole"] for b in base) - 0.03
     assert j["metrics"]["miou"] > max(b["miou"] for b in base) + 0.02
     assert (tmp_path / "synrs3d.png").stat().st_size > 0

@@ -16,8 +16,11 @@ Published layout (JTRNEO/SynRS3D, ``dataset/dataset.py``, ``utils/datasets_confi
 
 Label remaps (``utils/datasets_config.py``): "normal" OEM 1..8 -> 0..7; DFC19
 {2:0, 5:1, 6:2, 9:3, 17:4, 65:2}; ISPRS identity on 0..5; the "combined" 3-class scheme
-(0 other, 1 tree, 2 building; the public default) OEM {5:1, 8:2, other codes 1..8 -> 0},
+(0 other, 1 tree, 2 building) OEM {5:1, 8:2, other codes 1..8 -> 0},
 DFC19 {5:1, 6:2, 65:2, 2/9/17 -> 0}, ISPRS {1:2, 3:1, 0/2/4/5 -> 0}. Any other code -> 255.
+"combined" is the default of the public loader's constructor; the published training
+scripts (no ``--combine_class``) train the 8 OEM classes and map predictions to the
+combined scheme for DFC19 / ISPRS targets (``evaluation.py``).
 
 Which TorchGeo readers exist: TorchGeo 0.8.1 has ``GeoNRW`` and ``DFC2022`` readers, but
 they read those datasets' *original* layouts, not SynRS3D's re-packaging (``opt/``,
@@ -169,7 +172,8 @@ class SynRS3D(_Base):
 
     Samples: ``image`` float32 ``(3, H, W)`` on 0-255, ``height`` float32 ``(H, W)`` metres
     (cleaned), ``mask`` int64 ``(H, W)`` (``scheme``: ``"combined"`` 3 classes, the public
-    default, or ``"normal"`` 8 OEM classes; 255 ignore), with ``with_change=True`` also
+    loader's default, or ``"normal"`` 8 OEM classes, what ``RS3DAda.sh`` trains; 255
+    ignore), with ``with_change=True`` also
     ``pre_image`` and ``change`` (0/1, 255 -> 1), plus ``folder`` and ``id``.
     """
 

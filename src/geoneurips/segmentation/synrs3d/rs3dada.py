@@ -1,9 +1,14 @@
 """RS3DAda's adaptation components (paper Sec. 4; public ``train_dpt_RS3DAda.py``).
 
-* :func:`source_loss`: SmoothL1(height) * 0.5 * lambda (lambda = 0.8) + CE(ignore 255) * 0.5.
+* :func:`source_loss`: SmoothL1(height) * 0.5 * lambda (lambda = 0.8) + CE(ignore 255) * 0.5,
+  both means over every pixel.
 * :func:`feature_constraint_loss`: cosine similarity of the student's last returned
   encoder tokens to a frozen copy of the initial (DINOv2) encoder; loss = 1 - mean of the
-  similarities below 0.8 (tokens already close are not pulled), weight 1.0.
+  similarities below 0.8 (tokens already close are not pulled), weight 1.0, on the source
+  batch. The public script loops over layers ``fl_start``..3 with threshold
+  ``fl_threshold - fl_decrement * layer``; ``RS3DAda.sh`` sets fl_start 3 and fl_decrement
+  0, i.e. the last returned layer at 0.8 (the argparse default decrement 0.05 would give
+  0.65).
 * :func:`ema_update`: mean teacher, alpha = min(1 - 1 / (t + 1), 0.99), t counted from
   the start of self-training (public ``update_ema``).
 * :func:`photometric_view`: the public ``get_transforms``: with albumentations' default
@@ -17,14 +22,20 @@
   public code takes both weights over the whole batch, whose published size is 1, i.e.
   per image; we take them per image.
 * :func:`confidence_weight`: per image, the fraction of pixels whose pseudo-class
-  probability is >= 0.95 (DACS-style scalar weight).
-* :func:`ground_guided_refine`: pseudo-height set to 0 where the pseudo-class is neither
-  tree nor building.
-* :func:`classmix`: half of the classes present in the source label are pasted onto the
-  target image; labels, heights and weights mixed the same way (source weight 1).
+  probability is >= 0.95 (DACS-style scalar weight; ``pesudo_threshold`` 0.95, not DACS'
+  0.968). The pseudo-labels themselves are the teacher's argmax on every pixel, none
+  ignored; the cross-entropy on them is weighted by this scalar (1 on pasted source
+  pixels).
+* :func:`ground_guided_refine`: pseudo-height set to a hard 0 where the pseudo-class is
+  neither tree nor building (trees are not ground: OEM 4 / 7, combined 1 / 2, as the
+  public ``use_ground_mask`` branch); applied to the teacher's pseudo-heights of the
+  target image only, after the consistency weight was taken on the raw heights.
+* :func:`classmix`: half of the classes present in the source label (255 included, as
+  published) are pasted onto the target image; labels, heights and weights mixed the
+  same way (source weight 1).
 * :func:`fda`, :func:`histogram_match`, :func:`pda_standard`, :func:`style_augment`:
-  source-style augmentation, with p = 0.8 OneOf (FDA beta 0.01, histogram matching blend
-  0.8-1, PDA "standard" blend 0.8-1) against a random target image.
+  source-style augmentation, with p = 0.8 OneOf (FDA with beta from U(0, 0.01), histogram
+  matching blend 0.8-1, PDA "standard" blend 0.8-1) against a random target image.
 """
 
 from __future__ import annotations
@@ -47,9 +58,22 @@ IGNORE = 255
 
 def source_loss(height: torch.Tensor, seg: torch.Tensor, gt_height: torch.Tensor,
                 gt_mask: torch.Tensor, lam: float = 0.8) -> torch.Tensor:
-    """Supervised loss on source images (paper defaults: lambda 0.8, both halves 0.5)."""
+    """Supervised loss on source images (paper defaults: lambda 0.8, both halves 0.5).
+
+    The cross-entropy is the public ``CriterionCrossEntropy(reduction='none',
+    ignore_index=255)`` followed by ``.mean()``: ignored pixels add 0 and still count in
+    the mean (over every pixel of the batch), as on the target images. Defect fixed: the
+    mean was over the labelled pixels only (PyTorch's ``reduction='mean'``), which weights
+    a partly unlabelled image's land cover more than the public script does (no effect on
+    the demo, whose source labels have no ignored pixel; tested in
+    ``test_synrs3d_model.py``)."""
     lh = F.smooth_l1_loss(height, gt_height)
-    ls = F.cross_entropy(seg, gt_mask, ignore_index=IGNORE)
+    valid = int((gt_mask != IGNORE).sum())
+    if valid == 0:  # every pixel ignored: the public mean of zeros
+        return lh * 0.5 * lam + seg.sum() * 0.0
+    # the mean over labelled pixels rescaled to a mean over all; with no ignored pixel the
+    # factor is exactly 1 (bit for bit the labelled-pixel mean, whatever the summation)
+    ls = F.cross_entropy(seg, gt_mask, ignore_index=IGNORE) * (valid / gt_mask.numel())
     return lh * 0.5 * lam + ls * 0.5
 
 
@@ -273,14 +297,18 @@ def classmix(src_img: torch.Tensor, tgt_img: torch.Tensor, src_mask: torch.Tenso
     Returns the mixed image ``(B, 3, H, W)``, class label, height, and per-pixel CE and
     height weights ``(B, H, W)`` (1 on pasted source pixels, the target image's scalar
     weights elsewhere), and the paste mask.
+
+    The classes to paste are drawn as the public ``utils/mix_op.get_class_masks`` does:
+    ceil(n / 2) of the n values in the source label, the ignore value 255 counted as one
+    of them when present (its pixels are then pasted with label 255, ignored by the
+    cross-entropy, and their source heights at weight 1). Defect fixed: 255 was left out
+    of the draw, so it was never pasted and one class fewer was drawn from an odd count
+    (no effect on the demo, whose source labels have no 255; tested in
+    ``test_synrs3d_model.py``).
     """
     masks = []
     for i in range(src_mask.shape[0]):
         present = torch.unique(src_mask[i])
-        present = present[present != IGNORE]
-        if present.numel() == 0:
-            masks.append(torch.zeros_like(src_mask[i], dtype=torch.bool))
-            continue
         n = (present.numel() + 1) // 2
         pick = present[torch.randperm(present.numel(), generator=gen)[:n]]
         masks.append(torch.isin(src_mask[i], pick))
@@ -341,12 +369,20 @@ def style_augment(src: np.ndarray, refs: Sequence[np.ndarray], rng: np.random.Ge
                   p: float = 0.8, beta: float = 0.01, methods: Sequence[str] = ("FDA", "HM",
                                                                                "PDA")
                   ) -> np.ndarray:
-    """With probability ``p`` one of ``methods`` against a random reference image."""
+    """With probability ``p`` one of ``methods`` against a random reference image.
+
+    ``beta`` is FDA's ``beta_limit`` as the public loader passes it to albumentations'
+    ``FDA``: each application draws its beta from U(0, beta_limit) (a single value means
+    the range (0, value) there), so the swapped window varies from the DC term alone to
+    the full limit. Defect fixed: every application used the limit itself (at the demo's
+    48 px and limit 0.05 always a 5 x 5 window; now 1 x 1, 3 x 3 or 5 x 5 with
+    probabilities 0.42 / 0.42 / 0.17), tested in ``test_synrs3d_model.py``.
+    """
     if not refs or rng.random() >= p:
         return src
     ref = refs[int(rng.integers(len(refs)))]
     kind = methods[int(rng.integers(len(methods)))]
     if kind == "FDA":
-        return fda(src, ref, beta)
+        return fda(src, ref, float(rng.uniform(0.0, beta)))
     blend = float(rng.uniform(0.8, 1.0))
     return histogram_match(src, ref, blend) if kind == "HM" else pda_standard(src, ref, blend)

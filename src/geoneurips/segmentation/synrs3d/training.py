@@ -17,8 +17,9 @@ decoder x10 as published), gradient-norm clipping at 1.0 (the public script clip
 nothing; see below), the schedule length (a few hundred iterations, not 40k), batch 4
 instead of 1,
 FDA beta (0.01 of a 392 px crop leaves a 3 px window; at 64 px it would be 0 px, so the
-demo uses 0.05). Style references come from the target's ``train.txt`` (the public
-loader takes them from ``test.txt``, the evaluation images; we keep those unseen).
+demo uses 0.05; drawn from U(0, limit) per image as albumentations' FDA does). Style
+references come from the target's ``train.txt``, as in the public script (``RS3DAda.sh``'s
+third ``images_file``, at most 200 per target); the evaluation images stay unseen.
 
 Why lr 3e-4 and clipping (a defect of the earlier recipe, lr 1e-3 with the decoder at 1e-2
 and no clipping): on some seeds one large step blew the height head's pre-activations up
