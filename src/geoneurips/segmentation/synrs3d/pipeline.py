@@ -111,13 +111,20 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     ``beats_baseline`` is whatever the numbers give, no test relies on it, and the system
     is registered with ``quick_decides=False``.
     """
+    started = time.perf_counter()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the decision must not depend on the machine's core count
+    try:
+        return _demo(Path(out_dir), quick, seed, started)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _demo(out_dir: Path, quick: bool, seed: int, started: float) -> Any:
     from ...demo import finish, new_figure
 
-    started = time.perf_counter()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
     n_source, n_adapt, n_test, iters = QUICK if quick else FULL
     size = SIZE
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -126,15 +133,15 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         adapt = stack_samples(SynRS3DTarget(root, "DFC19_JAX", "train", labels=False))
         test = stack_samples(SynRS3DTarget(root, "DFC19_JAX", "test"))
     config = RS3DConfig.tiny(num_classes=len(COMBINED_CLASSES), img_size=size)
-    base = Settings(iters=iters, batch=4)
+    base = Settings(iters=iters, batch=BATCH, restart=int(iters * ADAPT_START) if RESTART else 0)
     style = ("FDA", "HM", "PDA")
     runs = {
         "source_only": base,
         "source_hm_jitter": replace(base, style=("HM",), colour_jitter=True),
         "rs3dada": replace(base, style=style, feature_constraint=1.0, uda=True,
-                           uda_start=iters // 2, mix_source="second", hue=HUE),
+                           uda_start=int(iters * ADAPT_START), mix_source="second", hue=HUE),
         "no_self_training": replace(base, style=style, feature_constraint=1.0,
-                                    uda_start=iters // 2),
+                                    uda_start=int(iters * ADAPT_START)),
     }
     models = {name: train(source, adapt["image"], config, runs[name], seed=seed)
               for name in ("source_only", "source_hm_jitter")}
@@ -204,6 +211,9 @@ FULL = (64, 32, 240, 360)
 # 0.036, 0.027 (high-pixel regressions on seeds 0 and 3); hue 0 0.012, 0.073, 0.015,
 # 0.082, 0.077 (high-pixel regressions on seeds 0 and 2).
 HUE = 0.0
+ADAPT_START = 0.5
+BATCH = 4
+RESTART = False
 QUICK = (48, 24, 16, 128)
 # The full demo's decision margin on F1^HE(1.25) (unchanged). With the public teacher view
 # and ClassMix transform the gain on seeds 0 and 2 (0.012, 0.015) is not above it: the demo
