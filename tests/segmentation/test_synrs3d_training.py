@@ -267,3 +267,25 @@ def test_demo_pins_one_thread_and_restores(monkeypatch: pytest.MonkeyPatch,
         assert seen == [1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_schedule_is_the_public_poly(data: dict[str, dict[str, torch.Tensor]]) -> None:
+    """Every run's learning rate follows the public ``adjust_learning_rate`` (warm-up
+    ``linear``, decay ``poly``, power 0.9, per group: the decoder's initial lr is 10x the
+    encoder's) over the whole run, so it is 0 at the end for every arm; RS3DAda's
+    adaptation, which starts half-way, runs on the second half of the same schedule.
+    Hand values for 360 iterations, warm-up 30: step 195 (half-way through the decay)
+    0.5^0.9 = 0.5359; step 359 (1/330)^0.9 = 0.00541. The one difference: our warm-up is
+    one step ahead ((t + 1) / 30; the public first step has lr 0)."""
+    from geoneurips.segmentation.synrs3d.training import _poly, _Run
+
+    assert _poly(0, 360, 30) == pytest.approx(1 / 30)
+    assert _poly(29, 360, 30) == _poly(30, 360, 30) == 1.0
+    assert _poly(195, 360, 30) == pytest.approx(0.5359, abs=1e-4)
+    assert _poly(359, 360, 30) == pytest.approx(0.00541, abs=1e-5)
+    s = Settings(iters=10, batch=2, warmup=2)
+    run = _Run(data["source"], data["adapt"]["image"], RS3DConfig.tiny(), s, seed=0)
+    run.advance(6)
+    lrs = [g["lr"] for g in run.opt.param_groups]
+    f = (1 - 4 / 8) ** 0.9
+    assert lrs == pytest.approx([3e-4 * f, 3e-3 * f])

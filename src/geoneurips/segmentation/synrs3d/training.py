@@ -126,7 +126,6 @@ class Settings:
     decoder_lr_mult: float = 10.0
     weight_decay: float = 5e-4
     warmup: int = 30
-    restart: int = 0
     grad_clip: float = 1.0
     lam: float = 0.8
     style: tuple[str, ...] = ()
@@ -159,9 +158,10 @@ def stack_samples(dataset: Any) -> dict[str, torch.Tensor]:
     return out
 
 
-def _poly(step: int, total: int, warmup: int, restart: int = 0) -> float:
-    if 0 < restart <= step:  # a second warm-up then poly over the rest
-        step, total = step - restart, total - restart
+def _poly(step: int, total: int, warmup: int) -> float:
+    """The public ``adjust_learning_rate`` (linear warm-up, then poly 0.9 to 0 at
+    ``total``) as a factor of each group's initial lr, one step ahead in the warm-up: the
+    public factor is ``step / warmup``, whose first step has lr 0."""
     if step < warmup:
         return (step + 1) / warmup
     return float((1 - (step - warmup) / max(1, total - warmup)) ** 0.9)
@@ -203,9 +203,9 @@ class _Run:
                                       {"params": self.model.decoder_parameters(),
                                        "lr": s.lr * s.decoder_lr_mult}],
                                      lr=s.lr, weight_decay=s.weight_decay, fused=True)
-        iters, warmup, restart = s.iters, s.warmup, s.restart
+        iters, warmup = s.iters, s.warmup
         self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, lambda t: _poly(t, iters, warmup, restart))
+            self.opt, lambda t: _poly(t, iters, warmup))
         self.refs = [im.permute(1, 2, 0).numpy().astype(np.uint8) for im in target_images]
         self.step = 0
 
