@@ -111,13 +111,20 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     ``beats_baseline`` is whatever the numbers give, no test relies on it, and the system
     is registered with ``quick_decides=False``.
     """
+    started = time.perf_counter()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the decision must not depend on the machine's core count
+    try:
+        return _demo(Path(out_dir), quick, seed, started)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _demo(out_dir: Path, quick: bool, seed: int, started: float) -> Any:
     from ...demo import finish, new_figure
 
-    started = time.perf_counter()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
     n_source, n_adapt, n_test, iters = QUICK if quick else FULL
     size = SIZE
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -126,15 +133,16 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
         adapt = stack_samples(SynRS3DTarget(root, "DFC19_JAX", "train", labels=False))
         test = stack_samples(SynRS3DTarget(root, "DFC19_JAX", "test"))
     config = RS3DConfig.tiny(num_classes=len(COMBINED_CLASSES), img_size=size)
-    base = Settings(iters=iters, batch=4)
+    start = int(iters * ADAPT_START)
+    base = Settings(iters=iters, batch=BATCH)
     style = ("FDA", "HM", "PDA")
     runs = {
         "source_only": base,
         "source_hm_jitter": replace(base, style=("HM",), colour_jitter=True),
         "rs3dada": replace(base, style=style, feature_constraint=1.0, uda=True,
-                           uda_start=iters // 2, mix_source="second", hue=HUE),
+                           uda_start=start, mix_source="second", hue=HUE),
         "no_self_training": replace(base, style=style, feature_constraint=1.0,
-                                    uda_start=iters // 2),
+                                    uda_start=start),
     }
     models = {name: train(source, adapt["image"], config, runs[name], seed=seed)
               for name in ("source_only", "source_hm_jitter")}
@@ -204,6 +212,27 @@ FULL = (64, 32, 240, 360)
 # 0.036, 0.027 (high-pixel regressions on seeds 0 and 3); hue 0 0.012, 0.073, 0.015,
 # 0.082, 0.077 (high-pixel regressions on seeds 0 and 2).
 HUE = 0.0
+# Where RS3DAda's adaptation starts (a fraction of the iterations) and the batch of every
+# arm. Budget and schedule, measured (full demo, one core): the public script's schedule is
+# linear warm-up then poly 0.9 to 0 over the run (``training._poly``), ours too, for every
+# arm, so the end point is already annealed. Where the CPU goes (cProfile, seed 0, 56.6 s):
+# the 1260 training iterations (360 + 360 + 180 shared + 2 x 180) 88 %, of which the
+# network's forward and backward are 88 % per source step (32.5 ms: forward 12.0,
+# backward 16.6, clipping 1.6, AdamW 1.8, zero_grad 0.5 ms); data generation with the
+# GeoTIFF round trip 4 %, the four evaluations on 240 scenes 3 %, the numpy style
+# augmentation 2.5 %, imports 5 %. The step is overhead-bound (17.7 / 21.9 / 28.9 / 43.0 ms
+# at batch 1 / 2 / 4 / 8), and no forward pass is redundant, so no saving was there to
+# spend on more iterations. Variants for every arm alike, development seeds 10-12,
+# F1^HE(1.25) gain over the strongest baseline and seeds with unexplained regressions
+# (this recipe: 0.090 / 0.077 / 0.084, none): a second warm-up + poly from the start of
+# adaptation 0.076 / 0.056 / 0.033 (high-pixel regressions on all three); adaptation from
+# a third of the run 0.099 / 0.075 / 0.080 (seed 11 high-pixel); lr x 0.3 from half-way
+# 0.054 / 0.031 (seeds 10, 11; smaller); batch 8 for 240 iterations (same CPU) 0.055 /
+# 0.027 / 0.114 (seed 11 high-pixel); 4x the source scenes and adaptation images (256 /
+# 128, every arm better: source-only 0.599 vs 0.502 on seed 10) 0.057 / 0.034 / 0.066
+# (seeds 11 and 12 high-pixel). None was better than this recipe; it stays.
+ADAPT_START = 0.5
+BATCH = 4
 QUICK = (48, 24, 16, 128)
 # The full demo's decision margin on F1^HE(1.25) (unchanged). With the public teacher view
 # and ClassMix transform the gain on seeds 0 and 2 (0.012, 0.015) is not above it: the demo

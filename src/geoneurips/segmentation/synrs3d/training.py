@@ -160,6 +160,9 @@ def stack_samples(dataset: Any) -> dict[str, torch.Tensor]:
 
 
 def _poly(step: int, total: int, warmup: int) -> float:
+    """The public ``adjust_learning_rate`` (linear warm-up, then poly 0.9 to 0 at
+    ``total``) as a factor of each group's initial lr, one step ahead in the warm-up: the
+    public factor is ``step / warmup``, whose first step has lr 0."""
     if step < warmup:
         return (step + 1) / warmup
     return float((1 - (step - warmup) / max(1, total - warmup)) ** 0.9)
