@@ -437,7 +437,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     from ...seed import single_thread
 
     # one intra-op thread for training and evaluation: the same float order, so the
-    # same result, on any core count (two threads moved a lead by 0.04)
+    # same result, on any core count (two threads in `make demo`: full seed-0 lead 0.063, not 0.101)
     with single_thread():
         return _demo(out_dir, quick, seed)
 

@@ -252,7 +252,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     from ...seed import single_thread
 
     # one intra-op thread for training and evaluation: the same float order, so the
-    # same result, on any core count (two threads moved a lead by 0.04)
+    # same result, on any core count and after other demos in the same process
     with single_thread():
         return _demo(out_dir, quick, seed)
 
