@@ -86,7 +86,9 @@ def test_demo_fusu_net_beats_bitemporal_baselines(tmp_path: Path) -> None:
     threads after other demos gave a full seed-0 lead of 0.063). Re-measured 2026-12-06 in
     fresh processes: full seeds 0-4 exactly as above (smallest lead 0.085 = 1.7x the
     margin), quick seed 0 0.790 (+0.124); full seed 0 after GeoPlant's demo in the same
-    process with two threads set: identical.
+    process with two threads set: identical. AVX2 kernels instead of AVX-512
+    (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2): full seed 0 0.809 vs the Siamese
+    U-Net 0.707 (+0.102).
     """
     res = demo(tmp_path, quick=True, seed=0)
     assert res.primary == "sek" and res.margin == 0.05

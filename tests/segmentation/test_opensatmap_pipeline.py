@@ -33,7 +33,8 @@ The demo trains and evaluates on one thread whatever the caller set
 (``seed.single_thread``; before 2026-12-06 it used ``min(2, threads)``, so ``make demo`` on
 two threads trained in another float order). Re-measured 2026-12-06 in fresh processes:
 full seeds 0-4 exactly as above; full seed 0 after OAM-TCD's demo in the same process with
-two threads set: identical. Seed 3's lead (+0.067) is 1.3x the margin, less room than the
+two threads set: identical; with AVX2 kernels instead of AVX-512 (ATEN_CPU_CAPABILITY=avx2,
+ONEDNN_MAX_CPU_ISA=AVX2) full seed 0 gives 0.794 vs 0.651 (+0.143). Seed 3's lead (+0.067) is 1.3x the margin, less room than the
 1.5x the other seeds keep (2.1-2.9x on 0-2, 1.8x on 4); the margin is left at 0.05.
 
 Quick demo (16 scenes, 160 steps, 18-20 s of CPU) is reported, not asserted (as AllClear
