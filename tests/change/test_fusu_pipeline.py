@@ -81,6 +81,14 @@ def test_demo_fusu_net_beats_bitemporal_baselines(tmp_path: Path) -> None:
     changes of the date encoding or a second thread decide it), quick seed 4 0.122. So the
     full demo decides (``quick_decides=False``); this test runs the quick demo on seed 0 for
     the contract and its lead (a rerun on 2026-12-06 matched: 0.790).
+    The demo trains and evaluates on one thread whatever the caller set
+    (``seed.single_thread``; with the former ``min(2, threads)``, ``make demo`` on two
+    threads after other demos gave a full seed-0 lead of 0.063). Re-measured 2026-12-06 in
+    fresh processes: full seeds 0-4 exactly as above (smallest lead 0.085 = 1.7x the
+    margin), quick seed 0 0.790 (+0.124); full seed 0 after GeoPlant's demo in the same
+    process with two threads set: identical. AVX2 kernels instead of AVX-512
+    (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2): full seed 0 0.809 vs the Siamese
+    U-Net 0.707 (+0.102).
     """
     res = demo(tmp_path, quick=True, seed=0)
     assert res.primary == "sek" and res.margin == 0.05

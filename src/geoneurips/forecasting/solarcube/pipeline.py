@@ -51,6 +51,7 @@ from geoneurips.forecasting.solarcube.model import (
 )
 from geoneurips.forecasting.solarcube.synthetic import write_fixture
 from geoneurips.nn.training import make_trainer
+from geoneurips.seed import single_thread
 
 __all__ = [
     "DEMO_MARGIN",
@@ -114,12 +115,8 @@ def train(net: nn.Module, x: np.ndarray, y: np.ndarray, w: np.ndarray | None = N
     ConvLSTM ended elsewhere (seed 1: RMSE 95.2 with 2 threads, 136.8 with 1), so a result
     depended on the machine's cores. One thread gives the same weights on any core count.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():
         return _train(net, x, y, w, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(net: nn.Module, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, *,

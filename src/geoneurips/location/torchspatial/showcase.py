@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from geoneurips.demo import DemoResult, finish, new_figure
-from geoneurips.seed import seed_everything
+from geoneurips.seed import seed_everything, single_thread
 
 from .data import BirdSnap, write_fixture
 from .model import combine
@@ -63,12 +63,9 @@ _DIRECTIONS = {"top1": "max", "top3": "max", "top5": "max", "top10": "max", "mrr
 def run_demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     """Run the demo (see the module docstring); ``pipeline.demo`` calls this."""
     started = time.perf_counter()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: one intra-op thread is fastest on a busy machine
-    try:
+    # one thread: the same float order on any core count (and fastest for tiny models)
+    with single_thread():
         return _run(Path(out_dir), quick, seed, started)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(out: Path, quick: bool, seed: int, started: float) -> DemoResult:

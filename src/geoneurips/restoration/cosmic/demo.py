@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ...demo import DemoResult, finish, new_figure
-from ...seed import seed_everything
+from ...seed import seed_everything, single_thread
 from .baselines import build_baseline, real_coding
 from .data import write_fixture
 from .metrics import (
@@ -135,13 +135,10 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     started = time.perf_counter()
     cpu0 = time.process_time()
     seed_everything(seed)
-    threads = torch.get_num_threads()
-    # small tensors: intra-op threading costs more than it gains (and thrashes a busy machine)
-    torch.set_num_threads(1)
-    try:
+    # one thread: the same float order (so the same result) on any core count; small
+    # tensors gain nothing from more (and thrash a busy machine)
+    with single_thread():
         return _demo(out_dir, quick, seed, started, cpu0)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def explain_ms_ssim(ours: float, rate: float,

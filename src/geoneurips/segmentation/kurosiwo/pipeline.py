@@ -249,10 +249,18 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     Writes ``kurosiwo.png``, ``kurosiwo.json`` and ``kurosiwo_unet.pt`` (for
     ``geoneurips flood-map``).
     """
+    from ...seed import single_thread
+
+    # one intra-op thread for training and evaluation: the same float order, so the
+    # same result, on any core count and after other demos in the same process
+    with single_thread():
+        return _demo(out_dir, quick, seed)
+
+
+def _demo(out_dir: Path, quick: bool, seed: int) -> Any:
     from ...demo import finish, new_figure
 
     started = time.perf_counter()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
     size = 64
     n_train, n_test, epochs = (48, 16, 10) if quick else (96, 24, 15)
     width, depth = 16, 2

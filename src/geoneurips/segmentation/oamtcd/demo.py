@@ -231,6 +231,15 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     decided on unseen holdout tiles of the training biomes (recombined new biomes
     reported). Saves ``oamtcd_model.pt`` (the diverse-biome model, usable by
     ``geoneurips tcd-segment``) and, in the full demo, ``oamtcd_mask_rcnn.pt``."""
+    from ...seed import single_thread
+
+    # one intra-op thread for training and evaluation: the same float order, so the
+    # same result, on any core count and after other demos in the same process
+    with single_thread():
+        return _demo(out_dir, quick, seed)
+
+
+def _demo(out_dir: Path, quick: bool, seed: int) -> Any:
     import tempfile
 
     from ...demo import finish, new_figure
@@ -241,7 +250,6 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     started = time.perf_counter()
     cpu0 = time.process_time()
     seed_everything(seed)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n_train, n_test, size = N_TRAIN, N_TEST, TILE
