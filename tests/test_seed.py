@@ -98,3 +98,19 @@ def test_seed_everything_repeats() -> None:
     a = seed_everything(5).random(3), np.random.random(3), torch.rand(3)  # noqa: NPY002
     b = seed_everything(5).random(3), np.random.random(3), torch.rand(3)  # noqa: NPY002
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and torch.equal(a[2], b[2])
+
+
+def test_only_the_seed_layer_sets_torch_threads() -> None:
+    """Demos pin their thread count through :func:`geoneurips.seed.single_thread`, which
+    restores the caller's; a bare ``torch.set_num_threads`` elsewhere (as sgnet, idee,
+    vrsbench, gomaageo, deblora, anychange and mmmrs had: min(2, threads), or 1 never given
+    back) makes a demo's float order depend on the machine and leaks into later demos."""
+    import re
+    from pathlib import Path
+
+    import geoneurips
+
+    root = Path(geoneurips.__file__).parent
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if p.name != "seed.py" and re.search(r"set_num_threads\(", p.read_text())]
+    assert offenders == []

@@ -303,122 +303,123 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     """Train IDEE on one generated cube, find drivers on a cube of an unseen seed."""
     started = time.perf_counter()
     torch.manual_seed(seed)
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    shape = QUICK_SHAPE if quick else FULL_SHAPE
-    epochs = QUICK_EPOCHS if quick else FULL_EPOCHS
-    ep_idee, ep_ablation = QUICK_IDEE_EPOCHS if quick else FULL_IDEE_EPOCHS
-    with tempfile.TemporaryDirectory() as tmp:
-        write_fixture(Path(tmp) / "train", "exp_1", shape, seed=1000 + seed)
-        write_fixture(Path(tmp) / "eval", "exp_1", shape, seed=2000 + seed)
-        t0 = shape[0] - 52 * WINDOW_YEARS
-        times = (t0 + 1, shape[0])
-        dtr = IDEESynthetic(Path(tmp) / "train", "exp_1", times=times)
-        dev = IDEESynthetic(Path(tmp) / "eval", "exp_1", times=times)
-        atr, aev = dtr.arrays(), dev.arrays()
-        drv_tr = _truth(dtr)[0][:, t0:]
-        drv_ev = _truth(dev)[0][:, t0:]
-        names = dtr.names
-    # from here on, time is counted from the first step of the window range
-    atr["t_last"] = atr["t_last"] - t0
-    aev["t_last"] = aev["t_last"] - t0
-    n_time = shape[0] - t0
-    cfg = IDEEConfig.tiny(len(names))
-    per_epoch = int(np.ceil(len(atr["mask"]) / 8))
-    steps = epochs * per_epoch
-    img_tr, img_ev = torch.as_tensor(atr["image"]), torch.as_tensor(aev["image"])
+    from ...seed import single_thread
+    with single_thread():  # the same float order, so result, on any core count
+        shape = QUICK_SHAPE if quick else FULL_SHAPE
+        epochs = QUICK_EPOCHS if quick else FULL_EPOCHS
+        ep_idee, ep_ablation = QUICK_IDEE_EPOCHS if quick else FULL_IDEE_EPOCHS
+        with tempfile.TemporaryDirectory() as tmp:
+            write_fixture(Path(tmp) / "train", "exp_1", shape, seed=1000 + seed)
+            write_fixture(Path(tmp) / "eval", "exp_1", shape, seed=2000 + seed)
+            t0 = shape[0] - 52 * WINDOW_YEARS
+            times = (t0 + 1, shape[0])
+            dtr = IDEESynthetic(Path(tmp) / "train", "exp_1", times=times)
+            dev = IDEESynthetic(Path(tmp) / "eval", "exp_1", times=times)
+            atr, aev = dtr.arrays(), dev.arrays()
+            drv_tr = _truth(dtr)[0][:, t0:]
+            drv_ev = _truth(dev)[0][:, t0:]
+            names = dtr.names
+        # from here on, time is counted from the first step of the window range
+        atr["t_last"] = atr["t_last"] - t0
+        aev["t_last"] = aev["t_last"] - t0
+        n_time = shape[0] - t0
+        cfg = IDEEConfig.tiny(len(names))
+        per_epoch = int(np.ceil(len(atr["mask"]) / 8))
+        steps = epochs * per_epoch
+        img_tr, img_ev = torch.as_tensor(atr["image"]), torch.as_tensor(aev["image"])
 
-    def idee(n_epochs: int, quantise: bool = True, anomaly: bool = True) -> IDEEModule:
+        def idee(n_epochs: int, quantise: bool = True, anomaly: bool = True) -> IDEEModule:
+            torch.manual_seed(seed)
+            mod = IDEEModule(cfg, quantise, anomaly, total_steps=n_epochs * per_epoch)
+            return train(mod, atr, n_epochs, seed=seed)  # type: ignore[return-value]
+
+        results: dict[str, dict[str, float]] = {}
+
+        def driver_metrics(
+            pred_windows: NDArray[Any], arr: dict[str, NDArray[Any]], truth: NDArray[Any]
+        ) -> tuple[dict[str, float], NDArray[Any]]:
+            vote, cov = M.majority_vote(pred_windows, arr["t_last"], n_time)
+            return M.prefixed("driver", M.scores(vote[:, cov], truth[:, cov])), vote
+
+        mod = idee(ep_idee)
+        pe = predict(mod.model, img_ev)
+        dm, vote_ev = driver_metrics(pe["drivers"], aev, drv_ev)
+        ours = {**dm, **_extreme_scores(pe["prob"], aev)}
+        bit_share = float(pe["drivers"].mean())
+
+        ablations: dict[str, dict[str, float]] = {}
+        if ep_ablation > 0:
+            ab = idee(ep_ablation, anomaly=False)
+            pa = predict(ab.model, img_ev)
+            ablations["IDEE without L_anom"] = {
+                **driver_metrics(pa["drivers"], aev, drv_ev)[0],
+                **_extreme_scores(pa["prob"], aev),
+            }
+
+        # Integrated Gradients on a plain classifier of the same encoder size.
         torch.manual_seed(seed)
-        mod = IDEEModule(cfg, quantise, anomaly, total_steps=n_epochs * per_epoch)
-        return train(mod, atr, n_epochs, seed=seed)  # type: ignore[return-value]
-
-    results: dict[str, dict[str, float]] = {}
-
-    def driver_metrics(
-        pred_windows: NDArray[Any], arr: dict[str, NDArray[Any]], truth: NDArray[Any]
-    ) -> tuple[dict[str, float], NDArray[Any]]:
-        vote, cov = M.majority_vote(pred_windows, arr["t_last"], n_time)
-        return M.prefixed("driver", M.scores(vote[:, cov], truth[:, cov])), vote
-
-    mod = idee(ep_idee)
-    pe = predict(mod.model, img_ev)
-    dm, vote_ev = driver_metrics(pe["drivers"], aev, drv_ev)
-    ours = {**dm, **_extreme_scores(pe["prob"], aev)}
-    bit_share = float(pe["drivers"].mean())
-
-    ablations: dict[str, dict[str, float]] = {}
-    if ep_ablation > 0:
-        ab = idee(ep_ablation, anomaly=False)
-        pa = predict(ab.model, img_ev)
-        ablations["IDEE without L_anom"] = {
-            **driver_metrics(pa["drivers"], aev, drv_ev)[0],
-            **_extreme_scores(pa["prob"], aev),
+        plain = train(PlainModule(cfg, total_steps=steps), atr, epochs, seed=seed)
+        ig_steps = 8 if quick else 16
+        ig_tr = _ig_windows(plain.model, img_tr, ig_steps)  # type: ignore[arg-type]
+        ig_ev = _ig_windows(plain.model, img_ev, ig_steps)  # type: ignore[arg-type]
+        thr = M.best_threshold(ig_tr, np.stack([drv_tr[:, t - 7 : t + 1] for t in atr["t_last"]]))
+        with torch.no_grad():
+            plain_prob = torch.sigmoid(plain.model(img_ev)[:, 0]).numpy()  # type: ignore[operator]
+        results["Integrated Gradients"] = {
+            **driver_metrics((ig_ev > thr).astype(np.uint8), aev, drv_ev)[0],
+            **_extreme_scores(plain_prob, aev),
         }
 
-    # Integrated Gradients on a plain classifier of the same encoder size.
-    torch.manual_seed(seed)
-    plain = train(PlainModule(cfg, total_steps=steps), atr, epochs, seed=seed)
-    ig_steps = 8 if quick else 16
-    ig_tr = _ig_windows(plain.model, img_tr, ig_steps)  # type: ignore[arg-type]
-    ig_ev = _ig_windows(plain.model, img_ev, ig_steps)  # type: ignore[arg-type]
-    thr = M.best_threshold(ig_tr, np.stack([drv_tr[:, t - 7 : t + 1] for t in atr["t_last"]]))
-    with torch.no_grad():
-        plain_prob = torch.sigmoid(plain.model(img_ev)[:, 0]).numpy()  # type: ignore[operator]
-    results["Integrated Gradients"] = {
-        **driver_metrics((ig_ev > thr).astype(np.uint8), aev, drv_ev)[0],
-        **_extreme_scores(plain_prob, aev),
-    }
+        # One-class detectors and the z-score threshold on the normalised cube, per cell.
+        z_tr, z_ev = _cube_z(atr, n_time), _cube_z(aev, n_time)
+        cand: dict[str, tuple[NDArray[Any], NDArray[Any]]] = {
+            "z-score |z| threshold": (zscore_scores(z_tr), zscore_scores(z_ev)),
+            "Isolation Forest": detector_scores(z_tr, z_ev, "iforest", seed=seed),
+            "one-class SVM": detector_scores(z_tr, z_ev, "ocsvm", n_fit=1000, seed=seed),
+        }
+        for name, (s_tr, s_ev) in cand.items():
+            t_ = M.best_threshold(s_tr, drv_tr)
+            results[name] = M.prefixed("driver", M.scores(s_ev > t_, drv_ev))
 
-    # One-class detectors and the z-score threshold on the normalised cube, per cell.
-    z_tr, z_ev = _cube_z(atr, n_time), _cube_z(aev, n_time)
-    cand: dict[str, tuple[NDArray[Any], NDArray[Any]]] = {
-        "z-score |z| threshold": (zscore_scores(z_tr), zscore_scores(z_ev)),
-        "Isolation Forest": detector_scores(z_tr, z_ev, "iforest", seed=seed),
-        "one-class SVM": detector_scores(z_tr, z_ev, "ocsvm", n_fit=1000, seed=seed),
-    }
-    for name, (s_tr, s_ev) in cand.items():
-        t_ = M.best_threshold(s_tr, drv_tr)
-        results[name] = M.prefixed("driver", M.scores(s_ev > t_, drv_ev))
-
-    fig, axes = new_figure(4, 1, 3.0)
-    tt = int(np.argmax(drv_ev.sum(axis=(0, 2, 3))))
-    v = int(np.argmax(drv_ev[:, tt].sum(axis=(1, 2))))
-    axes[0, 0].imshow(z_ev[v, tt], cmap="RdBu_r", vmin=-4, vmax=4)
-    axes[0, 1].imshow(drv_ev[v, tt], cmap="gray")
-    axes[0, 2].imshow(vote_ev[v, tt], cmap="gray")
-    zs = cand["z-score |z| threshold"]
-    axes[0, 3].imshow(zs[1][v, tt] > M.best_threshold(zs[0], drv_tr), cmap="gray")
-    for ax, title in zip(
-        axes[0],
-        (f"{names[v]} (z), t={tt}", "true drivers", "IDEE drivers", "|z| threshold"),
-        strict=True,
-    ):
-        ax.set_title(title)
-        ax.axis("off")
-    directions = {k: "max" for k in ours}
-    return finish(
-        "idee",
-        ours,
-        baselines=results,
-        primary="driver_f1",
-        margin=DEMO_MARGIN,
-        directions=directions,
-        figure=fig,
-        out_dir=out_dir,
-        started=started,
-        ablations=ablations,
-        regressions_explained=explain_regressions(ours, results, driver_bit_share=bit_share),
-        details={
-            "cube": list(shape),
-            "climatology_years": CLIM_YEARS,
-            "window_years": WINDOW_YEARS,
-            "train_seed": 1000 + seed,
-            "eval_seed": 2000 + seed,
-            "epochs": epochs,
-            "idee_epochs": ep_idee,
-            "ablation_epochs": ep_ablation,
-            "variables": names,
-            "driver_fraction_eval": float(drv_ev.mean()),
-            "idee_driver_bit_share": bit_share,
-        },
-    )
+        fig, axes = new_figure(4, 1, 3.0)
+        tt = int(np.argmax(drv_ev.sum(axis=(0, 2, 3))))
+        v = int(np.argmax(drv_ev[:, tt].sum(axis=(1, 2))))
+        axes[0, 0].imshow(z_ev[v, tt], cmap="RdBu_r", vmin=-4, vmax=4)
+        axes[0, 1].imshow(drv_ev[v, tt], cmap="gray")
+        axes[0, 2].imshow(vote_ev[v, tt], cmap="gray")
+        zs = cand["z-score |z| threshold"]
+        axes[0, 3].imshow(zs[1][v, tt] > M.best_threshold(zs[0], drv_tr), cmap="gray")
+        for ax, title in zip(
+            axes[0],
+            (f"{names[v]} (z), t={tt}", "true drivers", "IDEE drivers", "|z| threshold"),
+            strict=True,
+        ):
+            ax.set_title(title)
+            ax.axis("off")
+        directions = {k: "max" for k in ours}
+        return finish(
+            "idee",
+            ours,
+            baselines=results,
+            primary="driver_f1",
+            margin=DEMO_MARGIN,
+            directions=directions,
+            figure=fig,
+            out_dir=out_dir,
+            started=started,
+            ablations=ablations,
+            regressions_explained=explain_regressions(ours, results, driver_bit_share=bit_share),
+            details={
+                "cube": list(shape),
+                "climatology_years": CLIM_YEARS,
+                "window_years": WINDOW_YEARS,
+                "train_seed": 1000 + seed,
+                "eval_seed": 2000 + seed,
+                "epochs": epochs,
+                "idee_epochs": ep_idee,
+                "ablation_epochs": ep_ablation,
+                "variables": names,
+                "driver_fraction_eval": float(drv_ev.mean()),
+                "idee_driver_bit_share": bit_share,
+            },
+        )

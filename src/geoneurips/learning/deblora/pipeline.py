@@ -190,6 +190,7 @@ def run_experiment(root: str | Path, seed: int = 0, quick: bool = False) -> dict
     """Write the synthetic set under ``root``, run every arm, return their metrics."""
     import torch
 
+    from ...seed import single_thread
     from .data import DOTA_CLASSES, DOTAObjectCrops
     from .model import (
         DebiasedCalibrator,
@@ -199,80 +200,79 @@ def run_experiment(root: str | Path, seed: int = 0, quick: bool = False) -> dict
         train_debias_lora,
     )
     from .synthetic import group_counts, write_synthetic_crops
+    with single_thread():  # the same float order, so result, on any core count
+        root = Path(root)
+        counts = (120, 25, 5) if quick else (200, 40, 6)
+        write_synthetic_crops(root, "train", group_counts(*counts), seed)
+        write_synthetic_crops(root, "val", group_counts(20, 20, 20), seed + 1000)
+        tr, te = DOTAObjectCrops(root, "train", size=32), DOTAObjectCrops(root, "val", size=32)
+        xtr, ytr = load_images(tr)
+        xte, yte = load_images(te)
+        groups, n_cls = tr.group_of(), len(DOTA_CLASSES)
+        tail = groups["tail"]
+        cfg = DebLoRAConfig.tiny()
+        base = pretrain_backbone(cfg, seed)
 
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    root = Path(root)
-    counts = (120, 25, 5) if quick else (200, 40, 6)
-    write_synthetic_crops(root, "train", group_counts(*counts), seed)
-    write_synthetic_crops(root, "val", group_counts(20, 20, 20), seed + 1000)
-    tr, te = DOTAObjectCrops(root, "train", size=32), DOTAObjectCrops(root, "val", size=32)
-    xtr, ytr = load_images(tr)
-    xte, yte = load_images(te)
-    groups, n_cls = tr.group_of(), len(DOTA_CLASSES)
-    tail = groups["tail"]
-    cfg = DebLoRAConfig.tiny()
-    base = pretrain_backbone(cfg, seed)
+        def scores(ftr: np.ndarray, fte: np.ndarray, loss: ProbeLoss = "ce",
+                   extra: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
+            return _probe_scores(ftr, ytr, fte, yte, groups, n_cls, loss, seed, extra)
 
-    def scores(ftr: np.ndarray, fte: np.ndarray, loss: ProbeLoss = "ce",
-               extra: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
-        return _probe_scores(ftr, ytr, fte, yte, groups, n_cls, loss, seed, extra)
-
-    ylab = torch.as_tensor(ytr)
-    lora = adapt_lora(copy.deepcopy(base), xtr, ylab, n_cls, cfg, seed=seed)
-    f_tr, f_te = extract_features(lora, xtr), extract_features(lora, xte)
-    cnt = np.bincount(ytr, minlength=n_cls).astype(np.float64)
-    w = 1.0 / np.maximum(cnt, 1.0)
-    cw = torch.as_tensor(w * n_cls / w.sum(), dtype=torch.float32)
-    lora_rw = adapt_lora(copy.deepcopy(base), xtr, ylab, n_cls, cfg, class_weights=cw, seed=seed)
-    g_tr, g_te = extract_features(lora_rw, xtr), extract_features(lora_rw, xte)
-    baselines = {
-        "lora": scores(f_tr, f_te),
-        "lora_reweighted": scores(g_tr, g_te, "reweighted"),
-        "lora_logit_adjusted_probe": scores(f_tr, f_te, "logit_adjusted"),
-        "lora_balanced_probe": scores(f_tr, f_te, "reweighted"),
-        "lora_reweighted_logit_adjusted_probe": scores(g_tr, g_te, "logit_adjusted"),
-    }
-    arms: dict[str, dict[str, float]] = {}
-    modes: tuple[Literal["fixed", "imbalance"], ...] = (
-        ("fixed",) if quick else ("fixed", "imbalance"))
-    for mode in modes:
-        c = copy.deepcopy(cfg)
-        c.alpha_mode = mode
-        cal = DebiasedCalibrator(c).fit(f_tr, ytr, tail)
-        targets = cal.calibrate(f_tr, ytr)
-        if mode == "fixed":
-            centre_error = _centre_error(cal, f_tr, ytr, f_te, yte, tail)
-        deb = train_debias_lora(copy.deepcopy(lora), xtr, targets, c,
-                                sample_weight=_tail_weights(ytr, tail), seed=seed)
-        d_tr, d_te = extract_features(deb, xtr), extract_features(deb, xte)
-        arms[f"deblora_{mode}"] = scores(d_tr, d_te)
-        arms[f"deblora_{mode}_logit_adjusted_probe"] = scores(d_tr, d_te, "logit_adjusted")
-        m = np.isin(ytr, tail)
-        arms[f"calibration_only_{mode}"] = scores(f_tr, f_te, extra=(targets[m], ytr[m]))
-    # debLoRA on the re-weighted LoRA (the paper: it works with any LoRA variant) with the
-    # logit-adjusted probe, against the same recipe without debLoRA
-    cal_rw = DebiasedCalibrator(cfg).fit(g_tr, ytr, tail)
-    deb_rw = train_debias_lora(copy.deepcopy(lora_rw), xtr, cal_rw.calibrate(g_tr, ytr), cfg,
-                               sample_weight=_tail_weights(ytr, tail), seed=seed)
-    e_tr, e_te = extract_features(deb_rw, xtr), extract_features(deb_rw, xte)
-    arms["deblora_on_reweighted_lora_logit_adjusted_probe"] = scores(e_tr, e_te, "logit_adjusted")
-    premise = _premise(DebiasedCalibrator(cfg).fit(f_tr, ytr, tail), f_tr, ytr, f_te, yte, groups)
-    frozen_tr, frozen_te = extract_features(base, xtr), extract_features(base, xte)
-    arms["no_lora_frozen_backbone"] = scores(frozen_tr, frozen_te)
-    return {
-        "method": arms["deblora_fixed"],
-        "baselines": baselines,
-        "ablations": {
-            "calibration_only (no debLoRA module)": arms["calibration_only_fixed"],
-            "no_lora_frozen_backbone": arms["no_lora_frozen_backbone"],
-        },
-        "variants": {k: v for k, v in arms.items() if k != "deblora_fixed"},
-        "train_counts": {"head": counts[0], "middle": counts[1], "tail": counts[2]},
-        "centre_error": centre_error,
-        "premise": premise,
-        "n_train": int(len(ytr)),
-        "n_test": int(len(yte)),
-    }
+        ylab = torch.as_tensor(ytr)
+        lora = adapt_lora(copy.deepcopy(base), xtr, ylab, n_cls, cfg, seed=seed)
+        f_tr, f_te = extract_features(lora, xtr), extract_features(lora, xte)
+        cnt = np.bincount(ytr, minlength=n_cls).astype(np.float64)
+        w = 1.0 / np.maximum(cnt, 1.0)
+        cw = torch.as_tensor(w * n_cls / w.sum(), dtype=torch.float32)
+        lora_rw = adapt_lora(copy.deepcopy(base), xtr, ylab, n_cls, cfg, class_weights=cw, seed=seed)
+        g_tr, g_te = extract_features(lora_rw, xtr), extract_features(lora_rw, xte)
+        baselines = {
+            "lora": scores(f_tr, f_te),
+            "lora_reweighted": scores(g_tr, g_te, "reweighted"),
+            "lora_logit_adjusted_probe": scores(f_tr, f_te, "logit_adjusted"),
+            "lora_balanced_probe": scores(f_tr, f_te, "reweighted"),
+            "lora_reweighted_logit_adjusted_probe": scores(g_tr, g_te, "logit_adjusted"),
+        }
+        arms: dict[str, dict[str, float]] = {}
+        modes: tuple[Literal["fixed", "imbalance"], ...] = (
+            ("fixed",) if quick else ("fixed", "imbalance"))
+        for mode in modes:
+            c = copy.deepcopy(cfg)
+            c.alpha_mode = mode
+            cal = DebiasedCalibrator(c).fit(f_tr, ytr, tail)
+            targets = cal.calibrate(f_tr, ytr)
+            if mode == "fixed":
+                centre_error = _centre_error(cal, f_tr, ytr, f_te, yte, tail)
+            deb = train_debias_lora(copy.deepcopy(lora), xtr, targets, c,
+                                    sample_weight=_tail_weights(ytr, tail), seed=seed)
+            d_tr, d_te = extract_features(deb, xtr), extract_features(deb, xte)
+            arms[f"deblora_{mode}"] = scores(d_tr, d_te)
+            arms[f"deblora_{mode}_logit_adjusted_probe"] = scores(d_tr, d_te, "logit_adjusted")
+            m = np.isin(ytr, tail)
+            arms[f"calibration_only_{mode}"] = scores(f_tr, f_te, extra=(targets[m], ytr[m]))
+        # debLoRA on the re-weighted LoRA (the paper: it works with any LoRA variant) with the
+        # logit-adjusted probe, against the same recipe without debLoRA
+        cal_rw = DebiasedCalibrator(cfg).fit(g_tr, ytr, tail)
+        deb_rw = train_debias_lora(copy.deepcopy(lora_rw), xtr, cal_rw.calibrate(g_tr, ytr), cfg,
+                                   sample_weight=_tail_weights(ytr, tail), seed=seed)
+        e_tr, e_te = extract_features(deb_rw, xtr), extract_features(deb_rw, xte)
+        arms["deblora_on_reweighted_lora_logit_adjusted_probe"] = scores(e_tr, e_te, "logit_adjusted")
+        premise = _premise(DebiasedCalibrator(cfg).fit(f_tr, ytr, tail), f_tr, ytr, f_te, yte, groups)
+        frozen_tr, frozen_te = extract_features(base, xtr), extract_features(base, xte)
+        arms["no_lora_frozen_backbone"] = scores(frozen_tr, frozen_te)
+        return {
+            "method": arms["deblora_fixed"],
+            "baselines": baselines,
+            "ablations": {
+                "calibration_only (no debLoRA module)": arms["calibration_only_fixed"],
+                "no_lora_frozen_backbone": arms["no_lora_frozen_backbone"],
+            },
+            "variants": {k: v for k, v in arms.items() if k != "deblora_fixed"},
+            "train_counts": {"head": counts[0], "middle": counts[1], "tail": counts[2]},
+            "centre_error": centre_error,
+            "premise": premise,
+            "n_train": int(len(ytr)),
+            "n_test": int(len(yte)),
+        }
 
 
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from geoneurips.demo import DemoResult, finish, new_figure
 
@@ -74,67 +73,68 @@ def _evaluate(te: np.ndarray, pol: Policy, seed: int,
 def run_demo(out_dir: Path, quick: bool = False, seed: int = 0,
              text: bool = True) -> DemoResult:
     started = time.perf_counter()
-    torch.set_num_threads(1)
-    n_train, gasp_steps, ppo_iters = QUICK if quick else FULL
-    world = make_world(seed, smooth=SMOOTH)
-    space = build_goal_space(make_grids(world, n_train, seed + 1, CONTENT, variants=VARIANTS),
-                             make_grids(world, 40, seed + 1000, CONTENT, variants=VARIANTS),
-                             seed, text=text)
-    with tempfile.TemporaryDirectory() as tmp:
-        # the published files hold encoded (Sat2Cap) patches: write and read them back
-        write_fixture(tmp, {"train": space.train, "val": space.test})
-        tr = GomaaGeoGrids(tmp, "train").grids
-        te = GomaaGeoGrids(tmp, "val").grids
-    d = tr.shape[2]
-    goals = {"ground": space.test_ground, "text": space.test_text}
+    from ...seed import single_thread
+    with single_thread():  # the same float order, so result, on any core count
+        n_train, gasp_steps, ppo_iters = QUICK if quick else FULL
+        world = make_world(seed, smooth=SMOOTH)
+        space = build_goal_space(make_grids(world, n_train, seed + 1, CONTENT, variants=VARIANTS),
+                                 make_grids(world, 40, seed + 1000, CONTENT, variants=VARIANTS),
+                                 seed, text=text)
+        with tempfile.TemporaryDirectory() as tmp:
+            # the published files hold encoded (Sat2Cap) patches: write and read them back
+            write_fixture(tmp, {"train": space.train, "val": space.test})
+            tr = GomaaGeoGrids(tmp, "train").grids
+            te = GomaaGeoGrids(tmp, "val").grids
+        d = tr.shape[2]
+        goals = {"ground": space.test_ground, "text": space.test_text}
 
-    agent, head, info = train_gomaa(tr, seed, gasp_steps, ppo_iters)
-    ours = _evaluate(te, agent.policy(), seed, goals)
-    baselines = {
-        "random_walk": _evaluate(te, random_walk(np.random.default_rng(seed)), seed, goals),
-        "greedy_similarity": _evaluate(te, greedy_similarity(np.random.default_rng(seed)),
-                                       seed, goals),
-        "memoryless_mlp": _evaluate(te, memoryless_policy(train_memoryless(tr, gasp_steps,
-                                                                           seed)),
-                                    seed, goals),
-    }
-    ppo_only, _, info_ppo = train_gomaa(tr, seed, 0, ppo_iters, pretrain=False)
-    ablations = {
-        "gasp_only": _evaluate(te, gasp_policy(agent.model, head), seed, goals),
-        "ppo_only": _evaluate(te, ppo_only.policy(), seed, goals),
-    }
-    directions = {k: "max" for k in ours}
+        agent, head, info = train_gomaa(tr, seed, gasp_steps, ppo_iters)
+        ours = _evaluate(te, agent.policy(), seed, goals)
+        baselines = {
+            "random_walk": _evaluate(te, random_walk(np.random.default_rng(seed)), seed, goals),
+            "greedy_similarity": _evaluate(te, greedy_similarity(np.random.default_rng(seed)),
+                                           seed, goals),
+            "memoryless_mlp": _evaluate(te, memoryless_policy(train_memoryless(tr, gasp_steps,
+                                                                               seed)),
+                                        seed, goals),
+        }
+        ppo_only, _, info_ppo = train_gomaa(tr, seed, 0, ppo_iters, pretrain=False)
+        ablations = {
+            "gasp_only": _evaluate(te, gasp_policy(agent.model, head), seed, goals),
+            "ppo_only": _evaluate(te, ppo_only.policy(), seed, goals),
+        }
+        directions = {k: "max" for k in ours}
 
-    fig, axes = new_figure(2, 1, size=4.5)
-    names = [*baselines, *ablations, "GOMAA-Geo"]
-    vals = [*(b["sr_mean"] for b in baselines.values()),
-            *(a["sr_mean"] for a in ablations.values()), ours["sr_mean"]]
-    axes[0, 0].barh(names, vals, color=["grey"] * (len(names) - 1) + ["tab:green"])
-    axes[0, 0].set_xlabel("success ratio, budget 10, C = 4..8 (unseen grids)")
-    cs = [4, 5, 6, 7, 8]
-    for name, m in [*baselines.items(), ("GOMAA-Geo", ours)]:
-        axes[0, 1].plot(cs, [m[f"sr_c{c}"] for c in cs], marker="o", label=name)
-    axes[0, 1].set_xlabel("start-goal distance C")
-    axes[0, 1].set_ylabel("SR")
-    axes[0, 1].legend(fontsize=7)
-    details: dict[str, Any] = {
-        "seed": seed, "quick": quick, "train_grids": n_train, "test_grids": 40,
-        "pairs_per_grid_and_C": 5, "budget": 10, "world_smooth": SMOOTH,
-        "orientation_variants": VARIANTS, "grid_content": CONTENT, "gasp_steps": gasp_steps,
-        "ppo_iterations": ppo_iters,
-        "ppo_batch_episodes": 64, "policy": PolicyConfig.tiny(d).to_dict(),
-        "settings_vs_paper": "tiny transformer (64 hidden, 2 layers), GASP AdamW 1e-3 cosine, "
-                             "PPO Adam 3e-3 decay 0.99 (paper: 1152 hidden, 12 layers, 1e-5 / "
-                             "1e-4)",
-        **info, **space.info, "ppo_only_train_success_last": info_ppo["ppo_train_success_last"],
-        "zero_shot_diagnosis": {"sr_mean_ground": _GROUND, "sr_mean_text": _TEXT},
-    }
-    return finish(
-        "gomaageo", ours, baselines=baselines, primary="sr_mean", margin=MARGIN,
-        directions=directions, figure=fig, out_dir=out_dir, started=started,
-        ablations=ablations, regressions_explained=explain_regressions(ours, baselines),
-        details=details,
-    )
+        fig, axes = new_figure(2, 1, size=4.5)
+        names = [*baselines, *ablations, "GOMAA-Geo"]
+        vals = [*(b["sr_mean"] for b in baselines.values()),
+                *(a["sr_mean"] for a in ablations.values()), ours["sr_mean"]]
+        axes[0, 0].barh(names, vals, color=["grey"] * (len(names) - 1) + ["tab:green"])
+        axes[0, 0].set_xlabel("success ratio, budget 10, C = 4..8 (unseen grids)")
+        cs = [4, 5, 6, 7, 8]
+        for name, m in [*baselines.items(), ("GOMAA-Geo", ours)]:
+            axes[0, 1].plot(cs, [m[f"sr_c{c}"] for c in cs], marker="o", label=name)
+        axes[0, 1].set_xlabel("start-goal distance C")
+        axes[0, 1].set_ylabel("SR")
+        axes[0, 1].legend(fontsize=7)
+        details: dict[str, Any] = {
+            "seed": seed, "quick": quick, "train_grids": n_train, "test_grids": 40,
+            "pairs_per_grid_and_C": 5, "budget": 10, "world_smooth": SMOOTH,
+            "orientation_variants": VARIANTS, "grid_content": CONTENT, "gasp_steps": gasp_steps,
+            "ppo_iterations": ppo_iters,
+            "ppo_batch_episodes": 64, "policy": PolicyConfig.tiny(d).to_dict(),
+            "settings_vs_paper": "tiny transformer (64 hidden, 2 layers), GASP AdamW 1e-3 cosine, "
+                                 "PPO Adam 3e-3 decay 0.99 (paper: 1152 hidden, 12 layers, 1e-5 / "
+                                 "1e-4)",
+            **info, **space.info, "ppo_only_train_success_last": info_ppo["ppo_train_success_last"],
+            "zero_shot_diagnosis": {"sr_mean_ground": _GROUND, "sr_mean_text": _TEXT},
+        }
+        return finish(
+            "gomaageo", ours, baselines=baselines, primary="sr_mean", margin=MARGIN,
+            directions=directions, figure=fig, out_dir=out_dir, started=started,
+            ablations=ablations, regressions_explained=explain_regressions(ours, baselines),
+            details=details,
+        )
 
 
 MARGIN = 0.05

@@ -18,7 +18,6 @@ import sys
 from typing import Any
 
 import numpy as np
-import torch
 
 from . import demo_run as D
 from .agents import greedy_similarity, success_ratio
@@ -34,33 +33,34 @@ def _rel(goal: np.ndarray, patch: np.ndarray) -> float:
 def zero_shot_diagnostics(seed: int, budget: tuple[int, int, int] | None = None,
                           align_steps: int = 1000, test_grids: int = 40) -> dict[str, Any]:
     """``{goal kind: (policy SR, greedy SR)}`` and ``rel_error_<kind>`` for one seed."""
-    torch.set_num_threads(1)
-    n_train, gasp_steps, ppo_iters = budget or D.QUICK
-    world = make_world(seed, smooth=D.SMOOTH)
-    space = build_goal_space(
-        make_grids(world, n_train, seed + 1, D.CONTENT, variants=D.VARIANTS),
-        make_grids(world, test_grids, seed + 1000, D.CONTENT, variants=D.VARIANTS),
-        seed, steps=align_steps)
-    assert space.test_text is not None
-    te = space.test
-    agent, _, _ = train_gomaa(space.train, seed, gasp_steps, ppo_iters)
-    appearance = te.mean(1, keepdims=True) - te.mean((0, 1), keepdims=True)
-    noise = np.random.default_rng(seed + 99).normal(size=te.shape)
-    noise *= 0.2 * np.linalg.norm(te, axis=-1, keepdims=True) / np.linalg.norm(
-        noise, axis=-1, keepdims=True)
-    goals = {"aerial": te, "aerial_noise_0.2": te + noise,
-             "aerial_minus_appearance": te - appearance, "ground": space.test_ground,
-             "text": space.test_text, "text_plus_oracle_appearance": space.test_text + appearance}
-    out: dict[str, Any] = {"seed": seed}
-    for name, g in goals.items():
-        g32 = np.asarray(g, dtype=np.float32)
-        ours = success_ratio(te, agent.policy(), np.random.default_rng(seed + 7),
-                             goal_embeddings=g32)["sr_mean"]
-        greedy = success_ratio(te, greedy_similarity(np.random.default_rng(seed)),
-                               np.random.default_rng(seed + 7), goal_embeddings=g32)["sr_mean"]
-        out[name] = (round(ours, 3), round(greedy, 3))
-        out[f"rel_error_{name}"] = _rel(g32, te)
-    return out
+    from ...seed import single_thread
+    with single_thread():  # the same float order, so result, on any core count
+        n_train, gasp_steps, ppo_iters = budget or D.QUICK
+        world = make_world(seed, smooth=D.SMOOTH)
+        space = build_goal_space(
+            make_grids(world, n_train, seed + 1, D.CONTENT, variants=D.VARIANTS),
+            make_grids(world, test_grids, seed + 1000, D.CONTENT, variants=D.VARIANTS),
+            seed, steps=align_steps)
+        assert space.test_text is not None
+        te = space.test
+        agent, _, _ = train_gomaa(space.train, seed, gasp_steps, ppo_iters)
+        appearance = te.mean(1, keepdims=True) - te.mean((0, 1), keepdims=True)
+        noise = np.random.default_rng(seed + 99).normal(size=te.shape)
+        noise *= 0.2 * np.linalg.norm(te, axis=-1, keepdims=True) / np.linalg.norm(
+            noise, axis=-1, keepdims=True)
+        goals = {"aerial": te, "aerial_noise_0.2": te + noise,
+                 "aerial_minus_appearance": te - appearance, "ground": space.test_ground,
+                 "text": space.test_text, "text_plus_oracle_appearance": space.test_text + appearance}
+        out: dict[str, Any] = {"seed": seed}
+        for name, g in goals.items():
+            g32 = np.asarray(g, dtype=np.float32)
+            ours = success_ratio(te, agent.policy(), np.random.default_rng(seed + 7),
+                                 goal_embeddings=g32)["sr_mean"]
+            greedy = success_ratio(te, greedy_similarity(np.random.default_rng(seed)),
+                                   np.random.default_rng(seed + 7), goal_embeddings=g32)["sr_mean"]
+            out[name] = (round(ours, 3), round(greedy, 3))
+            out[f"rel_error_{name}"] = _rel(g32, te)
+        return out
 
 
 def main() -> None:

@@ -271,41 +271,42 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
 
     started = time.perf_counter()
     seed_everything(seed)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="sgnet_demo_") as tmpd:
-        res = run_comparison(Path(tmpd), quick=quick, seed=seed, out_dir=out)
-    sc = res["scores"]
-    fig, axes = new_figure(3, 2, size=3.2)
-    titles = {"sliding_window": "sliding window", "global_local": "global-local U-Net",
-              "sgnet_without_sci": "SGNet without SCI", "sgnet": "SGNet"}
-    panels = [(res["images"][0].transpose(1, 2, 0), "val image (unseen seed)"),
-              (res["targets"][0], "reference")]
-    panels += [(res["preds"][n][0], f"{titles[n]} mIoU {sc[n]['miou']:.2f}") for n in titles]
-    for ax, (arr, title) in zip(axes.flat, panels, strict=True):
-        ax.imshow(arr, cmap=None if arr.ndim == 3 else "viridis", interpolation="nearest",
-                  **({} if arr.ndim == 3 else {"vmin": 0, "vmax": 1}))
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
-    directions = {"miou": "max", "oa": "max", "mf1": "max", "iou_0": "max", "iou_1": "max"}
-    return finish(
-        "sgnet", sc["sgnet"],
-        baselines={"sliding_window": sc["sliding_window"], "global_local": sc["global_local"]},
-        ablations={"sgnet_without_sci": sc["sgnet_without_sci"]},
-        primary="miou", margin=DEMO_MARGIN, directions=directions, figure=fig, out_dir=out,
-        started=started,
-        details={"baselines": "sliding_window: the same SmallUNet on the patch alone (the "
-                              "paper's baseline); global_local: one SmallUNet (width 10) on "
-                              "the patch and its resized surrounding window stacked as six "
-                              "bands; same patches, epochs, optimiser",
-                 "ablation": "sgnet_without_sci: SGNet with the SCI module replaced by the "
-                             "identity",
-                 "evaluation": f"val scenes of a fixture written with seed {seed + 10_000}",
-                 "parameters": res["params"], "train_patches": res["train_patches"],
-                 "val_images": res["val_images"], "image_size": res["image_size"],
-                 "patch_size": res["patch_size"], "inference_tile": res["patch_size"],
-                 "context_scale": res["context_scale"], "epochs": res["epochs"],
-                 **res["seconds"],
-                 "checkpoints": [str(out / f"{n}_model.pt") for n in DEMO_MODELS]},
-    )
+    from ...seed import single_thread
+    with single_thread():  # the same float order, so result, on any core count
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="sgnet_demo_") as tmpd:
+            res = run_comparison(Path(tmpd), quick=quick, seed=seed, out_dir=out)
+        sc = res["scores"]
+        fig, axes = new_figure(3, 2, size=3.2)
+        titles = {"sliding_window": "sliding window", "global_local": "global-local U-Net",
+                  "sgnet_without_sci": "SGNet without SCI", "sgnet": "SGNet"}
+        panels = [(res["images"][0].transpose(1, 2, 0), "val image (unseen seed)"),
+                  (res["targets"][0], "reference")]
+        panels += [(res["preds"][n][0], f"{titles[n]} mIoU {sc[n]['miou']:.2f}") for n in titles]
+        for ax, (arr, title) in zip(axes.flat, panels, strict=True):
+            ax.imshow(arr, cmap=None if arr.ndim == 3 else "viridis", interpolation="nearest",
+                      **({} if arr.ndim == 3 else {"vmin": 0, "vmax": 1}))
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+        directions = {"miou": "max", "oa": "max", "mf1": "max", "iou_0": "max", "iou_1": "max"}
+        return finish(
+            "sgnet", sc["sgnet"],
+            baselines={"sliding_window": sc["sliding_window"], "global_local": sc["global_local"]},
+            ablations={"sgnet_without_sci": sc["sgnet_without_sci"]},
+            primary="miou", margin=DEMO_MARGIN, directions=directions, figure=fig, out_dir=out,
+            started=started,
+            details={"baselines": "sliding_window: the same SmallUNet on the patch alone (the "
+                                  "paper's baseline); global_local: one SmallUNet (width 10) on "
+                                  "the patch and its resized surrounding window stacked as six "
+                                  "bands; same patches, epochs, optimiser",
+                     "ablation": "sgnet_without_sci: SGNet with the SCI module replaced by the "
+                                 "identity",
+                     "evaluation": f"val scenes of a fixture written with seed {seed + 10_000}",
+                     "parameters": res["params"], "train_patches": res["train_patches"],
+                     "val_images": res["val_images"], "image_size": res["image_size"],
+                     "patch_size": res["patch_size"], "inference_tile": res["patch_size"],
+                     "context_scale": res["context_scale"], "epochs": res["epochs"],
+                     **res["seconds"],
+                     "checkpoints": [str(out / f"{n}_model.pt") for n in DEMO_MODELS]},
+        )

@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .data import COMBINED_CLASSES, SynRS3D, SynRS3DTarget, write_folder
 from .inference import save_checkpoint
@@ -112,12 +111,10 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     is registered with ``quick_decides=False``.
     """
     started = time.perf_counter()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the decision must not depend on the machine's core count
-    try:
+    from ...seed import single_thread
+
+    with single_thread():  # the decision must not depend on the machine's core count
         return _demo(Path(out_dir), quick, seed, started)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _demo(out_dir: Path, quick: bool, seed: int, started: float) -> Any:

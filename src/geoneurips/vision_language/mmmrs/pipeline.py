@@ -201,101 +201,102 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
                                                seed=3000 + seed)))
         words = sorted({w for p in train["prompt"] for w in p.replace(",", " ").split()})
         tok = tiny_tokenizer(base / "tok", words)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    te = tiny_text_encoder(tok, seed=seed)
+    from ...seed import single_thread
+    with single_thread():  # the same float order, so result, on any core count
+        te = tiny_text_encoder(tok, seed=seed)
 
-    clf = train_classifier(judge_set["image"], judge_set["gsd_level"], judge_set["weather"],
-                           epochs=5 if quick else 10, seed=seed)
-    real = _scores(clf, test["image"], test["gsd_level"].numpy(), test["weather"].numpy())
-    pg, _ = judge(clf, test["image"])
-    tg = test["gsd_level"].numpy()
-    # the test renders are 5/7 native-GSD tiles: the balanced accuracy tells whether the
-    # judge sees GSD at all (chance 1/3)
-    real["gsd_balanced_acc"] = float(np.mean([np.mean(pg[tg == c] == c)
-                                              for c in range(_GSD_LEVELS)]))
+        clf = train_classifier(judge_set["image"], judge_set["gsd_level"], judge_set["weather"],
+                               epochs=5 if quick else 10, seed=seed)
+        real = _scores(clf, test["image"], test["gsd_level"].numpy(), test["weather"].numpy())
+        pg, _ = judge(clf, test["image"])
+        tg = test["gsd_level"].numpy()
+        # the test renders are 5/7 native-GSD tiles: the balanced accuracy tells whether the
+        # judge sees GSD at all (chance 1/3)
+        real["gsd_balanced_acc"] = float(np.mean([np.mean(pg[tg == c] == c)
+                                                  for c in range(_GSD_LEVELS)]))
 
-    lvl = train["gsd_level"].numpy()
-    wth = np.array([WEATHERS[i] for i in train["weather"].numpy()])
-    keep = ~np.zeros(len(lvl), bool)
-    for lv, w in HELD_OUT:
-        keep &= ~((lvl == lv) & (wth == w))
-    imgs, prompts = train["image"][keep], [p for p, k in zip(train["prompt"], keep, strict=True) if k]
-    klvl, kwth = lvl[keep], wth[keep]
+        lvl = train["gsd_level"].numpy()
+        wth = np.array([WEATHERS[i] for i in train["weather"].numpy()])
+        keep = ~np.zeros(len(lvl), bool)
+        for lv, w in HELD_OUT:
+            keep &= ~((lvl == lv) & (wth == w))
+        imgs, prompts = train["image"][keep], [p for p, k in zip(train["prompt"], keep, strict=True) if k]
+        klvl, kwth = lvl[keep], wth[keep]
 
-    cond = train_generator(imgs, prompts, tok, te, steps, seed)
+        cond = train_generator(imgs, prompts, tok, te, steps, seed)
 
-    seen = [(lv, w) for lv in range(_GSD_LEVELS) for w in WEATHERS if (lv, w) not in HELD_OUT]
-    req: dict[str, list[tuple[int, str]]] = {
-        "held_out": [c for c in HELD_OUT for _ in range(per_prompt)],
-        "seen": [c for c in seen for _ in range(max(4, per_prompt // 4))]}
-    rng = np.random.default_rng(seed)
-    results: dict[str, dict[str, float]] = {}
-    gen_images: dict[str, Tensor] = {}
-    # every split starts from the same seeded noise; all prompts of all splits go through
-    # one sampler call per generator (the result does not depend on the batching)
-    all_ps = [_prompt(*c) for combos in req.values() for c in combos]
-    noise = torch.cat([_noise(len(combos), tile, seed + 7) for combos in req.values()])
-    generated = {
-        "ours": _generate(cond, tok, te, all_ps, noise),
-        # the same UNet's unconditional branch (trained on the 10 % dropped prompts)
-        "unconditional_same_unet": _generate(cond, tok, te, [""] * len(all_ps), noise,
-                                             guidance=1.0)}
-    start = 0
-    for split, combos in req.items():
-        level = np.array([c[0] for c in combos])
-        weather = np.array([WEATHERS.index(c[1]) for c in combos])
-        part = slice(start, start + len(combos))
-        start += len(combos)
-        outs = {
-            **{name: x[part] for name, x in generated.items()},
-            "nearest_prompt_retrieval": _retrieve(imgs, klvl, kwth, combos, rng),
-            "retrieval_blend": _blend(imgs, klvl, kwth, combos, rng),
-            "attribute_mean_image": _attribute_mean(imgs, klvl, kwth, combos),
+        seen = [(lv, w) for lv in range(_GSD_LEVELS) for w in WEATHERS if (lv, w) not in HELD_OUT]
+        req: dict[str, list[tuple[int, str]]] = {
+            "held_out": [c for c in HELD_OUT for _ in range(per_prompt)],
+            "seen": [c for c in seen for _ in range(max(4, per_prompt // 4))]}
+        rng = np.random.default_rng(seed)
+        results: dict[str, dict[str, float]] = {}
+        gen_images: dict[str, Tensor] = {}
+        # every split starts from the same seeded noise; all prompts of all splits go through
+        # one sampler call per generator (the result does not depend on the batching)
+        all_ps = [_prompt(*c) for combos in req.values() for c in combos]
+        noise = torch.cat([_noise(len(combos), tile, seed + 7) for combos in req.values()])
+        generated = {
+            "ours": _generate(cond, tok, te, all_ps, noise),
+            # the same UNet's unconditional branch (trained on the 10 % dropped prompts)
+            "unconditional_same_unet": _generate(cond, tok, te, [""] * len(all_ps), noise,
+                                                 guidance=1.0)}
+        start = 0
+        for split, combos in req.items():
+            level = np.array([c[0] for c in combos])
+            weather = np.array([WEATHERS.index(c[1]) for c in combos])
+            part = slice(start, start + len(combos))
+            start += len(combos)
+            outs = {
+                **{name: x[part] for name, x in generated.items()},
+                "nearest_prompt_retrieval": _retrieve(imgs, klvl, kwth, combos, rng),
+                "retrieval_blend": _blend(imgs, klvl, kwth, combos, rng),
+                "attribute_mean_image": _attribute_mean(imgs, klvl, kwth, combos),
+            }
+            for name, x in outs.items():
+                sc = _scores(clf, x, level, weather)
+                results.setdefault(name, {}).update({f"{k}_{split}": v for k, v in sc.items()})
+            if split == "held_out":
+                gen_images = outs
+        ours = results.pop("ours")
+        directions = {k: "max" for k in ours}
+        fig, axes = new_figure(2, 1, size=5.0)
+        names = [*results, "ours (tiny SD, CFG 7.5)"]
+        axes[0, 0].barh(names, [*(r["joint_acc_held_out"] for r in results.values()),
+                                ours["joint_acc_held_out"]],
+                        color=["grey"] * len(results) + ["tab:green"])
+        axes[0, 0].axvline(real["joint_acc"], ls="--", c="k", lw=1)
+        axes[0, 0].set_xlabel("judge's joint accuracy, held-out prompts (dashed: real renders)")
+        rows = []
+        for k in range(len(HELD_OUT)):
+            j = k * per_prompt
+            rows.append(torch.cat([gen_images[n][j:j + 4] for n in
+                                   ("ours", "nearest_prompt_retrieval", "retrieval_blend")], 0))
+        grid = torch.cat([torch.cat(list(r), 2) for r in rows], 1).permute(1, 2, 0).numpy()
+        axes[0, 1].imshow(grid, interpolation="nearest")
+        axes[0, 1].set_title("held-out prompts (rows) | ours x4, retrieval x4, blend x4", fontsize=8)
+        axes[0, 1].set_axis_off()
+        explained = {
+            "joint_acc_seen": "on prompts seen in training, retrieval returns real training "
+                              "renders of exactly that prompt: it is the data itself, and the "
+                              "generator can only approach it",
+            "gsd_acc_seen": "same as joint_acc_seen (retrieval returns real renders)",
+            "weather_acc_seen": "same as joint_acc_seen (retrieval returns real renders)",
+            "gsd_acc_held_out": "a baseline that copies the GSD-matching half of the request gets "
+                                "the GSD right by construction; only the joint decides",
+            "weather_acc_held_out": "a baseline that copies the weather-matching half gets the "
+                                    "weather right by construction; only the joint decides",
         }
-        for name, x in outs.items():
-            sc = _scores(clf, x, level, weather)
-            results.setdefault(name, {}).update({f"{k}_{split}": v for k, v in sc.items()})
-        if split == "held_out":
-            gen_images = outs
-    ours = results.pop("ours")
-    directions = {k: "max" for k in ours}
-    fig, axes = new_figure(2, 1, size=5.0)
-    names = [*results, "ours (tiny SD, CFG 7.5)"]
-    axes[0, 0].barh(names, [*(r["joint_acc_held_out"] for r in results.values()),
-                            ours["joint_acc_held_out"]],
-                    color=["grey"] * len(results) + ["tab:green"])
-    axes[0, 0].axvline(real["joint_acc"], ls="--", c="k", lw=1)
-    axes[0, 0].set_xlabel("judge's joint accuracy, held-out prompts (dashed: real renders)")
-    rows = []
-    for k in range(len(HELD_OUT)):
-        j = k * per_prompt
-        rows.append(torch.cat([gen_images[n][j:j + 4] for n in
-                               ("ours", "nearest_prompt_retrieval", "retrieval_blend")], 0))
-    grid = torch.cat([torch.cat(list(r), 2) for r in rows], 1).permute(1, 2, 0).numpy()
-    axes[0, 1].imshow(grid, interpolation="nearest")
-    axes[0, 1].set_title("held-out prompts (rows) | ours x4, retrieval x4, blend x4", fontsize=8)
-    axes[0, 1].set_axis_off()
-    explained = {
-        "joint_acc_seen": "on prompts seen in training, retrieval returns real training "
-                          "renders of exactly that prompt: it is the data itself, and the "
-                          "generator can only approach it",
-        "gsd_acc_seen": "same as joint_acc_seen (retrieval returns real renders)",
-        "weather_acc_seen": "same as joint_acc_seen (retrieval returns real renders)",
-        "gsd_acc_held_out": "a baseline that copies the GSD-matching half of the request gets "
-                            "the GSD right by construction; only the joint decides",
-        "weather_acc_held_out": "a baseline that copies the weather-matching half gets the "
-                                "weather right by construction; only the joint decides",
-    }
-    return finish(
-        "mmmrs", ours, baselines=results, primary="joint_acc_held_out", margin=DEMO_MARGIN,
-        directions=directions, figure=fig, out_dir=out_dir, started=started,
-        regressions_explained=explained,
-        details={"seed": seed, "train_scenes": n_train, "judge_scenes": n_judge,
-                 "train_pairs": int(keep.sum()), "held_out": [list(c) for c in HELD_OUT],
-                 "steps": steps, "tile": tile, "sampler": "DPM++ 2M Karras, 30 steps, CFG 7.5",
-                 "judge_on_real_test_renders": real,
-                 "chance_joint": 1 / (_GSD_LEVELS * len(WEATHERS))},
-    )
+        return finish(
+            "mmmrs", ours, baselines=results, primary="joint_acc_held_out", margin=DEMO_MARGIN,
+            directions=directions, figure=fig, out_dir=out_dir, started=started,
+            regressions_explained=explained,
+            details={"seed": seed, "train_scenes": n_train, "judge_scenes": n_judge,
+                     "train_pairs": int(keep.sum()), "held_out": [list(c) for c in HELD_OUT],
+                     "steps": steps, "tile": tile, "sampler": "DPM++ 2M Karras, 30 steps, CFG 7.5",
+                     "judge_on_real_test_renders": real,
+                     "chance_joint": 1 / (_GSD_LEVELS * len(WEATHERS))},
+        )
 
 
 def _pick(mask: np.ndarray, rng: np.random.Generator) -> int:

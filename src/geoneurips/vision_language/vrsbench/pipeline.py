@@ -362,7 +362,6 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     epochs on the same scenes and scores 60 evaluation scenes: a smoke run that reports
     without deciding (:data:`DEMO_QUICK`); the full demo decides.
     """
-    import torch
 
     from ...demo import finish, new_figure
     from ...io import write_text
@@ -370,50 +369,51 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     from .synthetic import write_fixture
 
     started = time.perf_counter()
-    torch.set_num_threads(1)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    n_train, n_test, epochs, width = DEMO_QUICK if quick else DEMO_FULL
-    cap_w = 1.0
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        write_fixture(root / "train", n_train, "train", seed, classes=DEMO_CLASSES)
-        write_fixture(root / "test", n_test, "val", seed + 10_000, classes=DEMO_CLASSES,
-                      prefix="T")
-        train = load_split(root / "train", "train")
-        test = load_split(root / "test", "val")
-        evals = {"caption": read_eval_caption(root / "test" / "VRSBench_EVAL_Cap.json"),
-                 "referring": read_eval_referring(
-                     root / "test" / "VRSBench_EVAL_referring.json"),
-                 "vqa": read_eval_vqa(root / "test" / "VRSBench_EVAL_vqa.json")}
-        model, vocab, answers = train_model(root / "train", train, epochs, seed, width, cap_w)
-        preds = model_predictions(model, vocab, answers, test, evals)
-        base_preds = baseline_predictions(root / "train", train, test, evals)
-        metrics = _flat(score_predictions(preds))
-        baselines = {k: _flat(score_predictions(v)) for k, v in base_preds.items()}
-        sample = test["images"][0]
-    write_text(out_dir / "vrsbench_predictions.jsonl",
-               "".join(json.dumps(r) + "\n" for r in preds))
-    directions = dict.fromkeys(metrics, "max")
-    directions["Avg_L"] = "info"
-    fig, axes = new_figure(2, 1)
-    axes[0, 0].imshow(sample.transpose(1, 2, 0))
-    cap0 = next(p["answer"] for p in preds if p["type"] == "caption")
-    axes[0, 0].set_title(cap0[:60], fontsize=6)
-    axes[0, 0].axis("off")
-    names = ["model", *baselines]
-    vals = [metrics["score"]] + [b["score"] for b in baselines.values()]
-    axes[0, 1].bar(range(len(names)), vals)
-    axes[0, 1].set_xticks(range(len(names)), names, rotation=20, fontsize=7)
-    axes[0, 1].set_ylabel("mean(BLEU-4, Acc@0.5, VQA All)")
-    return finish(
-        "vrsbench", metrics, baselines=baselines, primary="score", margin=10.0,
-        directions=directions, figure=fig, out_dir=out_dir, started=started,
-        details={"seed": seed, "test_seed": seed + 10_000, "quick": quick,
-                 "train_scenes": n_train, "test_scenes": n_test, "epochs": epochs,
-                 "width": width, "caption_weight": cap_w,
-                 "classes": list(DEMO_CLASSES), "answers": len(answers),
-                 "note": "synthetic scenes; the paper's numbers come from 7B VLMs on real "
-                         "VRSBench and are not comparable",
-                 "predictions": str(out_dir / "vrsbench_predictions.jsonl")},
-    )
+    from ...seed import single_thread
+    with single_thread():  # the same float order, so result, on any core count
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        n_train, n_test, epochs, width = DEMO_QUICK if quick else DEMO_FULL
+        cap_w = 1.0
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            write_fixture(root / "train", n_train, "train", seed, classes=DEMO_CLASSES)
+            write_fixture(root / "test", n_test, "val", seed + 10_000, classes=DEMO_CLASSES,
+                          prefix="T")
+            train = load_split(root / "train", "train")
+            test = load_split(root / "test", "val")
+            evals = {"caption": read_eval_caption(root / "test" / "VRSBench_EVAL_Cap.json"),
+                     "referring": read_eval_referring(
+                         root / "test" / "VRSBench_EVAL_referring.json"),
+                     "vqa": read_eval_vqa(root / "test" / "VRSBench_EVAL_vqa.json")}
+            model, vocab, answers = train_model(root / "train", train, epochs, seed, width, cap_w)
+            preds = model_predictions(model, vocab, answers, test, evals)
+            base_preds = baseline_predictions(root / "train", train, test, evals)
+            metrics = _flat(score_predictions(preds))
+            baselines = {k: _flat(score_predictions(v)) for k, v in base_preds.items()}
+            sample = test["images"][0]
+        write_text(out_dir / "vrsbench_predictions.jsonl",
+                   "".join(json.dumps(r) + "\n" for r in preds))
+        directions = dict.fromkeys(metrics, "max")
+        directions["Avg_L"] = "info"
+        fig, axes = new_figure(2, 1)
+        axes[0, 0].imshow(sample.transpose(1, 2, 0))
+        cap0 = next(p["answer"] for p in preds if p["type"] == "caption")
+        axes[0, 0].set_title(cap0[:60], fontsize=6)
+        axes[0, 0].axis("off")
+        names = ["model", *baselines]
+        vals = [metrics["score"]] + [b["score"] for b in baselines.values()]
+        axes[0, 1].bar(range(len(names)), vals)
+        axes[0, 1].set_xticks(range(len(names)), names, rotation=20, fontsize=7)
+        axes[0, 1].set_ylabel("mean(BLEU-4, Acc@0.5, VQA All)")
+        return finish(
+            "vrsbench", metrics, baselines=baselines, primary="score", margin=10.0,
+            directions=directions, figure=fig, out_dir=out_dir, started=started,
+            details={"seed": seed, "test_seed": seed + 10_000, "quick": quick,
+                     "train_scenes": n_train, "test_scenes": n_test, "epochs": epochs,
+                     "width": width, "caption_weight": cap_w,
+                     "classes": list(DEMO_CLASSES), "answers": len(answers),
+                     "note": "synthetic scenes; the paper's numbers come from 7B VLMs on real "
+                             "VRSBench and are not comparable",
+                     "predictions": str(out_dir / "vrsbench_predictions.jsonl")},
+        )
