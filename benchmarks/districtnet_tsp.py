@@ -22,7 +22,8 @@ from numpy.typing import NDArray
 
 
 def previous_two_opt(points: NDArray[np.float64]) -> NDArray[np.intp]:
-    """The gather-based implementation replaced on 2026-12-06 (verbatim)."""
+    """The gather-based implementation replaced on 2026-12-06 (verbatim; also the reference
+    of tests/graphs/test_districtnet_solver.py::test_two_opt_equals_previous_implementation)."""
     m = len(points)
     d = np.linalg.norm(points[:, None] - points[None], axis=2)
     left = d.copy()

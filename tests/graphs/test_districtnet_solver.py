@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -162,41 +163,19 @@ def test_two_opt_matches_reference() -> None:
         np.testing.assert_array_equal(two_opt_tour(pts), _reference_two_opt(pts))
 
 
-def _previous_two_opt(points: np.ndarray) -> np.ndarray:
-    """The gather-based implementation that ``two_opt_tour`` replaced (2026-12-06), kept
-    verbatim: every move's gain from index gathers on the flat distance matrix."""
-    m = len(points)
-    d = np.linalg.norm(points[:, None] - points[None], axis=2)
-    left = d.copy()
-    left[:, 0] = np.inf
-    order = [0]
-    last = 0
-    for _ in range(m - 1):
-        last = int(np.argmin(left[last]))
-        order.append(last)
-        left[:, last] = np.inf
-    tour = np.array(order, dtype=np.intp)
-    if m <= 3:
-        return tour
-    ii, jj = np.triu_indices(m, 2)
-    keep = ~((ii == 0) & (jj == m - 1))
-    ii, jj = ii[keep], jj[keep]
-    flat = d.ravel()
-    while True:
-        nxt_t = np.roll(tour, -1)
-        edge = flat[tour * m + nxt_t]
-        a, b, c, e = tour[ii], nxt_t[ii], tour[jj], nxt_t[jj]
-        delta = flat[a * m + c] + flat[b * m + e] - edge[ii] - edge[jj]
-        k = int(np.argmin(delta))
-        if delta[k] >= -1e-10:
-            return tour
-        i, j = int(ii[k]), int(jj[k])
-        tour[i + 1: j + 1] = tour[i + 1: j + 1][::-1].copy()
+def _previous() -> tuple[Any, Any]:
+    """The gather-based implementation that ``two_opt_tour`` replaced (2026-12-06) and its
+    tour length, kept once, in ``benchmarks/districtnet_tsp.py`` (which times the two side
+    by side)."""
+    import importlib.util
+    from pathlib import Path
 
-
-def _previous_tour_length(points: np.ndarray, order: np.ndarray) -> float:
-    p = points[order]
-    return float(np.linalg.norm(p - np.roll(p, -1, axis=0), axis=1).sum())
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "districtnet_tsp.py"
+    spec = importlib.util.spec_from_file_location("districtnet_tsp_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.previous_two_opt, mod.previous_tour_length
 
 
 def test_two_opt_equals_previous_implementation() -> None:
@@ -209,10 +188,11 @@ def test_two_opt_equals_previous_implementation() -> None:
     insts = [rng.uniform(0, 10, (int(rng.integers(2, 131)), 2)) for _ in range(60)]
     insts += [np.round(rng.uniform(0, 4, (int(rng.integers(4, 50)), 2))) for _ in range(30)]
     insts += [rng.uniform(0, 1, (12, 3))]  # 3-D points take the generic distance path
+    previous_two_opt, previous_tour_length = _previous()
     for pts in insts:
-        got, want = two_opt_tour(pts), _previous_two_opt(pts)
+        got, want = two_opt_tour(pts), previous_two_opt(pts)
         np.testing.assert_array_equal(got, want)
-        assert tour_length(pts, got) == _previous_tour_length(pts, want)
+        assert tour_length(pts, got) == previous_tour_length(pts, want)
 
 
 def test_expected_tsp_cost_and_bhh_hand() -> None:
