@@ -435,7 +435,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     started = time.perf_counter()
     seed_everything(seed)
     from ...seed import single_thread
-    with single_thread():  # the same float order, so result, on any core count
+    with single_thread():  # one thread: the same float order, and result, on any core count
         out = Path(out_dir)
         n, size = (4, 128) if quick else (12, 128)
         root = write_levircd_fixture(out / "levircd_fixture", (0, 0, n), size=size, seed=seed)

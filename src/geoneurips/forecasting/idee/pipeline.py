@@ -304,7 +304,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     started = time.perf_counter()
     torch.manual_seed(seed)
     from ...seed import single_thread
-    with single_thread():  # the same float order, so result, on any core count
+    with single_thread():  # one thread: the same float order, and result, on any core count
         shape = QUICK_SHAPE if quick else FULL_SHAPE
         epochs = QUICK_EPOCHS if quick else FULL_EPOCHS
         ep_idee, ep_ablation = QUICK_IDEE_EPOCHS if quick else FULL_IDEE_EPOCHS

@@ -200,7 +200,7 @@ def run_experiment(root: str | Path, seed: int = 0, quick: bool = False) -> dict
         train_debias_lora,
     )
     from .synthetic import group_counts, write_synthetic_crops
-    with single_thread():  # the same float order, so result, on any core count
+    with single_thread():  # one thread: the same float order, and result, on any core count
         root = Path(root)
         counts = (120, 25, 5) if quick else (200, 40, 6)
         write_synthetic_crops(root, "train", group_counts(*counts), seed)

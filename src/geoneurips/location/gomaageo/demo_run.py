@@ -74,7 +74,7 @@ def run_demo(out_dir: Path, quick: bool = False, seed: int = 0,
              text: bool = True) -> DemoResult:
     started = time.perf_counter()
     from ...seed import single_thread
-    with single_thread():  # the same float order, so result, on any core count
+    with single_thread():  # one thread: the same float order, and result, on any core count
         n_train, gasp_steps, ppo_iters = QUICK if quick else FULL
         world = make_world(seed, smooth=SMOOTH)
         space = build_goal_space(make_grids(world, n_train, seed + 1, CONTENT, variants=VARIANTS),

@@ -34,7 +34,7 @@ def zero_shot_diagnostics(seed: int, budget: tuple[int, int, int] | None = None,
                           align_steps: int = 1000, test_grids: int = 40) -> dict[str, Any]:
     """``{goal kind: (policy SR, greedy SR)}`` and ``rel_error_<kind>`` for one seed."""
     from ...seed import single_thread
-    with single_thread():  # the same float order, so result, on any core count
+    with single_thread():  # one thread: the same float order, and result, on any core count
         n_train, gasp_steps, ppo_iters = budget or D.QUICK
         world = make_world(seed, smooth=D.SMOOTH)
         space = build_goal_space(

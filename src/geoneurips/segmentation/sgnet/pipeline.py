@@ -272,7 +272,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     started = time.perf_counter()
     seed_everything(seed)
     from ...seed import single_thread
-    with single_thread():  # the same float order, so result, on any core count
+    with single_thread():  # one thread: the same float order, and result, on any core count
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="sgnet_demo_") as tmpd:

@@ -202,7 +202,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         words = sorted({w for p in train["prompt"] for w in p.replace(",", " ").split()})
         tok = tiny_tokenizer(base / "tok", words)
     from ...seed import single_thread
-    with single_thread():  # the same float order, so result, on any core count
+    with single_thread():  # one thread: the same float order, and result, on any core count
         te = tiny_text_encoder(tok, seed=seed)
 
         clf = train_classifier(judge_set["image"], judge_set["gsd_level"], judge_set["weather"],

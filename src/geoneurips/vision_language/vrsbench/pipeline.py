@@ -370,7 +370,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
 
     started = time.perf_counter()
     from ...seed import single_thread
-    with single_thread():  # the same float order, so result, on any core count
+    with single_thread():  # one thread: the same float order, and result, on any core count
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         n_train, n_test, epochs, width = DEMO_QUICK if quick else DEMO_FULL
