@@ -31,7 +31,9 @@ register(
             "an ideal verifier knowing the world's photo function gains only 0.03-0.06 over "
             "top-1: the LMM is a rule-based stand-in (NeighbourVoteLMM: no image, echoes "
             "retrieved coordinates), not GPT-4V. No MP16-Pro/im2gps3k file in the shared "
-            "data; transformers LMM tested only through its missing-folder error"
+            "data. The local transformers LMM is tested on a tiny random LLaVA folder built "
+            "offline with save_pretrained (loading offline, safetensors only, no remote code; image + prompt; "
+            "published sampling over the folder's presets; fallback and forced-answer parsing)"
         ),
     )
 )
