@@ -155,8 +155,12 @@ def test_loads_offline_feeds_image_and_prompt_and_falls_back(
     assert tuple(k["pixel_values"].shape) == (1, 3, IMAGE_PX, IMAGE_PX)
     image_id = lmm._model.config.image_token_index
     assert int((k["input_ids"] == image_id).sum()) == N_IMAGE_TOKENS
-    prompt_text = lmm._processor.decode(k["input_ids"][0], skip_special_tokens=True)
+    ids = k["input_ids"][0]
+    prompt_text = lmm._processor.decode(ids, skip_special_tokens=True)
     assert "dissimilar" in prompt_text and prompt_text.rstrip().endswith("ASSISTANT:")
+    # the image follows the prompt text, as the public llm_predict(_hf).py send it
+    first_image = int((ids == image_id).nonzero()[0])
+    assert "dissimilar" in lmm._processor.decode(ids[:first_image], skip_special_tokens=True)
     # random weights: garbage text, so every answer takes the published (0, 0) fallback
     assert all(len(COORD_PATTERN.findall(o)) < 2 for o in out)
     assert {parse_coordinates(o) for o in out} == {(0.0, 0.0)}
@@ -175,6 +179,9 @@ def test_folder_sampling_presets_do_not_replace_the_published_ones(
     torch.manual_seed(0)
     out = TransformersLMM(tiny_vlm, max_new_tokens=8).generate(zero_shot_prompt(), photo, 10, 1.2)
     assert len(set(out)) >= 8
+    # the public llm_predict_hf.py's settings on request: temperature 0.7, top-k 50
+    gc = TransformersLMM(tiny_vlm, top_k=50).generation_config(10, 0.7)
+    assert (gc.temperature, gc.top_k, gc.top_p, gc.num_return_sequences) == (0.7, 50, 1.0, 10)
 
 
 def test_forced_well_formed_answer_is_decoded_and_parsed(
@@ -268,6 +275,8 @@ def test_bad_inputs(tiny_vlm: Path, tmp_path: Path) -> None:
         TransformersLMM(tiny_vlm, max_new_tokens=2).generate("p", b"not an image", 1, 1.2)
     with pytest.raises(InvalidInputError, match="max_new_tokens"):
         TransformersLMM(tiny_vlm, max_new_tokens=0)
+    with pytest.raises(InvalidInputError, match="top_p"):
+        TransformersLMM(tiny_vlm, top_p=0.0)
     folder = tmp_path / "no-template"
     shutil.copytree(tiny_vlm, folder)
     (folder / "chat_template.jinja").unlink()

@@ -276,26 +276,36 @@ class TransformersLMM:
     ``transformers`` is imported and the model loaded on the first :meth:`generate` call,
     through ``AutoProcessor`` / ``AutoModelForImageTextToText`` with
     ``local_files_only=True`` (nothing is downloaded), ``use_safetensors=True`` (no pickles;
-    see :func:`safe_pretrained_folder`) and ``trust_remote_code=False``. The processor's
-    chat template places the image before the prompt.
+    see :func:`safe_pretrained_folder`) and ``trust_remote_code=False``. One user turn holds
+    the prompt text, then the image (the order of the public ``llm_predict.py`` and
+    ``llm_predict_hf.py``), formatted by the processor's chat template; only the new tokens
+    are decoded.
 
-    Sampling follows the published settings (the public ``llm_predict.py``'s GPT-4V request:
-    the caller's temperature, 1.2 in G3, and ``n`` answers, ``max_tokens`` 200, the API's
-    default ``top_p`` 1 and no top-k): ``top_k`` is 0 and ``top_p`` 1.0 whatever the folder's
-    ``generation_config.json`` says (``transformers`` would otherwise apply the folder's
-    presets, or its own ``top_k=50``); only its special-token ids are kept. Temperature 0
-    decodes greedily once and repeats the answer ``n`` times.
+    Sampling follows the paper's settings (the public ``llm_predict.py``'s GPT-4V request:
+    the caller's temperature, 1.2 in G3, ``n`` answers, ``max_tokens`` 200, the API's
+    default ``top_p`` 1 and no top-k): by default ``top_k`` is 0 and ``top_p`` 1.0 whatever
+    the folder's ``generation_config.json`` says (``transformers`` would otherwise apply the
+    folder's presets, or its own ``top_k=50``); only its special-token ids are kept.
+    Temperature 0 decodes greedily once and repeats the answer ``n`` times. The public
+    ``llm_predict_hf.py`` (LLaVA-NeXT) samples at temperature 0.7 with transformers'
+    defaults (top-k 50): ``TransformersLMM(path, top_k=50)`` with ``G3Geolocator(...,
+    temperature=0.7)`` reproduces it.
 
     Raises:
         InvalidInputError: the folder or its ``config.json`` is missing.
         CheckpointError: unsafe or unloadable weights / processor (see above).
     """
 
-    def __init__(self, path: str | Path, max_new_tokens: int = 200) -> None:
+    def __init__(
+        self, path: str | Path, max_new_tokens: int = 200, top_k: int = 0, top_p: float = 1.0
+    ) -> None:
         self.path = safe_pretrained_folder(path, "model")
         if max_new_tokens < 1:
             raise InvalidInputError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if top_k < 0 or not 0.0 < top_p <= 1.0:
+            raise InvalidInputError(f"need top_k >= 0 and 0 < top_p <= 1, got {top_k}, {top_p}")
         self.max_new_tokens = max_new_tokens
+        self.top_k, self.top_p = top_k, top_p
         self._model: Any = None
         self._processor: Any = None
 
@@ -336,7 +346,7 @@ class TransformersLMM:
         params.pop("max_length", None)  # max_new_tokens decides
         params.update(max_new_tokens=self.max_new_tokens, do_sample=temperature > 0)
         if temperature > 0:
-            params.update(temperature=float(temperature), top_k=0, top_p=1.0,
+            params.update(temperature=float(temperature), top_k=self.top_k, top_p=self.top_p,
                           num_return_sequences=n)
         return gen_config(**params)
 
@@ -358,7 +368,7 @@ class TransformersLMM:
                 images = [Image.open(io.BytesIO(image)).convert("RGB")]
             except (UnidentifiedImageError, OSError) as err:
                 raise InvalidInputError(f"the query image is not a readable image: {err}") from err
-            content.insert(0, {"type": "image"})
+            content.append({"type": "image"})  # after the text, as the public scripts send it
         text = self._processor.apply_chat_template(
             [{"role": "user", "content": content}], add_generation_prompt=True
         )
