@@ -265,7 +265,14 @@ def test_remote_code_is_refused(tiny_vlm: Path, tmp_path: Path) -> None:
     cfg = json.loads((folder / "config.json").read_text())
     cfg["auto_map"] = {"AutoModelForImageTextToText": "modeling_evil.Evil"}
     (folder / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(CheckpointError, match="auto_map"):
+    with pytest.raises(CheckpointError, match="auto_map in config.json"):
+        TransformersLMM(folder).generate("p", None, 1, 1.2)
+    assert not marker.exists()
+    shutil.copy(tiny_vlm / "config.json", folder / "config.json")
+    proc = json.loads((folder / "processor_config.json").read_text())
+    proc["auto_map"] = {"AutoProcessor": "modeling_evil.EvilProcessor"}
+    (folder / "processor_config.json").write_text(json.dumps(proc))
+    with pytest.raises(CheckpointError, match="auto_map in processor_config.json"):
         TransformersLMM(folder).generate("p", None, 1, 1.2)
     assert not marker.exists()
 

@@ -229,6 +229,8 @@ class OpenAICompatibleLMM:
 #: it, e.g. Qwen2-VL's shipped ``top_k=1, top_p=0.001, temperature=0.01``, is replaced)
 _TOKEN_IDS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
 _WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+_CONFIGS = ("config.json", "processor_config.json", "preprocessor_config.json",
+            "tokenizer_config.json")
 
 
 def safe_pretrained_folder(path: str | Path, what: str) -> Path:
@@ -236,8 +238,8 @@ def safe_pretrained_folder(path: str | Path, what: str) -> Path:
 
     Needs ``config.json`` and safetensors weights (``model.safetensors`` or its sharded
     index): pickled ``pytorch_model*.bin`` weights are refused rather than unpickled, and a
-    ``config.json`` whose ``auto_map`` asks for the folder's own Python code is refused
-    (``trust_remote_code`` is never set).
+    model, processor or tokenizer config whose ``auto_map`` asks for the folder's own Python
+    code is refused (``trust_remote_code`` is never set).
 
     Raises:
         InvalidInputError: no such folder or no ``config.json``.
@@ -258,15 +260,19 @@ def safe_pretrained_folder(path: str | Path, what: str) -> Path:
             f"local {what} folder {str(p)!r} has no safetensors weights{found}; save it with "
             "save_pretrained (safetensors) or convert the weights"
         )
-    try:
-        cfg = json.loads((p / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"{p / 'config.json'} is not readable JSON: {err}") from err
-    if isinstance(cfg, dict) and cfg.get("auto_map"):
-        raise CheckpointError(
-            f"local {what} folder {str(p)!r} needs its own Python code (auto_map in "
-            "config.json); remote code is never executed: use a model transformers supports"
-        )
+    for name in _CONFIGS:
+        f = p / name
+        if not f.is_file():
+            continue
+        try:
+            cfg = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise CheckpointError(f"{f} is not readable JSON: {err}") from err
+        if isinstance(cfg, dict) and cfg.get("auto_map"):
+            raise CheckpointError(
+                f"local {what} folder {str(p)!r} needs its own Python code (auto_map in "
+                f"{name}); remote code is never executed: use a model transformers supports"
+            )
     return p
 
 
