@@ -2,7 +2,8 @@
 
 The database is a small MP16-Pro-layout fixture, image features come from the tiny random
 tower (no CLIP checkpoint can be downloaded here), the GPS tower is GeoCLIP's real
-pretrained encoder; the LMM is the rule-based stand-in or a local OpenAI-compatible stub.
+pretrained encoder; the LMM is the rule-based stand-in, a local OpenAI-compatible stub or a tiny random LLaVA
+folder loaded through transformers.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from geoneurips.location.g3.cli import geolocate
 from geoneurips.location.g3.data import write_mp16pro_fixture
 
 from .test_g3_lmm import _Stub, stub  # noqa: F401  (the stub-server fixture)
+from .test_g3_transformers_lmm import tiny_vlm  # noqa: F401  (the tiny LLaVA folder)
 
 
 @pytest.fixture()
@@ -132,3 +134,25 @@ def test_geolocate_checkpoint_round_trip(
     bad.write_bytes(b"not a checkpoint")
     res = CliRunner().invoke(app, [*args, "--checkpoint", str(bad)])
     assert res.exception is not None and "checkpoint" in str(res.exception).lower()
+
+
+def test_geolocate_with_a_local_transformers_model(
+    app: typer.Typer, database: Path, real_data: Path, tmp_path: Path,
+    tiny_vlm: Path,  # noqa: F811
+) -> None:
+    """``--lmm-path``: the real photo goes to a tiny random LLaVA (offline, safetensors);
+    its garbage answers take the published (0, 0) fallback and join the candidates."""
+    photo = _photo(real_data, tmp_path)
+    res = CliRunner().invoke(app, [str(photo), "--database", str(database), "--epochs", "1",
+                                   "--lmm-path", str(tiny_vlm), "--lmm-max-tokens", "6",
+                                   "--json", "--top", "21"])
+    assert res.exit_code == 0, res.output
+    feats = json.loads(res.stdout)["features"]
+    assert len(feats) == 21  # top-1 + 5 answers of zero-shot and RAG 5/10/15
+    src = sorted({f["properties"]["source"] for f in feats})
+    assert src == ["rag_10", "rag_15", "rag_5", "retrieval_top1", "zero_shot"]
+    lmm = [f for f in feats if f["properties"]["source"] != "retrieval_top1"]
+    assert all(f["geometry"]["coordinates"] == [0.0, 0.0] for f in lmm)
+    res = CliRunner().invoke(app, [str(photo), "--database", str(database),
+                                   "--lmm-path", str(tiny_vlm), "--lmm-max-tokens", "0"])
+    assert isinstance(res.exception, InvalidInputError)

@@ -1,8 +1,9 @@
 """G3 geo-diversification: prompts, coordinate parsing and the LMM implementations.
 
 The OpenAI-compatible client is tested against a local stub server (``http.server`` on
-127.0.0.1 in a thread, stopped after the test); the transformers LMM through its error on a
-missing model folder (no model can be downloaded here).
+127.0.0.1 in a thread, stopped after the test); the transformers LMM here through its error
+on a missing model folder, and on a real tiny random LLaVA folder in
+``test_g3_transformers_lmm.py``.
 """
 
 from __future__ import annotations

@@ -222,6 +222,26 @@ def test_clip_towers_from_a_local_folder(tmp_path: Path) -> None:
         CLIPTowers(tmp_path)
 
 
+def test_clip_towers_refuse_pickled_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only safetensors weights are read: a folder holding ``pytorch_model.bin`` is refused
+    before anything is unpickled (the old code loaded it through torch.load)."""
+    from safetensors.torch import load_file
+
+    from geoneurips.errors import CheckpointError
+    from geoneurips.location.g3.model import CLIPTowers
+
+    folder = _tiny_clip(tmp_path / "clip")
+    torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+
+    def no_unpickling(*a: object, **k: object) -> None:
+        raise AssertionError("torch.load called on a pickled checkpoint")
+
+    monkeypatch.setattr(torch, "load", no_unpickling)
+    with pytest.raises(CheckpointError, match="no safetensors"):
+        CLIPTowers(folder)
+
+
 def test_geolocator_batch_scores_equal_per_query_verification() -> None:
     """Several queries at once (candidates repeated within and across queries, embedded once
     each): every query's scores are its own geo-verification scores."""

@@ -27,11 +27,18 @@ register(
             "(image-GPS cosine only) follow the public code; the loss is in verification: "
             "held-out image->GPS recall@1 0.26 vs 0.90 on training records, and no training "
             "change (lr, epochs, batch, scale init, trained capsules, Equal Earth; dev seeds "
-            "10-12) brings G3 within 0.08 of top-1 (20k records, seed 10: still 0.10). Even "
+            "10-12) brings G3 within 0.08 of top-1 (20k records, seed 10: still 0.10); the "
+            "training matches the public run_G3.py (frozen CLIP, no augmentation applied) "
+            "except batch order (public shuffle=False), and fixed batches change nothing "
+            "(dev 10-12: G3 -0.010/-0.003/-0.013, held-out recall@1 0.275/0.248/0.255). Even "
             "an ideal verifier knowing the world's photo function gains only 0.03-0.06 over "
             "top-1: the LMM is a rule-based stand-in (NeighbourVoteLMM: no image, echoes "
             "retrieved coordinates), not GPT-4V. No MP16-Pro/im2gps3k file in the shared "
-            "data; transformers LMM tested only through its missing-folder error"
+            "data. The local transformers LMM is tested on a tiny random LLaVA folder built "
+            "offline with save_pretrained (offline load, safetensors only, no remote code; "
+            "prompt then image as the public llm_predict_hf.py; the paper's sampling over "
+            "the folder's presets; (0, 0) fallback and forced-answer parsing); no real VLM "
+            "was run"
         ),
     )
 )

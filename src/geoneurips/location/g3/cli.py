@@ -63,6 +63,9 @@ def geolocate(
     lmm_path: Annotated[
         Path | None, typer.Option("--lmm-path", help="local transformers image-text model folder")
     ] = None,
+    lmm_max_tokens: Annotated[
+        int, typer.Option("--lmm-max-tokens", help="most tokens per LMM answer (published: 200)")
+    ] = 200,
     top: Annotated[int, typer.Option("--top", help="how many ranked candidates to print")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="seed of the alignment and tiny towers")] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="print GeoJSON")] = False,
@@ -90,6 +93,7 @@ def geolocate(
         lmm_url=lmm_url, lmm_model=lmm_model,
         api_key=os.environ.get(lmm_key_env) if lmm_key_env else None,
         lmm_path=lmm_path, seed=seed, save_checkpoint=save_checkpoint,
+        lmm_max_tokens=lmm_max_tokens,
     )
     n = min(top, len(ranked.latlon))
     gj = ranked_geojson(ranked.latlon[:n], ranked.scores[:n], ranked.sources[:n])

@@ -13,7 +13,8 @@ Implementations of :class:`LMM` (``generate(prompt, image, n, temperature) -> li
 * :class:`OpenAICompatibleLMM`: any OpenAI-compatible ``/chat/completions`` endpoint (a local
   vLLM, llama.cpp or Ollama server the user runs), image sent as a base64 data URL;
 * :class:`TransformersLMM`: a local Hugging Face ``transformers`` image-text-to-text model
-  folder (lazy import, ``local_files_only``);
+  folder (lazy import, ``local_files_only``, safetensors only, no remote code), sampled
+  with the published settings whatever the folder's ``generation_config.json`` says;
 * :class:`ScriptedLMM`: fixed replies (tests);
 * :class:`NeighbourVoteLMM`: a rule-based stand-in used by the demo. It cannot see the image
   and has no world knowledge: it reads the similar coordinates in the RAG prompt and answers
@@ -32,7 +33,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from geoneurips.endpoints import EndpointError, chat_url, image_data_url, post_chat
-from geoneurips.errors import DependencyMissingError, GeoNeuripsError, InvalidInputError
+from geoneurips.errors import (
+    CheckpointError,
+    DependencyMissingError,
+    GeoNeuripsError,
+    InvalidInputError,
+)
 from geoneurips.metrics.geodesic import haversine_km
 
 __all__ = [
@@ -45,6 +51,7 @@ __all__ = [
     "TransformersLMM",
     "parse_coordinates",
     "rag_prompt",
+    "safe_pretrained_folder",
     "zero_shot_prompt",
 ]
 
@@ -218,21 +225,93 @@ class OpenAICompatibleLMM:
         return out[:n]
 
 
-class TransformersLMM:
-    """A local Hugging Face image-text-to-text model folder (``local_files_only``).
+#: special-token ids kept from a model folder's ``generation_config.json`` (everything else in
+#: it, e.g. Qwen2-VL's shipped ``top_k=1, top_p=0.001, temperature=0.01``, is replaced)
+_TOKEN_IDS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
+_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+_CONFIGS = ("config.json", "processor_config.json", "preprocessor_config.json",
+            "tokenizer_config.json")
 
-    ``transformers`` is imported and the model loaded on the first :meth:`generate` call.
+
+def safe_pretrained_folder(path: str | Path, what: str) -> Path:
+    """Check a local Hugging Face folder before ``from_pretrained`` (no pickles, no remote code).
+
+    Needs ``config.json`` and safetensors weights (``model.safetensors`` or its sharded
+    index): pickled ``pytorch_model*.bin`` weights are refused rather than unpickled, and a
+    model, processor or tokenizer config whose ``auto_map`` asks for the folder's own Python
+    code is refused (``trust_remote_code`` is never set).
+
+    Raises:
+        InvalidInputError: no such folder or no ``config.json``.
+        CheckpointError: no safetensors weights, or the config needs remote code.
+    """
+    import json
+
+    p = Path(path)
+    if not p.is_dir() or not (p / "config.json").is_file():
+        raise InvalidInputError(
+            f"local {what} folder {str(p)!r} not found (needs config.json and weights in "
+            "Hugging Face layout; nothing is downloaded)"
+        )
+    if not any((p / w).is_file() for w in _WEIGHTS):
+        pickled = sorted(q.name for q in p.glob("*.bin")) + sorted(q.name for q in p.glob("*.pt*"))
+        found = f" (found pickled {', '.join(pickled)}: not loaded)" if pickled else ""
+        raise CheckpointError(
+            f"local {what} folder {str(p)!r} has no safetensors weights{found}; save it with "
+            "save_pretrained (safetensors) or convert the weights"
+        )
+    for name in _CONFIGS:
+        f = p / name
+        if not f.is_file():
+            continue
+        try:
+            cfg = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise CheckpointError(f"{f} is not readable JSON: {err}") from err
+        if isinstance(cfg, dict) and cfg.get("auto_map"):
+            raise CheckpointError(
+                f"local {what} folder {str(p)!r} needs its own Python code (auto_map in "
+                f"{name}); remote code is never executed: use a model transformers supports"
+            )
+    return p
+
+
+class TransformersLMM:
+    """A local Hugging Face image-text-to-text model folder, loaded safely and offline.
+
+    ``transformers`` is imported and the model loaded on the first :meth:`generate` call,
+    through ``AutoProcessor`` / ``AutoModelForImageTextToText`` with
+    ``local_files_only=True`` (nothing is downloaded), ``use_safetensors=True`` (no pickles;
+    see :func:`safe_pretrained_folder`) and ``trust_remote_code=False``. One user turn holds
+    the prompt text, then the image (the order of the public ``llm_predict.py`` and
+    ``llm_predict_hf.py``), formatted by the processor's chat template; only the new tokens
+    are decoded.
+
+    Sampling follows the paper's settings (the public ``llm_predict.py``'s GPT-4V request:
+    the caller's temperature, 1.2 in G3, ``n`` answers, ``max_tokens`` 200, the API's
+    default ``top_p`` 1 and no top-k): by default ``top_k`` is 0 and ``top_p`` 1.0 whatever
+    the folder's ``generation_config.json`` says (``transformers`` would otherwise apply the
+    folder's presets, or its own ``top_k=50``); only its special-token ids are kept.
+    Temperature 0 decodes greedily once and repeats the answer ``n`` times. The public
+    ``llm_predict_hf.py`` (LLaVA-NeXT) samples at temperature 0.7 with transformers'
+    defaults (top-k 50): ``TransformersLMM(path, top_k=50)`` with ``G3Geolocator(...,
+    temperature=0.7)`` reproduces it.
+
+    Raises:
+        InvalidInputError: the folder or its ``config.json`` is missing.
+        CheckpointError: unsafe or unloadable weights / processor (see above).
     """
 
-    def __init__(self, path: str | Path, max_new_tokens: int = 64) -> None:
-        p = Path(path)
-        if not p.is_dir() or not (p / "config.json").is_file():
-            raise InvalidInputError(
-                f"local model folder {str(p)!r} not found (needs config.json and weights in "
-                "Hugging Face layout; nothing is downloaded)"
-            )
-        self.path = p
+    def __init__(
+        self, path: str | Path, max_new_tokens: int = 200, top_k: int = 0, top_p: float = 1.0
+    ) -> None:
+        self.path = safe_pretrained_folder(path, "model")
+        if max_new_tokens < 1:
+            raise InvalidInputError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if top_k < 0 or not 0.0 < top_p <= 1.0:
+            raise InvalidInputError(f"need top_k >= 0 and 0 < top_p <= 1, got {top_k}, {top_p}")
         self.max_new_tokens = max_new_tokens
+        self.top_k, self.top_p = top_k, top_p
         self._model: Any = None
         self._processor: Any = None
 
@@ -242,37 +321,66 @@ class TransformersLMM:
         except ImportError as err:  # pragma: no cover - transformers is a dependency
             raise DependencyMissingError("transformers", "a local LMM") from err
         auto: Any = transformers
-        self._processor = auto.AutoProcessor.from_pretrained(str(self.path), local_files_only=True)
-        self._model = auto.AutoModelForImageTextToText.from_pretrained(
-            str(self.path), local_files_only=True
-        )
-        self._model.eval()
+        kw: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
+        try:
+            processor = auto.AutoProcessor.from_pretrained(str(self.path), **kw)
+            model = auto.AutoModelForImageTextToText.from_pretrained(
+                str(self.path), use_safetensors=True, **kw
+            )
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise CheckpointError(f"cannot load the local LMM in {str(self.path)!r}: {err}") from err
+        if getattr(processor, "chat_template", None) is None:
+            raise CheckpointError(
+                f"the processor in {str(self.path)!r} has no chat template (chat_template.jinja "
+                "or chat_template.json); the prompt cannot be formatted"
+            )
+        self._processor, self._model = processor, model.eval()
+
+    def generation_config(self, n: int, temperature: float) -> Any:
+        """The ``GenerationConfig`` of one call: the published sampling settings."""
+        import transformers
+
+        gen_config: Any = transformers.GenerationConfig
+        if self._model is None:
+            self._load()
+        # transformers 5 fills every unset (None) field from the folder's config, then from
+        # its global defaults: start from those defaults so that no folder preset leaks in
+        defaults = getattr(gen_config, "_get_default_generation_params", dict)
+        params: dict[str, Any] = dict(defaults())
+        own = self._model.generation_config
+        params.update({k: getattr(own, k) for k in _TOKEN_IDS if getattr(own, k, None) is not None})
+        params.pop("max_length", None)  # max_new_tokens decides
+        params.update(max_new_tokens=self.max_new_tokens, do_sample=temperature > 0)
+        if temperature > 0:
+            params.update(temperature=float(temperature), top_k=self.top_k, top_p=self.top_p,
+                          num_return_sequences=n)
+        return gen_config(**params)
 
     def generate(self, prompt: str, image: bytes | None, n: int, temperature: float) -> list[str]:
         import io
 
         import torch
 
+        if n < 1:
+            return []
         if self._model is None:
             self._load()
         content: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
         images = None
         if image is not None:
-            from PIL import Image
+            from PIL import Image, UnidentifiedImageError
 
-            images = [Image.open(io.BytesIO(image)).convert("RGB")]
-            content.insert(0, {"type": "image"})
+            try:
+                images = [Image.open(io.BytesIO(image)).convert("RGB")]
+            except (UnidentifiedImageError, OSError) as err:
+                raise InvalidInputError(f"the query image is not a readable image: {err}") from err
+            content.append({"type": "image"})  # after the text, as the public scripts send it
         text = self._processor.apply_chat_template(
             [{"role": "user", "content": content}], add_generation_prompt=True
         )
         inputs = self._processor(text=[text], images=images, return_tensors="pt")
         with torch.no_grad():
-            ids = self._model.generate(
-                **inputs,
-                do_sample=temperature > 0,
-                temperature=max(temperature, 1e-5),
-                num_return_sequences=n,
-                max_new_tokens=self.max_new_tokens,
-            )
+            ids = self._model.generate(**inputs, generation_config=self.generation_config(n, temperature))
         new = ids[:, inputs["input_ids"].shape[1] :]
-        return [str(s) for s in self._processor.batch_decode(new, skip_special_tokens=True)]
+        out = [str(s) for s in self._processor.batch_decode(new, skip_special_tokens=True)]
+        return out if len(out) >= n else [out[i % len(out)] for i in range(n)]

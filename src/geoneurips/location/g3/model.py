@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from geoneurips.errors import DependencyMissingError, InvalidInputError
+from geoneurips.errors import CheckpointError, DependencyMissingError, InvalidInputError
 from geoneurips.nn.location_encoders.geoclip import (
     GeoCLIPLocationEncoder,
     load_geoclip_location_encoder,
@@ -280,23 +280,26 @@ class CLIPTowers:
 
     ``path`` is a folder in Hugging Face layout (``config.json``, weights, preprocessor and
     tokenizer files), e.g. a saved ``openai/clip-vit-large-patch14``; it is opened with
-    ``local_files_only=True`` (nothing is downloaded). ``transformers`` is imported lazily.
+    ``local_files_only=True`` (nothing is downloaded), safetensors weights only and no remote
+    code (:func:`~geoneurips.location.g3.lmm.safe_pretrained_folder`). ``transformers`` is
+    imported lazily.
     """
 
     def __init__(self, path: str | Path) -> None:
-        p = Path(path)
-        if not p.is_dir() or not (p / "config.json").is_file():
-            raise InvalidInputError(
-                f"CLIP checkpoint folder {str(p)!r} not found (needs config.json and weights; "
-                "save one with CLIPModel.save_pretrained + CLIPProcessor.save_pretrained)"
-            )
+        from .lmm import safe_pretrained_folder
+
+        p = safe_pretrained_folder(path, "CLIP checkpoint")
         try:
             from transformers import CLIPModel, CLIPProcessor
         except ImportError as err:  # pragma: no cover - transformers is a dependency
             raise DependencyMissingError("transformers", "CLIP towers") from err
-        model: Any = CLIPModel.from_pretrained(str(p), local_files_only=True)
+        kw: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
+        try:
+            model: Any = CLIPModel.from_pretrained(str(p), use_safetensors=True, **kw)
+            self.processor: Any = CLIPProcessor.from_pretrained(str(p), **kw)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise CheckpointError(f"cannot load the CLIP checkpoint in {str(p)!r}: {err}") from err
         self.model = model.eval()
-        self.processor: Any = CLIPProcessor.from_pretrained(str(p), local_files_only=True)
         self.dim = int(model.config.projection_dim)
 
     @torch.no_grad()

@@ -30,13 +30,19 @@ TINY_DIM = 256
 
 
 def choose_lmm(
-    lmm_url: str | None, lmm_model: str, api_key: str | None, lmm_path: Path | None
+    lmm_url: str | None,
+    lmm_model: str,
+    api_key: str | None,
+    lmm_path: Path | None,
+    max_tokens: int = 200,
 ) -> LMM:
     """The LMM named by the options (the rule-based stand-in when none is)."""
+    if max_tokens < 1:
+        raise InvalidInputError(f"--lmm-max-tokens must be >= 1, got {max_tokens}")
     if lmm_url:
-        return OpenAICompatibleLMM(lmm_url, lmm_model, api_key=api_key)
+        return OpenAICompatibleLMM(lmm_url, lmm_model, api_key=api_key, max_tokens=max_tokens)
     if lmm_path is not None:
-        return TransformersLMM(lmm_path)
+        return TransformersLMM(lmm_path, max_new_tokens=max_tokens)
     return NeighbourVoteLMM()
 
 
@@ -72,9 +78,10 @@ def build_and_predict(
     lmm_path: Path | None = None,
     seed: int = 0,
     save_checkpoint: Path | None = None,
+    lmm_max_tokens: int = 200,
 ) -> Ranked:
     """Features -> aligned G3 heads (checkpoint or brief alignment) -> G3 -> ranked candidates."""
-    lmm = choose_lmm(lmm_url, lmm_model, api_key, lmm_path)
+    lmm = choose_lmm(lmm_url, lmm_model, api_key, lmm_path, lmm_max_tokens)
     db = MP16Pro(database)
     if len(db) < 2:
         raise InvalidInputError(f"the database {str(database)!r} needs at least 2 records")
