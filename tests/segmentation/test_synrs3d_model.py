@@ -24,14 +24,53 @@ def test_model_shapes_and_bad_input() -> None:
     out = m(torch.rand(2, 3, 48, 64) * 255)
     assert out["height"].shape == (2, 48, 64)
     assert out["seg"].shape == (2, 8, 48, 64)
-    assert out["features"].shape == (2, 6 * 8, 48)
+    assert out["features"].shape == (2, 12 * 16, 48)
     feats = m.encode(torch.rand(1, 3, 64, 64) * 255)
-    assert len(feats) == 4 and all(f.shape == (1, 64, 48) for f in feats)
+    assert len(feats) == 4 and all(f.shape == (1, 256, 48) for f in feats)
     with pytest.raises(InvalidInputError):
         m(torch.rand(1, 3, 50, 64))
     paper = RS3DConfig()
     assert (paper.embed_dim, paper.depth, paper.patch_size, paper.features,
             paper.out_channels) == (1024, 24, 14, 256, [256, 512, 1024, 1024])
+
+
+def test_tiny_config_sees_a_tree_as_one_or_two_tokens() -> None:
+    """The tiny ViT's patch is 4 (was 8): at the demo's 48 px a 12 x 12 token grid, where
+    a synthetic tree crown spans one or two patches, as a crown at 0.3-1 m GSD spans one
+    or two of DINOv2's 14 px patches (:meth:`RS3DConfig.tiny`). Measured on the demo's
+    target scenes: the median tree's extent is between 1 and 2 patches (with patch 8 it
+    was below 1: the old config fails). The DPT reassemble stages stay relative to the
+    grid as published: maps at x4, x2, x1, x1/2 of it (48, 24, 12, 6 px) and the fused
+    map at 8 x the grid before the output convolutions resize to the image. (Median tree
+    extent over 30 scenes: 6 px, 1.5 patches; 0.75 with patch 8.)"""
+    from scipy.ndimage import find_objects, label
+
+    from geoneurips.segmentation.synrs3d.synthetic import TARGET, make_scene
+
+    cfg = RS3DConfig.tiny(img_size=48)
+    assert (cfg.patch_size, cfg.embed_dim, cfg.depth, cfg.num_heads) == (4, 48, 4, 3)
+    rng = np.random.default_rng(0)
+    extents = []
+    for _ in range(30):
+        trees, _n = label(make_scene(rng, TARGET, 48)["ss_mask"] == 5)
+        extents += [max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
+                    for sl in find_objects(trees)]
+    assert 1.0 <= float(np.median(extents)) / cfg.patch_size <= 2.0
+    torch.manual_seed(0)
+    m = RS3DModel(cfg).eval()
+    sizes: dict[str, tuple[int, ...]] = {}
+    for i, rn in enumerate(m.height_head.rn):
+        rn.register_forward_hook(lambda _m, _i, o, i=i: sizes.__setitem__(f"rn{i}",
+                                                                          tuple(o.shape[-2:])))
+    m.height_head.fuse[0].register_forward_hook(
+        lambda _m, _i, o: sizes.__setitem__("fused", tuple(o.shape[-2:])))
+    with torch.no_grad():
+        out = m(torch.rand(1, 3, 48, 48) * 255)
+    g = 48 // cfg.patch_size
+    assert g == 12 and out["features"].shape == (1, g * g, 48)
+    assert [sizes[f"rn{i}"] for i in range(4)] == [(4 * g,) * 2, (2 * g,) * 2, (g, g),
+                                                   ((g + 1) // 2,) * 2]
+    assert sizes["fused"] == (8 * g, 8 * g) and out["height"].shape == (1, 48, 48)
 
 
 def test_output_convolutions_follow_the_public_heads() -> None:
