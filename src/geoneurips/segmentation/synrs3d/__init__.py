@@ -7,7 +7,7 @@ register(
     SystemSpec(
         id="synrs3d",
         family="segmentation",
-        status="working",
+        status="partial",
         summary=(
             "SynRS3D source folders and real-target readers (DFC19/OEM/ISPRS remaps, "
             "3-class combined scheme, nDSM cleaning); RS3DAda (DINOv2-shaped ViT + DPT "
@@ -20,6 +20,19 @@ register(
         commands={"height": "geoneurips.segmentation.synrs3d.cli:height"},
         quick_decides=False,
         notes=(
+            "Why partial although the full demo decides True on all sixteen runs below: the "
+            "lead is a lead per iteration at the demo's budget, not a persistent one. With "
+            "patch 4 and 360 iterations for every arm, every arm reaches F1^HE(1.25) "
+            "0.86-0.92 and the gain over the strongest baseline falls to 0.011 / 0.006 / 0.003 "
+            "(dev seeds 10-12; HM + jitter 0.891 on seed 10 vs RS3DAda 0.902), below the "
+            "margin, with the no-self-training ablation ahead on seeds 11 and 12; an "
+            "adaptation step costs more than a source step, so at equal CPU the baselines "
+            "trained longer match or pass RS3DAda at 200 iterations (HM + jitter 0.891 at 360 "
+            "vs RS3DAda 0.844 at 200, seed 10). Source training with style augmentation closes "
+            "this synthetic appearance gap on its own given steps, so the demo does not yet "
+            "test the paper's claim (a synthetic-to-real gap that remains after source "
+            "training and that self-training closes); missing: a target whose gap persists "
+            "at convergence, measured at two budgets. "
             "Readers for the published source / real-target layouts (split lists; OEM, DFC19, "
             "ISPRS normal and combined remaps of utils/datasets_config.py; nDSM NaN or > 450 m -> "
             "0) checked on our fixture writer and on a real RGB GeoTIFF as a target image; no "
