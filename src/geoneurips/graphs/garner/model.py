@@ -356,7 +356,7 @@ def train_contrastive(kind: Kind, road: NDArray[np.float32] | Tensor,
         opt.zero_grad()
         loss = model.loss(road_t[idx], svi_t[idx], sub, perm)
         loss.backward()  # type: ignore[no-untyped-call]
-        curve.append(float(loss))
+        curve.append(float(loss.detach()))
         opt.step()
         if curve[-1] < best:  # public EarlyStopper.step, called after optimizer.step()
             best, best_state, waited = curve[-1], copy.deepcopy(model.state_dict()), 0
