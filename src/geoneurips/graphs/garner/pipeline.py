@@ -19,7 +19,11 @@ Demo configuration (:func:`demo_config`): the paper's defaults (road / street-vi
 projections 256 + 256, 512-d encoders, PPR ``k = 20``, ``alpha = 0.2``, kNN ``k = 6``,
 negative-graph degree 20, Adam 1e-3, patience 999) with induced subgraphs of 384 segments
 (paper: 4000 on a whole city) and 60 (quick) / 120 (full) epochs instead of 2500; the same
-for Garner, MVGRL and DGI. The city's street-view noise is :data:`SVI_NOISE`. Ablations:
+for Garner, MVGRL and DGI. The city's street-view noise is :data:`SVI_NOISE`, its roads keep
+their ``highway`` class along a grid line and change it with probability :data:`HW_CHANGE`
+per street (calibrated on real OSM extracts). No regression is explained: the speed metrics,
+on which every embedding probed alone is far below the raw-feature probes, stay unexplained,
+so the demo does not decide a win (see the package notes). Ablations:
 the untrained Garner encoder (the same initialisation, no training step) and the views'
 plain neighbourhood means (raw + road-graph + street-view-kNN means, no learning).
 """
@@ -44,7 +48,7 @@ from .data import GarnerCity, write_fixture
 from .evaluate import road_function_eval, speed_eval
 from .model import GarnerConfig, Views, build_views, train_contrastive
 
-__all__ = ["DEMO_MARGIN", "SVI_NOISE", "demo", "demo_config", "embed_network", "neighbourhood_features"]
+__all__ = ["DEMO_MARGIN", "HW_CHANGE", "SVI_NOISE", "demo", "demo_config", "embed_network", "neighbourhood_features"]
 
 #: Margin asserted by ``beats_baseline`` on macro-F1 (absolute).
 DEMO_MARGIN = 0.02
@@ -57,16 +61,12 @@ DEMO_MARGIN = 0.02
 #: (similar street views <=> similar geographic configuration) asks.
 SVI_NOISE = 1.5
 
-_SPEED_WHY = (
-    "the synthetic average speed is a per-segment quantity (the segment's own highway class, "
-    "a raw one-hot feature, plus its function and noise; no spatial smoothness beyond the "
-    "configuration patches), and the published protocol probes each embedding alone: every "
-    "neighbourhood-aggregating embedding (Garner, MVGRL, DGI alike) blurs the segment's own "
-    "class with its neighbours', while the raw-feature probes read it directly; the speed "
-    "task of this city does not test the paper's traffic-inference claim (see notes)")
-#: The speed metrics, on which every embedding is worse than the raw-feature probes.
-REGRESSIONS_EXPLAINED = {k: _SPEED_WHY for k in ("speed_mae", "speed_rmse", "speed_mape",
-                                                 "speed_mare", "speed_r2")}
+#: Probability that a road (a grid line of the synthetic city) changes its ``highway`` class
+#: at a street. Calibrated on the real OSM extracts in the shared data (West Oakland, Munich,
+#: NYC): there a segment's line-graph neighbours share its class 63% of the time (pooled;
+#: 38-72% per extract); with 0.1 the synthetic city gives 59-61% (dev seeds 10-12), with the
+#: former i.i.d. draw per street (1.0) 40-41%.
+HW_CHANGE = 0.1
 
 DIRECTIONS: dict[str, Any] = {
     "rf_micro_f1": "max", "rf_macro_f1": "max", "rf_macro_auroc": "max",
@@ -127,7 +127,8 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     cfg = demo_config(quick)
     epochs = cfg.epochs
     with tempfile.TemporaryDirectory() as tmp:
-        write_fixture(Path(tmp) / "city", seed=1000 + seed, grid=grid, svi_noise=SVI_NOISE)
+        write_fixture(Path(tmp) / "city", seed=1000 + seed, grid=grid, svi_noise=SVI_NOISE,
+                      hw_change=HW_CHANGE)
         city = GarnerCity(Path(tmp) / "city")
     sample = city[0]
     road, svi, lg = city.road_feat, city.svi, sample["edge_index"]
@@ -163,7 +164,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     return finish(
         "garner", ours, baselines=baselines, primary="rf_macro_f1", margin=DEMO_MARGIN,
         directions=DIRECTIONS, figure=fig, out_dir=out_dir, started=started,
-        ablations=ablations, regressions_explained=REGRESSIONS_EXPLAINED,
+        ablations=ablations,
         details={"seed": seed, "segments": len(svi), "grid": grid, "epochs": epochs,
                  "probe_runs": runs, "config": dataclasses.asdict(cfg), "fit_seconds": fit_s,
                  "final_loss": {k: c[-1] for k, c in curves.items()},
