@@ -14,8 +14,11 @@ road graph (First Law: nearby roads are alike). The generator:
   the type's centre plus per-street noise (``svi_noise``), shared by a street's two
   directions (the images are matched to the street);
 - the published OSM attributes: ``highway`` drawn from a function-dependent distribution
-  (weakly informative), ``lanes`` and ``maxspeed`` from the highway class, ``length`` from
-  the geometry;
+  (weakly informative), either i.i.d. per street (``hw_change = 1``, the default) or, as on
+  real OSM, kept along each road (a grid line) and redrawn with probability ``hw_change``
+  per street (the demo uses 0.1, calibrated on real extracts: see
+  :func:`.roads.highway_continuity`); ``lanes`` and ``maxspeed`` from the highway class,
+  ``length`` from the geometry;
 - labels: the road function (5% marked ``-100``, "special use", as published) and an
   average speed for 60% of the segments (highway class + function + noise, km/h).
 
