@@ -139,3 +139,55 @@ def test_bilinear_score_equals_nn_bilinear() -> None:
     g_got = torch.autograd.grad(got.square().sum(), [h, fn.weight, fn.bias])
     assert torch.allclose(got, ref, atol=1e-5)
     assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(g_got, g_ref, strict=True))
+
+
+def test_gcn_norm_is_dgl_both_with_source_out_degree() -> None:
+    """Regression: the road-graph and kNN encoders used torch_geometric's normalisation
+    (in-degree at both ends); the public code's DGL ``GraphConv(norm="both")`` scales a
+    message ``u -> v`` by ``out_deg(u)^-1/2 in_deg(v)^-1/2`` (self-loops included). On this
+    directed graph node 0 sends to 1, 2, 3 but receives from none, so the two differ."""
+    from geoneurips.graphs.garner.model import _Encoder
+
+    torch.manual_seed(0)
+    n = 5
+    ei = torch.tensor([[0, 0, 0, 1, 3], [1, 2, 3, 2, 4]])
+    enc = _Encoder(3, 4, True)
+    x = torch.randn(n, 3)
+    a = torch.eye(n)  # a[src, dst], one self-loop per node
+    a[ei[0], ei[1]] = 1.0
+    out_deg, in_deg = a.sum(1), a.sum(0)
+    agg = (a / out_deg[:, None].sqrt() / in_deg[None, :].sqrt()).T @ x
+    ref = enc.act(enc.conv.lin(agg) + enc.conv.bias)
+    assert torch.allclose(enc(x, ei), ref, atol=1e-6)
+
+
+def test_kept_model_is_the_one_after_the_best_step_and_patience_stops() -> None:
+    """Regression: the kept parameters were those *before* the step of the lowest loss; the
+    public trainer calls its early stopper after ``optimizer.step()``, so it keeps the
+    parameters after that step (with one epoch: the stepped model, not the initial one).
+    ``patience`` epochs without a lower loss stop the training, as ``--patience``."""
+    c = synthetic_city(5, 0)
+    road, svi = c.segments.features(), c.svi
+    cfg = dataclasses.replace(GarnerConfig.tiny(), epochs=1, sample_size=40)
+    views = build_views(torch.as_tensor(c.segments.line_graph()), torch.as_tensor(svi), cfg)
+    model, _, curve = train_contrastive("garner", road, svi, views, cfg, seed=3)
+    torch.manual_seed(3)
+    fresh = Garner(road.shape[1], svi.shape[1], cfg)
+    assert len(curve) == 1
+    assert not torch.allclose(model.enc1.conv.lin.weight, fresh.enc1.conv.lin.weight)
+    cfg2 = dataclasses.replace(cfg, epochs=400, patience=3, lr=0.05)
+    _, _, curve2 = train_contrastive("dgi", road, svi, views, cfg2, seed=0)
+    assert len(curve2) < 400  # stopped early
+    best = int(np.argmin(curve2))
+    assert len(curve2) == best + 1 + 3 and min(curve2[best + 1:]) >= curve2[best]
+
+
+def test_demo_uses_the_paper_defaults_but_epochs_and_sample_size() -> None:
+    """Regression: the demo built its configuration from ``GarnerConfig.tiny()`` and kept its
+    negative-graph degree 8 (the paper's and public code's default is 20)."""
+    from geoneurips.graphs.garner.pipeline import demo_config
+
+    for quick in (True, False):
+        cfg = demo_config(quick)
+        assert dataclasses.replace(cfg, epochs=2500, sample_size=4000) == GarnerConfig()
+        assert cfg.neg_degree == 20 and cfg.hid_dim == 512 and cfg.knn_k == 6

@@ -6,29 +6,31 @@ NeurIPS 2024 (arXiv 2406.04038), Sec. 4, matched against the public code
 torch_geometric instead of DGL):
 
 - inputs: ``Linear(road features -> 256) ++ Linear(street-view features -> 256)``;
-- view 1, the road graph (line graph of segments): ``GCN(norm=both) -> 512, PReLU``;
+- view 1, the road graph (line graph of segments, one self-loop per segment):
+  ``GCN(norm=both) -> 512, PReLU``, DGL's ``norm="both"``: a message from ``u`` to ``v`` is
+  scaled by ``out_deg(u)^-1/2 in_deg(v)^-1/2`` (:func:`dgl_both_norm`);
 - view 2, personalised-PageRank diffusion (APPNP ``k = 20`` steps, ``alpha = 0.2`` on the
   identity, entries ``< 0.01`` dropped, each column min-max scaled, used as edge weights):
   ``GCN(norm=none, edge weights) -> 512, PReLU`` (:func:`ppr_diffusion`);
 - view 3, the geographic-configuration view (Third Law): a directed kNN graph (``k = 6``,
   Euclidean distance, edges from each segment's neighbours to it, as DGL's
   ``knn_graph(..., exclude_self=True)`` in the public code) on the street-view features
-  (:func:`knn_graph`): ``GCN(norm=both) -> 512, PReLU``;
+  (:func:`knn_graph`), self-loops added: ``GCN(norm=both) -> 512, PReLU``;
 - First-Law term: MVGRL's bilinear local-global discriminator between views 1 and 2 with
   feature-shuffling negatives; Third-Law term: the same between views 1 and 3, whose
-  negatives are view 1 on shuffled features and view 3's encoder on a **random d-regular
-  graph** (``d = 20``; "spectral negative sampling"); ``loss = 0.5 BCE1 + 0.5 BCE2``
+  negatives are view 1 on shuffled features and view 3's encoder on the unshuffled
+  features over a **random d-regular graph** (``d = 20``, drawn once for the whole network
+  and induced on each sample, as the public code's cached graph; "spectral negative
+  sampling"); readouts ``c = sigmoid(mean h)``; ``loss = 0.5 BCE1 + 0.5 BCE2``
   (:class:`Garner`);
 - training on a random induced subgraph of ``sample_size = 4000`` segments per epoch,
-  Adam ``lr = 1e-3``; the kept model is the one with the lowest training loss (the
-  public code's early stopper with patience 999); embedding = ``h1 + h2 + h3`` on the
+  Adam ``lr = 1e-3``, no weight decay; the public early stopper on the training loss
+  (patience 999): after each step, if that epoch's loss is the lowest so far, the
+  parameters after the step are kept; embedding = ``(h1 + h2 + h3).detach()`` on the
   whole graph (:func:`train_contrastive`).
 
-Deliberate differences: GCN normalisation is torch_geometric's (in-degrees on both ends;
-DGL's ``norm="both"`` uses the source's out-degree), which differs only on a directed line
-graph's one-way segments and on the directed kNN view (where DGL would scale a message by
-how many segments list its sender as a neighbour); the diffusion is computed column block by column block
-(exactly the dense APPNP result, without an ``n x n`` matrix in memory).
+Deliberate difference: the diffusion is computed column block by column block (exactly the
+dense APPNP result, without an ``n x n`` matrix in memory).
 The ablations (:class:`MVGRL`: views 1 and 2, First-Law term only; :class:`DGI`: view 1
 only) see the same input features, street-view features included.
 """
@@ -54,6 +56,7 @@ __all__ = [
     "Views",
     "bilinear_score",
     "build_views",
+    "dgl_both_norm",
     "knn_graph",
     "ppr_diffusion",
     "random_regular_graph",
@@ -78,6 +81,7 @@ class GarnerConfig:
     sample_size: int = 4000
     epochs: int = 2500
     lr: float = 1e-3
+    patience: int = 999  # early stopping on the training loss (public ``--patience``)
 
     @classmethod
     def tiny(cls) -> GarnerConfig:
@@ -99,7 +103,8 @@ class Views:
 
 
 def _gcn_operator(edge_index: Tensor, n: int) -> Tensor:
-    """Sparse ``D^-1/2 (A + I) D^-1/2`` with rows = targets (messages flow src -> dst)."""
+    """Sparse ``D^-1/2 (A + I) D^-1/2`` with rows = targets (messages flow src -> dst), ``D``
+    the in-degrees at both ends, as DGL's ``APPNPConv``."""
     ei, _ = add_remaining_self_loops(edge_index, num_nodes=n)
     deg = torch.bincount(ei[1], minlength=n).float()
     w = deg[ei[0]].rsqrt() * deg[ei[1]].rsqrt()
@@ -183,15 +188,32 @@ def build_views(line_edges: Tensor, svi: Tensor, cfg: GarnerConfig, seed: int = 
                  random_regular_graph(n, cfg.neg_degree, seed), n)
 
 
+def dgl_both_norm(edge_index: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """DGL ``GraphConv(norm="both")`` on a graph with one self-loop per node (the public
+    code adds them to the line graph, the kNN graph and the negative graph): the edges with
+    the self-loops added and the weights ``out_deg(src)^-1/2 * in_deg(dst)^-1/2``, degrees
+    counted on this (sub)graph, self-loops included. On a directed graph (one-way segments,
+    the kNN view) the source's **out**-degree differs from its in-degree."""
+    ei, _ = add_remaining_self_loops(edge_index, num_nodes=n)
+    out_deg = torch.bincount(ei[0], minlength=n).float()
+    in_deg = torch.bincount(ei[1], minlength=n).float()
+    return ei, out_deg[ei[0]].rsqrt() * in_deg[ei[1]].rsqrt()
+
+
 class _Encoder(nn.Module):
-    """One GCN layer + PReLU (DGL ``GraphConv(..., activation=PReLU)``)."""
+    """One GCN layer + PReLU (DGL ``GraphConv(..., norm, activation=PReLU)``): with
+    ``normalize`` the ``norm="both"`` weights of :func:`dgl_both_norm`, else the given edge
+    weights as they are (``norm="none"``)."""
 
     def __init__(self, d_in: int, d_out: int, normalize: bool) -> None:
         super().__init__()
-        self.conv = GCNConv(d_in, d_out, normalize=normalize, add_self_loops=normalize)
+        self.normalize = normalize
+        self.conv = GCNConv(d_in, d_out, normalize=False, add_self_loops=False)
         self.act = nn.PReLU()
 
     def forward(self, x: Tensor, edge_index: Tensor, weight: Tensor | None = None) -> Tensor:
+        if self.normalize:
+            edge_index, weight = dgl_both_norm(edge_index, len(x))
         out: Tensor = self.act(self.conv(x, edge_index, weight))
         return out
 
@@ -310,8 +332,13 @@ def _induced(v: Views, idx: Tensor) -> Views:
 def train_contrastive(kind: Kind, road: NDArray[np.float32] | Tensor,
                       svi: NDArray[np.float32] | Tensor, views: Views,
                       cfg: GarnerConfig, seed: int = 0) -> tuple[_Base, Tensor, list[float]]:
-    """Train Garner / MVGRL / DGI on random induced subgraphs; return the model with the
-    lowest training loss, the embeddings of every segment and the loss curve."""
+    """Train Garner / MVGRL / DGI on random induced subgraphs; return the kept model, the
+    embeddings of every segment and the loss curve.
+
+    As the public trainers: after each optimiser step the early stopper sees that epoch's
+    loss (computed before the step) and, when it is the lowest so far, keeps the parameters
+    **as they are after the step**; ``cfg.patience`` epochs in a row without a lower loss stop
+    the training (public default 999; ``0`` never stops early)."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     road_t = torch.as_tensor(road, dtype=torch.float32)
@@ -320,7 +347,7 @@ def train_contrastive(kind: Kind, road: NDArray[np.float32] | Tensor,
     model = cls(road_t.shape[1], svi_t.shape[1], cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     size = min(cfg.sample_size, views.n)
-    best, best_state, curve = float("inf"), copy.deepcopy(model.state_dict()), []
+    best, best_state, curve, waited = float("inf"), copy.deepcopy(model.state_dict()), [], 0
     for _ in range(cfg.epochs):
         model.train()
         idx = torch.randperm(views.n, generator=gen)[:size].sort().values
@@ -329,10 +356,14 @@ def train_contrastive(kind: Kind, road: NDArray[np.float32] | Tensor,
         opt.zero_grad()
         loss = model.loss(road_t[idx], svi_t[idx], sub, perm)
         loss.backward()  # type: ignore[no-untyped-call]
-        curve.append(float(loss))
-        if curve[-1] < best:  # the parameters that gave this loss, before the step
-            best, best_state = curve[-1], copy.deepcopy(model.state_dict())
+        curve.append(float(loss.detach()))
         opt.step()
+        if curve[-1] < best:  # public EarlyStopper.step, called after optimizer.step()
+            best, best_state, waited = curve[-1], copy.deepcopy(model.state_dict()), 0
+        else:
+            waited += 1
+            if cfg.patience > 0 and waited >= cfg.patience:
+                break
     model.load_state_dict(best_state)
     model.eval()
     return model, model.embed(road_t, svi_t, views), curve

@@ -14,8 +14,11 @@ road graph (First Law: nearby roads are alike). The generator:
   the type's centre plus per-street noise (``svi_noise``), shared by a street's two
   directions (the images are matched to the street);
 - the published OSM attributes: ``highway`` drawn from a function-dependent distribution
-  (weakly informative), ``lanes`` and ``maxspeed`` from the highway class, ``length`` from
-  the geometry;
+  (weakly informative), either i.i.d. per street (``hw_change = 1``, the default) or, as on
+  real OSM, kept along each road (a grid line) and redrawn with probability ``hw_change``
+  per street (the demo uses 0.1, calibrated on real extracts: see
+  :func:`.roads.highway_continuity`); ``lanes`` and ``maxspeed`` from the highway class,
+  ``length`` from the geometry;
 - labels: the road function (5% marked ``-100``, "special use", as published) and an
   average speed for 60% of the segments (highway class + function + noise, km/h).
 
@@ -66,9 +69,30 @@ class SyntheticCity:
     node_xy: NDArray[np.float64]
 
 
+def _highway_runs(grid: int, func_street: NDArray[np.int64], change: float,
+                  rng: np.random.Generator) -> NDArray[np.str_]:
+    """``highway`` per street along the grid lines (the roads): each line starts with a class
+    drawn from ``P(highway | function)`` of its first street and redraws it (from the same
+    function-dependent distribution, for the street where it changes) with probability
+    ``change`` at each following street; streets are ordered as :func:`synthetic_city` lists
+    them (rows, then columns)."""
+    per_line = grid - 1
+    out = np.empty(len(func_street), dtype=object)
+    lines = [np.arange(i * per_line, (i + 1) * per_line) for i in range(grid)]
+    off = grid * per_line
+    lines += [off + np.arange(grid - 1) * grid + j for j in range(grid)]
+    for line in lines:
+        cls = -1
+        for k, s in enumerate(line):
+            if k == 0 or rng.random() < change:
+                cls = int(rng.choice(6, p=_P_HIGHWAY[func_street[s]]))
+            out[s] = _HIGHWAYS[cls]
+    return out.astype(str)
+
+
 def synthetic_city(grid: int = 20, seed: int = 0, n_configs: int = 48, patch: float = 2.5,
-                   svi_dim: int = 64, svi_noise: float = 1.0, n_classes: int = 6
-                   ) -> SyntheticCity:
+                   svi_dim: int = 64, svi_noise: float = 1.0, n_classes: int = 6,
+                   hw_change: float = 1.0) -> SyntheticCity:
     """Generate a city (see the module docstring); ``seed`` fixes everything."""
     rng = np.random.default_rng(seed)
     lon0, lat0, step = 103.80, 1.30, 0.0011  # ~120 m
@@ -95,7 +119,10 @@ def synthetic_city(grid: int = 20, seed: int = 0, n_configs: int = 48, patch: fl
     centres = rng.normal(0, 1.0, (n_configs, svi_dim))
     centres *= 3.0 / np.linalg.norm(centres, axis=1, keepdims=True) * np.sqrt(svi_dim) ** 0.5
     svi_street = centres[cfg_street] + rng.normal(0, svi_noise, (ns, svi_dim))
-    hw_street = np.array([_HIGHWAYS[rng.choice(6, p=_P_HIGHWAY[f])] for f in func_street])
+    if hw_change >= 1.0:
+        hw_street = np.array([_HIGHWAYS[rng.choice(6, p=_P_HIGHWAY[f])] for f in func_street])
+    else:
+        hw_street = _highway_runs(grid, func_street, hw_change, rng)
     oneway_street = rng.random(ns) < 0.10
 
     u, v, s_of = [], [], []
