@@ -138,14 +138,20 @@ def highway_continuity(seg: RoadSegments) -> tuple[int, int]:
 
 
 def _first(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return value[0] if value else None
+    """The first tag of a merged (list) value, as the published reader takes it, after
+    sorting the list. Deliberate difference: OSMnx merges the tags of simplified ways in set
+    order, which varies with Python's hash seed, so the published "first" tag of e.g.
+    ``[unclassified, service]`` changes from run to run; sorting makes the pick (and the
+    features built from it) reproducible."""
     if isinstance(value, str) and value.startswith("["):
         try:
-            parsed = json.loads(value.replace("'", '"'))
+            value = json.loads(value.replace("'", '"'))
         except json.JSONDecodeError:
             return value
-        return parsed[0] if isinstance(parsed, list) and parsed else None
+        if not isinstance(value, list):
+            return value
+    if isinstance(value, (list, tuple)):
+        return sorted(value, key=str)[0] if value else None
     return value
 
 
@@ -191,7 +197,7 @@ def encode_road_features(attrs: dict[str, list[Any]]) -> NDArray[np.float32]:
 
     oneway (2), lanes (9: missing, 1..8), highway (6 merged groups: motorway/trunk,
     primary, secondary, tertiary/unclassified, residential/living street, service/road;
-    a list takes its first tag as published), maxspeed (12: missing, 10..90 km/h), reversed
+    a list takes its first tag after sorting, see ``_first``), maxspeed (12: missing, 10..90 km/h), reversed
     (2), length (binary representation of the integer metres), bridge (3), tunnel (3, "no"
     counts as missing), junction (2), access (5, "restricted"/"residents" count as
     missing). Deliberate differences from ``encode_sg_road_feat``: the length uses a fixed
