@@ -133,25 +133,40 @@ def highway_continuity(seg: RoadSegments) -> tuple[int, int]:
     ``highway`` class (the feature's 6 groups, :data:`HIGHWAY`; unknown values count as one
     class). On real OSM a road keeps its class over many segments, so this is high."""
     e = seg.line_graph()
-    cls = np.array([HIGHWAY.get(str(_first(h)), -1) for h in seg.attrs["highway"]])
+    cls = np.array([HIGHWAY.get(str(_highway_tag(h)), -1) for h in seg.attrs["highway"]])
     return int(np.sum(cls[e[0]] == cls[e[1]])), int(e.shape[1])
 
 
-def _first(value: Any) -> Any:
-    """The first tag of a merged (list) value, as the published reader takes it, after
-    sorting the list. Deliberate difference: OSMnx merges the tags of simplified ways in set
-    order, which varies with Python's hash seed, so the published "first" tag of e.g.
-    ``[unclassified, service]`` changes from run to run; sorting makes the pick (and the
-    features built from it) reproducible."""
+def _as_list(value: Any) -> Any:
+    """A merged tag value as a list (OSMnx writes lists, GraphML files their string form)."""
     if isinstance(value, str) and value.startswith("["):
         try:
-            value = json.loads(value.replace("'", '"'))
+            parsed = json.loads(value.replace("'", '"'))
         except json.JSONDecodeError:
             return value
-        if not isinstance(value, list):
-            return value
+        return parsed if isinstance(parsed, list) else value
+    return value
+
+
+def _first(value: Any) -> Any:
+    """A merged value's first element, as the published reader takes it."""
+    value = _as_list(value)
     if isinstance(value, (list, tuple)):
-        return sorted(value, key=str)[0] if value else None
+        return value[0] if value else None
+    return value
+
+
+def _highway_tag(value: Any) -> Any:
+    """The ``highway`` tag of a segment; of a merged list, the highest class of the road
+    hierarchy (:data:`HIGHWAY` group; ties and unknown tags by name). Deliberate difference
+    from the published first element: OSMnx merges the tags of simplified ways in set order,
+    which varies with Python's hash seed, so the published pick for e.g. ``[unclassified,
+    service]`` changed from run to run (and with it the features); this pick does not."""
+    value = _as_list(value)
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return None
+        return min(value, key=lambda h: (HIGHWAY.get(str(h), len(HIGHWAY)), str(h)))
     return value
 
 
@@ -197,7 +212,7 @@ def encode_road_features(attrs: dict[str, list[Any]]) -> NDArray[np.float32]:
 
     oneway (2), lanes (9: missing, 1..8), highway (6 merged groups: motorway/trunk,
     primary, secondary, tertiary/unclassified, residential/living street, service/road;
-    a list takes its first tag after sorting, see ``_first``), maxspeed (12: missing, 10..90 km/h), reversed
+    a list takes its highest class, see ``_highway_tag``), maxspeed (12: missing, 10..90 km/h), reversed
     (2), length (binary representation of the integer metres), bridge (3), tunnel (3, "no"
     counts as missing), junction (2), access (5, "restricted"/"residents" count as
     missing). Deliberate differences from ``encode_sg_road_feat``: the length uses a fixed
@@ -210,7 +225,7 @@ def encode_road_features(attrs: dict[str, list[Any]]) -> NDArray[np.float32]:
     def get(key: str) -> list[Any]:
         return attrs.get(key, [None] * n)
 
-    highway = [_first(h) for h in get("highway")]
+    highway = [_highway_tag(h) for h in get("highway")]
     lengths = np.array([0.0 if _missing(x) else float(_first(x)) for x in get("length")])
     ints = np.clip(np.round(lengths), 0, 2**LENGTH_BITS - 1).astype(np.int64)
     bits = ((ints[:, None] >> np.arange(LENGTH_BITS - 1, -1, -1)) & 1).astype(np.float32)
@@ -265,7 +280,7 @@ def _read_osm_xml(path: Path) -> RoadSegments:
     except Exception as exc:  # osmnx / xml errors
         raise InvalidInputError(f"cannot read OSM XML {str(path)!r}: {exc}") from None
     drop = [(a, b, k) for a, b, k, h in g.edges(keys=True, data="highway")
-            if _first(h) not in DRIVABLE]
+            if _highway_tag(h) not in DRIVABLE]
     g.remove_edges_from(drop)
     g.remove_nodes_from([n for n in list(g.nodes) if g.degree(n) == 0])
     if g.number_of_edges() == 0:
