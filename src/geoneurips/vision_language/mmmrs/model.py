@@ -205,11 +205,14 @@ def tiny_text_encoder(tokenizer: CLIPTokenizer, hidden: int = 32, layers: int = 
 
 def tiny_unet(in_channels: int = 4, sample_size: int = 16, cross_dim: int = 32,
               widths: tuple[int, ...] = (32, 64), seed: int = 0,
-              sd_layout: bool = True) -> UNet2DConditionModel:
+              sd_layout: bool = True, text_time: bool = False) -> UNet2DConditionModel:
     """A random ``UNet2DConditionModel`` (cross-attention on the text states) at a tiny width.
 
     ``sd_layout=True``: SD's layout (attention blocks at every level but the lowest);
     ``False``: attention only at the lowest level (about 4x cheaper on a CPU; the demo).
+    ``text_time=True`` also adds an attention-pooled text embedding to the timestep
+    embedding (``addition_embed_type="text"``, as in DeepFloyd IF's pixel-space UNet), so
+    the prompt conditions every ResNet block, not only the cross-attention layers.
     The plain attention processor is set (PyTorch's CPU flash-attention kernel is slow for
     such small heads; the result is the same).
     """
@@ -226,7 +229,9 @@ def tiny_unet(in_channels: int = 4, sample_size: int = 16, cross_dim: int = 32,
         sample_size=sample_size, in_channels=in_channels, out_channels=in_channels,
         block_out_channels=widths, layers_per_block=1, down_block_types=down,
         up_block_types=up, cross_attention_dim=cross_dim, attention_head_dim=8,
-        norm_num_groups=8)
+        norm_num_groups=8,
+        **({"addition_embed_type": "text", "addition_embed_type_num_heads": 4}
+           if text_time else {}))
     unet.set_attn_processor(attn())
     return unet
 
