@@ -7,8 +7,8 @@ therefore reads
 
 - colour: per-band mean and standard deviation, and the mean absolute gradient (log);
 - scale: the radial power spectrum of the contrast-normalised grey image (log power in 8
-  frequency rings), which does not depend on brightness, so a dark (low-light) image's
-  scale is read as well as a clear one's;
+  frequency rings), whose profile over the rings does not depend on brightness (up to one
+  constant from the contrast floor), so a dark (low-light) image's scale is read too;
 
 and fits one multinomial logistic regression per attribute (standardised features, L2,
 full-batch L-BFGS) on **real renders of other scenes**. It is frozen afterwards and judges
