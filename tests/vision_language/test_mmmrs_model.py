@@ -156,3 +156,22 @@ def test_text_time_unet_is_conditioned_through_the_timestep_embedding() -> None:
         c2 = unet(x, 500, encoder_hidden_states=b).sample
     assert not torch.allclose(base, other)
     assert (c1 - c2).abs().max() > 1e-4
+
+
+def test_later_bias_samples_the_noisiest_quarter_more_often() -> None:
+    """diffusers' ``--timestep_bias_strategy later``: weight ``m`` on the last 250 of 1000
+    timesteps gives them ``m / (m + 3)`` of the draws (4/7 for m = 4; 1/4 without)."""
+    seen: list[torch.Tensor] = []
+
+    class Rec(torch.nn.Module):
+        def forward(self, x: torch.Tensor, t: torch.Tensor, encoder_hidden_states: torch.Tensor
+                    ) -> object:
+            seen.append(t)
+            return type("Out", (), {"sample": torch.zeros_like(x)})()
+
+    x0, cond = torch.zeros(20000, 1, 2, 2), torch.zeros(20000, 1, 4)
+    diffusion_loss(Rec(), x0, cond, generator=torch.Generator().manual_seed(0))
+    diffusion_loss(Rec(), x0, cond, generator=torch.Generator().manual_seed(0), later_bias=4.0)
+    plain, biased = (float((t >= 750).double().mean()) for t in seen)
+    assert abs(plain - 0.25) < 0.02 and abs(biased - 4 / 7) < 0.02
+    assert int(seen[1].min()) >= 0 and int(seen[1].max()) <= 999

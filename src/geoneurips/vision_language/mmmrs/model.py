@@ -305,18 +305,28 @@ def encode_prompts(tokenizer: CLIPTokenizer, text_encoder: CLIPTextModel,
 
 def diffusion_loss(unet: UNet2DConditionModel, x0: Tensor, cond: Tensor,
                    generator: torch.Generator | None = None,
-                   num_train_timesteps: int = 1000, noise_offset: float = 0.0) -> Tensor:
+                   num_train_timesteps: int = 1000, noise_offset: float = 0.0,
+                   later_bias: float = 1.0) -> Tensor:
     """Noise-prediction MSE at a uniform timestep (SD fine-tuning objective, eps target)
     on SD v1's scaled-linear schedule. ``x0`` are latents (or pixels for a pixel UNet).
 
     ``noise_offset`` adds ``noise_offset * N(0, 1)`` per sample and channel to the noise
     (the ``--noise_offset`` option of diffusers' SD fine-tuning script, after Guttenberg's
     "offset noise"): SD's schedule never destroys an image's mean, so without it the
-    sampler, which starts from zero-mean noise, cannot make very dark or bright images."""
+    sampler, which starts from zero-mean noise, cannot make very dark or bright images.
+
+    ``later_bias`` multiplies the sampling weight of the last quarter of the timesteps (the
+    noisiest; diffusers' ``--timestep_bias_strategy later --timestep_bias_multiplier``):
+    there the noisy input says least and the prompt most, e.g. an image's brightness."""
     betas = torch.linspace(SD_SCHEDULE["beta_start"] ** 0.5, SD_SCHEDULE["beta_end"] ** 0.5,
                            num_train_timesteps, dtype=torch.float64) ** 2
     abar = torch.cumprod(1 - betas, 0).to(x0.dtype)
-    t = torch.randint(0, num_train_timesteps, (len(x0),), generator=generator)
+    if later_bias == 1.0:
+        t = torch.randint(0, num_train_timesteps, (len(x0),), generator=generator)
+    else:
+        w = torch.ones(num_train_timesteps, dtype=torch.float64)
+        w[-num_train_timesteps // 4:] *= later_bias
+        t = torch.multinomial(w, len(x0), replacement=True, generator=generator)
     noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
     if noise_offset:
         noise = noise + noise_offset * torch.randn((*x0.shape[:2], *([1] * (x0.dim() - 2))),
