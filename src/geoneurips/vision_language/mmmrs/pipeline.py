@@ -35,8 +35,10 @@ Measured (why the system stays ``partial``; numbers in
 tests/vision_language/test_mmmrs_demo.py): the judge now sees GSD (balanced accuracy
 0.67-0.74 on real test renders, weather 1.00; the old CNN judge was at chance), but in the
 ~60 s CPU budget (400 steps) the tiny UNet does not yet follow the words: on seeds 0-2 it
-loses to the retrieval blend and the attribute mean image. With 3x the training (1200
-steps, about 150 s CPU) weather following appears (see the test's docstring).
+loses to the retrieval blend and the attribute mean image. With 3x the training
+(:data:`LONG`, 1200 steps, about 130 s CPU) it follows both words (joint 0.46/0.23/0.52
+on seeds 0/1/2, weather on seen prompts 0.94-1.00) but still loses seed 1 to the
+attribute mean image (0.33).
 """
 
 from __future__ import annotations
