@@ -18,7 +18,9 @@ Joint accuracy on the three held-out (GSD, weather) combinations, 48 images per 
   blend 0.17/0.15/0.10, 53-60 s CPU). Seeds 0/1/2: ours 0.10/0.15/0.04; unconditional
   branch 0.04/0.02/0.00; nearest-prompt retrieval 0.08/0.10/0.10; retrieval blend
   0.19/0.15/0.21; attribute mean image 0.33/0.33/0.00 (strongest on 0 and 1). Decision:
-  False on all three. 52.7/52.7/56.2 s CPU (was 109 s).
+  False on all three. 52.7/52.7/56.2 s CPU (was 109 s). Confirmation seeds 3/4: ours
+  0.15/0.31 vs retrieval blend 0.12/0.15, attribute mean image 0.33/0.00, unconditional
+  0.02/0.02: False/True.
 - LONG (``settings=LONG``: 1200 steps, later-timestep bias 4, noise offset 0.2; 122-136 s
   CPU): dev seeds 10/11/12: ours 0.52/0.31/0.65 vs strongest baseline 0.17/0.15/0.10.
   Seeds 0/1/2: ours 0.46/0.23/0.52; unconditional branch 0.02/0.00/0.00; retrieval
@@ -27,6 +29,8 @@ Joint accuracy on the three held-out (GSD, weather) combinations, 48 images per 
   finest GSD). Decision: True/False/True (leads +0.13/-0.10/+0.31). Weather on held-out
   prompts 0.94/0.67/0.67, on seen prompts 1.00/0.94/1.00 (unconditional 0.28/0.33/0.28);
   judge-feature FD to real held-out renders 4.1/6.6/7.8 vs unconditional 14.9/13.1/21.9.
+  Confirmation seeds 3/4: ours 0.08/0.33 vs attribute mean image 0.33/0.00, retrieval
+  blend 0.12/0.15: False/True (146-151 s CPU). Not stable across seeds.
 - quick (100 steps, 20 scenes), seed 0: ours 0.21 vs attribute mean image 0.33,
   retrieval blend 0.21, retrieval 0.08, unconditional 0.12; 20.6 s CPU.
 

@@ -39,14 +39,17 @@ register(
             "joint accuracy on held-out GSD x weather prompts, seeds 0/1/2, 0.10/0.15/0.04 "
             "vs unconditional branch 0.04/0.02/0.00, nearest-prompt retrieval "
             "0.08/0.10/0.10, retrieval blend 0.19/0.15/0.21, attribute mean image "
-            "0.33/0.33/0.00: loses. With 3x the training (settings=LONG: 1200 steps, later-"
-            "timestep bias 4, noise offset 0.2; about 135 s CPU, over budget) it follows "
+            "0.33/0.33/0.00: loses (confirmation seeds 3/4: 0.15/0.31 vs 0.33/0.15). "
+            "With 3x the training (settings=LONG: 1200 steps, later-"
+            "timestep bias 4, noise offset 0.2; 122-151 s CPU, over budget) it follows "
             "both words on dev seeds (0.52/0.31/0.65 vs strongest baseline "
             "0.17/0.15/0.10) but not robustly on seeds 0/1/2: 0.46/0.23/0.52 vs attribute "
             "mean image 0.33/0.33/0.00 and retrieval blend 0.19/0.15/0.21 (loses on seed "
-            "1; real renders score 0.69-0.72, the judge's ceiling). What is missing: "
-            "that learning within the ~60 s budget (at 400 steps sampled brightness ignores "
-            "the prompt), or a budget the lead accepts for the LONG setting."
+            "1; confirmation seeds 3/4: 0.08/0.33 vs 0.33/0.15, loses seed 3; real renders "
+            "score 0.67-0.74, the judge's ceiling). What is missing: "
+            "a generator that follows both words on every seed (LONG loses seeds 1 and 3 "
+            "to the attribute mean image) within the ~60 s budget (at 400 steps the "
+            "sampled brightness ignores the prompt)."
         ),
     )
 )
