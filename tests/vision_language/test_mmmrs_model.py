@@ -117,3 +117,61 @@ def test_unet_lora_learns_and_round_trips(sd_folder: Path, tmp_path: Path) -> No
                                      output_type="latent").images
     torch.testing.assert_close(again, tuned, rtol=1e-4, atol=1e-4)
     assert float((tuned - plain).abs().max()) > 1e-3
+
+
+def test_noise_offset_adds_a_per_channel_constant_to_the_target_noise() -> None:
+    """diffusers' ``--noise_offset``: the eps target gets ``offset * N(0, 1)`` per sample and
+    channel. A UNet predicting zeros has loss E[eps^2] = 1 + offset^2 (1 without it)."""
+
+    class Zero(torch.nn.Module):
+        def forward(self, x: torch.Tensor, t: torch.Tensor, encoder_hidden_states: torch.Tensor
+                    ) -> object:
+            return type("Out", (), {"sample": torch.zeros_like(x)})()
+
+    x0 = torch.zeros(4000, 3, 4, 4)
+    cond = torch.zeros(4000, 2, 8)
+    g = torch.Generator().manual_seed(0)
+    plain = float(diffusion_loss(Zero(), x0, cond, generator=g))
+    offset = float(diffusion_loss(Zero(), x0, cond, generator=g, noise_offset=1.0))
+    assert abs(plain - 1.0) < 0.02 and abs(offset - 2.0) < 0.1
+
+
+def test_text_time_unet_is_conditioned_through_the_timestep_embedding() -> None:
+    """``text_time=True`` (DeepFloyd IF's ``addition_embed_type="text"``): the prompt also
+    reaches every ResNet block; without cross-attention it still changes the output."""
+    from geoneurips.vision_language.mmmrs.model import tiny_unet
+
+    unet = tiny_unet(3, 16, 32, (16, 32), sd_layout=False, text_time=True).eval()
+    assert unet.add_embedding is not None
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    a, b = torch.randn(2, 2, 6, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        base = unet(x, 500, encoder_hidden_states=a).sample
+        other = unet(x, 500, encoder_hidden_states=b).sample
+        # switch the cross-attention off: the text still acts through the time embedding
+        for m in unet.modules():
+            if type(m).__name__ == "Transformer2DModel":
+                m.forward = lambda h, *args, **kw: (h,)
+        c1 = unet(x, 500, encoder_hidden_states=a).sample
+        c2 = unet(x, 500, encoder_hidden_states=b).sample
+    assert not torch.allclose(base, other)
+    assert (c1 - c2).abs().max() > 1e-4
+
+
+def test_later_bias_samples_the_noisiest_quarter_more_often() -> None:
+    """diffusers' ``--timestep_bias_strategy later``: weight ``m`` on the last 250 of 1000
+    timesteps gives them ``m / (m + 3)`` of the draws (4/7 for m = 4; 1/4 without)."""
+    seen: list[torch.Tensor] = []
+
+    class Rec(torch.nn.Module):
+        def forward(self, x: torch.Tensor, t: torch.Tensor, encoder_hidden_states: torch.Tensor
+                    ) -> object:
+            seen.append(t)
+            return type("Out", (), {"sample": torch.zeros_like(x)})()
+
+    x0, cond = torch.zeros(20000, 1, 2, 2), torch.zeros(20000, 1, 4)
+    diffusion_loss(Rec(), x0, cond, generator=torch.Generator().manual_seed(0))
+    diffusion_loss(Rec(), x0, cond, generator=torch.Generator().manual_seed(0), later_bias=4.0)
+    plain, biased = (float((t >= 750).double().mean()) for t in seen)
+    assert abs(plain - 0.25) < 0.02 and abs(biased - 4 / 7) < 0.02
+    assert int(seen[1].min()) >= 0 and int(seen[1].max()) <= 999

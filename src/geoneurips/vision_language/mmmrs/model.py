@@ -205,11 +205,14 @@ def tiny_text_encoder(tokenizer: CLIPTokenizer, hidden: int = 32, layers: int = 
 
 def tiny_unet(in_channels: int = 4, sample_size: int = 16, cross_dim: int = 32,
               widths: tuple[int, ...] = (32, 64), seed: int = 0,
-              sd_layout: bool = True) -> UNet2DConditionModel:
+              sd_layout: bool = True, text_time: bool = False) -> UNet2DConditionModel:
     """A random ``UNet2DConditionModel`` (cross-attention on the text states) at a tiny width.
 
     ``sd_layout=True``: SD's layout (attention blocks at every level but the lowest);
     ``False``: attention only at the lowest level (about 4x cheaper on a CPU; the demo).
+    ``text_time=True`` also adds an attention-pooled text embedding to the timestep
+    embedding (``addition_embed_type="text"``, as in DeepFloyd IF's pixel-space UNet), so
+    the prompt conditions every ResNet block, not only the cross-attention layers.
     The plain attention processor is set (PyTorch's CPU flash-attention kernel is slow for
     such small heads; the result is the same).
     """
@@ -226,7 +229,9 @@ def tiny_unet(in_channels: int = 4, sample_size: int = 16, cross_dim: int = 32,
         sample_size=sample_size, in_channels=in_channels, out_channels=in_channels,
         block_out_channels=widths, layers_per_block=1, down_block_types=down,
         up_block_types=up, cross_attention_dim=cross_dim, attention_head_dim=8,
-        norm_num_groups=8)
+        norm_num_groups=8,
+        **({"addition_embed_type": "text", "addition_embed_type_num_heads": 4}
+           if text_time else {}))
     unet.set_attn_processor(attn())
     return unet
 
@@ -300,14 +305,32 @@ def encode_prompts(tokenizer: CLIPTokenizer, text_encoder: CLIPTextModel,
 
 def diffusion_loss(unet: UNet2DConditionModel, x0: Tensor, cond: Tensor,
                    generator: torch.Generator | None = None,
-                   num_train_timesteps: int = 1000) -> Tensor:
+                   num_train_timesteps: int = 1000, noise_offset: float = 0.0,
+                   later_bias: float = 1.0) -> Tensor:
     """Noise-prediction MSE at a uniform timestep (SD fine-tuning objective, eps target)
-    on SD v1's scaled-linear schedule. ``x0`` are latents (or pixels for a pixel UNet)."""
+    on SD v1's scaled-linear schedule. ``x0`` are latents (or pixels for a pixel UNet).
+
+    ``noise_offset`` adds ``noise_offset * N(0, 1)`` per sample and channel to the noise
+    (the ``--noise_offset`` option of diffusers' SD fine-tuning script, after Guttenberg's
+    "offset noise"): SD's schedule never destroys an image's mean, so without it the
+    sampler, which starts from zero-mean noise, cannot make very dark or bright images.
+
+    ``later_bias`` multiplies the sampling weight of the last quarter of the timesteps (the
+    noisiest; diffusers' ``--timestep_bias_strategy later --timestep_bias_multiplier``):
+    there the noisy input says least and the prompt most, e.g. an image's brightness."""
     betas = torch.linspace(SD_SCHEDULE["beta_start"] ** 0.5, SD_SCHEDULE["beta_end"] ** 0.5,
                            num_train_timesteps, dtype=torch.float64) ** 2
     abar = torch.cumprod(1 - betas, 0).to(x0.dtype)
-    t = torch.randint(0, num_train_timesteps, (len(x0),), generator=generator)
+    if later_bias == 1.0:
+        t = torch.randint(0, num_train_timesteps, (len(x0),), generator=generator)
+    else:
+        w = torch.ones(num_train_timesteps, dtype=torch.float64)
+        w[-num_train_timesteps // 4:] *= later_bias
+        t = torch.multinomial(w, len(x0), replacement=True, generator=generator)
     noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    if noise_offset:
+        noise = noise + noise_offset * torch.randn((*x0.shape[:2], *([1] * (x0.dim() - 2))),
+                                                   generator=generator, dtype=x0.dtype)
     a = abar[t].view(-1, *([1] * (x0.dim() - 1)))
     xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
     pred = unet(xt, t, encoder_hidden_states=cond).sample
