@@ -35,6 +35,9 @@ register(
             "reference pixels as the published metric does. `fusu-change` applies a "
             "checkpoint (pipeline.save_model; the demo writes fusu_demo.pt) to GeoTIFFs: "
             "land-use maps of both dates + binary change."
+            " Budget audit (2026-12-07, full demo, every trained arm trained 2x longer, one "
+            "thread): seed 0 SeK 0.805 vs no-time-series 0.653 (+0.151; 1x +0.101), no "
+            "regressions."
         ),
     )
 )

@@ -18,6 +18,9 @@ register(
         notes=(
             "the tree baseline is LightGBM (the paper used XGBoost); the malpolon "
             "ResNet18 + Swin-T variant and the GLC25 GeoTIFF patches are not implemented"
+            ". Budget audit (2026-12-07, full demo, every trained arm trained 2x longer, one "
+            "thread): F1@25 leads over LightGBM (600 trees) +0.034 / +0.040 / +0.045 on seeds 0 /"
+            " 1 / 2 (1x +0.038 / +0.047 / +0.051; every arm slightly worse), no regressions."
         ),
     )
 )

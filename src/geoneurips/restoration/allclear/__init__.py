@@ -51,6 +51,14 @@ register(
             "on synthetic data, not the released checkpoints. Computed masks differ from "
             "AllClear's by using L1C TOA NIR and an NDWI water test where AllClear uses S2_SR "
             "B8 and the SCL water class."
+            " Budget audit (2026-12-07, full demo, every trained arm trained 2x longer, one "
+            "thread): the PSNR lead shrinks with the budget: seed 0 +1.31 (1x) / +1.14 (2x) / "
+            "+0.74 dB (4x), seed 1 +1.07 / +0.34 / +0.10 (below the 0.3 margin at 4x), seed 2 "
+            "+4.63 / +3.01 (2x); at 2x seed 0 decides False on SSIM (0.98350 vs 0.98364), at 4x "
+            "seeds 0 and 1 on RMSE / SSIM; the SAM and MAE leads remain (seed 1 at 4x SAM 1.53 vs"
+            " 2.06). Part of the PSNR lead is UnCRtainTS converging faster than the U-Net; the "
+            "status stands on the 2x primary lead (above the margin on seeds 0-2) and is flagged "
+            "for re-examination."
         ),
     )
 )

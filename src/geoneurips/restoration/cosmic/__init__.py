@@ -42,6 +42,10 @@ register(
             "in COSMICConfig and pipeline. No fMoW sample is available offline: the reader is "
             "tested on a fixture in the published layout and on a real VHR image arranged "
             "in it."
+            " Budget audit (2026-12-07, full demo, every trained arm trained 2x longer, one "
+            "thread): seed 0 PSNR +1.27 dB (1x +0.65; the codec's rate 0.091 vs 0.058 bpp, "
+            "baselines matched at that rate by the demo's lambda search), seed 1 +0.46 -> +0.97 "
+            "dB, no regressions."
         ),
     )
 )

@@ -44,6 +44,9 @@ register(
             "either on development seeds 10/11 (63.0/63.1 vs 57.3/59.0: leads under the "
             "margin, BLEU-4 and CIDEr regressions), nor did half the training scenes "
             "earlier (BLEU-4 below the text prior on seed 2)."
+            " Budget audit (2026-12-07, full demo, every trained arm trained 2x longer, one "
+            "thread): seed 0 score 87.0 vs pixel retrieval 57.0 (1x 86.3; the baselines are "
+            "untrained), no regressions."
         ),
     )
 )
