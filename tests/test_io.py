@@ -15,7 +15,14 @@ import pytest
 import torch
 
 from geoneurips.errors import CheckpointError, InvalidInputError
-from geoneurips.io import atomic_path, load_checkpoint, safe_extract, save_checkpoint, write_json
+from geoneurips.io import (
+    atomic_path,
+    load_checkpoint,
+    safe_extract,
+    safe_pretrained_folder,
+    save_checkpoint,
+    write_json,
+)
 
 
 def test_atomic_path_success_and_failure(tmp_path: Path) -> None:
@@ -138,3 +145,22 @@ def test_model_checkpoint_format(tmp_path: Path) -> None:
         load_model_state(tmp_path / "list.pt", "Test")
     with pytest.raises(CheckpointError, match="do not match its Test config"):
         load_weights(torch.nn.Linear(4, 2), state, path, "Test")
+
+
+def test_safe_pretrained_folder(tmp_path: Path) -> None:
+    """A Hugging Face folder passes only with config.json and safetensors weights and no
+    ``auto_map`` (remote code) in its model / processor / tokenizer configs."""
+    with pytest.raises(InvalidInputError, match="not found"):
+        safe_pretrained_folder(tmp_path / "none", "model")
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(CheckpointError, match=r"found pickled pytorch_model\.bin: not loaded"):
+        safe_pretrained_folder(tmp_path, "model")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert safe_pretrained_folder(tmp_path, "model") == tmp_path
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"auto_map": {"x": "y.Z"}}))
+    with pytest.raises(CheckpointError, match="auto_map in tokenizer_config.json"):
+        safe_pretrained_folder(tmp_path, "model")
+    (tmp_path / "tokenizer_config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not readable JSON"):
+        safe_pretrained_folder(tmp_path, "model")

@@ -8,7 +8,9 @@ Rules of the project (developers' guide, "Safety"):
 * checkpoints are read with ``torch.load(weights_only=True)`` or safetensors
   (:func:`load_checkpoint`), never with a bare unpickler;
 * archives are extracted only after every member was checked to stay inside the target
-  folder (:func:`safe_extract`).
+  folder (:func:`safe_extract`);
+* a local Hugging Face model folder is checked before ``from_pretrained`` (safetensors
+  weights only, no remote code: :func:`safe_pretrained_folder`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "load_model_state",
     "load_weights",
     "safe_extract",
+    "safe_pretrained_folder",
     "save_checkpoint",
     "save_model",
     "write_json",
@@ -269,3 +272,49 @@ def safe_extract(archive: str | Path, dest: str | Path) -> Path:
     else:
         raise InvalidInputError(f"{str(src)!r} is neither a zip nor a tar archive")
     return out
+
+
+_HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+_HF_CONFIGS = ("config.json", "processor_config.json", "preprocessor_config.json",
+               "tokenizer_config.json")
+
+
+def safe_pretrained_folder(path: str | Path, what: str) -> Path:
+    """Check a local Hugging Face folder before ``from_pretrained`` (no pickles, no remote code).
+
+    Needs ``config.json`` and safetensors weights (``model.safetensors`` or its sharded
+    index): pickled ``pytorch_model*.bin`` weights are refused rather than unpickled, and a
+    model, processor or tokenizer config whose ``auto_map`` asks for the folder's own Python
+    code is refused (``trust_remote_code`` is never set).
+
+    Raises:
+        InvalidInputError: no such folder or no ``config.json``.
+        CheckpointError: no safetensors weights, or the config needs remote code.
+    """
+    p = Path(path)
+    if not p.is_dir() or not (p / "config.json").is_file():
+        raise InvalidInputError(
+            f"local {what} folder {str(p)!r} not found (needs config.json and weights in "
+            "Hugging Face layout; nothing is downloaded)"
+        )
+    if not any((p / w).is_file() for w in _HF_WEIGHTS):
+        pickled = sorted(q.name for q in p.glob("*.bin")) + sorted(q.name for q in p.glob("*.pt*"))
+        found = f" (found pickled {', '.join(pickled)}: not loaded)" if pickled else ""
+        raise CheckpointError(
+            f"local {what} folder {str(p)!r} has no safetensors weights{found}; save it with "
+            "save_pretrained (safetensors) or convert the weights"
+        )
+    for name in _HF_CONFIGS:
+        f = p / name
+        if not f.is_file():
+            continue
+        try:
+            cfg = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise CheckpointError(f"{f} is not readable JSON: {err}") from err
+        if isinstance(cfg, dict) and cfg.get("auto_map"):
+            raise CheckpointError(
+                f"local {what} folder {str(p)!r} needs its own Python code (auto_map in "
+                f"{name}); remote code is never executed: use a model transformers supports"
+            )
+    return p

@@ -159,3 +159,10 @@ def test_clip_similarities_match_hand_computation(tmp_path: Path) -> None:
     np.testing.assert_allclose(ours.numpy(), hand, atol=1e-4)
     assert clip_score(imgs, prompts, folder) == pytest.approx(
         float(ours.clamp(min=0).mean()), abs=1e-9)
+    # pickled weights are refused, never unpickled (the old loader read pytorch_model.bin)
+    from safetensors.torch import load_file
+
+    torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="no safetensors"):
+        clip_similarities(imgs, prompts, folder)

@@ -175,3 +175,21 @@ def test_later_bias_samples_the_noisiest_quarter_more_often() -> None:
     plain, biased = (float((t >= 750).double().mean()) for t in seen)
     assert abs(plain - 0.25) < 0.02 and abs(biased - 4 / 7) < 0.02
     assert int(seen[1].min()) >= 0 and int(seen[1].max()) <= 999
+
+
+def test_pickled_weights_are_refused(sd_folder: Path, tmp_path: Path) -> None:
+    """Only safetensors are read: a Stable Diffusion folder whose UNet weights are a pickled
+    ``diffusion_pytorch_model.bin`` is refused with an error naming the missing safetensors
+    file (before, diffusers "defaulted to unsafe serialization" and unpickled it, with
+    ``weights_only=True``), as the project's other Hugging Face loaders do."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "sd_bin"
+    shutil.copytree(sd_folder, folder)
+    st = folder / "unet" / "diffusion_pytorch_model.safetensors"
+    torch.save(load_file(st), folder / "unet" / "diffusion_pytorch_model.bin")
+    st.unlink()
+    with pytest.raises(CheckpointError, match="diffusion_pytorch_model.safetensors"):
+        load_pipeline(folder)

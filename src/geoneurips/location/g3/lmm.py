@@ -39,6 +39,7 @@ from geoneurips.errors import (
     GeoNeuripsError,
     InvalidInputError,
 )
+from geoneurips.io import safe_pretrained_folder
 from geoneurips.metrics.geodesic import haversine_km
 
 __all__ = [
@@ -51,7 +52,6 @@ __all__ = [
     "TransformersLMM",
     "parse_coordinates",
     "rag_prompt",
-    "safe_pretrained_folder",
     "zero_shot_prompt",
 ]
 
@@ -228,54 +228,6 @@ class OpenAICompatibleLMM:
 #: special-token ids kept from a model folder's ``generation_config.json`` (everything else in
 #: it, e.g. Qwen2-VL's shipped ``top_k=1, top_p=0.001, temperature=0.01``, is replaced)
 _TOKEN_IDS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
-_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
-_CONFIGS = ("config.json", "processor_config.json", "preprocessor_config.json",
-            "tokenizer_config.json")
-
-
-def safe_pretrained_folder(path: str | Path, what: str) -> Path:
-    """Check a local Hugging Face folder before ``from_pretrained`` (no pickles, no remote code).
-
-    Needs ``config.json`` and safetensors weights (``model.safetensors`` or its sharded
-    index): pickled ``pytorch_model*.bin`` weights are refused rather than unpickled, and a
-    model, processor or tokenizer config whose ``auto_map`` asks for the folder's own Python
-    code is refused (``trust_remote_code`` is never set).
-
-    Raises:
-        InvalidInputError: no such folder or no ``config.json``.
-        CheckpointError: no safetensors weights, or the config needs remote code.
-    """
-    import json
-
-    p = Path(path)
-    if not p.is_dir() or not (p / "config.json").is_file():
-        raise InvalidInputError(
-            f"local {what} folder {str(p)!r} not found (needs config.json and weights in "
-            "Hugging Face layout; nothing is downloaded)"
-        )
-    if not any((p / w).is_file() for w in _WEIGHTS):
-        pickled = sorted(q.name for q in p.glob("*.bin")) + sorted(q.name for q in p.glob("*.pt*"))
-        found = f" (found pickled {', '.join(pickled)}: not loaded)" if pickled else ""
-        raise CheckpointError(
-            f"local {what} folder {str(p)!r} has no safetensors weights{found}; save it with "
-            "save_pretrained (safetensors) or convert the weights"
-        )
-    for name in _CONFIGS:
-        f = p / name
-        if not f.is_file():
-            continue
-        try:
-            cfg = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise CheckpointError(f"{f} is not readable JSON: {err}") from err
-        if isinstance(cfg, dict) and cfg.get("auto_map"):
-            raise CheckpointError(
-                f"local {what} folder {str(p)!r} needs its own Python code (auto_map in "
-                f"{name}); remote code is never executed: use a model transformers supports"
-            )
-    return p
-
-
 class TransformersLMM:
     """A local Hugging Face image-text-to-text model folder, loaded safely and offline.
 

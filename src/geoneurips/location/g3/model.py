@@ -281,12 +281,12 @@ class CLIPTowers:
     ``path`` is a folder in Hugging Face layout (``config.json``, weights, preprocessor and
     tokenizer files), e.g. a saved ``openai/clip-vit-large-patch14``; it is opened with
     ``local_files_only=True`` (nothing is downloaded), safetensors weights only and no remote
-    code (:func:`~geoneurips.location.g3.lmm.safe_pretrained_folder`). ``transformers`` is
+    code (:func:`geoneurips.io.safe_pretrained_folder`). ``transformers`` is
     imported lazily.
     """
 
     def __init__(self, path: str | Path) -> None:
-        from .lmm import safe_pretrained_folder
+        from geoneurips.io import safe_pretrained_folder
 
         p = safe_pretrained_folder(path, "CLIP checkpoint")
         try:

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from geoneurips.errors import CheckpointError, InvalidInputError
-from geoneurips.io import load_checkpoint
+from geoneurips.io import load_checkpoint, safe_pretrained_folder
 
 __all__ = [
     "INCEPTION_FILE",
@@ -169,8 +169,12 @@ def clip_similarities(images: Tensor | np.ndarray, prompts: Sequence[str],
                       clip_path: str | Path, batch: int = 32) -> Tensor:
     """``100 * cos(image embedding, text embedding)`` per pair with a local CLIP folder.
 
+    The folder is opened offline with safetensors weights only and no remote code
+    (:func:`geoneurips.io.safe_pretrained_folder`).
+
     Raises:
-        CheckpointError: ``clip_path`` is not a local CLIP folder (transformers layout).
+        CheckpointError: ``clip_path`` is not a local CLIP folder (transformers layout), holds
+            only pickled weights, or asks for its own code.
     """
     from transformers import CLIPModel, CLIPProcessor
 
@@ -182,10 +186,13 @@ def clip_similarities(images: Tensor | np.ndarray, prompts: Sequence[str],
     x = _as_uint8(images)
     if len(x) != len(prompts):
         raise InvalidInputError(f"{len(x)} images but {len(prompts)} prompts")
+    safe_pretrained_folder(p, "CLIP")  # safetensors only, no remote code
     try:
-        model = CLIPModel.from_pretrained(str(p), local_files_only=True)
+        model = CLIPModel.from_pretrained(str(p), local_files_only=True, use_safetensors=True,
+                                          trust_remote_code=False)
         model.eval()  # type: ignore[no-untyped-call]
-        proc = CLIPProcessor.from_pretrained(str(p), local_files_only=True)
+        proc = CLIPProcessor.from_pretrained(str(p), local_files_only=True,
+                                             trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot load CLIP from {str(p)!r}: {exc}") from exc
     scores = []

@@ -107,8 +107,9 @@ def load_pipeline(path: str | Path, lora: str | Path | None = None, device: str 
         fp16: half precision (default: only on CUDA, as the authors ran it).
 
     Raises:
-        CheckpointError: the folder or the LoRA file does not exist or is not a diffusers
-            Stable Diffusion folder. Nothing is downloaded.
+        CheckpointError: the folder or the LoRA file does not exist, is not a diffusers
+            Stable Diffusion folder, or holds pickled (``.bin``) weights instead of
+            safetensors (never unpickled). Nothing is downloaded.
     """
     root = Path(path)
     if not (root / "model_index.json").is_file():
@@ -120,8 +121,8 @@ def load_pipeline(path: str | Path, lora: str | Path | None = None, device: str 
     dtype = torch.float16 if half else torch.float32
     try:
         pipe = _lib("diffusers").StableDiffusionPipeline.from_pretrained(
-            str(root), torch_dtype=dtype, local_files_only=True, safety_checker=None,
-            requires_safety_checker=False)
+            str(root), torch_dtype=dtype, local_files_only=True, use_safetensors=True,
+            safety_checker=None, requires_safety_checker=False)
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot load Stable Diffusion from {str(root)!r}: {exc}") from exc
     pipe.scheduler = dpm_karras_scheduler(pipe.scheduler.config)
@@ -131,9 +132,9 @@ def load_pipeline(path: str | Path, lora: str | Path | None = None, device: str 
             raise CheckpointError(f"LoRA weights not found: {str(lp)!r}")
         try:
             if lp.is_file():
-                pipe.load_lora_weights(str(lp.parent), weight_name=lp.name)
+                pipe.load_lora_weights(str(lp.parent), weight_name=lp.name, use_safetensors=True)
             else:
-                pipe.load_lora_weights(str(lp))
+                pipe.load_lora_weights(str(lp), use_safetensors=True)
         except (OSError, ValueError, KeyError) as exc:
             raise CheckpointError(f"cannot load LoRA weights {str(lp)!r}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
