@@ -406,14 +406,21 @@ class LineInstance:
 
 def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneConfig,
                       *, classes: tuple[int, ...] | None = None,
-                      order: str = "length") -> list[LineInstance]:
+                      order: str = "length", scoring: str = "released") -> list[LineInstance]:
     """Per-class watershed -> polylines -> redrawn, dilated masks (overlaps dropped).
 
     Args:
         label: predicted class map ``(H, W)``.
-        probs: class probabilities ``(K, H, W)`` (score = mean probability of the class over
-            the instance's pixels) or None (score 1).
+        probs: class probabilities ``(K, H, W)`` or None (score 1).
         config: ``min_area``, ``redraw_kernel``.
+        scoring: ``"released"`` (default; ``prepare_coco_dict`` of the authors' evaluation
+            code, ``mmseg/evaluation/metrics/eval_utils.py`` of bjzhb666/mmseg-satellite):
+            each kept line is scored on its redrawn, dilated mask - the mean over those
+            pixels of the largest foreground probability - and labelled with the most
+            frequent predicted class under that mask (background skipped when another class
+            is present; see :func:`_released_score_and_class`); ``"watershed"``: the former
+            score, the mean probability of the watershed instance's own class over the
+            instance's pixels, labelled with that class.
         order: which redrawn line is kept where two overlap. ``"length"`` (default): the
             polylines of every class are visited longest first (1-px redrawn length, ties in
             class order); ``"class"``: the released order (class 1, 2, 3, each class's
@@ -433,6 +440,8 @@ def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneC
 
     if order not in ("length", "class"):
         raise ValueError(f"order must be 'length' or 'class', got {order!r}")
+    if scoring not in ("released", "watershed"):
+        raise ValueError(f"scoring must be 'released' or 'watershed', got {scoring!r}")
     lab = np.asarray(label)
     h, w = lab.shape
     cls = classes if classes is not None else tuple(range(1, config.num_classes))
@@ -465,5 +474,22 @@ def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneC
             continue
         taken |= rec
         ln.mask = rec
+        if scoring == "released":
+            ln.score, ln.category = _released_score_and_class(lab, probs, rec, ln.category)
         out.append(ln)
     return out
+
+
+def _released_score_and_class(label: np.ndarray, probs: np.ndarray | None, rec: np.ndarray,
+                              fallback: int) -> tuple[float, int]:
+    """Score and class of a redrawn line as the released ``prepare_coco_dict`` gives them:
+    score = mean over the redrawn (dilated) mask of the largest foreground probability
+    (classes 1..K-1; 1 without ``probs``), class = the most frequent predicted class under
+    the mask, the second most frequent where that is background (``fallback`` when the
+    mask holds background only)."""
+    score = float(np.asarray(probs)[1:, rec].max(axis=0).mean()) if probs is not None else 1.0
+    counts = np.bincount(np.asarray(label)[rec].astype(np.int64).ravel())
+    ranked = [int(k) for k in np.argsort(-counts, kind="stable") if counts[k] > 0]
+    if ranked and ranked[0] == 0:
+        ranked = ranked[1:]
+    return score, (ranked[0] if ranked else fallback)
