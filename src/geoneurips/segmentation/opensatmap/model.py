@@ -44,9 +44,16 @@ reference; no thinning). Here:
   redrawn 1 px, dilated by ``redraw_kernel`` (3) and dropped when they overlap an instance
   kept before, as released; named differences: the polylines of all classes are visited
   longest first (released: class by class, so a short wrong-class fragment removed the
-  line it lay on) and lose skeleton end hooks (:func:`_trim_end_hooks`). The released
-  ``sample_from_positions`` (in ``eval_utils``) is not published; we order the instance's
-  skeleton along its longest path and keep every ``step``-th pixel (a named difference).
+  line it lay on) and lose skeleton end hooks (:func:`_trim_end_hooks`). Each kept line
+  is scored and labelled on its redrawn mask as the authors' ``prepare_coco_dict`` does
+  (``scoring="released"``: mean largest foreground probability, most frequent predicted
+  class). The authors' ``sample_from_positions`` (``eval_utils.py`` of their mmseg fork
+  bjzhb666/mmseg-satellite; not in the official repository) takes 50 quantiles of the
+  instance's pixels along its major axis and the median cross-axis coordinate at each; we
+  order the instance's skeleton along its longest path (junction cut, one polyline per
+  touching line) and keep every ``step``-th pixel (a named difference: the median sampler
+  merges touching lines into one polyline between them; measured on development seed 10,
+  full demo at 2x: instance AP50 U-Net DilateGT 0.996 -> 0.923).
 """
 
 from __future__ import annotations
@@ -319,7 +326,7 @@ def instance_polyline(mask: np.ndarray, step: int = 4, turn: float | None = 40.0
     skeleton junction (the longest piece kept, :func:`_cut_at_turning_junctions`), every
     ``step``-th pixel plus the last one.
 
-    Our own extraction (the released ``sample_from_positions`` is unpublished). The junction
+    Our own extraction (the authors' ``sample_from_positions``: see the module). The junction
     cut is our change (``turn=None`` is the former extraction): where a predicted line
     touches another one, the watershed of a thin mask leaves them in one component and its
     longest path ran along the first line and turned into the second, so the redrawn
