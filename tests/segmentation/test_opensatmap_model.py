@@ -254,6 +254,26 @@ def test_a_skeleton_hook_at_the_border_does_not_drop_the_line() -> None:
     assert (np.abs(lane.polyline[:, 0] - 21) <= 1).all()
 
 
+def test_a_bridge_between_two_lines_does_not_split_either_line() -> None:
+    """Two parallel 3-px lane lines (rows 19-21 and 31-33, x 5..100) joined by a 3-px
+    stroke from x 60 to x 66 (one component, as the U-Net DilateGT trained 2x longer left
+    them on full seed 0). The junction cut kept the longest piece, so the lower line came
+    out as two pieces split at the bridge (x 5-64 and 68-99: an extra detection); rejoined,
+    each line is one polyline over its whole length."""
+    m = np.zeros((60, 110), bool)
+    m[19:22, 5:101] = True
+    m[31:34, 5:101] = True
+    for k in range(13):
+        m[20 + k - 1:20 + k + 2, 60 + k // 2 - 1:60 + k // 2 + 2] = True
+    old = instance_polylines(m, step=1, rejoin=False)
+    assert len(old) == 3
+    lines = extract_instances(m.astype(np.int64), None, LaneConfig.tiny(), classes=(1,))
+    assert len(lines) == 2
+    for ln, row in zip(sorted(lines, key=lambda ln: ln.polyline[0, 1]), (20, 32), strict=True):
+        assert ln.polyline[:, 0].min() <= 6 and ln.polyline[:, 0].max() >= 98
+        assert (np.abs(ln.polyline[:, 1] - row) <= 1).all()
+
+
 def test_lines_are_scored_and_labelled_on_their_redrawn_mask_as_released() -> None:
     """The released ``prepare_coco_dict`` scores a kept line by the mean, over its redrawn
     3-px mask, of the largest foreground probability, and labels it with the most frequent
