@@ -254,6 +254,56 @@ def test_a_skeleton_hook_at_the_border_does_not_drop_the_line() -> None:
     assert (np.abs(lane.polyline[:, 0] - 21) <= 1).all()
 
 
+def test_a_bridge_between_two_lines_does_not_split_either_line() -> None:
+    """Two parallel 3-px lane lines (rows 19-21 and 31-33, x 5..100) joined by a 3-px
+    stroke from x 60 to x 66 (one component, as the U-Net DilateGT trained 2x longer left
+    them on full seed 0). The junction cut kept the longest piece, so the lower line came
+    out as two pieces split at the bridge (x 5-64 and 68-99: an extra detection); rejoined,
+    each line is one polyline over its whole length."""
+    m = np.zeros((60, 110), bool)
+    m[19:22, 5:101] = True
+    m[31:34, 5:101] = True
+    for k in range(13):
+        m[20 + k - 1:20 + k + 2, 60 + k // 2 - 1:60 + k // 2 + 2] = True
+    old = instance_polylines(m, step=1, rejoin=False)
+    assert len(old) == 3
+    lines = extract_instances(m.astype(np.int64), None, LaneConfig.tiny(), classes=(1,))
+    assert len(lines) == 2
+    for ln, row in zip(sorted(lines, key=lambda ln: ln.polyline[0, 1]), (20, 32), strict=True):
+        assert ln.polyline[:, 0].min() <= 6 and ln.polyline[:, 0].max() >= 98
+        assert (np.abs(ln.polyline[:, 1] - row) <= 1).all()
+
+
+def test_lines_are_scored_and_labelled_on_their_redrawn_mask_as_released() -> None:
+    """The released ``prepare_coco_dict`` scores a kept line by the mean, over its redrawn
+    3-px mask, of the largest foreground probability, and labels it with the most frequent
+    predicted class under that mask (background skipped). A 1-px lane line of probability
+    0.9 with 0.3 curb probability beside it: released score (0.9 + 0.3 + 0.3) / 3 = 0.5
+    (the former score, the watershed instance's mean class probability, was 0.9). A 1-px
+    lane line between two curb rows: kept first (ties in class order), labelled curb, the
+    class of 2 of its 3 rows (the former code kept the watershed's class 1)."""
+    cfg = LaneConfig.tiny()
+    lab = np.zeros((24, 64), np.int64)
+    lab[11, 4:60] = 1
+    probs = np.zeros((4, 24, 64))
+    probs[0] = 1.0
+    probs[:, 11, 4:60] = np.array([0.1, 0.9, 0.0, 0.0])[:, None]
+    probs[:, 10, :] = probs[:, 12, :] = np.array([0.6, 0.1, 0.3, 0.0])[:, None]
+    (line,) = extract_instances(lab, probs, cfg)
+    assert line.category == 1
+    assert line.score == pytest.approx(0.5, abs=0.02)  # the line's end columns are background
+    (old,) = extract_instances(lab, probs, cfg, scoring="watershed")
+    assert old.score == pytest.approx(0.9)
+    lab[10, 4:60] = lab[12, 4:60] = 2
+    onehot = np.eye(4)[lab].transpose(2, 0, 1)
+    (line,) = extract_instances(lab, onehot, cfg)
+    assert line.category == 2 and line.score == pytest.approx(1.0, abs=0.05)
+    assert (np.abs(line.polyline[:, 1] - 11) <= 1).all()
+    assert extract_instances(lab, onehot, cfg, scoring="watershed")[0].category == 1
+    with pytest.raises(ValueError, match="scoring"):
+        extract_instances(lab, onehot, cfg, scoring="mean")
+
+
 def test_extraction_on_the_reference_recovers_every_line() -> None:
     """Watershed -> polyline -> redraw on a dilated reference gives line AP 1 at 3 px."""
     cfg = LaneConfig.tiny()

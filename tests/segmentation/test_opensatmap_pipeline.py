@@ -29,6 +29,14 @@ recall, false positives ranked higher); none on seeds 0, 1, 3. ``beats_baseline`
 held on all five): mIoU +0.17, instance AP +0.40, line AP +0.73 at least (asserted 0.15,
 0.3, 0.6); attribute mIoU 0.640 at least (asserted 0.55).
 
+Re-measured 2026-12-07 after the extraction changes (released line score, rejoined junction
+pieces; every arm) on an AMD host, seeds 0/1/2, method vs 1-px U-Net: mIoU 0.794/0.787/0.777
+vs 0.651/0.658/0.676, instance AP 0.582/0.515/0.574 vs 0.391/0.252/0.503, line AP
+1.000/0.939/0.982 vs 0.752/0.590/0.932; seed 1 decides False there on attribute mIoU (0.689 vs
+0.693 of the 1-px plain-CE U-Net; float results differ between hosts, see below). The
+numbers above are those of the former extraction; the system is ``partial`` since its budget
+audit (notes): trained 2x longer, the 1-px U-Net leads instance AP on seed 0.
+
 The demo trains and evaluates on one thread whatever the caller set
 (``seed.single_thread``; before 2026-12-06 it used ``min(2, threads)``, so ``make demo`` on
 two threads trained in another float order). Re-measured 2026-12-06 in fresh processes:

@@ -44,9 +44,16 @@ reference; no thinning). Here:
   redrawn 1 px, dilated by ``redraw_kernel`` (3) and dropped when they overlap an instance
   kept before, as released; named differences: the polylines of all classes are visited
   longest first (released: class by class, so a short wrong-class fragment removed the
-  line it lay on) and lose skeleton end hooks (:func:`_trim_end_hooks`). The released
-  ``sample_from_positions`` (in ``eval_utils``) is not published; we order the instance's
-  skeleton along its longest path and keep every ``step``-th pixel (a named difference).
+  line it lay on) and lose skeleton end hooks (:func:`_trim_end_hooks`). Each kept line
+  is scored and labelled on its redrawn mask as the authors' ``prepare_coco_dict`` does
+  (``scoring="released"``: mean largest foreground probability, most frequent predicted
+  class). The authors' ``sample_from_positions`` (``eval_utils.py`` of their mmseg fork
+  bjzhb666/mmseg-satellite; not in the official repository) takes 50 quantiles of the
+  instance's pixels along its major axis and the median cross-axis coordinate at each; we
+  order the instance's skeleton along its longest path (junction cut, one polyline per
+  touching line) and keep every ``step``-th pixel (a named difference: the median sampler
+  merges touching lines into one polyline between them; measured on development seed 10,
+  full demo at 2x: instance AP50 U-Net DilateGT 0.996 -> 0.923).
 """
 
 from __future__ import annotations
@@ -319,7 +326,7 @@ def instance_polyline(mask: np.ndarray, step: int = 4, turn: float | None = 40.0
     skeleton junction (the longest piece kept, :func:`_cut_at_turning_junctions`), every
     ``step``-th pixel plus the last one.
 
-    Our own extraction (the released ``sample_from_positions`` is unpublished). The junction
+    Our own extraction (the authors' ``sample_from_positions``: see the module). The junction
     cut is our change (``turn=None`` is the former extraction): where a predicted line
     touches another one, the watershed of a thin mask leaves them in one component and its
     longest path ran along the first line and turned into the second, so the redrawn
@@ -342,8 +349,8 @@ def instance_polyline(mask: np.ndarray, step: int = 4, turn: float | None = 40.0
 
 
 def instance_polylines(mask: np.ndarray, step: int = 4, turn: float = 40.0, arm: int = 6,
-                       gap: int = 3, max_lines: int = 8, hooks: bool = True
-                       ) -> list[np.ndarray]:
+                       gap: int = 3, max_lines: int = 8, hooks: bool = True,
+                       rejoin: bool = True) -> list[np.ndarray]:
     """Every line of an instance mask whose lines touch: :func:`instance_polyline`'s path
     (longest path cut at turning junctions), then its skeleton pixels within ``gap`` px are
     removed and the rest searched again; pieces shorter than ``2 * arm`` px are dropped
@@ -363,7 +370,18 @@ def instance_polylines(mask: np.ndarray, step: int = 4, turn: float = 40.0, arm:
     order): line AP unchanged for both U-Nets, instance AP U-Net DilateGT
     0.556/0.520/0.500 -> 0.550/0.529/0.508, 1-px U-Net 0.506/0.322/0.390 ->
     0.506/0.322/0.396; quick models: U-Net DilateGT 0.523/0.455/0.426 -> 0.547/0.455/0.440,
-    1-px U-Net 0.519/0.297/0.424 -> 0.521/0.296/0.426."""
+    1-px U-Net 0.519/0.297/0.424 -> 0.521/0.296/0.426.
+
+    ``rejoin``: pieces whose ends face each other across a junction, within ``2 * gap + 2``
+    px and turning by less than ``turn`` degrees, are joined into one polyline
+    (:func:`_rejoin_collinear`; our change, every arm alike). The junction cut keeps the
+    longest piece of a path, so a straight line touched by a stroke from a neighbouring
+    line (a bridge the U-Net DilateGT paints between two lane lines) came out as two
+    detections, the line up to the junction and its rest beyond it: on full-demo seed 0
+    trained 2x longer, 4 of the method's 5 false positives (lane-line ends of 54-113 px,
+    scores 0.92-0.97) with their lines cut short. Development seeds 10-12, full demo, instance
+    AP of U-Net DilateGT 0.584/0.526/0.522 -> 0.596/0.534/0.538 (2x budget: unchanged),
+    1-px U-Net unchanged at both budgets."""
     from scipy import ndimage
     from skimage.morphology import skeletonize
 
@@ -390,8 +408,58 @@ def instance_polylines(mask: np.ndarray, step: int = 4, turn: float = 40.0, arm:
         else:
             used[path[:, 0], path[:, 1]] = True
             rest &= ~ndimage.binary_dilation(used, structure=struct)
-        out.append(_sampled_xy(path, step))
+        out.append(path)
+    if rejoin:
+        out = _rejoin_collinear(out, turn, arm, reach=2 * gap + 2)
+    return [_sampled_xy(p, step) for p in out]
+
+
+def _end_direction(path: np.ndarray, arm: int) -> np.ndarray:
+    """Unit direction of the last ``arm`` px of ``path`` (pointing out of its end)."""
+    k = min(arm, len(path) - 1)
+    v = (path[-1] - path[-1 - k]).astype(np.float64)
+    n = float(np.linalg.norm(v))
+    out: np.ndarray = v / n if n > 0 else v
     return out
+
+
+def _rejoin_collinear(paths: list[np.ndarray], turn: float, arm: int, reach: float
+                      ) -> list[np.ndarray]:
+    """Join two pieces where the end of one faces the start of the other: ends at most
+    ``reach`` px apart, the pieces' end directions within ``turn`` degrees, and the gap
+    between them (when longer than 2 px) along the first piece's direction; longest pieces
+    first, repeated until nothing joins."""
+    cos_max = np.cos(np.deg2rad(turn))
+    paths = [np.asarray(p) for p in paths]
+    joined = True
+    while joined and len(paths) > 1:
+        joined = False
+        order = sorted(range(len(paths)), key=lambda i: -len(paths[i]))
+        for i in order:
+            for j in order:
+                if i == j or len(paths[i]) < 2 or len(paths[j]) < 2:
+                    continue
+                for a in (paths[i], paths[i][::-1]):
+                    for b in (paths[j], paths[j][::-1]):
+                        gap = (b[0] - a[-1]).astype(np.float64)
+                        dist = float(np.linalg.norm(gap))
+                        out_a = _end_direction(a, arm)
+                        into_b = -_end_direction(b[::-1], arm)
+                        if dist > reach or float(out_a @ into_b) < cos_max:
+                            continue
+                        if dist > 2 and float(gap @ out_a) / dist < cos_max:
+                            continue
+                        paths = [p for k, p in enumerate(paths) if k not in (i, j)]
+                        paths.append(np.concatenate([a, b]))
+                        joined = True
+                        break
+                    if joined:
+                        break
+                if joined:
+                    break
+            if joined:
+                break
+    return paths
 
 
 @dataclass
@@ -406,14 +474,21 @@ class LineInstance:
 
 def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneConfig,
                       *, classes: tuple[int, ...] | None = None,
-                      order: str = "length") -> list[LineInstance]:
+                      order: str = "length", scoring: str = "released") -> list[LineInstance]:
     """Per-class watershed -> polylines -> redrawn, dilated masks (overlaps dropped).
 
     Args:
         label: predicted class map ``(H, W)``.
-        probs: class probabilities ``(K, H, W)`` (score = mean probability of the class over
-            the instance's pixels) or None (score 1).
+        probs: class probabilities ``(K, H, W)`` or None (score 1).
         config: ``min_area``, ``redraw_kernel``.
+        scoring: ``"released"`` (default; ``prepare_coco_dict`` of the authors' evaluation
+            code, ``mmseg/evaluation/metrics/eval_utils.py`` of bjzhb666/mmseg-satellite):
+            each kept line is scored on its redrawn, dilated mask - the mean over those
+            pixels of the largest foreground probability - and labelled with the most
+            frequent predicted class under that mask (background skipped when another class
+            is present; see :func:`_released_score_and_class`); ``"watershed"``: the former
+            score, the mean probability of the watershed instance's own class over the
+            instance's pixels, labelled with that class.
         order: which redrawn line is kept where two overlap. ``"length"`` (default): the
             polylines of every class are visited longest first (1-px redrawn length, ties in
             class order); ``"class"``: the released order (class 1, 2, 3, each class's
@@ -433,6 +508,8 @@ def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneC
 
     if order not in ("length", "class"):
         raise ValueError(f"order must be 'length' or 'class', got {order!r}")
+    if scoring not in ("released", "watershed"):
+        raise ValueError(f"scoring must be 'released' or 'watershed', got {scoring!r}")
     lab = np.asarray(label)
     h, w = lab.shape
     cls = classes if classes is not None else tuple(range(1, config.num_classes))
@@ -465,5 +542,22 @@ def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneC
             continue
         taken |= rec
         ln.mask = rec
+        if scoring == "released":
+            ln.score, ln.category = _released_score_and_class(lab, probs, rec, ln.category)
         out.append(ln)
     return out
+
+
+def _released_score_and_class(label: np.ndarray, probs: np.ndarray | None, rec: np.ndarray,
+                              fallback: int) -> tuple[float, int]:
+    """Score and class of a redrawn line as the released ``prepare_coco_dict`` gives them:
+    score = mean over the redrawn (dilated) mask of the largest foreground probability
+    (classes 1..K-1; 1 without ``probs``), class = the most frequent predicted class under
+    the mask, the second most frequent where that is background (``fallback`` when the
+    mask holds background only)."""
+    score = float(np.asarray(probs)[1:, rec].max(axis=0).mean()) if probs is not None else 1.0
+    counts = np.bincount(np.asarray(label)[rec].astype(np.int64).ravel())
+    ranked = [int(k) for k in np.argsort(-counts, kind="stable") if counts[k] > 0]
+    if ranked and ranked[0] == 0:
+        ranked = ranked[1:]
+    return score, (ranked[0] if ranked else fallback)

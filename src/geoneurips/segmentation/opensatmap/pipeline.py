@@ -40,7 +40,8 @@ CROP = 48
 #: the demo's margin on the primary metric (semantic mIoU).
 MARGIN = 0.05
 #: metrics on which the method may trail the best baseline in the full demo, and why
-#: (measured on seeds 0-4 with the final extraction; the quick demo explains nothing).
+#: (measured on seeds 0-4 with the extraction before 2026-12-07, i.e. before the released
+#: line score and the rejoined junction pieces; the quick demo explains nothing).
 _RANKING = (
     "both U-Nets recall every reference line at this threshold (42 of 42 on seeds 2 and 4); "
     "the difference is the ranking of false positives (score = mean class probability over "
