@@ -1,0 +1,117 @@
+"""AllClear: the demo's learned arms and UnCRtainTS ablations at a budget factor.
+
+Writes the full demo's synthetic data (same seeds, sizes and layout as
+``geoneurips.restoration.allclear.pipeline._demo``) and trains the chosen arms through the
+demo's own functions (``uncrtaints_arm``, ``unet_arm``, ``_fit``: the shared recipe, its
+steps times ``FACTOR``), then scores them with ``benchmark``. Each arm is seeded as in the
+demo, so ``full`` and ``unet`` reproduce the demo's (and ``budget_audit.py``'s) numbers.
+Also prints a diagnosis: pooled PSNR on the clear target pixels where some input date is
+clear and where none is (``has_clear`` / ``no_clear``: (pixels, dB)).
+
+Arms: ``full`` (UnCRtainTS as in the demo), ``unet`` (the stacked U-Net baseline),
+``noattn`` (L-TAE master queries fixed at 0: uniform weights over the dates, i.e. a mean),
+``l1`` (no variance head, L1 loss instead of the Gaussian NLL), ``unet_l2`` (the U-Net on the
+masked MSE instead of L1).
+
+    python benchmarks/allclear_ablations.py FACTOR SEED ARM[,ARM...] [OUT_DIR]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from geoneurips.restoration.allclear import pipeline as P
+from geoneurips.restoration.allclear.data import AllClearDataset, write_fixture
+from geoneurips.restoration.allclear.metrics import clear_mask
+from geoneurips.restoration.allclear.model import UnCRtainTSConfig, median_clear
+from geoneurips.seed import seed_everything, single_thread
+
+
+class L2Task(P.AllClearTask):
+    """The demo's task on the masked mean squared error (what PSNR measures)."""
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        mean, _ = self(batch)
+        target = batch["target"][:, :, 0]
+        m = clear_mask(batch["target_cld_shdw"][:, :, 0]).to(mean.dtype).expand_as(mean)
+        loss: torch.Tensor = (((mean - target) ** 2) * m).sum() / m.sum().clamp_min(1.0)
+        return loss
+
+
+def make_arm(arm: str, c: int, t: int) -> P.AllClearTask:
+    """An untrained arm on the demo's recipe."""
+    r = P.RECIPE
+    if arm == "full":
+        return P.uncrtaints_arm()
+    if arm == "noattn":
+        task = P.uncrtaints_arm()
+        ltae: Any = task.model.ltae
+        ltae.query.data.zero_()
+        ltae.query.requires_grad_(False)
+        return task
+    if arm == "l1":
+        cfg = dataclasses.replace(UnCRtainTSConfig.tiny(), variance=False)
+        return P.AllClearTask(cfg, lr=r.lr, loss="l1", warmup=r.warmup, decay=r.decay)
+    if arm == "unet":
+        return P.unet_arm(c, t)
+    if arm == "unet_l2":
+        return L2Task(lr=r.lr, loss="l1", model=P.unet_arm(c, t).model, warmup=r.warmup,
+                      decay=r.decay)
+    raise SystemExit(f"unknown arm {arm!r}")
+
+
+def split_psnr(test: dict[str, torch.Tensor], pred: torch.Tensor) -> dict[str, Any]:
+    """Pooled PSNR on clear target pixels with / without any clear input date."""
+    target = test["target"][:, :, 0]
+    any_clear = (test["input_cld_shdw"].sum(1) == 0).any(1)
+    m = clear_mask(test["target_cld_shdw"][:, :, 0]).reshape(any_clear.shape)
+    se = ((pred - target) ** 2).mean(1)
+    out: dict[str, Any] = {}
+    for name, sel in (("has_clear", m & any_clear), ("no_clear", m & ~any_clear)):
+        n = int(sel.sum())
+        out[name] = (n, round(float(-10 * torch.log10(se[sel].mean())), 2) if n else None)
+    return out
+
+
+def main() -> None:
+    factor, seed, arms = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
+    out = Path(sys.argv[4]) if len(sys.argv) > 4 else Path(
+        f"budget_audit/allclear_ablations_{sys.argv[1]}x_{seed}")
+    with single_thread():
+        seed_everything(seed)
+        root = out / "allclear_synthetic"
+        write_fixture(root, n_rois=5, samples_per_roi=3, size=50, crop=48, split="train",
+                      seed=seed, start_id=20000)
+        write_fixture(root, n_rois=3, samples_per_roi=1, size=50, crop=48, split="test",
+                      seed=seed + 1, start_id=30000)
+        train = P.load_samples(AllClearDataset(root, "train", center_crop_size=48))
+        test = P.load_samples(AllClearDataset(root, "test", center_crop_size=48))
+        c, t = train["input_images"].shape[1:3]
+        steps = int(P.RECIPE.steps * factor)
+        preds: dict[str, torch.Tensor] = {}
+        cpu: dict[str, float] = {}
+        for arm in arms:
+            started = time.process_time()
+            seed_everything(seed)
+            task = make_arm(arm, c, t)
+            P._fit(task, train, steps, seed, P.RECIPE.clip)
+            preds[arm] = task.predict_samples(test)
+            cpu[arm] = round(time.process_time() - started, 1)
+        scores = P.benchmark(test, preds)
+        s2, masks = test["input_images"][:, :13], test["input_cld_shdw"]
+        split = {k: split_psnr(test, p) for k, p in
+                 {**preds, "median_clear": median_clear(s2, masks)}.items()}
+    print(json.dumps({"factor": factor, "seed": seed, "steps": steps, "cpu_s": cpu,
+                      "metrics": {a: P._metrics_only(scores[a]) for a in arms},
+                      "split_psnr": split}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
