@@ -37,6 +37,10 @@ def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
     asserts the lead above 0.5 dB and ``beats_baseline`` on seed 0.
     Seed 0: MAE 0.0064 vs the best baseline's 0.0080; RMSE 0.0116 vs 0.0120 and SSIM 0.9742
     vs 0.9727 (no regression; thin, so also asserted within 5 % and 0.005 on their own).
+    These figures predate the demo's one-thread pin (a ~4e-7 float-order change): rerun on
+    2026-12-07, dev seed 12 gives 36.34 vs 35.09 (+1.24), not +0.61; seed 0 is what this
+    test runs. AllClear is ``partial`` since its budget audit (notes): the lead does not
+    survive 2x training on every seed, so this test guards the demo, not the claim.
     """
     res = demo(tmp_path, quick=False, seed=0)
     assert res.primary == "PSNR" and res.margin == DEMO_MARGIN == 0.3
