@@ -1,8 +1,7 @@
 """AllClear: the demo's learned arms and UnCRtainTS ablations at a budget factor.
 
-Writes the full demo's synthetic data (same seeds, sizes and layout as
-``geoneurips.restoration.allclear.pipeline._demo``) and trains the chosen arms through the
-demo's own functions (``uncrtaints_arm``, ``unet_arm``, ``_fit``: the shared recipe, its
+Writes the full demo's synthetic data (``pipeline.demo_data``, as the demo does) and
+trains the chosen arms through the demo's own functions (``uncrtaints_arm``, ``unet_arm``, ``_fit``: the shared recipe, its
 steps times ``FACTOR``), then scores them with ``benchmark``. Each arm is seeded as in the
 demo, so ``full`` and ``unet`` reproduce the demo's (and ``budget_audit.py``'s) numbers.
 Also prints a diagnosis: pooled PSNR on the clear target pixels where some input date is
@@ -28,7 +27,6 @@ from typing import Any
 import torch
 
 from geoneurips.restoration.allclear import pipeline as P
-from geoneurips.restoration.allclear.data import AllClearDataset, write_fixture
 from geoneurips.restoration.allclear.metrics import clear_mask
 from geoneurips.restoration.allclear.model import UnCRtainTSConfig, median_clear
 from geoneurips.seed import seed_everything, single_thread
@@ -86,13 +84,7 @@ def main() -> None:
         f"budget_audit/allclear_ablations_{sys.argv[1]}x_{seed}")
     with single_thread():
         seed_everything(seed)
-        root = out / "allclear_synthetic"
-        write_fixture(root, n_rois=5, samples_per_roi=3, size=50, crop=48, split="train",
-                      seed=seed, start_id=20000)
-        write_fixture(root, n_rois=3, samples_per_roi=1, size=50, crop=48, split="test",
-                      seed=seed + 1, start_id=30000)
-        train = P.load_samples(AllClearDataset(root, "train", center_crop_size=48))
-        test = P.load_samples(AllClearDataset(root, "test", center_crop_size=48))
+        train, test = P.demo_data(out / "allclear_synthetic", seed)
         c, t = train["input_images"].shape[1:3]
         steps = int(P.RECIPE.steps * factor)
         preds: dict[str, torch.Tensor] = {}

@@ -325,20 +325,27 @@ def _fit(task: AllClearTask, train: dict[str, torch.Tensor], steps: int, seed: i
     return trainer
 
 
+def demo_data(root: Path, seed: int, quick: bool = False
+              ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The demo's synthetic train / test samples, written under ``root`` in the published
+    layout and read back (train: 5 ROIs x 3 samples, quick 3 x 2; test: 3 unseen ROIs)."""
+    n_train, per_roi = (3, 2) if quick else (5, 3)
+    write_fixture(root, n_rois=n_train, samples_per_roi=per_roi, size=50, crop=48,
+                  split="train", seed=seed, start_id=20000)
+    write_fixture(root, n_rois=3, samples_per_roi=1, size=50, crop=48, split="test",
+                  seed=seed + 1, start_id=30000)
+    return (load_samples(AllClearDataset(root, "train", center_crop_size=48)),
+            load_samples(AllClearDataset(root, "test", center_crop_size=48)))
+
+
 def _demo(out_dir: Path, quick: bool, seed: int, started: float, recipe: Recipe = RECIPE,
           config: UnCRtainTSConfig | None = None, unet_recipe: Recipe | None = None
           ) -> DemoResult:
     urecipe = unet_recipe or UNET_RECIPE
     seed_everything(seed)
     out = Path(out_dir)
-    data_root = out / "allclear_synthetic"
-    n_train, per_roi, steps = (3, 2, recipe.quick_steps) if quick else (5, 3, recipe.steps)
-    write_fixture(data_root, n_rois=n_train, samples_per_roi=per_roi, size=50, crop=48,
-                  split="train", seed=seed, start_id=20000)
-    write_fixture(data_root, n_rois=3, samples_per_roi=1, size=50, crop=48, split="test",
-                  seed=seed + 1, start_id=30000)
-    train = load_samples(AllClearDataset(data_root, "train", center_crop_size=48))
-    test = load_samples(AllClearDataset(data_root, "test", center_crop_size=48))
+    steps = recipe.quick_steps if quick else recipe.steps
+    train, test = demo_data(out / "allclear_synthetic", seed, quick)
     seed_everything(seed)
     task = uncrtaints_arm(recipe, config)
     _fit(task, train, steps, seed, recipe.clip)
