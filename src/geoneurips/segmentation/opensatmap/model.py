@@ -429,37 +429,35 @@ def _rejoin_collinear(paths: list[np.ndarray], turn: float, arm: int, reach: flo
     ``reach`` px apart, the pieces' end directions within ``turn`` degrees, and the gap
     between them (when longer than 2 px) along the first piece's direction; longest pieces
     first, repeated until nothing joins."""
-    cos_max = np.cos(np.deg2rad(turn))
+    cos_max = float(np.cos(np.deg2rad(turn)))
     paths = [np.asarray(p) for p in paths]
-    joined = True
-    while joined and len(paths) > 1:
-        joined = False
-        order = sorted(range(len(paths)), key=lambda i: -len(paths[i]))
-        for i in order:
-            for j in order:
-                if i == j or len(paths[i]) < 2 or len(paths[j]) < 2:
-                    continue
-                for a in (paths[i], paths[i][::-1]):
-                    for b in (paths[j], paths[j][::-1]):
-                        gap = (b[0] - a[-1]).astype(np.float64)
-                        dist = float(np.linalg.norm(gap))
-                        out_a = _end_direction(a, arm)
-                        into_b = -_end_direction(b[::-1], arm)
-                        if dist > reach or float(out_a @ into_b) < cos_max:
-                            continue
-                        if dist > 2 and float(gap @ out_a) / dist < cos_max:
-                            continue
-                        paths = [p for k, p in enumerate(paths) if k not in (i, j)]
-                        paths.append(np.concatenate([a, b]))
-                        joined = True
-                        break
-                    if joined:
-                        break
-                if joined:
-                    break
-            if joined:
-                break
+    while len(paths) > 1 and (hit := _first_join(paths, cos_max, arm, reach)) is not None:
+        i, j, joined = hit
+        paths = [p for k, p in enumerate(paths) if k not in (i, j)] + [joined]
     return paths
+
+
+def _first_join(paths: list[np.ndarray], cos_max: float, arm: int, reach: float
+                ) -> tuple[int, int, np.ndarray] | None:
+    """The first pair ``(i, j)`` (longest pieces first, each piece either way round) whose
+    ends face each other, with the joined piece; None when no pair does."""
+    order = sorted(range(len(paths)), key=lambda i: -len(paths[i]))
+    for i in order:
+        for j in order:
+            if i == j or len(paths[i]) < 2 or len(paths[j]) < 2:
+                continue
+            for a in (paths[i], paths[i][::-1]):
+                for b in (paths[j], paths[j][::-1]):
+                    gap = (b[0] - a[-1]).astype(np.float64)
+                    dist = float(np.linalg.norm(gap))
+                    out_a = _end_direction(a, arm)
+                    into_b = -_end_direction(b[::-1], arm)
+                    if dist > reach or float(out_a @ into_b) < cos_max:
+                        continue
+                    if dist > 2 and float(gap @ out_a) / dist < cos_max:
+                        continue
+                    return i, j, np.concatenate([a, b])
+    return None
 
 
 @dataclass
