@@ -262,19 +262,15 @@ def test_remote_code_is_refused(tiny_vlm: Path, tmp_path: Path) -> None:
     shutil.copytree(tiny_vlm, folder)
     marker = tmp_path / "executed"
     (folder / "modeling_evil.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
-    cfg = json.loads((folder / "config.json").read_text())
-    cfg["auto_map"] = {"AutoModelForImageTextToText": "modeling_evil.Evil"}
-    (folder / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(CheckpointError, match="auto_map in config.json"):
-        TransformersLMM(folder).generate("p", None, 1, 1.2)
-    assert not marker.exists()
-    shutil.copy(tiny_vlm / "config.json", folder / "config.json")
-    proc = json.loads((folder / "processor_config.json").read_text())
-    proc["auto_map"] = {"AutoProcessor": "modeling_evil.EvilProcessor"}
-    (folder / "processor_config.json").write_text(json.dumps(proc))
-    with pytest.raises(CheckpointError, match="auto_map in processor_config.json"):
-        TransformersLMM(folder).generate("p", None, 1, 1.2)
-    assert not marker.exists()
+    for name, auto in (("config.json", {"AutoModelForImageTextToText": "modeling_evil.Evil"}),
+                       ("processor_config.json", {"AutoProcessor": "modeling_evil.EvilProc"})):
+        cfg = json.loads((folder / name).read_text())
+        cfg["auto_map"] = auto
+        (folder / name).write_text(json.dumps(cfg))
+        with pytest.raises(CheckpointError, match=f"auto_map in {name}"):
+            TransformersLMM(folder).generate("p", None, 1, 1.2)
+        assert not marker.exists()
+        shutil.copy(tiny_vlm / name, folder / name)
 
 
 def test_bad_inputs(tiny_vlm: Path, tmp_path: Path) -> None:
