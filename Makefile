@@ -23,8 +23,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/geoneurips reproduce --quick --out $(OUT)
 
+# Two pytest-xdist workers, one torch thread each (the CI machine has 2 cores); a test file
+# stays on one worker (--dist loadscope), so module-scoped fixtures are built once.
+# PYTEST_WORKERS=0 runs in one process.
 test: $(STAMP)
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q --durations=15
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -n $${PYTEST_WORKERS:-2} --dist loadscope --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
