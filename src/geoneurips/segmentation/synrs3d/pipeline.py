@@ -196,6 +196,9 @@ SIZE = 48
 #: The target style of the demo's adaptation and test scenes. :data:`.synthetic.
 #: TARGET_MATERIALS` (per-object roof / crown materials) is the measured candidate whose gap
 #: persists at 2x the iterations (the system's notes); set this to it to run the demo on it.
+#: At the demo's 200 iterations RS3DAda is behind on it on dev seeds 10 and 12; the notes
+#: give the variants measured there (adaptation start, refinement, a shared pretraining for
+#: every arm, the height pseudo-loss, clipping) and the step's profile.
 DEMO_TARGET = TARGET
 # source scenes, adaptation images, test scenes, iterations (every arm). The full demo's
 # test set is 240 unseen scenes (was 24): it does not change training (the test scenes
