@@ -58,7 +58,7 @@ register(
             "beats a plain multi-temporal U-Net; the former demo found that lead does not "
             "survive 2x training, dev 12 -0.36 dB): 1x dev 12 29.30, seeds 0 / 1 / 2 28.48 / "
             "30.94 / 28.33 dB (above both UnCRtainTS arms on seed 1); 2x dev 10 / 11 / 12 "
-            "33.29 / 33.53 / 33.30, seeds 0 / 1 / 2 33.84 / 34.56 / 33.94, 3.5-6.8 dB below "
+            "33.29 / 33.53 / 33.30, seeds 0 / 1 / 2 33.84 / 34.56 / 33.94, 4.2-6.8 dB below "
             "the full-data UnCRtainTS. Full demo: 60 s CPU (dev 12, 1x, "
             "one core of the busy host). Left to do: a budget near convergence (the 2x leads "
             "suggest it) checked again at twice that, and synthetic scenes with per-ROI "
