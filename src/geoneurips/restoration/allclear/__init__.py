@@ -36,7 +36,7 @@ register(
             "29.53 / 29.77 (-0.24), 33.06 / 33.36 (-0.30): the small-data model leads on all "
             "three; at 2x 38.23 / 36.26 (+1.97), 39.20 / 38.33 (+0.87), 38.69 / 38.33 (+0.36, "
             "below the margin), no regression on seeds 0-2. Measured reasons: (1) the demo's budget is far from "
-            "convergence: from 1x to 2x the full-data model gains 4.2-8.2 dB (seeds 0-2 and dev "
+            "convergence: from 1x to 2x the full-data model gains 4.2-9.7 dB (seeds 0-2 and dev "
             "10-12), several times any data effect, so at 1x the comparison is optimisation "
             "noise; at 2x the full-data model leads on PSNR on all six seeds (+0.36 to +2.78 "
             "dB) but decides on three (dev 10 and 11: SAM / SSIM regress against the "
