@@ -5,7 +5,8 @@ Writes the full demo's synthetic data (``pipeline.demo_data``, as the demo does)
 trains the chosen arms through the demo's own functions (``uncrtaints_arm``, ``unet_arm``,
 ``subset``, ``_fit``: the shared recipe, its steps times ``FACTOR``), then scores them with
 ``benchmark``. Each arm is seeded as in the demo, so ``full``, ``frac10`` and ``unet``
-reproduce the demo's (and ``budget_audit.py``'s) numbers. Also prints a diagnosis: pooled
+should reproduce the demo's (and ``budget_audit.py``'s) numbers (checked bit for bit on
+the former demo, not again since the data-scaling change). Also prints a diagnosis: pooled
 PSNR on the clear target pixels where some input date is clear and where none is
 (``has_clear`` / ``no_clear``: (pixels, dB)).
 
