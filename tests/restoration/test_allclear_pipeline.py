@@ -1,4 +1,5 @@
-"""AllClear demo: the small UnCRtainTS against every baseline on synthetic cloudy series."""
+"""AllClear demo: the paper's data-scaling claim (UnCRtainTS on all training ROIs against the
+same model on 1/10 of them and the cheap baselines) on synthetic cloudy series."""
 
 from __future__ import annotations
 
@@ -8,61 +9,65 @@ from pathlib import Path
 import pytest
 
 from geoneurips.restoration.allclear.pipeline import (
+    DATA_FRACTION,
     DEMO_MARGIN,
     DIRECTIONS,
+    SMALL_ARM,
     demo,
     explain_regressions,
+    subset,
 )
 
 
 @pytest.mark.slow
-def test_demo_beats_the_strongest_baseline(tmp_path: Path) -> None:
-    """The full demo (600 steps on 15 synthetic training series; 3 test ROIs from another
-    seed) against least-cloudy and mosaicing (the paper's), per-pixel least-cloudy, median
-    and nearest-in-time clear compositing, and a stacked U-Net trained the same steps with
-    the same optimiser (Adam 3e-3, a half-cosine decay over the last quarter, no clipping;
-    chosen on dev seeds 10-12, see :class:`~geoneurips.restoration.allclear.pipeline.Recipe`).
+def test_demo_data_scaling_arms(tmp_path: Path) -> None:
+    """The full demo (300 steps of 8 random 16 x 16 crops; 30 synthetic training ROIs; 6
+    test ROIs from another seed): UnCRtainTS on all 30 ROIs against the same model, recipe
+    and steps on the first 3 (1/10), the paper's least-cloudy and mosaicing, and per-pixel
+    compositing; the stacked U-Net on the full data is reported in the details only.
 
-    Measured PSNR (dB) on clear target pixels, UnCRtainTS vs the strongest baseline (always
-    the U-Net here), and in brackets the margin with the date encoding perturbed by ~1e-5
-    (float32 pow instead of exp-log):
-    dev seeds 10 / 11 / 12: 41.32 vs 35.94 (+5.38; +5.42), 41.40 vs 32.87 (+8.53; +8.48),
-    36.12 vs 35.51 (+0.61; +0.93);
-    seeds 0 / 1 / 2: 39.81 vs 38.51 (+1.31; +1.33), 38.25 vs 37.18 (+1.07; +1.60),
-    41.39 vs 36.77 (+4.63; +4.91); confirmation seeds 3 / 4: 42.86 vs 38.25 (+4.60; +4.68),
-    41.52 vs 37.03 (+4.49; +4.44). No regression on any metric on seeds 0-4.
-    The sign holds on every seed and under the perturbation (which moves the lead by up to
-    0.53 dB); the smallest of the 16 leads is 0.61 dB, so the demo's margin
-    (:data:`~geoneurips.restoration.allclear.pipeline.DEMO_MARGIN`) is 0.3 dB and this test
-    asserts the lead above 0.5 dB and ``beats_baseline`` on seed 0.
-    Seed 0: MAE 0.0064 vs the best baseline's 0.0080; RMSE 0.0116 vs 0.0120 and SSIM 0.9742
-    vs 0.9727 (no regression; thin, so also asserted within 5 % and 0.005 on their own).
-    These figures predate the demo's one-thread pin (a ~4e-7 float-order change): rerun on
-    2026-12-07, dev seed 12 gives 36.34 vs 35.09 (+1.24), not +0.61; seed 0 is what this
-    test runs. AllClear is ``partial`` since its budget audit (notes): the lead does not
-    survive 2x training on every seed, so this test guards the demo, not the claim.
+    AllClear is ``partial``: the full-data lead over the 1/10-data model is within run noise
+    (seed 0 at 1x: 31.37 vs 32.38 dB, the small-data model ahead; the notes give the dev and
+    final tables), so this test guards the demo, not the claim. What it asserts was measured
+    with room on seed 0: both learned arms beat every training-free baseline by more than 5
+    dB PSNR (full data 31.37, 1/10 data 32.38, the best compositing 23.0 or less), the
+    small-data model is the strongest baseline, and the decision follows the reported lead
+    and regressions.
     """
     res = demo(tmp_path, quick=False, seed=0)
-    assert res.primary == "PSNR" and res.margin == DEMO_MARGIN == 0.3
+    assert res.primary == "PSNR" and res.margin == DEMO_MARGIN
     assert set(res.baselines) == {"least_cloudy", "mosaicing", "pixel_least_cloudy",
-                                  "median_clear", "nearest_clear", "stack_unet"}
+                                  "median_clear", "nearest_clear", SMALL_ARM}
     assert set(res.metrics) == set(DIRECTIONS) == {"MAE", "RMSE", "PSNR", "SAM", "SSIM"}
     best = max(b["PSNR"] for b in res.baselines.values())
-    assert res.baseline["PSNR"] == best
-    assert res.metrics["PSNR"] - best > 0.5, (res.metrics, res.baselines)
-    assert res.beats_baseline, res.regressions
-    # no unexplained regression apart from (at most) a hair of RMSE or SSIM
-    assert all(r["explanation"] for r in res.regressions if r["metric"] not in ("RMSE", "SSIM"))
-    assert res.metrics["MAE"] < min(b["MAE"] for b in res.baselines.values())
-    assert res.metrics["RMSE"] < 1.05 * min(b["RMSE"] for b in res.baselines.values())
-    assert res.metrics["SSIM"] > max(b["SSIM"] for b in res.baselines.values()) - 0.005
-    # the paper's mosaicing beats least-cloudy here (more clear pixels used)
-    assert res.baselines["mosaicing"]["PSNR"] > res.baselines["least_cloudy"]["PSNR"]
+    assert res.baseline["PSNR"] == best == res.baselines[SMALL_ARM]["PSNR"]
+    cheap = [b for n, b in res.baselines.items() if n != SMALL_ARM]
+    for arm in (res.metrics, res.baselines[SMALL_ARM]):
+        assert arm["PSNR"] > max(b["PSNR"] for b in cheap) + 5.0, (res.metrics, res.baselines)
+        assert arm["MAE"] < min(b["MAE"] for b in cheap)
+        assert arm["SSIM"] > max(b["SSIM"] for b in cheap)
+    unexplained = [r for r in res.regressions if not r["explanation"]]
+    assert res.beats_baseline == (res.metrics["PSNR"] - best > DEMO_MARGIN and not unexplained)
     assert Path(res.artifacts["figure"]).stat().st_size > 0
     data = json.loads(Path(res.artifacts["result"]).read_text())
-    assert data["details"]["uncrtaints_by_landcover"]
-    assert data["details"]["test_seed"] != data["details"]["train_seed"]
-    assert data["details"]["uncrtaints_recipe"] == data["details"]["stack_unet_recipe"]
+    d = data["details"]
+    assert (d["train_rois"], d["small_data_train_rois"], d["test_rois"]) == (30, 3, 6)
+    assert d["uncrtaints_by_landcover"] and d["test_seed"] != d["train_seed"]
+    assert set(d["stack_unet_full_data"]) == set(DIRECTIONS)
+    assert d["uncrtaints_recipe"] == d["stack_unet_recipe"]
+
+
+def test_small_data_arm_is_a_fraction_of_the_rois() -> None:
+    """The small-data baseline trains on the first 1/DATA_FRACTION of the samples (one per
+    ROI in the demo), every tensor cut alike, never fewer than one sample."""
+    import torch
+
+    samples = {"target": torch.arange(30.0).reshape(30, 1), "time_differences":
+               torch.arange(90.0).reshape(30, 3)}
+    small = subset(samples, DATA_FRACTION)
+    assert DATA_FRACTION == 10 and small["target"].flatten().tolist() == [0.0, 1.0, 2.0]
+    assert torch.equal(small["time_differences"], samples["time_differences"][:3])
+    assert subset(samples, 60)["target"].shape[0] == 1
 
 
 def _m(psnr: float, rmse: float, sam: float) -> dict[str, float]:

@@ -5,8 +5,10 @@
 * :func:`load_samples`: reads an :class:`~.data.AllClearDataset` once into stacked tensors.
 * :func:`benchmark`: runs least-cloudy, mosaicing and (optionally) a trained model and
   scores them with :func:`~.metrics.evaluate` (aggregate and per land-cover class).
-* :func:`demo`: synthetic AllClear-layout data (fractal clouds and shadows), a small
-  UnCRtainTS trained for a few hundred steps, compared with least-cloudy and mosaicing.
+* :func:`demo`: the paper's data-scaling claim on synthetic AllClear-layout data (fractal
+  clouds and shadows): a small UnCRtainTS trained on all training ROIs against the same
+  model trained the same steps on 1/10 of them, least-cloudy, mosaicing and per-pixel
+  compositing.
 """
 
 from __future__ import annotations
@@ -192,18 +194,17 @@ def _metrics_only(res: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in res.items() if k in ("MAE", "RMSE", "PSNR", "SAM", "SSIM")}
 
 
-#: PSNR margin (dB) over the strongest baseline (the stacked U-Net on every run measured).
-#: Set from the leads of the full demo with both learned arms on :data:`RECIPE`, each
-#: seed also rerun with the date encoding perturbed by ~1e-5: dev seeds 10 / 11 / 12
-#: +5.38 (+5.42) / +8.53 (+8.48) / +0.61 (+0.93); seeds 0 / 1 / 2 +1.31 (+1.33) / +1.07
-#: (+1.60) / +4.63 (+4.91); 3 / 4 +4.60 (+4.68) / +4.49 (+4.44). The smallest of the 16
-#: leads is 0.61 dB, twice this margin. (It was 1 dB while the U-Net trained 300 clipped
-#: steps and trailed by 3-4 dB; on the shared recipe it is 3.7-7.6 dB stronger.)
-#: These leads were measured before the demo pinned one thread (``seed.single_thread``,
-#: a float-order change of ~4e-7); rerun on today's code dev seed 12 gives +1.24 (36.34 vs
-#: 35.09), not +0.61; the other figures were not rerun. The system is ``partial`` since
-#: its budget audit (notes): trained 2x longer, dev seed 12 reverses (-0.36 dB).
-DEMO_MARGIN = 0.3
+#: PSNR margin (dB) of the full-data model over the strongest baseline (the 1/10-data model
+#: on every run measured): fixed before measuring, as the smallest gain worth calling data
+#: scaling. The dev seeds' 1x leads (+1.80, -0.27, +0.70 dB) do not clear it with room, so
+#: AllClear is ``partial`` (its notes give the 1x / 2x tables).
+DEMO_MARGIN = 0.5
+#: The small-data arm trains on the first ``1 / DATA_FRACTION`` of the training ROIs (same
+#: model, recipe and steps): the paper's scaling table goes down to 1/30 of its data, but
+#: 1 of the demo's 30 ROIs leaves the model below per-pixel compositing (starved, see notes).
+DATA_FRACTION = 10
+#: the small-data baseline's name in the demo's results
+SMALL_ARM = f"uncrtaints_1_{DATA_FRACTION}_data"
 DIRECTIONS = {"MAE": "min", "RMSE": "min", "PSNR": "max", "SAM": "min", "SSIM": "max"}
 #: the per-pixel compositing baselines (copy an observed clear spectrum per pixel)
 PER_PIXEL_COMPOSITING = ("pixel_least_cloudy", "median_clear", "nearest_clear")
@@ -236,18 +237,20 @@ def explain_regressions(ours: dict[str, float],
 
 
 def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
-    """Train a small UnCRtainTS on synthetic AllClear data; compare with every baseline.
+    """AllClear's data-scaling claim on synthetic AllClear data (paper section 5: the PSNR of
+    UnCRtainTS rises from 28.47 to 33.87 dB with 30x more training data).
 
     Data: synthetic cloudy Sentinel-2 series written in the published layout
-    (:func:`~.data.write_fixture`) and read by :class:`~.data.AllClearDataset`; the test
-    ROIs come from another seed than the training ROIs. Baselines: the paper's
-    least-cloudy and mosaicing, the per-pixel compositing a practitioner tries next
-    (least-cloudy clear pixel, median of clear pixels, clear pixel nearest in time) and a
-    plain U-Net fed the same stacked dates, masks and time differences
-    (:class:`~.model.StackUNet`, trained the same steps with the same optimiser,
-    :data:`RECIPE` / :data:`UNET_RECIPE`). Metrics: AllClear's MAE, RMSE,
-    PSNR, SAM, SSIM on clear target pixels. Primary metric PSNR (dB), margin
-    :data:`DEMO_MARGIN` over the strongest baseline.
+    (:func:`~.data.write_fixture`, :func:`demo_data`) and read by :class:`~.data.AllClearDataset`;
+    the test ROIs come from another seed than the training ROIs. Method: the benchmark model
+    (a small UnCRtainTS) trained on all training ROIs. Baselines: the same model, recipe and
+    step count on the first ``1 / DATA_FRACTION`` of the ROIs (so the comparison is data, not
+    steps); the paper's least-cloudy and mosaicing; per-pixel compositing (least-cloudy clear
+    pixel, median of clear pixels, clear pixel nearest in time). Reported, not deciding: a
+    plain U-Net on the stacked dates trained on the full data with the same recipe
+    (:class:`~.model.StackUNet`; an alternative architecture, not the paper's claim). Metrics:
+    AllClear's MAE, RMSE, PSNR, SAM, SSIM on clear target pixels. Primary metric PSNR (dB),
+    margin :data:`DEMO_MARGIN` over the strongest baseline.
     """
     started = time.perf_counter()
     # one thread: the same float order on any core count (tiny convolutions gain nothing)
@@ -276,28 +279,43 @@ class Recipe:
       35.94, 41.40 / 32.87, 36.12 / 35.51, UnCRtainTS moving 0.04 / 0.05 / 0.32 dB under
       the perturbation. The U-Net is strongest with it on every dev seed.
 
+    These choices were made on the former demo (600 steps of 24 x 24 crops, 15 training
+    series, UnCRtainTS against the U-Net). The data-scaling demo keeps the optimiser and
+    trains 300 steps of 16 x 16 crops (its three learned arms: 60 s CPU, dev seed 12, one
+    core of the busy development host).
+
     Attributes:
         lr: Adam learning rate.
         warmup: steps of linear learning-rate warm-up (then constant).
         decay: the fraction of the steps at the end over which the learning rate falls to 0
             on a half cosine (0: constant to the end).
         clip: gradient-norm clip (``None``: no clipping).
-        steps: training steps of the full demo.
+        steps: training steps of the full demo (batches of 8 random crops).
         quick_steps: training steps of the quick demo.
+        crop: side of the random training crops (16 since the data-scaling demo: an
+            UnCRtainTS arm of 300 steps took 28-31 s CPU with 16, 52-64 s with 24, dev seed 10).
     """
 
     lr: float = 3e-3
     warmup: int = 0
     decay: float = 0.25
     clip: float | None = None
-    steps: int = 600
-    quick_steps: int = 200
+    steps: int = 300
+    quick_steps: int = 100
+    crop: int = 16
 
 
 #: The demo's training recipe for the UnCRtainTS arm.
 RECIPE = Recipe()
 #: The demo's training recipe for the stacked U-Net arm.
 UNET_RECIPE = Recipe()
+
+
+def subset(samples: dict[str, torch.Tensor], fraction: int) -> dict[str, torch.Tensor]:
+    """The first ``1 / fraction`` of the samples (at least one; one sample per ROI in
+    :func:`demo_data`, so a fraction of the ROIs, as the paper's scaling table)."""
+    n = max(1, samples["target"].shape[0] // fraction)
+    return {k: v[:n] for k, v in samples.items()}
 
 
 def uncrtaints_arm(recipe: Recipe = RECIPE,
@@ -315,9 +333,10 @@ def unet_arm(c: int, t: int, recipe: Recipe = RECIPE) -> AllClearTask:
 
 
 def _fit(task: AllClearTask, train: dict[str, torch.Tensor], steps: int, seed: int,
-         clip: float | None = None) -> Any:
-    """Train ``task`` for ``steps`` batches of 8 random 24 x 24 crops; returns the trainer."""
-    loader = DataLoader(CropDataset(train, crop=24, length=steps * 8, seed=seed), batch_size=8)
+         clip: float | None = None, crop: int = RECIPE.crop) -> Any:
+    """Train ``task`` for ``steps`` batches of 8 random ``crop x crop`` windows; returns the
+    trainer."""
+    loader = DataLoader(CropDataset(train, crop=crop, length=steps * 8, seed=seed), batch_size=8)
     clip_kw: dict[str, Any] = ({} if clip is None else
                                {"gradient_clip_val": clip, "gradient_clip_algorithm": "norm"})
     trainer = make_trainer(max_epochs=1, seed=seed, **clip_kw)
@@ -328,11 +347,11 @@ def _fit(task: AllClearTask, train: dict[str, torch.Tensor], steps: int, seed: i
 def demo_data(root: Path, seed: int, quick: bool = False
               ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """The demo's synthetic train / test samples, written under ``root`` in the published
-    layout and read back (train: 5 ROIs x 3 samples, quick 3 x 2; test: 3 unseen ROIs)."""
-    n_train, per_roi = (3, 2) if quick else (5, 3)
-    write_fixture(root, n_rois=n_train, samples_per_roi=per_roi, size=50, crop=48,
+    layout and read back (train: 30 ROIs, quick 10, one sample each, in ROI order; test: 6
+    unseen ROIs from seed ``seed + 1``)."""
+    write_fixture(root, n_rois=10 if quick else 30, samples_per_roi=1, size=50, crop=48,
                   split="train", seed=seed, start_id=20000)
-    write_fixture(root, n_rois=3, samples_per_roi=1, size=50, crop=48, split="test",
+    write_fixture(root, n_rois=6, samples_per_roi=1, size=50, crop=48, split="test",
                   seed=seed + 1, start_id=30000)
     return (load_samples(AllClearDataset(root, "train", center_crop_size=48)),
             load_samples(AllClearDataset(root, "test", center_crop_size=48)))
@@ -346,17 +365,20 @@ def _demo(out_dir: Path, quick: bool, seed: int, started: float, recipe: Recipe 
     out = Path(out_dir)
     steps = recipe.quick_steps if quick else recipe.steps
     train, test = demo_data(out / "allclear_synthetic", seed, quick)
-    seed_everything(seed)
-    task = uncrtaints_arm(recipe, config)
-    _fit(task, train, steps, seed, recipe.clip)
-    pred = task.predict_samples(test)
-    seed_everything(seed)
+    small = subset(train, DATA_FRACTION)
+    preds: dict[str, torch.Tensor] = {}
+    params: dict[str, int] = {}
     c, t = train["input_images"].shape[1:3]
-    unet = unet_arm(c, t, urecipe)
-    _fit(unet, train, steps, seed, urecipe.clip)
-    unet_pred = unet.predict_samples(test)
-    results = benchmark(test, {"uncrtaints": pred, "stack_unet": unet_pred})
+    for name, data in (("uncrtaints", train), (SMALL_ARM, small), ("stack_unet", train)):
+        seed_everything(seed)  # every arm: the same initialisation and crop stream
+        r = urecipe if name == "stack_unet" else recipe
+        task = unet_arm(c, t, r) if name == "stack_unet" else uncrtaints_arm(r, config)
+        _fit(task, data, steps, seed, r.clip, r.crop)
+        preds[name] = task.predict_samples(test)
+        params[name] = sum(p.numel() for p in task.model.parameters())
+    results = benchmark(test, preds)
     model_m = _metrics_only(results["uncrtaints"])
+    unet_m = _metrics_only(results.pop("stack_unet"))
     baselines = {k: _metrics_only(v) for k, v in results.items() if k != "uncrtaints"}
     fig, axes = new_figure(ncols=6, nrows=1, size=2.6)
     i = 0
@@ -366,10 +388,11 @@ def _demo(out_dir: Path, quick: bool, seed: int, started: float, recipe: Recipe 
 
     s2, masks = test["input_images"][:, :13], test["input_cld_shdw"]
     shown = [(test["input_images"][i, :13, 0], "input t0"),
-             (least_cloudy(s2, masks)[i], f"least cloudy {baselines['least_cloudy']['PSNR']:.1f} dB"),
              (mosaicing(s2, masks)[i], f"mosaicing {baselines['mosaicing']['PSNR']:.1f} dB"),
-             (unet_pred[i], f"U-Net {baselines['stack_unet']['PSNR']:.1f} dB"),
-             (pred[i], f"UnCRtainTS {model_m['PSNR']:.1f} dB"),
+             (median_clear(s2, masks)[i],
+              f"median clear {baselines['median_clear']['PSNR']:.1f} dB"),
+             (preds[SMALL_ARM][i], f"1/{DATA_FRACTION} data {baselines[SMALL_ARM]['PSNR']:.1f} dB"),
+             (preds["uncrtaints"][i], f"full data {model_m['PSNR']:.1f} dB"),
              (test["target"][i, :, 0], "target")]
     for ax, (img, title) in zip(axes[0], shown, strict=True):
         ax.imshow(rgb(img))
@@ -383,15 +406,18 @@ def _demo(out_dir: Path, quick: bool, seed: int, started: float, recipe: Recipe 
         directions=DIRECTIONS, figure=fig, out_dir=out, started=started,
         regressions_explained=explain_regressions(model_m, baselines),
         details={
-            "train_samples": int(train["target"].shape[0]),
-            "test_samples": int(test["target"].shape[0]),
+            "train_rois": int(train["target"].shape[0]),
+            "small_data_train_rois": int(small["target"].shape[0]),
+            "test_rois": int(test["target"].shape[0]),
             "steps": steps,
             "uncrtaints_recipe": dataclasses.asdict(recipe),
             "stack_unet_recipe": dataclasses.asdict(urecipe),
             "train_seed": seed,
             "test_seed": seed + 1,
-            "uncrtaints_parameters": sum(p.numel() for p in task.model.parameters()),
-            "stack_unet_parameters": sum(p.numel() for p in unet.model.parameters()),
+            "uncrtaints_parameters": params["uncrtaints"],
+            "stack_unet_parameters": params["stack_unet"],
+            # reported, not deciding: another architecture on the same (full) data
+            "stack_unet_full_data": unet_m,
             "uncrtaints_by_landcover": lulc,
         },
     )
