@@ -274,6 +274,32 @@ def test_a_bridge_between_two_lines_does_not_split_either_line() -> None:
         assert (np.abs(ln.polyline[:, 1] - row) <= 1).all()
 
 
+def test_polylines_follow_the_probability_ridge_of_an_asymmetric_band() -> None:
+    """A lane line whose probability ridge is row 20 (0.95) with a weak shoulder below it
+    (rows 22-23 at 0.55, above the 0.5 of the argmax): the predicted band is rows 19-23 and
+    its skeleton runs along row 21, 1 px off the ridge; the former extraction (step 4, no
+    ridge refinement) drew the line there. Refined across the line to the probability-
+    weighted centre, every point lies on row 20; a symmetric band stays on its centre."""
+    cfg = LaneConfig.tiny()
+
+    def scene(profile: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+        fg = np.full((40, 90), 0.02)
+        for r, v in profile.items():
+            fg[r, 4:84] = v
+        lab = (fg > 0.5).astype(np.int64)
+        return lab, np.stack([1 - fg, fg, 0 * fg, 0 * fg])
+
+    lab, probs = scene({19: 0.6, 20: 0.95, 21: 0.6, 22: 0.55, 23: 0.55})
+    (old,) = extract_instances(lab, probs, cfg, step=4, ridge=False)
+    assert (old.polyline[:, 1] == 21).mean() > 0.9
+    (line,) = extract_instances(lab, probs, cfg)
+    assert (line.polyline[:, 1] == 20).all() and len(line.polyline) > 70
+    assert line.polyline[:, 0].min() <= 6 and line.polyline[:, 0].max() >= 81
+    lab, probs = scene({19: 0.6, 20: 0.95, 21: 0.6})
+    (line,) = extract_instances(lab, probs, cfg)
+    assert (line.polyline[:, 1] == 20).all()
+
+
 def test_lines_are_scored_and_labelled_on_their_redrawn_mask_as_released() -> None:
     """The released ``prepare_coco_dict`` scores a kept line by the mean, over its redrawn
     3-px mask, of the largest foreground probability, and labels it with the most frequent
