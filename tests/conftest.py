@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,15 @@ def _torch_threads() -> None:
         return
     wanted = int(os.environ.get("OMP_NUM_THREADS", "2") or 2)
     torch.set_num_threads(max(1, min(wanted, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _close_figures() -> Iterator[None]:
+    """Close the figures a test leaves open (``plot()`` tests return theirs): a worker runs
+    hundreds of tests, and matplotlib keeps every pyplot figure until it is closed."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
 
 
 @pytest.fixture
