@@ -360,12 +360,12 @@ def _sampled_xy(path: np.ndarray, step: int) -> np.ndarray:
     return np.stack([rc[:, 1], rc[:, 0]], axis=1).astype(np.float64)
 
 
-def instance_polyline(mask: np.ndarray, step: int = 4, turn: float | None = 40.0,
+def instance_polyline(mask: np.ndarray, step: int = 1, turn: float | None = 40.0,
                       arm: int = 6) -> np.ndarray:
     """An ordered ``(N, 2)`` ``(x, y)`` polyline through an instance mask (pixel indices):
     its skeleton's longest path, cut where it turns by more than ``turn`` degrees at a
     skeleton junction (the longest piece kept, :func:`_cut_at_turning_junctions`), every
-    ``step``-th pixel plus the last one.
+    ``step``-th pixel plus the last one (1, every pixel, as :func:`extract_instances`).
 
     Our own extraction (the authors' ``sample_from_positions``: see the module). The junction
     cut is our change (``turn=None`` is the former extraction): where a predicted line
@@ -389,7 +389,7 @@ def instance_polyline(mask: np.ndarray, step: int = 4, turn: float | None = 40.0
     return _sampled_xy(path, step)
 
 
-def instance_polylines(mask: np.ndarray, step: int = 4, turn: float = 40.0, arm: int = 6,
+def instance_polylines(mask: np.ndarray, step: int = 1, turn: float = 40.0, arm: int = 6,
                        gap: int = 3, max_lines: int = 8, hooks: bool = True,
                        rejoin: bool = True, ridge: np.ndarray | None = None
                        ) -> list[np.ndarray]:
