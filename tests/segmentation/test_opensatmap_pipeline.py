@@ -35,7 +35,10 @@ vs 0.651/0.658/0.676, instance AP 0.582/0.515/0.574 vs 0.391/0.252/0.503, line A
 1.000/0.939/0.982 vs 0.752/0.590/0.932; seed 1 decides False there on attribute mIoU (0.689 vs
 0.693 of the 1-px plain-CE U-Net; float results differ between hosts, see below). The
 numbers above are those of the former extraction; the system is ``partial`` since its budget
-audit (notes): trained 2x longer, the 1-px U-Net leads instance AP on seed 0.
+audit (notes): trained 2x longer, the 1-px U-Net leads instance AP on seed 0. With the
+centre line averaged along the line (2026-12-07, every arm), seeds 0/1/2 instance AP
+0.725/0.655/0.718 vs 0.441/0.333/0.614, line AP 1.000/0.941/0.991 vs 0.739/0.600/0.923; at 2x
+seed 0 0.780 vs 0.781 (a tie, notes).
 
 The demo trains and evaluates on one thread whatever the caller set
 (``seed.single_thread``; before 2026-12-06 it used ``min(2, threads)``, so ``make demo`` on

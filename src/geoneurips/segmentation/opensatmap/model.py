@@ -52,7 +52,9 @@ reference; no thinning). Here:
   instance's pixels along its major axis and the median cross-axis coordinate at each; we
   order the instance's skeleton along its longest path (junction cut, one polyline per
   touching line), move each of its pixels across the line onto the probability ridge
-  (:func:`ridge_refine`) and keep every pixel (``extract_instances(step=1)``; a named
+  (:func:`ridge_refine`), average the centre along the line over +-6 px (``smooth``, the
+  counterpart of the released per-bin median) and keep every pixel
+  (``extract_instances(step=1)``; a named
   difference: the median sampler merges touching lines into one polyline between them;
   measured on development seed 10, full demo at 2x: instance AP50 U-Net DilateGT 0.996 ->
   0.923).
@@ -327,12 +329,19 @@ def ridge_refine(path: np.ndarray, ridge: np.ndarray, radius: int = 2, arm: int 
     offset weighted by the probability above the profile's minimum (0 for a flat profile).
     A 1-px prediction's ridge is its line, so it barely moves (see
     :func:`instance_polylines` for the measured effect)."""
+    out: np.ndarray = np.rint(_ridge_centre(path, ridge, radius, arm)).astype(path.dtype)
+    return out
+
+
+def _ridge_centre(path: np.ndarray, ridge: np.ndarray, radius: int = 2, arm: int = 3
+                  ) -> np.ndarray:
+    """The sub-pixel ``(row, col)`` positions of :func:`ridge_refine`, before rounding."""
     from scipy import ndimage
 
+    p = path.astype(np.float64)
     n = len(path)
     if n < 2:
-        return path
-    p = path.astype(np.float64)
+        return p
     idx = np.arange(n)
     d = p[np.minimum(idx + arm, n - 1)] - p[np.maximum(idx - arm, 0)]
     norm = np.linalg.norm(d, axis=1)
@@ -347,7 +356,21 @@ def ridge_refine(path: np.ndarray, ridge: np.ndarray, radius: int = 2, arm: int 
     w = prof - prof.min(axis=1, keepdims=True)
     sw = w.sum(axis=1)
     shift = np.where(ok & (sw > 0), (w * t).sum(axis=1) / np.where(sw > 0, sw, 1.0), 0.0)
-    out: np.ndarray = np.rint(p + shift[:, None] * normal).astype(path.dtype)
+    out: np.ndarray = p + shift[:, None] * normal
+    return out
+
+
+def _smooth_along(points: np.ndarray, half: int) -> np.ndarray:
+    """Moving mean of ``(N, 2)`` points along the path over ``i - k .. i + k`` with
+    ``k = min(half, i, N - 1 - i)``: a symmetric window, so a straight line keeps its end
+    points (0: unchanged)."""
+    n = len(points)
+    if half <= 0 or n < 3:
+        return points
+    c = np.concatenate([np.zeros((1, points.shape[1])), np.cumsum(points, axis=0)])
+    i = np.arange(n)
+    k = np.minimum(half, np.minimum(i, n - 1 - i))
+    out: np.ndarray = (c[i + k + 1] - c[i - k]) / (2 * k + 1)[:, None]
     return out
 
 
@@ -391,8 +414,8 @@ def instance_polyline(mask: np.ndarray, step: int = 1, turn: float | None = 40.0
 
 def instance_polylines(mask: np.ndarray, step: int = 1, turn: float = 40.0, arm: int = 6,
                        gap: int = 3, max_lines: int = 8, hooks: bool = True,
-                       rejoin: bool = True, ridge: np.ndarray | None = None
-                       ) -> list[np.ndarray]:
+                       rejoin: bool = True, ridge: np.ndarray | None = None,
+                       smooth: int = 6) -> list[np.ndarray]:
     """Every line of an instance mask whose lines touch: :func:`instance_polyline`'s path
     (longest path cut at turning junctions), then its skeleton pixels within ``gap`` px are
     removed and the rest searched again; pieces shorter than ``2 * arm`` px are dropped
@@ -423,7 +446,22 @@ def instance_polylines(mask: np.ndarray, step: int = 1, turn: float = 40.0, arm:
     trained 2x longer, 4 of the method's 5 false positives (lane-line ends of 54-113 px,
     scores 0.92-0.97) with their lines cut short. Development seeds 10-12, full demo, instance
     AP of U-Net DilateGT 0.584/0.526/0.522 -> 0.596/0.534/0.538 (2x budget: unchanged),
-    1-px U-Net unchanged at both budgets."""
+    1-px U-Net unchanged at both budgets.
+
+    ``ridge`` / ``smooth``: each piece's pixels are moved onto the probability ridge
+    (:func:`ridge_refine`, when ``ridge`` is given) and their sub-pixel positions averaged
+    along the piece over ``i - k .. i + k``, ``k = min(smooth, i, N - 1 - i)``, before
+    rounding (our change, every arm alike, also without ``ridge``; 0 is the former
+    extraction). Each pixel's ridge centre, rounded on its own, jitters by a pixel across
+    the line; the released sampler likewise takes one median per bin of the instance's
+    pixels along its axis. Full demo, development seeds 10 / 11 / 12, instance AP U-Net
+    DilateGT vs 1-px U-Net, ``smooth`` 0 -> 6: 1x 0.650 / 0.583 / 0.601 -> 0.690 / 0.605 /
+    0.622 vs 0.422 / 0.307 / 0.419 -> 0.454 / 0.319 / 0.452; 2x 0.690 / 0.670 / 0.653 ->
+    0.736 / 0.716 / 0.692 vs 0.685 / 0.405 / 0.649 -> 0.723 / 0.423 / 0.661 (2x, method:
+    half-window 3 0.718 / 0.681 / 0.679; 10 and a local linear fit within 0.01 of 6); line
+    AP within 0.005. A sharp corner inside one piece is rounded off: the 90-degree corner of
+    an L-shaped line passes 2.8 px from the corner pixel (1.0 px without ``smooth``); lines
+    that turn by more than ``turn`` at a junction are cut into pieces first."""
     from scipy import ndimage
     from skimage.morphology import skeletonize
 
@@ -453,8 +491,10 @@ def instance_polylines(mask: np.ndarray, step: int = 1, turn: float = 40.0, arm:
         out.append(path)
     if rejoin:
         out = _rejoin_collinear(out, turn, arm, reach=2 * gap + 2)
-    if ridge is not None:
-        out = [ridge_refine(p, ridge) for p in out]
+    if ridge is not None or smooth > 0:
+        out = [np.rint(_smooth_along(
+            _ridge_centre(p, ridge) if ridge is not None else p.astype(np.float64),
+            smooth)).astype(p.dtype) for p in out]
     return [_sampled_xy(p, step) for p in out]
 
 
@@ -517,7 +557,8 @@ class LineInstance:
 def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneConfig,
                       *, classes: tuple[int, ...] | None = None,
                       order: str = "length", scoring: str = "released",
-                      step: int = 1, ridge: bool = True) -> list[LineInstance]:
+                      step: int = 1, ridge: bool = True, smooth: int = 6
+                      ) -> list[LineInstance]:
     """Per-class watershed -> polylines -> redrawn, dilated masks (overlaps dropped).
 
     Args:
@@ -535,6 +576,8 @@ def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneC
         step: keep every ``step``-th pixel of each polyline (1: all of them).
         ridge: move each polyline pixel across the line to the centre of the foreground
             probability ``1 - probs[0]`` (:func:`ridge_refine`; no-op without ``probs``).
+        smooth: half-window (px) of the moving mean of the centre line along each line
+            before rounding (:func:`instance_polylines`; 0: none, the former extraction).
         order: which redrawn line is kept where two overlap. ``"length"`` (default): the
             polylines of every class are visited longest first (1-px redrawn length, ties in
             class order); ``"class"``: the released order (class 1, 2, 3, each class's
@@ -582,7 +625,7 @@ def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneC
             if n <= config.min_area:
                 continue
             score = float(probs[c][m].mean()) if probs is not None else 1.0
-            for poly in instance_polylines(m, step=step, ridge=fg):
+            for poly in instance_polylines(m, step=step, ridge=fg, smooth=smooth):
                 px = polyline_pixels(poly.tolist(), (h, w))
                 if px is None or len(px) == 0:
                     continue
