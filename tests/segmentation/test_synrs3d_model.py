@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch
 from geoneurips.errors import CheckpointError, InvalidInputError
 from geoneurips.segmentation.synrs3d import rs3dada as R
 from geoneurips.segmentation.synrs3d.model import (
+    DPTHead,
     RS3DConfig,
     RS3DModel,
     build_backbone,
@@ -102,6 +104,64 @@ def test_output_convolutions_follow_the_public_heads() -> None:
     assert (seg[1].out_channels, seg[1].kernel_size) == (3, (1, 1))
     assert not any(isinstance(x, torch.nn.ReLU) for x in [*h.modules(),
                                                           *m.seg_head.modules()])
+
+
+def _published_head(head: DPTHead, tokens: list[torch.Tensor], grid: tuple[int, int],
+                    size: tuple[int, int]) -> torch.Tensor:
+    """The public ``models/dpt.py`` order, layer by layer: each fusion upsamples, then
+    applies its 1x1; the output convolutions run one after the other."""
+    import torch.nn.functional as F
+
+    def fuse(f: Any, x: torch.Tensor, skip: torch.Tensor | None,
+             to: tuple[int, ...] | None) -> torch.Tensor:
+        if skip is not None:
+            x = x + f.skip(skip)
+        x = F.interpolate(f.refine(x), size=to, scale_factor=None if to else 2.0,
+                          mode="bilinear", align_corners=True)
+        return f.out(x)  # type: ignore[no-any-return]
+
+    b = tokens[0].shape[0]
+    maps = [head.rn[i](head.resize[i](head.project[i](t.transpose(1, 2).reshape(b, -1, *grid))))
+            for i, t in enumerate(tokens)]
+    p = fuse(head.fuse[3], maps[3], None, maps[2].shape[-2:])
+    p = fuse(head.fuse[2], p, maps[2], maps[1].shape[-2:])
+    p = fuse(head.fuse[1], p, maps[1], maps[0].shape[-2:])
+    p = fuse(head.fuse[0], p, maps[0], None)
+    def up(x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
+
+    if head.regression:
+        return head.out2(up(head.out1(p)))  # type: ignore[no-any-return]
+    return up(head.out(p))
+
+
+def test_cheaper_head_computes_the_published_head() -> None:
+    """:class:`DPTHead` applies each fusion's 1x1 before its upsampling and composes the
+    output 3x3 + 1x1 pairs into one convolution (the step's cost); outputs and every
+    parameter's gradient equal the published order's up to float rounding. Fails if
+    either rewrite changes the function (e.g. a 1x1 moved across a 3x3, a bias dropped,
+    the composed weight transposed)."""
+    torch.manual_seed(0)
+    m = RS3DModel(RS3DConfig.tiny(num_classes=3)).train()
+    with torch.no_grad():  # non-trivial biases everywhere
+        for p in m.decoder_parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    tokens = [t.detach().requires_grad_() for t in m.encode(torch.rand(2, 3, 48, 64) * 255)]
+    for head in (m.height_head, m.seg_head):
+        grads = []
+        for published in (False, True):
+            head.zero_grad()
+            out = (_published_head(head, tokens, (12, 16), (48, 64)) if published
+                   else head(tokens, (12, 16), (48, 64)))
+            (out * torch.linspace(-1, 2, out.numel()).view_as(out)).sum().backward()
+            grads.append((out.detach(), [p.grad for p in head.parameters()  # fuse[3].skip:
+                                         if p.grad is not None]))  # unused, as published
+        (ours, g_ours), (ref, g_ref) = grads
+        assert ours.shape == ref.shape and ours.shape[-2:] == (48, 64)
+        assert len(g_ours) == len(g_ref) == len(list(head.parameters())) - 6
+        torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)
+        for a, b in zip(g_ours, g_ref, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5 * float(b.abs().max()))
 
 
 def test_local_dinov2_checkpoint(tmp_path: Path) -> None:

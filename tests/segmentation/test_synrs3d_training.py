@@ -121,22 +121,21 @@ def test_demo_against_the_strongest_baseline(tmp_path: Path) -> None:
     land-cover mIoU, and the checkpoint holds the patch-4 tiny ViT.
 
     Measured (full demo: tiny ViT with patch 4 - ``RS3DConfig.tiny`` says why - 200
-    iterations for every arm, 240 test scenes; one thread, OMP_NUM_THREADS=1; 59-75 s of
-    one core's CPU under load), F1^HE(1.25) RS3DAda / source-only / HM + jitter / ablation
-    without self-training: seed 0 0.867 / 0.821 / 0.746 / 0.834; 1 0.808 / 0.747 / 0.694 /
-    0.768; 2 0.878 / 0.809 / 0.742 / 0.840; confirmation 3 0.885 / 0.843 / 0.738 / 0.868;
-    4 0.847 / 0.771 / 0.721 / 0.826 (gains 0.046, 0.061, 0.069, 0.042, 0.076; development
-    seeds 10-12, where the recipe was chosen: 0.061, 0.046, 0.045; with AVX2 kernels -
-    ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2 - seeds 0-4 0.049, 0.062, 0.076,
-    0.038, 0.061 and 10-12 0.072, 0.057, 0.023). The demo decides True on all sixteen runs
-    (the whole-image delta deficits on seeds 1, 3, 10, 11 are explained by the measured
-    ground-delta condition). Asserted
-    with the room measured on seeds 0-2: F1^HE gain > 0.015 (smallest 0.046; AVX2 seed 0
-    0.049); whole MAE below every baseline's by 0.03 (0.311 / 0.349 / 0.294 vs at best
-    0.371 / 0.408 / 0.369; AVX2 seed 0 0.309 vs 0.371); high-pixel MAE below by 0.1 m
-    (1.902 / 2.049 / 1.867 vs at best 2.232 / 2.287 / 2.128; AVX2 seed 0 1.890 vs 2.204);
-    mIoU above by 0.02 on seed 0 (0.924 vs at most 0.878; AVX2 0.924 vs 0.880; seeds 1
-    and 2 lead by 0.022 and only 0.003, so this bound is seed 0's). The demo trains with
+    iterations for every arm, 240 test scenes; one thread, OMP_NUM_THREADS=1; 100-113 s of
+    one core's CPU on a loaded host), F1^HE(1.25) RS3DAda / source-only / HM + jitter /
+    ablation without self-training, with the DPT heads' exact reorder (``DPTHead``): seed 0
+    0.867 / 0.817 / 0.742 / 0.835; 1 0.800 / 0.746 / 0.694 / 0.762; 2 0.878 / 0.797 / 0.737
+    / 0.834; confirmation 3 0.883 / 0.853 / 0.737 / 0.876; 4 0.851 / 0.777 / 0.716 / 0.824
+    (gains 0.050, 0.053, 0.081, 0.030, 0.074; development seeds 10-12 in the system's notes;
+    before the reorder, the same function up to float rounding: 0.046, 0.061, 0.069, 0.042,
+    0.076, and with AVX2 kernels - ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2 - 0.049,
+    0.062, 0.076, 0.038, 0.061). The demo decides True on every run (the whole-image delta
+    deficits on seeds 1 and 3 are explained by the measured ground-delta condition).
+    Asserted with the room measured on seeds 0-2: F1^HE gain > 0.015 (smallest 0.050);
+    whole MAE below every baseline's by 0.03 (0.309 / 0.355 / 0.293 vs at best 0.376 /
+    0.409 / 0.378); high-pixel MAE below by 0.1 m (1.874 / 2.057 / 1.851 vs at best 2.258 /
+    2.300 / 2.114); mIoU above by 0.02 on seed 0 (0.924 vs at most 0.879; seeds 1 and 2
+    lead by 0.020 and only 0.003, so this bound is seed 0's). The demo trains with
     one thread on any machine (``test_demo_pins_one_thread_and_restores``).
     """
     from geoneurips.segmentation.synrs3d.inference import load_model
