@@ -117,7 +117,7 @@ def main() -> None:
             elif arm.startswith("dates"):
                 tr, te = nearest_dates(train, int(arm[5:])), nearest_dates(test, int(arm[5:]))
             task = make_arm("full" if arm[:4] in ("frac", "date") else arm, c, t)
-            P._fit(task, tr, steps, seed, P.RECIPE.clip, P.RECIPE.crop)
+            P._fit(task, tr, steps, seed, P.RECIPE.clip, P.RECIPE.crop, P.RECIPE.batch)
             preds[arm] = task.predict_samples(te)
             cpu[arm] = round(time.process_time() - started, 1)
         scores = P.benchmark(test, preds)

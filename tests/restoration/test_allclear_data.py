@@ -164,3 +164,27 @@ def test_dataset_is_a_torchgeo_nongeo_dataset_and_batches(fixture_root: Path) ->
     assert batch["roi"] == [ds[0]["roi"], ds[1]["roi"]]
     fig = ds.plot(ds[0], suptitle="x", prediction=ds[0]["target"][:, 0])
     assert len(fig.axes) == 3 + 2
+
+
+def test_roi_spectra_vary_within_their_bounds() -> None:
+    """Per-ROI class spectra (the demo's data): a per-class gain in [0.75, 1.25] (read at
+    B7, where the band tilt is 0) times a linear band tilt of at most +-15 % at B1 / B12,
+    different for every draw; make_surface fills a label map with the spectra it is given."""
+    from geoneurips.restoration.allclear.synthetic import (
+        CLASS_SPECTRA,
+        make_surface,
+        roi_spectra,
+    )
+
+    rng = np.random.default_rng(0)
+    a, b = roi_spectra(rng), roi_spectra(rng)
+    assert a.shape == CLASS_SPECTRA.shape and not np.allclose(a, b)
+    gain = a[:, 6] / CLASS_SPECTRA[:, 6]
+    assert np.all((gain >= 0.75) & (gain <= 1.25)) and np.ptp(gain) > 0.05
+    tilt = a[:, 12] / CLASS_SPECTRA[:, 12] / gain - 1.0  # band 12: slope factor +1
+    assert np.all(np.abs(tilt[CLASS_SPECTRA[:, 12] > 0]) <= 0.15 + 1e-12)
+    surface = make_surface(np.full((4, 4), 1), np.random.default_rng(1), a)
+    texture = surface[:, 0, 0] / a[1]
+    assert np.allclose(texture, texture[0]) and abs(texture[0] - 1.0) <= 0.075 + 1e-9
+    shared = make_surface(np.full((4, 4), 1), np.random.default_rng(1))
+    assert np.allclose(shared[:, 0, 0] / CLASS_SPECTRA[1], texture[0])

@@ -435,6 +435,7 @@ def write_fixture(
     landsat: bool = False,
     seed: int = 0,
     start_id: int = 10000,
+    roi_spectra: bool = False,
 ) -> Path:
     """Write a synthetic AllClear dataset in the published layout; return the JSON path.
 
@@ -445,12 +446,15 @@ def write_fixture(
     ``center_crop_size=crop`` removes it. In each group of ``tx + 1`` dates the target is a
     middle date and is made clear (no cloud), as in the paper's construction. Metadata paths
     are written as absolute paths of a foreign server (as in the release), exercising the
-    path resolution. Also writes ``rois/{split}_rois_fixture.txt``.
+    path resolution. Also writes ``rois/{split}_rois_fixture.txt``. ``roi_spectra``: every
+    ROI gets its own class spectra (:func:`.synthetic.roi_spectra`) instead of the shared
+    :data:`.synthetic.CLASS_SPECTRA`.
     """
     from affine import Affine
 
     from ...io import write_json, write_text
     from ...raster.io import write_raster
+    from . import synthetic
     from .synthetic import make_cloudy_date, make_landcover, make_surface
 
     if size < crop:
@@ -468,7 +472,8 @@ def write_fixture(
         lat, lon = float(rng.uniform(-50, 60)), float(rng.uniform(-120, 140))
         transform = Affine(res, 0.0, lon - size / 2 * res, 0.0, -res, lat + size / 2 * res)
         lc = make_landcover((size, size), rng)
-        surface = make_surface(lc, rng)
+        spectra = synthetic.roi_spectra(rng) if roi_spectra else None
+        surface = make_surface(lc, rng, spectra)
         n_dates = samples_per_roi * (tx + 1)
         target_pos = (tx + 1) // 2
         records: dict[str, list[tuple[str, str]]] = {"s2_toa": [], "s1": [], "landsat8": []}

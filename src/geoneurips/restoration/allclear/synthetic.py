@@ -2,7 +2,11 @@
 
 A scene is a Dynamic World land-cover map (classes 0-8) filled with one 13-band S2
 top-of-atmosphere spectrum per class (reflectance in [0, 1]), a little texture and a smooth
-per-date seasonal change. Every date then gets:
+per-date seasonal change. The class spectra are :data:`CLASS_SPECTRA`, or with
+:func:`roi_spectra` one set per ROI: in the real world the same land-cover class reflects
+differently from region to region (tree species, soils and their moisture, crop types and
+their stage, building materials, illumination and atmosphere), and AllClear's ROIs span the
+globe; with one shared set every ROI shows the same 9 spectra. Every date then gets:
 
 * a cloud opacity ``alpha`` from thresholded fractal (1/f) noise, the threshold drawn so that
   the cloud cover varies from clear to overcast;
@@ -31,6 +35,7 @@ __all__ = [
     "make_cloudy_date",
     "make_landcover",
     "make_surface",
+    "roi_spectra",
 ]
 
 F32 = npt.NDArray[np.float32]
@@ -91,11 +96,32 @@ def make_landcover(
     return out
 
 
+def roi_spectra(rng: np.random.Generator, gain: float = 0.25,
+                tilt: float = 0.15) -> npt.NDArray[np.float64]:
+    """One ROI's class spectra ``(9, 13)``: :data:`CLASS_SPECTRA` with, per class, a
+    brightness gain drawn in ``[1 - gain, 1 + gain]`` and a linear tilt across the 13 bands
+    drawn in ``[-tilt, tilt]`` (the relative change from B1 to B12 is ``2 * tilt``), clipped
+    to [0, 1] (regional variation of one land-cover class; see the module docstring)."""
+    n = CLASS_SPECTRA.shape[0]
+    g = rng.uniform(1.0 - gain, 1.0 + gain, size=(n, 1))
+    slope = rng.uniform(-tilt, tilt, size=(n, 1)) * (np.arange(13)[None] - 6) / 6
+    out: npt.NDArray[np.float64] = np.clip(CLASS_SPECTRA * g * (1.0 + slope), 0.0, 1.0)
+    return out
+
+
 def make_surface(
-    landcover: npt.NDArray[np.int64], rng: np.random.Generator
+    landcover: npt.NDArray[np.int64], rng: np.random.Generator,
+    spectra: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """The clear 13-band reflectance ``(13, H, W)`` of a label map (class spectra + texture)."""
-    base = CLASS_SPECTRA[landcover].transpose(2, 0, 1)
+    """The clear 13-band reflectance ``(13, H, W)`` of a label map (class spectra + texture).
+
+    Args:
+        landcover: Dynamic World labels ``(H, W)``.
+        rng: random generator (texture).
+        spectra: ``(9, 13)`` class spectra (default :data:`CLASS_SPECTRA`; one ROI's own:
+            :func:`roi_spectra`).
+    """
+    base = (CLASS_SPECTRA if spectra is None else spectra)[landcover].transpose(2, 0, 1)
     texture = 1.0 + 0.15 * (fractal_noise(landcover.shape, rng, beta=2.0) - 0.5)
     return np.clip(base * texture[None], 0.0, 1.0)
 
