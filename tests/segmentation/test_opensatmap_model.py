@@ -278,7 +278,7 @@ def test_polylines_follow_the_probability_ridge_of_an_asymmetric_band() -> None:
     """A lane line whose probability ridge is row 20 (0.95) with a weak shoulder below it
     (rows 22-23 at 0.55, above the 0.5 of the argmax): the predicted band is rows 19-23 and
     its skeleton runs along row 21, 1 px off the ridge; the former extraction (step 4, no
-    ridge refinement) drew the line there. Refined across the line to the probability-
+    ridge refinement, no smoothing) drew the line there. Refined across the line to the probability-
     weighted centre, every point lies on row 20; a symmetric band stays on its centre."""
     cfg = LaneConfig.tiny()
 
@@ -290,7 +290,7 @@ def test_polylines_follow_the_probability_ridge_of_an_asymmetric_band() -> None:
         return lab, np.stack([1 - fg, fg, 0 * fg, 0 * fg])
 
     lab, probs = scene({19: 0.6, 20: 0.95, 21: 0.6, 22: 0.55, 23: 0.55})
-    (old,) = extract_instances(lab, probs, cfg, step=4, ridge=False)
+    (old,) = extract_instances(lab, probs, cfg, step=4, ridge=False, smooth=0)
     assert (old.polyline[:, 1] == 21).mean() > 0.9
     (line,) = extract_instances(lab, probs, cfg)
     assert (line.polyline[:, 1] == 20).all() and len(line.polyline) > 70

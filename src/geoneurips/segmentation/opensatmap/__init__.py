@@ -195,7 +195,7 @@ register(
             "pixels >= 1 px off, instance AP 0.867; 1.000 with every pixel) and the skeleton "
             "following the middle of the thresholded band, not the probability ridge. Now every "
             "pixel is kept and moved across the line to the probability-weighted centre "
-            "(model.ridge_refine, every arm; the released sample_from_positions takes median "
+            "(model.ridge_centre, every arm; the released sample_from_positions takes median "
             "cross-axis coordinates). Instance AP at 2x, method vs 1-px U-Net, former -> now: "
             "dev 10 0.636 vs 0.645 -> 0.690 vs 0.685, 11 0.630 vs 0.363 -> 0.670 vs 0.405, "
             "12 0.594 vs 0.564 -> 0.653 vs 0.649; seed 0 0.634 vs 0.695 -> 0.713 vs 0.725: the "

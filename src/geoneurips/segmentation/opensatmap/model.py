@@ -52,7 +52,7 @@ reference; no thinning). Here:
   instance's pixels along its major axis and the median cross-axis coordinate at each; we
   order the instance's skeleton along its longest path (junction cut, one polyline per
   touching line), move each of its pixels across the line onto the probability ridge
-  (:func:`ridge_refine`), average the centre along the line over +-6 px (``smooth``, the
+  (:func:`ridge_centre`), average the centre along the line over +-6 px (``smooth``, the
   counterpart of the released per-bin median) and keep every pixel
   (``extract_instances(step=1)``; a named
   difference: the median sampler merges touching lines into one polyline between them;
@@ -314,10 +314,11 @@ def _trim_end_hooks(path: np.ndarray, turn: float, arm: int) -> np.ndarray:
     return out
 
 
-def ridge_refine(path: np.ndarray, ridge: np.ndarray, radius: int = 2, arm: int = 3
+def ridge_centre(path: np.ndarray, ridge: np.ndarray, radius: int = 2, arm: int = 3
                  ) -> np.ndarray:
     """``path`` (``(N, 2)`` ``(row, col)`` pixels) with every pixel moved across the line
-    to the centre of the probability ridge, rounded to pixels.
+    to the centre of the probability ridge: sub-pixel ``(row, col)`` positions, rounded by
+    the caller (:func:`instance_polylines`, after smoothing along the line).
 
     Our step (the released ``sample_from_positions`` takes the median cross-axis coordinate
     of the instance's pixels, see the module): the skeleton of a thresholded band follows
@@ -329,13 +330,6 @@ def ridge_refine(path: np.ndarray, ridge: np.ndarray, radius: int = 2, arm: int 
     offset weighted by the probability above the profile's minimum (0 for a flat profile).
     A 1-px prediction's ridge is its line, so it barely moves (see
     :func:`instance_polylines` for the measured effect)."""
-    out: np.ndarray = np.rint(_ridge_centre(path, ridge, radius, arm)).astype(path.dtype)
-    return out
-
-
-def _ridge_centre(path: np.ndarray, ridge: np.ndarray, radius: int = 2, arm: int = 3
-                  ) -> np.ndarray:
-    """The sub-pixel ``(row, col)`` positions of :func:`ridge_refine`, before rounding."""
     from scipy import ndimage
 
     p = path.astype(np.float64)
@@ -449,7 +443,7 @@ def instance_polylines(mask: np.ndarray, step: int = 1, turn: float = 40.0, arm:
     1-px U-Net unchanged at both budgets.
 
     ``ridge`` / ``smooth``: each piece's pixels are moved onto the probability ridge
-    (:func:`ridge_refine`, when ``ridge`` is given) and their sub-pixel positions averaged
+    (:func:`ridge_centre`, when ``ridge`` is given) and their sub-pixel positions averaged
     along the piece over ``i - k .. i + k``, ``k = min(smooth, i, N - 1 - i)``, before
     rounding (our change, every arm alike, also without ``ridge``; 0 is the former
     extraction). Each pixel's ridge centre, rounded on its own, jitters by a pixel across
@@ -493,7 +487,7 @@ def instance_polylines(mask: np.ndarray, step: int = 1, turn: float = 40.0, arm:
         out = _rejoin_collinear(out, turn, arm, reach=2 * gap + 2)
     if ridge is not None or smooth > 0:
         out = [np.rint(_smooth_along(
-            _ridge_centre(p, ridge) if ridge is not None else p.astype(np.float64),
+            ridge_centre(p, ridge) if ridge is not None else p.astype(np.float64),
             smooth)).astype(p.dtype) for p in out]
     return [_sampled_xy(p, step) for p in out]
 
@@ -575,7 +569,7 @@ def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneC
             instance's pixels, labelled with that class.
         step: keep every ``step``-th pixel of each polyline (1: all of them).
         ridge: move each polyline pixel across the line to the centre of the foreground
-            probability ``1 - probs[0]`` (:func:`ridge_refine`; no-op without ``probs``).
+            probability ``1 - probs[0]`` (:func:`ridge_centre`; no-op without ``probs``).
         smooth: half-window (px) of the moving mean of the centre line along each line
             before rounding (:func:`instance_polylines`; 0: none, the former extraction).
         order: which redrawn line is kept where two overlap. ``"length"`` (default): the
@@ -594,7 +588,7 @@ def extract_instances(label: np.ndarray, probs: np.ndarray | None, config: LaneC
     0.980/0.966/0.970, 1-px U-Net 0.822/0.749/0.834 -> 0.937/0.817/0.892.
 
     ``step=1`` and ``ridge`` are our change of the centre line (every arm alike; the former
-    extraction is ``step=4, ridge=False``). Every 4th skeleton pixel redrawn as a polyline
+    extraction is ``step=4, ridge=False, smooth=0``). Every 4th skeleton pixel redrawn as a polyline
     leaves the reference's 1-px digital line wherever the line is neither straight nor
     axis-parallel: on the perfect 3-px reference of development seed 10, 18 % of the redrawn
     pixels were >= 1 px off and instance AP was 0.867 (1.000 with every pixel). The skeleton
