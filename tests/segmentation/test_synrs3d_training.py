@@ -126,8 +126,9 @@ def test_demo_against_the_strongest_baseline(tmp_path: Path) -> None:
     ablation without self-training, with the DPT heads' exact reorder (``DPTHead``): seed 0
     0.867 / 0.817 / 0.742 / 0.835; 1 0.800 / 0.746 / 0.694 / 0.762; 2 0.878 / 0.797 / 0.737
     / 0.834; confirmation 3 0.883 / 0.853 / 0.737 / 0.876; 4 0.851 / 0.777 / 0.716 / 0.824
-    (gains 0.050, 0.053, 0.081, 0.030, 0.074; development seeds 10-12 in the system's notes;
-    before the reorder, the same function up to float rounding: 0.046, 0.061, 0.069, 0.042,
+    (gains 0.050, 0.053, 0.081, 0.030, 0.074, on a host without AVX-512, i.e. AVX2 kernels;
+    development seeds 10-12 in the system's notes; before the reorder, the same function up
+    to float rounding, on an AVX-512 host: 0.046, 0.061, 0.069, 0.042,
     0.076, and with AVX2 kernels - ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2 - 0.049,
     0.062, 0.076, 0.038, 0.061). The demo decides True on every run (the whole-image delta
     deficits on seeds 1 and 3 are explained by the measured ground-delta condition).

@@ -275,8 +275,9 @@ QUICK = (48, 24, 16, 72)
 # The full demo's decision margin on F1^HE(1.25) (unchanged). With the patch-4 tiny ViT and
 # 200 iterations for every arm the gains on seeds 0-4 are 0.050 / 0.053 / 0.081 / 0.030 /
 # 0.074 (development seeds 10-12: 0.063 / 0.052 / 0.028), at least 0.013 above it, with the
-# DPT heads' exact reorder (:class:`.model.DPTHead`; before it, the same function up to
-# float rounding: 0.046 / 0.061 / 0.069 / 0.042 / 0.076 and 0.061 / 0.046 / 0.045; with
+# DPT heads' exact reorder (:class:`.model.DPTHead`; measured on a host without AVX-512,
+# i.e. AVX2 kernels; before it, the same function up to float rounding, on an AVX-512
+# host: 0.046 / 0.061 / 0.069 / 0.042 / 0.076 and 0.061 / 0.046 / 0.045; with
 # AVX2 kernels - ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2 - seeds 0-4 0.049 /
 # 0.062 / 0.076 / 0.038 / 0.061 and 10-12 0.072 / 0.057 / 0.023). The demo decides True on
 # every run, with high-pixel MAE leads of 0.09-0.39 m (seed 0 1.874 vs 2.258 m). Before
