@@ -95,13 +95,15 @@ def test_no_collapse_where_the_old_recipe_collapsed(tmp_path: Path) -> None:
 def test_shared_first_phase_is_exact(data: dict[str, dict[str, torch.Tensor]]) -> None:
     """RS3DAda and its ablation share the iterations before adaptation: computing them
     once and branching gives exactly the weights of separate runs, also for branches
-    whose adaptation starts at another step (``c``: the prefix runs to the earliest start)
-    and for ClassMix with a second source batch (the public script's option)."""
+    whose adaptation starts at another step (``c``: the prefix runs to the earliest start),
+    for ClassMix with a second source batch (the public script's option) and for a branch
+    without the feature constraint (``d``: it acts only from the start of adaptation)."""
     cfg = RS3DConfig.tiny()
     base = Settings(iters=6, batch=2, style=("FDA", "HM", "PDA"), feature_constraint=1.0,
                     uda_start=3, warmup=2)
     runs = {"a": replace(base, uda=True, strong_aug=False), "b": base,
-            "c": replace(base, uda=True, uda_start=2, mix_source="second")}
+            "c": replace(base, uda=True, uda_start=2, mix_source="second"),
+            "d": replace(base, feature_constraint=0.0)}
     both = train_branches(data["source"], data["adapt"]["image"], cfg, runs, seed=2)
     for name, s in runs.items():
         alone = train(data["source"], data["adapt"]["image"], cfg, s, seed=2)
@@ -111,6 +113,37 @@ def test_shared_first_phase_is_exact(data: dict[str, dict[str, torch.Tensor]]) -
     with pytest.raises(ValueError, match="adaptation settings"):
         train_branches(data["source"], data["adapt"]["image"], cfg,
                        {"a": base, "b": replace(base, lr=1e-4)})
+
+
+def test_jobs_on_worker_processes_equal_one_thread_here(
+        data: dict[str, dict[str, torch.Tensor]]) -> None:
+    """The demo's jobs (:func:`geoneurips.parallel.run_jobs`): a baseline and a tree of
+    branches trained on two worker processes give exactly the weights of the same runs on
+    one thread in this process."""
+    from geoneurips.parallel import run_jobs
+    from geoneurips.seed import single_thread
+    from geoneurips.segmentation.synrs3d.training import (
+        load_state,
+        train_branches_state,
+        train_state,
+    )
+
+    cfg = RS3DConfig.tiny()
+    base = Settings(iters=4, batch=2, style=("HM",), uda_start=2, warmup=1)
+    tree = {"m": replace(base, uda=True), "a": replace(base, feature_constraint=1.0)}
+    src, images = data["source"], data["adapt"]["image"]
+    out = run_jobs({"tree": (train_branches_state, (src, images, cfg, tree, 3)),
+                    "b": (train_state, (src, images, cfg, base, 3))}, workers=2)
+    with single_thread():
+        here = {"b": train(src, images, cfg, base, seed=3),
+                **train_branches(src, images, cfg, tree, seed=3)}
+    there = {"b": load_state(cfg, out["b"]), **{k: load_state(cfg, v)
+                                                for k, v in out["tree"].items()}}
+    assert set(there) == {"b", "m", "a"}
+    for name, model in here.items():
+        for (k, p), q in zip(model.state_dict().items(), there[name].state_dict().values(),
+                             strict=True):
+            assert torch.equal(p, q), (name, k)
 
 
 @pytest.mark.slow
@@ -304,19 +337,22 @@ def test_baselines_weight_height_as_the_public_sourceonly_script(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The source-only baselines train with the public ``sourceonly.sh``'s ``--lambda_dsms
     1.0``; RS3DAda and its ablation keep ``RS3DAda.sh``'s 0.8. Old code: every arm used
-    0.8 (``Settings``' default)."""
+    0.8 (``Settings``' default). Also the demo's jobs: the two baselines alone, RS3DAda
+    and its ablation as one job of branches (their shared iterations computed once)."""
     import geoneurips.segmentation.synrs3d.pipeline as pipeline
 
-    seen: dict[str, float] = {}
+    seen: dict[str, Any] = {}
 
-    def fake_train(source: object, adapt: object, config: object, settings: Any,
-                   seed: int = 0) -> None:
-        seen["hm" if settings.colour_jitter else "source_only"] = settings.lam
-        if len(seen) == 2:
-            raise RuntimeError("stop")
+    def fake_run_jobs(jobs: dict[str, Any], workers: int | None = None) -> None:
+        seen.update(jobs)
+        raise RuntimeError("stop")
 
-    monkeypatch.setattr(pipeline, "train", fake_train)
+    monkeypatch.setattr(pipeline, "run_jobs", fake_run_jobs)
     with pytest.raises(RuntimeError, match="stop"):
         pipeline.demo(tmp_path, quick=True, seed=0)
-    assert seen == {"source_only": 1.0, "hm": 1.0}
+    assert list(seen) == ["tree", "source_only", "source_hm_jitter"]
+    lam = {k: seen[k][1][3].lam for k in ("source_only", "source_hm_jitter")}
+    lam |= {k: s.lam for k, s in seen["tree"][1][3].items()}
+    assert lam == {"source_only": 1.0, "source_hm_jitter": 1.0, "rs3dada": 0.8,
+                   "no_self_training": 0.8}
     assert pipeline.Settings().lam == 0.8  # the method's, RS3DAda.sh

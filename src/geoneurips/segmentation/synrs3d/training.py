@@ -105,7 +105,8 @@ from .rs3dada import (
     weighted_target_loss,
 )
 
-__all__ = ["Settings", "evaluate", "predict", "stack_samples", "train", "train_branches"]
+__all__ = ["Settings", "evaluate", "load_state", "predict", "stack_samples", "train",
+           "train_branches", "train_branches_state", "train_state"]
 
 
 @dataclass
@@ -180,9 +181,10 @@ def _style_batch(images: torch.Tensor, refs: Sequence[np.ndarray], s: Settings,
     return torch.stack(out)
 
 
-_UDA_ONLY = ("uda", "refine", "strong_aug", "mix_jitter", "ema_alpha", "ema_step0",
-             "warm_ss", "ratio", "confidence", "keep_classes", "mix_source", "uda_start",
-             "hue")
+# the settings that act only from ``uda_start`` on (a branch may change them before then)
+_UDA_ONLY = ("uda", "feature_constraint", "refine", "strong_aug", "mix_jitter", "ema_alpha",
+             "ema_step0", "warm_ss", "ratio", "confidence", "keep_classes", "mix_source",
+             "uda_start", "hue")
 
 
 class _Run:
@@ -313,6 +315,29 @@ def train_branches(source: dict[str, torch.Tensor], target_images: torch.Tensor,
     run = _Run(source, target_images, config, first, seed)
     run.advance(shared)
     return {name: run.branch(b).advance(b.iters).eval() for name, b in branches.items()}
+
+
+def train_state(source: dict[str, torch.Tensor], target_images: torch.Tensor,
+                config: RS3DConfig, s: Settings, seed: int = 0) -> dict[str, torch.Tensor]:
+    """:func:`train`, returning the weights (a job for :func:`geoneurips.parallel.run_jobs`;
+    :func:`load_state` rebuilds the model)."""
+    return train(source, target_images, config, s, seed).state_dict()
+
+
+def train_branches_state(source: dict[str, torch.Tensor], target_images: torch.Tensor,
+                         config: RS3DConfig, branches: dict[str, Settings], seed: int = 0
+                         ) -> dict[str, dict[str, torch.Tensor]]:
+    """:func:`train_branches`, returning each branch's weights (a job, as
+    :func:`train_state`)."""
+    models = train_branches(source, target_images, config, branches, seed)
+    return {name: m.state_dict() for name, m in models.items()}
+
+
+def load_state(config: RS3DConfig, state: dict[str, torch.Tensor]) -> RS3DModel:
+    """The model of ``config`` with ``state`` loaded (strict), in eval mode."""
+    model = RS3DModel(config)
+    model.load_state_dict(state)
+    return model.eval()
 
 
 def predict(model: RS3DModel, images: torch.Tensor, batch: int = 16
