@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/geoneurips reproduce --quick --out $(OUT)
+	$(VENV)/bin/geoneurips reproduce --quick --jobs $${DEMO_JOBS:-2} --out $(OUT)
 
 # Two pytest-xdist workers, one torch thread each (the CI machine has 2 cores); a test file
 # stays on one worker (--dist loadscope), so module-scoped fixtures are built once.

@@ -170,3 +170,36 @@ def test_task_command_summaries_are_whole_sentences() -> None:
         summary = re.sub(r" \([a-z0-9]+\)$", "", cmd.short_help)
         assert summary.endswith((".", ")", '"', "`")), (cmd.name, summary)
         assert "[" not in summary, (cmd.name, summary)
+
+
+def test_reproduce_jobs_hands_the_demos_to_worker_processes(
+    fake_working: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``reproduce --jobs 2`` gives every demo to :func:`geoneurips.parallel.run_jobs` (as
+    many workers as asked, each demo's thread count left to the demo) and reports the rows
+    ``--jobs 1`` reports. The jobs run here (the fake demo is importable only in this
+    process); that worker processes return a job's result is tested in test_parallel.py."""
+    import geoneurips.parallel as parallel
+
+    spec = registry.get("geoplant")
+    monkeypatch.setitem(registry._REGISTRY, "geoplant", dataclasses.replace(
+        spec, status="working", demo="tests.test_cli:fake_demo"))
+    seen: dict[str, object] = {}
+    real = parallel.run_jobs
+
+    def here(jobs: dict[str, parallel.Job], workers: int | None = None,
+             threads: int | None = 1) -> dict[str, object]:
+        seen.update(names=list(jobs), workers=workers, threads=threads)
+        return real(jobs, workers=1, threads=threads)
+
+    monkeypatch.setattr(parallel, "run_jobs", here)
+    rows = {}
+    for jobs in ("1", "2"):
+        res = runner.invoke(build_app(), ["reproduce", "--quick", "--out", str(tmp_path / jobs),
+                                          "--jobs", jobs, "--json"])
+        assert res.exit_code == 0, res.output
+        rows[jobs] = [{k: r[k] for k in ("metrics", "baselines", "beats_baseline", "details")}
+                      for r in json.loads(res.output)["results"]]
+    assert seen == {"names": ["torchspatial", "geoplant"], "workers": 2, "threads": None}
+    assert rows["1"] == rows["2"] and len(rows["2"]) == 2
+    assert (tmp_path / "2" / "geoplant" / "torchspatial.json").is_file()

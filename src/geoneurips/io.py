@@ -85,20 +85,21 @@ def write_json(path: str | Path, obj: Any, indent: int = 2) -> Path:
     return write_text(path, json.dumps(_jsonable(obj), indent=indent, sort_keys=False) + "\n")
 
 
-def _jsonable(obj: Any) -> Any:
-    """Convert numpy/torch scalars, arrays and paths to plain JSON types."""
+def _jsonable(obj: Any, finite: bool = True) -> Any:
+    """Convert numpy/torch scalars, arrays and paths to plain JSON types (NaN and inf to
+    None unless ``finite`` is False: then plain Python values, floats kept as they are)."""
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): _jsonable(v, finite) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [_jsonable(v, finite) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, float):
-        return obj if obj == obj and abs(obj) != float("inf") else None
+        return obj if not finite or (obj == obj and abs(obj) != float("inf")) else None
     if hasattr(obj, "tolist") and callable(obj.tolist):
-        return _jsonable(obj.tolist())
+        return _jsonable(obj.tolist(), finite)
     if hasattr(obj, "item") and callable(obj.item):
-        return _jsonable(obj.item())
+        return _jsonable(obj.item(), finite)
     return obj
 
 

@@ -15,10 +15,13 @@ no arbitrary object is unpickled in the parent.
 Workers are started with ``spawn`` (no fork of a process whose OpenMP pool may be running)
 and import torch once each (a few seconds): worth it for arms of tens of seconds, not for
 short ones; ``workers=1`` runs the jobs in this process, in order, with the same result.
+``geoneurips reproduce --jobs N`` runs whole demos this way, leaving each demo's thread
+count to the demo (``threads=None``).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Callable, Mapping
@@ -52,20 +55,17 @@ def _from_bytes(data: bytes) -> Any:
     return torch.load(io.BytesIO(data), weights_only=True)
 
 
-def _one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> bytes:
     return _to_bytes(fn(*args))
 
 
-def run_jobs(jobs: Mapping[str, Job], workers: int | None = None) -> dict[str, Any]:
+def run_jobs(jobs: Mapping[str, Job], workers: int | None = None,
+             threads: int | None = 1) -> dict[str, Any]:
     """Run ``jobs`` (name -> (function, args)) and return name -> result, in ``jobs``'
     order. ``workers``: processes (default: the available cores, at most one per job);
-    1 runs every job here, in order, inside :func:`.seed.single_thread`.
+    1 runs every job here, in order. ``threads``: torch intra-op threads of each job (here
+    inside :func:`.seed.torch_threads`); ``None`` leaves torch's default (a fresh process's
+    default in a worker, the caller's count here), for jobs that set their own.
 
     Give the longest job first: it starts first, which shortens the wall time when there
     are more jobs than workers. Each job must seed its own random streams (the workers'
@@ -73,7 +73,9 @@ def run_jobs(jobs: Mapping[str, Job], workers: int | None = None) -> dict[str, A
     ``torch.load(weights_only=True)`` reads them (see the module docstring), also with
     one worker, so both paths return the same types.
     """
-    from .seed import single_thread
+    from contextlib import nullcontext
+
+    from .seed import torch_threads, worker_threads
 
     if workers is None:
         workers = available_cores()
@@ -81,12 +83,13 @@ def run_jobs(jobs: Mapping[str, Job], workers: int | None = None) -> dict[str, A
         raise ValueError(f"workers must be a positive int, got {workers!r}")
     workers = min(workers, len(jobs))
     if workers <= 1:
-        with single_thread():
+        with nullcontext() if threads is None else torch_threads(threads):
             return {name: _from_bytes(_call(fn, args)) for name, (fn, args) in jobs.items()}
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
+    init = None if threads is None else functools.partial(worker_threads, threads)
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_one_thread) as pool:
+                             initializer=init) as pool:
         futures = {name: pool.submit(_call, fn, args) for name, (fn, args) in jobs.items()}
         return {name: _from_bytes(f.result()) for name, f in futures.items()}

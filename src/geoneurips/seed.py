@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 import numpy as np
 
-__all__ = ["seed_everything", "single_thread", "torch_threads"]
+__all__ = ["seed_everything", "single_thread", "torch_threads", "worker_threads"]
 
 
 def seed_everything(seed: int = 0) -> np.random.Generator:
@@ -55,6 +55,17 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def worker_threads(n: int) -> None:
+    """Set the intra-op thread count of a fresh worker process for good (the initializer of
+    :func:`geoneurips.parallel.run_jobs`' workers: the process only runs jobs, so there is
+    no caller's count to restore)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"thread count must be a positive int, got {n!r}")
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def single_thread() -> AbstractContextManager[None]:

@@ -161,6 +161,24 @@ def _run_demo(system_id: str, out: Path, quick: bool, seed: int) -> Any:
     return fn(out_dir=out, quick=quick, seed=seed)
 
 
+def demo_row(system_id: str, out: str, quick: bool, seed: int) -> dict[str, Any]:
+    """One demo's row for ``reproduce`` (a job of ``--jobs``: plain Python values, which
+    travel between processes as :mod:`geoneurips.parallel` reads them); an exception
+    becomes an error row (its traceback on stderr), so one failure does not hide the
+    others."""
+    from ..io import _jsonable
+
+    t0 = time.perf_counter()
+    try:
+        row: dict[str, Any] = _jsonable(_run_demo(system_id, Path(out), quick, seed).to_json(),
+                                        finite=False)
+        return row
+    except Exception as exc:  # keep going: one failure must not hide the others
+        traceback.print_exc(file=sys.stderr)
+        return {"system": system_id, "error": f"{type(exc).__name__}: {exc}",
+                "seconds": time.perf_counter() - t0}
+
+
 @app.command("demo")
 def demo(
     system_id: Annotated[str, typer.Argument(help="system id")],
@@ -244,6 +262,10 @@ def reproduce(
     quick: Annotated[bool, typer.Option("--quick", help="quick demos")] = False,
     only: Annotated[list[str] | None, typer.Option("--only", help="system ids")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", min=1,
+        help="demos run side by side in this many processes (each demo keeps its own "
+             "thread count, so the numbers are those of --jobs 1)")] = 1,
     json_output: JsonOpt = False,
 ) -> None:
     """Run every working system's demo; write a Markdown report beside the paper's numbers."""
@@ -253,27 +275,27 @@ def reproduce(
     if only:
         wanted = set(only)
         specs = [s for s in specs if s.id in wanted]
-    rows: list[dict[str, Any]] = []
-    for spec in specs:
+    # a system whose quick setting was measured too short to judge runs its full demo
+    runs = [(spec.id, quick and spec.quick_decides) for spec in specs]
+    if quick and not json_output:
+        for sid, run_quick in runs:
+            if not run_quick:
+                typer.echo(f"   (quick setting too short to decide for {sid}: full demo)",
+                           err=True)
+    if jobs > 1 and len(runs) > 1:
+        from ..parallel import run_jobs
+
         if not json_output:
-            typer.echo(f"== {spec.id}", err=True)
-        t0 = time.perf_counter()
-        # a system whose quick setting was measured too short to judge runs its full demo
-        run_quick = quick and spec.quick_decides
-        if quick and not run_quick and not json_output:
-            typer.echo(f"   (quick setting too short to decide for {spec.id}: full demo)",
-                       err=True)
-        try:
-            rows.append(_run_demo(spec.id, out / spec.id, run_quick, seed).to_json())
-        except Exception as exc:  # keep going: one failure must not hide the others
-            rows.append(
-                {
-                    "system": spec.id,
-                    "error": f"{type(exc).__name__}: {exc}",
-                    "seconds": time.perf_counter() - t0,
-                }
-            )
-            traceback.print_exc(file=sys.stderr)
+            typer.echo(f"== {', '.join(sid for sid, _ in runs)} on {jobs} processes", err=True)
+        done = run_jobs({sid: (demo_row, (sid, str(out / sid), run_quick, seed))
+                         for sid, run_quick in runs}, workers=jobs, threads=None)
+        rows = [done[sid] for sid, _ in runs]
+    else:
+        rows = []
+        for sid, run_quick in runs:
+            if not json_output:
+                typer.echo(f"== {sid}", err=True)
+            rows.append(demo_row(sid, str(out / sid), run_quick, seed))
     report = write_report(rows, out)
     if json_output:
         _print_json({"results": rows, "report": str(report)})
