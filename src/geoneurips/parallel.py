@@ -1,4 +1,4 @@
-"""Independent demo arms side by side, one process per arm and one torch thread each.
+"""Independent jobs side by side (a demo's arms, whole demos), one process per job.
 
 A demo that must decide the same on any machine trains inside :func:`.seed.single_thread`
 (a float sum's order depends on the intra-op thread count). On the two cores the demos

@@ -127,6 +127,7 @@ def _published_head(head: DPTHead, tokens: list[torch.Tensor], grid: tuple[int, 
     p = fuse(head.fuse[2], p, maps[2], maps[1].shape[-2:])
     p = fuse(head.fuse[1], p, maps[1], maps[0].shape[-2:])
     p = fuse(head.fuse[0], p, maps[0], None)
+
     def up(x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
