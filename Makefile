@@ -24,10 +24,11 @@ demo: $(STAMP)
 	$(VENV)/bin/geoneurips reproduce --quick --jobs $${DEMO_JOBS:-2} --out $(OUT)
 
 # Two pytest-xdist workers, one torch thread each (the CI machine has 2 cores); a test file
-# stays on one worker (--dist loadscope), so module-scoped fixtures are built once.
+# stays on one worker (--dist loadscope), so module-scoped fixtures are built once; files
+# are handed out in the order tests/conftest.py sets (slow files first, --no-loadscope-reorder).
 # PYTEST_WORKERS=0 runs in one process.
 test: $(STAMP)
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -n $${PYTEST_WORKERS:-2} --dist loadscope --durations=15
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -n $${PYTEST_WORKERS:-2} --dist loadscope --no-loadscope-reorder --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -42,6 +42,7 @@ import pytest
 from geoneurips.graphs.districtnet.pipeline import demo
 
 
+@pytest.mark.slow
 def test_quick_demo(tmp_path: Path) -> None:
     r = demo(tmp_path, quick=True, seed=0)
     assert set(r.baselines) == {"bhh", "figliozzi", "predgnn", "avg_tsp"}

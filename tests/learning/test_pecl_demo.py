@@ -40,11 +40,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from geoneurips.demo import decide
 from geoneurips.learning.pecl.detector import load_detector
 from geoneurips.learning.pecl.pipeline import DEMO_MARGIN, demo
 
 
+@pytest.mark.slow
 def test_quick_demo(tmp_path: Path) -> None:
     res = demo(tmp_path, quick=True, seed=0)
     assert (tmp_path / "pecl.png").is_file() and (tmp_path / "pecl.json").is_file()

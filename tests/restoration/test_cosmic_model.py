@@ -119,6 +119,7 @@ def test_bad_inputs() -> None:
         COSMIC(COSMICConfig(n=8, m=8, unet_width=8, meta_dim=8, heads=1, unshuffle=3))
 
 
+@pytest.mark.slow
 def test_codec_learns() -> None:
     """120 steps of rate-distortion training on synthetic scenes halve the RD loss; the
     really decoded images gain > 1.5 dB PSNR over the same codec untrained (which starts as

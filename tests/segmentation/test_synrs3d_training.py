@@ -170,12 +170,15 @@ def test_demo_against_the_strongest_baseline(tmp_path: Path) -> None:
     0.409 / 0.378); high-pixel MAE below by 0.1 m (1.874 / 2.057 / 1.851 vs at best 2.258 /
     2.300 / 2.114); mIoU above by 0.02 on seed 0 (0.924 vs at most 0.879; seeds 1 and 2
     lead by 0.020 and only 0.003, so this bound is seed 0's). The demo trains with
-    one thread on any machine (``test_demo_pins_one_thread_and_restores``).
+    one thread on any machine (``test_demo_pins_one_thread_and_restores``). Run here with
+    ``workers=1`` (its jobs one after another, in this process): under ``make test`` both
+    cores are busy already, and the worker-process path is checked to give the same weights
+    by ``test_jobs_on_worker_processes_equal_one_thread_here``.
     """
     from geoneurips.segmentation.synrs3d.inference import load_model
     from geoneurips.segmentation.synrs3d.pipeline import demo
 
-    demo(tmp_path, quick=False, seed=0)
+    demo(tmp_path, quick=False, seed=0, workers=1)
     j = json.loads((tmp_path / "synrs3d.json").read_text())
     assert set(j["baselines"]) == {"source_only", "source_hm_jitter"}
     assert set(j["ablations"]) == {"no_self_training"}

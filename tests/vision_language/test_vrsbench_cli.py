@@ -74,6 +74,7 @@ def stub(serve_local: Callable[[type[BaseHTTPRequestHandler]], str]) -> str:
     return serve_local(_Stub)
 
 
+@pytest.mark.slow
 def test_eval_reproduces_published_scorer(tmp_path: Path) -> None:
     """A prediction file of the five published caption examples plus hand-worked grounding
     and VQA lines: the CLI reproduces the published route's caption numbers and the

@@ -102,6 +102,7 @@ def published_reference() -> dict[str, float]:
     return published_route(published_caption_records())
 
 
+@pytest.mark.slow
 def test_caption_scores_match_published_route() -> None:
     recs = published_caption_records()
     ours = caption_scores(recs)
