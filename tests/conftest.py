@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,11 +29,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     early, and the many short files fill the end, so neither worker is left alone with a
     two-minute demo while the other is idle. xdist's own order (files with the most tests
     first) put the single-test demo files last: one worker idled 92 s at the end."""
-    slow: dict[str, int] = {}
-    for item in items:
-        n = int(item.get_closest_marker("slow") is not None)
-        slow[item.nodeid.split("::")[0]] = slow.get(item.nodeid.split("::")[0], 0) + n
-    items.sort(key=lambda item: -slow[item.nodeid.split("::")[0]])
+    files = {id(item): item.nodeid.split("::")[0] for item in items}
+    slow = Counter(files[id(item)] for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[files[id(item)]])
 
 
 def _real_data_dir() -> Path:
