@@ -22,15 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """The allocator settings of the ``geoneurips`` command (``geoneurips.allocator``) in
-    every test process, xdist workers included: tests then train as fast as the command
-    does, with the same results."""
-    from geoneurips.allocator import tune_allocator
-
-    tune_allocator()
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Put the test files that hold ``slow`` tests first (most slow tests first; the order
     within a file and among equals is kept). ``make test`` hands files to its two workers in

@@ -16,8 +16,7 @@ Workers are started with ``spawn`` (no fork of a process whose OpenMP pool may b
 and import torch once each (a few seconds): worth it for arms of tens of seconds, not for
 short ones; ``workers=1`` runs the jobs in this process, in order, with the same result.
 ``geoneurips reproduce --jobs N`` runs whole demos this way, leaving each demo's thread
-count to the demo (``threads=None``). Workers apply the ``geoneurips`` command's allocator
-settings (:mod:`.allocator`): they change no result, only how fast pages come back.
+count to the demo (``threads=None``).
 """
 
 from __future__ import annotations
@@ -60,17 +59,6 @@ def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> bytes:
     return _to_bytes(fn(*args))
 
 
-def _init_worker(threads: int | None) -> None:
-    """A fresh worker: the allocator settings of the ``geoneurips`` command
-    (:func:`.allocator.tune_allocator`), and ``threads`` intra-op threads unless ``None``."""
-    from .allocator import tune_allocator
-    from .seed import worker_threads
-
-    tune_allocator()
-    if threads is not None:
-        worker_threads(threads)
-
-
 def run_jobs(jobs: Mapping[str, Job], workers: int | None = None,
              threads: int | None = 1) -> dict[str, Any]:
     """Run ``jobs`` (name -> (function, args)) and return name -> result, in ``jobs``'
@@ -87,7 +75,7 @@ def run_jobs(jobs: Mapping[str, Job], workers: int | None = None,
     """
     from contextlib import nullcontext
 
-    from .seed import torch_threads
+    from .seed import torch_threads, worker_threads
 
     if workers is None:
         workers = available_cores()
@@ -100,7 +88,8 @@ def run_jobs(jobs: Mapping[str, Job], workers: int | None = None,
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
+    init = None if threads is None else functools.partial(worker_threads, threads)
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=functools.partial(_init_worker, threads)) as pool:
+                             initializer=init) as pool:
         futures = {name: pool.submit(_call, fn, args) for name, (fn, args) in jobs.items()}
         return {name: _from_bytes(f.result()) for name, f in futures.items()}

@@ -332,11 +332,7 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point. Errors of ours are shown as one clear line with exit code 2.
-    The process's allocator keeps freed memory for the next step (:mod:`..allocator`)."""
-    from ..allocator import tune_allocator
-
-    tune_allocator()
+    """Console entry point. Errors of ours are shown as one clear line with exit code 2."""
     cli = build_app()
     try:
         cli(args=argv, prog_name="geoneurips")
