@@ -190,19 +190,25 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
     resolution), margin :data:`DEMO_MARGIN` over the strongest baseline. ``quick=True``:
     150 base steps on 4 training images, no L-BAF, 1 test image.
 
-    Measured (ERGAS; SAM in degrees), about 40 s of CPU time on one thread:
+    Measured (ERGAS; SAM in degrees), 80-110 s of one core on the busy 2-core development
+    machine (2026-12-07, after the L-BAF training-mode fix in
+    :meth:`.training.SSDiffModule.on_train_start`, which moved SSDiff's ERGAS by at most
+    0.015):
 
     ====  =======  ==========  =====  ======  =====  ===================
     seed  SSDiff   PanNet CNN  GS     Brovey  lms    SSDiff without L-BAF
     ====  =======  ==========  =====  ======  =====  ===================
-    0     6.35     6.23        6.70   6.79    6.90   6.37
-    1     5.98     5.77        6.15   6.39    6.52   5.93
-    2     7.14     7.16        6.67   6.91    7.94   7.07
+    0     6.37     6.19        6.70   6.79    6.90   6.34
+    1     5.96     5.77        6.15   6.39    6.52   5.93
+    2     6.99     7.12        6.67   6.91    7.94   6.96
+    3     5.24     5.21        5.22   5.63    5.74   5.27
+    4     6.09     6.01        5.73   6.50    6.86   6.09
     ====  =======  ==========  =====  ======  =====  ===================
 
-    SAM (seeds 0/1/2): SSDiff 10.46/10.42/11.24, CNN 10.28/10.25/11.77, GS 11.22/10.97/10.77,
-    lms 11.35/11.36/10.86. SSDiff learns (ERGAS 0.5-0.8 below lms on every seed) but does not
-    beat the strongest baseline: ``beats_baseline`` is false (status ``partial``).
+    SAM (seeds 0/1/2): SSDiff 10.48/10.39/10.97, CNN 10.24/10.27/11.74, GS 11.22/10.97/10.77,
+    lms 11.35/11.36/10.86. SSDiff learns (ERGAS 0.50-0.94 below lms on every seed) but does
+    not beat the strongest baseline, and L-BAF does not help at this budget:
+    ``beats_baseline`` is false (status ``partial``).
     """
     import torch
 
