@@ -45,3 +45,36 @@ def test_make_trainer_trains_on_cpu() -> None:
         after = nn.functional.cross_entropy(model.net(x), y).item()
     assert trainer.accelerator.__class__.__name__ == "CPUAccelerator"
     assert after < 0.7 * before
+
+
+class _Norm(L.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2))
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
+        return self.net(batch[0]).square().mean()
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=1e-2)
+
+
+def test_make_trainer_starts_every_fit_in_training_mode() -> None:
+    """Lightning >= 2.2 keeps the modes it finds; ``make_trainer`` calls ``train()`` when
+    fitting starts, so a module fitted again after ``eval()`` updates its BatchNorm
+    statistics (SSDiff's L-BAF trained in eval mode without it); callbacks given by the
+    caller are kept next to ours."""
+    x = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0)) + 1.0
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x), batch_size=4)
+    model = _Norm().eval()
+    seen: list[bool] = []
+
+    class Spy(L.Callback):
+        def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                                 batch: object, batch_idx: int) -> None:
+            seen.append(pl_module.net[1].training)
+
+    trainer = make_trainer(max_epochs=1, callbacks=[Spy()])
+    trainer.fit(model, loader)
+    assert seen == [True, True]
+    assert not torch.equal(model.net[1].running_mean, torch.zeros(2))

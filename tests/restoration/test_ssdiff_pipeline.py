@@ -104,8 +104,8 @@ def test_lbaf_through_the_trainer_freezes_one_branchs_statistics(fixture_h5: Pat
     """The same through ``train_ssdiff``'s Lightning path, which the demo takes: base
     training (it returns the module in eval mode), then each L-BAF stage in a later call.
     Lightning >= 2.2 does not call ``train()`` when fitting starts (it keeps the modes it
-    finds), so the module does it itself: the trained branch's BatchNorm statistics follow
-    its batches, the frozen branch's stay. Defect (fixed): the whole network stayed in eval
+    finds); ``make_trainer``'s callback does, so the module's override applies: the trained
+    branch's BatchNorm statistics follow its batches, the frozen branch's stay. Defect (fixed): the whole network stayed in eval
     mode through L-BAF (the trained branch normalised with stale statistics), and a module
     in training mode kept moving the frozen branch's statistics."""
     ds = PanCollection(fixture_h5, sensor="QB")

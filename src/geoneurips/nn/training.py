@@ -1,8 +1,9 @@
 """Lightning trainer defaults for every trainable system.
 
 Multi-GPU / multi-node training is only a matter of Trainer flags (``accelerator``,
-``devices``, ``num_nodes``, ``strategy``); nothing here is custom. Defaults are CPU-friendly
-and quiet so that demos and tests run on a laptop.
+``devices``, ``num_nodes``, ``strategy``). Defaults are CPU-friendly and quiet so that demos
+and tests run on a laptop. One callback is ours: fitting starts with the module's
+``train()`` (see :func:`make_trainer`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ def make_trainer(
         progress: show Lightning's progress bar.
         seed: seed passed to ``lightning.seed_everything`` (``None`` to skip).
         **kwargs: any other ``lightning.Trainer`` argument (``num_nodes``, ``strategy``,
-            ``precision``, ``limit_train_batches``...).
+            ``precision``, ``limit_train_batches``...); ``callbacks`` are added to ours.
+
+    Fitting starts by calling the module's ``train()``, as Lightning did before 2.2 (it now
+    keeps the modes it finds): a module trained again after ``eval()`` would otherwise train
+    with BatchNorm and dropout in eval mode, and a ``train()`` override that keeps a frozen
+    part in eval mode would never run. Both happened to SSDiff's L-BAF, which continues the
+    module that base training returned in eval mode.
     """
     import logging
     import warnings
@@ -46,6 +53,11 @@ def make_trainer(
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     if seed is not None:
         L.seed_everything(seed, workers=True, verbose=False)
+
+    class _TrainModeAtStart(L.Callback):
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            pl_module.train()
+
     defaults: dict[str, Any] = {
         "logger": False,
         "enable_checkpointing": False,
@@ -53,8 +65,10 @@ def make_trainer(
         "deterministic": "warn",
         "log_every_n_steps": 1,
     }
+    callbacks = [_TrainModeAtStart(), *(kwargs.pop("callbacks", None) or [])]
     defaults.update(kwargs)
     return L.Trainer(
+        callbacks=callbacks,
         max_epochs=max_epochs,
         accelerator=accelerator,
         devices=devices,

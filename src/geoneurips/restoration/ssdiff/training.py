@@ -189,6 +189,8 @@ class SSDiffModule(L.LightningModule):
             self.lr = float(lr)
 
     def train(self, mode: bool = True) -> SSDiffModule:
+        """Training mode except the EMA copy and, in an L-BAF stage, the frozen branch's
+        BatchNorm. Every fit starts here (``nn.training.make_trainer``'s callback)."""
         super().train(mode)
         self.ema.eval()
         if mode and self.stage != "base":
@@ -198,15 +200,6 @@ class SSDiffModule(L.LightningModule):
                 if name.startswith(frozen) and isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
         return self
-
-    def on_train_start(self) -> None:
-        """Enter training mode through :meth:`train` when fitting starts. Lightning >= 2.2
-        keeps the modes it finds instead of calling ``train()``: a module left in eval mode
-        (``train_ssdiff`` returns it so, and the demo's L-BAF continues it in a second call)
-        then trained L-BAF with every BatchNorm on stale statistics, and a module in
-        training mode kept updating the frozen branch's statistics (fixed; tested through
-        the Trainer in ``test_lbaf_through_the_trainer_freezes_one_branchs_statistics``)."""
-        self.train()
 
     def forward(self, lms: Tensor, pan: Tensor, ms: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
         out: Tensor = self.model(lms, pan, ms, x_t, t)
