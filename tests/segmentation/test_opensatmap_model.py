@@ -436,3 +436,36 @@ def test_line_attributes_take_the_mean_probability_over_the_line() -> None:
     (vals,) = line_attributes([ln], probs, cfg)
     assert vals["color"] == "Yellow" and vals["bidirection"] == "True"
     assert vals["function"] == "None" and set(vals) == set(cfg.attributes)
+
+
+def test_widened_predictor_dilates_category_and_attributes_to_the_test_width() -> None:
+    """The width-matched 1-px baseline: a 1-px prediction widened by 3 is the reference's
+    3-px band (category and every attribute map), pixels two classes reach stay
+    background, and the probabilities are passed through untouched."""
+    from geoneurips.segmentation.opensatmap.baselines import widened
+
+    label = np.zeros((12, 12), np.int64)
+    label[2, 1:11] = 1  # a lane line
+    label[8, 1:11] = 2  # a curb
+    label[4, 5] = 2  # a curb pixel two rows below the lane line: its band touches it at row 3
+    probs = np.random.default_rng(0).random((4, 12, 12))
+    attrs = {"color": np.where(label == 1, 2, 0), "line_type": np.where(label > 0, 1, 0)}
+
+    def predict(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        return label, probs, attrs
+
+    lab3, p3, a3 = widened(predict, 3)(np.zeros((3, 12, 12), np.uint8))
+    assert p3 is probs
+    assert (lab3[7:10, 0:12] == 2).all() and (lab3[6] == 0).all() and (lab3[10] == 0).all()
+    assert (lab3[1, 0:12] == 1).all() and (lab3[2, 0:12] == 1).all()
+    # row 3, columns 4-6: reached by the lane's band and by the curb pixel's: background
+    assert (lab3[3, 4:7] == 0).all() and lab3[3, 3] == 1 and lab3[3, 7] == 1
+    assert (lab3[4:6, 4:7] == 2).all() and lab3[4, 3] == 0 and lab3[4, 0] == 0
+    # the attribute maps are widened per value the same way
+    assert (a3["color"][1:4, 0:4] == 2).all() and (a3["color"][1:3, :] == 2).all()
+    assert a3["color"][3, 5] == 2 and a3["color"][4, 5] == 0  # colour 0 on the curb pixel
+    assert (a3["line_type"][7:10, :] == 1).all() and (a3["line_type"][3:6, 4:7] == 1).all()
+    assert a3["line_type"][6, 0] == 0 and a3["line_type"][10, 0] == 0
+    # width 1 leaves the maps as they are
+    lab1, _, a1 = widened(predict, 1)(np.zeros((3, 12, 12), np.uint8))
+    assert (lab1 == label).all() and (a1["color"] == attrs["color"]).all()

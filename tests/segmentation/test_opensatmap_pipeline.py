@@ -1,5 +1,17 @@
 """OpenSatMap demo (the learning test) and the ``geoneurips lanes`` task command.
 
+Measured 2026-12-07 (fourth pass), with the width-matched baseline: the same 1-px U-Net
+with its category and attribute maps widened to the test width (the released evaluator
+compares the raw map with the 3-px reference). mIoU / instance AP / line AP / attribute
+mIoU, method vs the widened 1-px U-Net, full demo, seeds 0-4: 0.794/0.725/1.000/0.745 vs
+0.819/0.608/0.888/0.763; 0.787/0.655/0.941/0.689 vs 0.795/0.404/0.705/0.650;
+0.777/0.718/0.991/0.648 vs 0.804/0.644/0.935/0.659; 0.750/0.628/0.928/0.642 vs
+0.752/0.614/0.911/0.630; 0.722/0.559/0.890/0.664 vs 0.801/0.559/0.839/0.674. The widened
+arm is the strongest baseline on every seed and the demo decides False on every seed (the
+mIoU lead below was measured against the raw 1-px map: a width artefact). 128-133 s of
+one-core CPU each on a loaded host. Everything below is the history of the width-blind
+comparison, kept as measured.
+
 Full demo (32 training scenes, 240 AdamW steps on batches of 8 random 48-px crops with the
 released warm-up + poly schedule; 12 evaluation scenes of the unseen seed seed + 1000,
 scored against the 3-px reference as the released evaluator does: raw predicted map for
@@ -80,25 +92,32 @@ def demo_result(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.mark.slow
-def test_demo_beats_the_strongest_baseline(demo_result: Any) -> None:
-    """The full demo, seed 0 (numbers in the module docstring): U-Net DilateGT beats the
-    strongest baseline (the same U-Net, heads and loss on 1-px lines) on mIoU by more than
-    the margin 0.05 (measured +0.144/+0.134/+0.103 on seeds 0/1/2, +0.067/+0.091 on
-    3/4), and leads it on instance AP and line AP on seed 0; every regression is one the
-    demo explains (none on seed 0)."""
+def test_demo_reports_the_width_matched_baseline_and_the_honest_decision(
+        demo_result: Any) -> None:
+    """The full demo, seed 0 (numbers in the module docstring). The strongest baseline is
+    the 1-px U-Net with its output widened to the test width: it matches U-Net DilateGT on
+    mIoU, so the demo does not beat it (the system is ``partial``); without the widening
+    the 1-px U-Net's map is capped by its 1-px target and trails by more than the margin
+    (the former, width-blind comparison). U-Net DilateGT leads both 1-px arms on instance
+    AP and line AP, and the learned pipeline is far ahead of thresholds + skeleton."""
     r = demo_result
     assert set(r.baselines) == {"threshold_skeleton", "unet_1px_weighted_ce_dice",
-                                "unet_1px_plain_ce"}
-    assert r.margin == 0.05 and r.strongest_baseline == "unet_1px_weighted_ce_dice"
+                                "unet_1px_widened_to_test_width", "unet_1px_plain_ce"}
+    assert r.margin == 0.05 and r.strongest_baseline == "unet_1px_widened_to_test_width"
     b = r.baselines
-    assert r.metrics["miou"] - r.baseline["miou"] > 0.05
-    assert r.beats_baseline, r.regressions
-    assert all(x["explanation"] for x in r.regressions)
+    wide, raw = b["unet_1px_widened_to_test_width"], b["unet_1px_weighted_ce_dice"]
+    # the honest decision: the width-matched 1-px U-Net is level or ahead on mIoU
+    assert not r.beats_baseline
+    assert r.metrics["miou"] < wide["miou"] + r.margin
+    # the widening is what closes the gap: the same network's raw 1-px map trails
+    assert wide["miou"] > raw["miou"] + 0.1
+    assert r.metrics["miou"] - raw["miou"] > 0.05
     # the paper's component: the same network, heads and loss on 1-px lines (the ablation)
     assert "without_dilation (= unet_1px_weighted_ce_dice)" in r.ablations
     assert "without_released_weighting" in r.ablations
-    assert r.metrics["instance_ap"] > b["unet_1px_weighted_ce_dice"]["instance_ap"]
-    assert r.metrics["line_ap"] > b["unet_1px_weighted_ce_dice"]["line_ap"]
+    for arm in (raw, wide):
+        assert r.metrics["instance_ap"] > arm["instance_ap"]
+        assert r.metrics["line_ap"] > arm["line_ap"]
     # the learned pipeline against thresholds + skeleton + attribute rules
     assert r.metrics["miou"] > b["threshold_skeleton"]["miou"] + 0.15
     assert r.metrics["instance_ap"] > b["threshold_skeleton"]["instance_ap"] + 0.3
