@@ -3,8 +3,9 @@
 * :class:`FloodTask`: LightningModule (CE ignoring class 3, AdamW) for any
   :class:`.model.FloodConfig`; :func:`train_model` trains on a :class:`.data.KuroSiwo`.
 * :func:`otsu_post` / :func:`otsu_change`: the operational standard, Otsu's threshold on
-  the speckle-filtered post-event VV (in dB); the change variant also thresholds the mean
-  pre-event VV, so that water present before the event is permanent water.
+  the speckle-filtered post-event VV or VH (in dB); the change variant also thresholds the
+  mean pre-event image of the same polarisation, so that water present before the event
+  is permanent water.
 * :func:`evaluate`: the paper's metrics over a dataset, also per AOI and climate zone.
 * :func:`demo`: scenes from :mod:`.synthetic` written in the published layout, read back
   with :class:`.data.KuroSiwo` (RandomEvents: train activations for training, test
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -103,29 +105,38 @@ def train_model(dataset: KuroSiwo, config: FloodConfig, *, epochs: int = 10,
     return model
 
 
-def _to_db_filtered(vv_norm: np.ndarray, size: int = 5) -> np.ndarray:
-    """Undo the normalisation of a VV channel, boxcar speckle filter, dB."""
+#: polarisation -> its channel in each date's (VV, VH) pair
+POLARISATIONS = {"vv": 0, "vh": 1}
+
+
+def _to_db_filtered(norm: np.ndarray, size: int = 5, pol: int = 0) -> np.ndarray:
+    """Undo the normalisation of a VV (``pol`` 0) or VH (1) channel, boxcar speckle
+    filter, dB."""
     from scipy.ndimage import uniform_filter
 
     from .data import DATA_MEAN, DATA_STD
 
-    lin = vv_norm * DATA_STD[0] + DATA_MEAN[0]
+    lin = norm * DATA_STD[pol] + DATA_MEAN[pol]
     out: np.ndarray = 10 * np.log10(np.maximum(uniform_filter(lin, size), 1e-6))
     return out
 
 
-def otsu_post(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Otsu on the speckle-filtered post-event VV: water -> flood (2), else 0."""
-    db = _to_db_filtered(np.asarray(image[0], np.float64))
+def otsu_post(image: np.ndarray, valid: np.ndarray, pol: str = "vv") -> np.ndarray:
+    """Otsu on the speckle-filtered post-event ``pol`` (VV or VH): water -> flood (2),
+    else 0."""
+    c = POLARISATIONS[pol]
+    db = _to_db_filtered(np.asarray(image[c], np.float64), pol=c)
     t = otsu_threshold(db[valid]) if valid.any() else 0.0
     return np.where(db < t, 2, 0).astype(np.int64)
 
 
-def otsu_change(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Otsu on post-event VV and on the mean pre-event VV: water on both -> permanent (1),
-    water after the event only -> flood (2)."""
-    post = _to_db_filtered(np.asarray(image[0], np.float64))
-    pre = _to_db_filtered((np.asarray(image[2], np.float64) + np.asarray(image[4])) / 2)
+def otsu_change(image: np.ndarray, valid: np.ndarray, pol: str = "vv") -> np.ndarray:
+    """Otsu on post-event ``pol`` (VV or VH) and on its mean pre-event image: water on both
+    -> permanent (1), water after the event only -> flood (2)."""
+    c = POLARISATIONS[pol]
+    post = _to_db_filtered(np.asarray(image[c], np.float64), pol=c)
+    pre = _to_db_filtered((np.asarray(image[2 + c], np.float64) + np.asarray(image[4 + c]))
+                          / 2, pol=c)
     if not valid.any():
         return np.zeros(post.shape, np.int64)
     tp, tq = otsu_threshold(post[valid]), otsu_threshold(pre[valid])
@@ -276,21 +287,24 @@ def _demo(out_dir: Path, quick: bool, seed: int) -> Any:
         full = train_model(train, full_cfg, epochs=epochs, seed=seed)
         post = train_model(train, post_cfg, epochs=epochs, seed=seed)
         m_full = evaluate(test, full)
-        baselines = {"otsu_post_vv": _summary(evaluate(test, otsu_post)),
-                     "otsu_change_vv": _summary(evaluate(test, otsu_change)),
-                     "unet_post_only": _summary(evaluate(test, post))}
+        baselines = {f"otsu_{kind}_{pol}": _summary(evaluate(
+                         test, functools.partial(fn, pol=pol)))
+                     for kind, fn in (("post", otsu_post), ("change", otsu_change))
+                     for pol in POLARISATIONS}
+        baselines.update({
+                     "unet_post_only": _summary(evaluate(test, post))})
         metrics = _summary(m_full)
         sample = test[0]
         with torch.inference_mode():
             pred_full = full(sample["image"][None]).argmax(1)[0].numpy()
             pred_post = post(sample["image"][None, :2]).argmax(1)[0].numpy()
-        pred_otsu = otsu_change(sample["image"].numpy(), sample["valid"].numpy())
+        pred_otsu = otsu_change(sample["image"].numpy(), sample["valid"].numpy(), pol="vh")
     save_checkpoint(out_dir / "kurosiwo_unet.pt", full, full_cfg)
     fig, axes = new_figure(ncols=6, nrows=1, size=2.6)
     panels = [("post VV", sample["image"][0].numpy(), "gray"),
               ("pre-event 1 VV", sample["image"][2].numpy(), "gray"),
               ("label", sample["mask"].numpy(), None), ("U-Net post+pre", pred_full, None),
-              ("U-Net post only", pred_post, None), ("Otsu change", pred_otsu, None)]
+              ("U-Net post only", pred_post, None), ("Otsu change VH", pred_otsu, None)]
     for ax, (title, arr, cmap) in zip(axes.ravel(), panels, strict=True):
         ax.imshow(arr, cmap=cmap or "viridis", vmin=None if cmap else 0,
                   vmax=None if cmap else INVALID, interpolation="nearest")
