@@ -1,5 +1,13 @@
 """The GeoPlant demo: the multi-modal ensemble against every baseline, on held-out surveys.
 
+Late fusion (2026-12-07): the mean predicted probability of the three single-modality
+ResNet-6 models, the multi-modal model a practitioner builds first, is the strongest
+baseline on every run. F1@25 MME / late fusion: quick seeds 0-4 0.332/0.317, 0.345/0.330,
+0.341/0.323, 0.345/0.328, 0.344/0.326; full seeds 0-2 0.343/0.326, 0.355/0.328,
+0.356/0.328. The lead (+0.015 to +0.028) is below DEMO_MARGIN on every quick seed and full
+seed 0, so the demo decides False there and the system is ``partial``; the table below is
+the earlier measurement, without that baseline.
+
 Measured (quick demo: 400 training / 300 held-out surveys; full: 800 / 400; the held-out
 surveys come from another seed of the same synthetic world), top-25 samples-F1. Quick rows
 re-measured on 2026-12-06 after every arm's initial weights were seeded from ``seed`` (see
@@ -23,7 +31,7 @@ full, 2      0.357  0.236    0.292    0.282       0.226     0.306     0.317     
 Sentinel-2; margin = MME minus the strongest baseline). The smallest margin measured is
 0.038, so DEMO_MARGIN = 0.02 leaves 0.018 of room. The MME also leads on recall@25 and
 macro-AUC in every run (no regression to explain).
-The test asserts DEMO_MARGIN over the strongest baseline on the quick demo, seed 0.
+The test asserts the honest decision on the quick demo, seed 0 (see above).
 """
 
 from __future__ import annotations
@@ -46,15 +54,30 @@ def _one_thread():
     torch.set_num_threads(old)
 
 
-def test_demo_quick_beats_strongest_baseline(tmp_path: Path) -> None:
+def test_demo_quick_reports_the_late_fusion_baseline_and_the_honest_decision(
+        tmp_path: Path) -> None:
+    """Quick demo, seed 0: the late fusion of the three single-modality models is the
+    strongest baseline; the ensemble leads it (F1@25, recall@25, macro-AUC) but not by the
+    margin, so the demo does not decide for it. Against every other baseline (the issue's
+    bar: best single modality, district top-25, LightGBM) it leads by the margin."""
     res = demo(tmp_path, quick=True, seed=0)
     assert res.system == "geoplant" and res.primary == "f1_at_25"
     assert set(res.baselines) == {"resnet6_landsat", "resnet6_bioclim", "resnet6_sentinel",
-                                  "top25_district", "lightgbm_tabular"}
+                                  "late_fusion_mean_probability", "top25_district",
+                                  "lightgbm_tabular"}
     assert res.margin == DEMO_MARGIN
-    best = max(b["f1_at_25"] for b in res.baselines.values())
-    assert res.metrics["f1_at_25"] - best > DEMO_MARGIN
-    assert res.beats_baseline is True
+    assert res.strongest_baseline == "late_fusion_mean_probability"
+    late = res.baselines["late_fusion_mean_probability"]
+    assert 0 < res.metrics["f1_at_25"] - late["f1_at_25"] < DEMO_MARGIN
+    assert res.beats_baseline is False
+    for k in ("recall_at_25", "macro_auc"):
+        assert res.metrics[k] > late[k]
+    others = max(b["f1_at_25"] for n, b in res.baselines.items()
+                 if n != "late_fusion_mean_probability")
+    assert res.metrics["f1_at_25"] - others > DEMO_MARGIN
+    # the late fusion is itself better than each of the models it averages
+    assert late["f1_at_25"] > max(res.baselines[f"resnet6_{m}"]["f1_at_25"]
+                                  for m in ("landsat", "bioclim", "sentinel"))
     # the ensemble also beats its own ablation without Sentinel-2
     assert res.metrics["f1_at_25"] > res.ablations["mme_landsat_bioclim"]["f1_at_25"]
     # every single modality carries only part of the signal: each is below the ensemble

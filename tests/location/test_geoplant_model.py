@@ -74,3 +74,16 @@ def test_gradient_boosted_species_learns() -> None:
     p = m.predict(x)
     assert p.shape == (200, 3) and np.all(p[:, 2] == 0)
     assert ((p[:, 0] > 0.5) == y[:, 0]).mean() > 0.95
+
+
+def test_late_fusion_is_the_mean_predicted_probability() -> None:
+    """Hand values: logits 0 and ln 3 are probabilities 1/2 and 3/4; the late fusion of two
+    models averages those, not the logits (mean logit ln 3 / 2 would give 0.634)."""
+    from geoneurips.location.geoplant.pipeline import late_fusion
+
+    a = np.array([[0.0, np.log(3.0)]])
+    b = np.array([[np.log(3.0), 0.0]])
+    np.testing.assert_allclose(late_fusion([a, b]), [[0.625, 0.625]])
+    np.testing.assert_allclose(late_fusion([a]), [[0.5, 0.75]])
+    with pytest.raises(InvalidInputError):
+        late_fusion([])

@@ -19,6 +19,12 @@ register(
         dataset="geoneurips.forecasting.solarcube.data:SolarCubeImage",
         model="geoneurips.forecasting.solarcube.model:ConvLSTM",
         notes=(
+            "Baselines re-checked 2026-12-07 (seed 0, full demo's data, RMSE 1-3 h, W m-2; "
+            "no change made): the ridge's neighbourhood does not limit it (7x7 101.1, 11x11 "
+            "100.7, 15x15 101.4: clouds move up to ~6 px in 3 h); cloud-motion advection "
+            "152.6, with the inflow and sharpness corrected by a per-lead linear blend "
+            "a_k adv + b_k fitted on the training windows 130.4; the ConvLSTM's lead over "
+            "the strongest stays. "
             "demo (area level, 3 h -> 3 h, synthetic tiles in the published layout, every day "
             "of every tile its own clouds, speed and direction): the ConvLSTM beats the "
             "strongest baseline, a per-pixel ridge regression on the pixel history and the 7x7 "

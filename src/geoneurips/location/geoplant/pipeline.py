@@ -48,6 +48,7 @@ __all__ = [
     "demo",
     "evaluate",
     "fit",
+    "late_fusion",
     "predict",
     "read_submission",
     "tabular_features",
@@ -157,6 +158,17 @@ def read_submission(path: str | Path) -> dict[int, list[int]]:
     return {int(s): [int(v) for v in p.split()] for s, p in zip(df.surveyId, df.predictions, strict=True)}
 
 
+def late_fusion(logits: Sequence[np.ndarray]) -> np.ndarray:
+    """Late fusion of single-modality models: the mean of their predicted probabilities
+    (the sigmoid of each model's logits), the ensemble a practitioner builds from models
+    trained separately."""
+    if not logits:
+        raise InvalidInputError("late fusion needs at least one model's scores")
+    probs = [1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64))) for x in logits]
+    out: np.ndarray = np.mean(probs, axis=0)
+    return out
+
+
 def tabular_features(root: str | Path, split: str, data: TensorSurveys) -> np.ndarray:
     """Tabular inputs of the tree baseline, in the order of ``data``: lon/lat, the 19
     bioclimatic averages, the land-cover product code, Landsat band x quarter means of
@@ -218,11 +230,17 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
         torch.manual_seed(seed)
         return SpeciesModel(mods, num_classes, widths)
 
+    single_scores: dict[str, np.ndarray] = {}
     for m in ("landsat", "bioclim", "sentinel"):
         model = new_model((m,))
         model.set_normalization({m: ds["train"].stats(m)})
         singles[m] = fit(model, ds["train"], epochs, seed=seed)
-        results[f"resnet6_{m}"] = evaluate(predict(singles[m], ds["test"]), y_te)
+        single_scores[m] = predict(singles[m], ds["test"])
+        results[f"resnet6_{m}"] = evaluate(single_scores[m], y_te)
+    # the practitioner's first multi-modal model: average the single-modality models'
+    # predicted probabilities (late fusion, no joint training)
+    results["late_fusion_mean_probability"] = evaluate(
+        late_fusion(list(single_scores.values())), y_te)
 
     def mme(mods: tuple[str, ...]) -> np.ndarray:
         model = new_model(mods)
