@@ -49,7 +49,14 @@ register(
             "score 0.67-0.74, the judge's ceiling). What is missing: "
             "a generator that follows both words on every seed (LONG loses seeds 1 and 3 "
             "to the attribute mean image) within the ~60 s budget (at 400 steps the "
-            "sampled brightness ignores the prompt)."
+            "sampled brightness ignores the prompt). Tried 2026-12-07 against that "
+            "brightness problem (dev seeds, FULL otherwise unchanged; not adopted): "
+            "v-prediction, joint accuracy on seen prompts 0.44 / 0.39 / 0.33 (eps: 0.17 on "
+            "seed 10) and weather on seen prompts 0.72-0.78 (eps 0.50), but on held-out "
+            "combinations 0.04 / 0.00 / 0.00 (eps 0.27 / 0.17 / 0.15): GSD 0.00-0.04, the "
+            "generator draws the GSD levels each weather had in training; v-prediction "
+            "with a zero-terminal-SNR schedule (DPM++ 2M, trailing steps: the Karras sigmas "
+            "of that schedule repeat timesteps) 0.00 on seed 10."
         ),
     )
 )
