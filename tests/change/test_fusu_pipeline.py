@@ -100,7 +100,7 @@ def test_series_channels_baseline_sees_the_series() -> None:
     assert (out["change"] - out2["change"]).abs().max() > 1e-4
 
 
-@pytest.mark.slow  # the quick demo: four trainings (~90 s one-core CPU on a busy host)
+@pytest.mark.slow  # the quick demo: four trainings (72 s one-core CPU on a busy host)
 def test_demo_series_as_channels_beats_fusu_net(tmp_path: Path) -> None:
     """The honest decision: the Siamese U-Net given the series as plain input channels is
     the strongest baseline and FUSU-Net does not beat it (status partial).
@@ -113,8 +113,9 @@ def test_demo_series_as_channels_beats_fusu_net(tmp_path: Path) -> None:
     0.906 / 0.862 / 0.682 vs 0.9999-1.0000; miou_bin / iou_c >= 0.9998 for every arm.
     beats_baseline False on all five. Quick demo (24 scenes, 80 epochs), seeds 0 / 1 / 2:
     FUSU-Net 0.790 / 0.834 / 0.837, series channels 0.998 / 1.000 / 0.999, no series
-    0.662 / 0.685 / 0.683, Siamese U-Net 0.592 / 0.721 / 0.681 (False on all three). Series channels upsampled bilinearly instead of nearest (dev seed 10, full): SeK
-    0.998 (nearest 1.000), so the choice of resampling does not decide it. 2x budget
+    0.662 / 0.685 / 0.683, Siamese U-Net 0.592 / 0.721 / 0.681 (False on all three).
+    Series channels upsampled bilinearly instead of nearest (dev seed 10, full): SeK 0.998
+    (nearest 1.000), so the choice of resampling does not decide it. 2x budget
     (full, seed 0, 200 epochs): FUSU-Net 0.794, series channels 1.000.
     This test runs the quick demo on seed 0 (cheaper than the full demo with the fourth
     arm; both decide False by a wide gap); the full demo decided True against the former
