@@ -444,7 +444,8 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     the same network without the U-TAE branch (also the ablation), the public model zoo's
     Siamese U-Net, and that Siamese U-Net given the series as plain input channels (the
     practitioner's first way to use the series, :class:`SiameseUNetSeriesChannels`; it
-    tells "the series helps" apart from "FUSU-Net's fusion helps"). Validation scenes come from a random stream never used for
+    tells "the series helps" apart from "FUSU-Net's fusion helps"). Validation scenes come
+    from a random stream never used for
     training (``default_rng([seed, 1])`` vs ``[seed, 0]``). Primary metric: SeK.
 
     The trained FUSU-Net is saved to ``out_dir/fusu_demo.pt`` (:func:`save_model`, 32 px HR
