@@ -27,7 +27,7 @@ from ...demo import DemoResult, finish, new_figure
 from ...errors import CheckpointError
 from ...io import load_checkpoint, save_checkpoint
 from ...seed import seed_everything
-from .baselines import SiameseUNetSCD
+from .baselines import SiameseUNetSCD, SiameseUNetSeriesChannels
 from .data import FUSU, collate_fusu, month_index, write_fixture
 from .metrics import SCDMetric
 from .model import FUSUNet, FUSUNetConfig, fusu_loss
@@ -107,11 +107,15 @@ class FUSUTask(L.LightningModule):
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         x1, x2 = normalize_images(batch["image"])
         ts = batch.get("time_series")
-        if ts is not None and isinstance(self.model, FUSUNet) and self.model.utae is not None:
+        series_channels = isinstance(self.model, SiameseUNetSeriesChannels)
+        if ts is not None and (series_channels or (isinstance(self.model, FUSUNet)
+                                                   and self.model.utae is not None)):
             ts = (ts - self.ts_mean) / self.ts_std
             pad = batch.get("pad_mask")
             if pad is not None:
                 ts = ts.masked_fill(pad[:, :, None, None, None], 0.0)  # U-TAE pad value
+            if series_channels:
+                return self.model(x1, x2, ts)  # type: ignore[no-any-return]
             return self.model(x1, x2, ts, batch["dates"], pad)  # type: ignore[no-any-return]
         return self.model(x1, x2)  # type: ignore[no-any-return]
 
@@ -347,27 +351,37 @@ def _load(root: Path, split: str, batch_size: int, shuffle: bool) -> DataLoader[
                       collate_fn=collate_fusu, generator=gen)
 
 
+#: The variants :func:`train_and_evaluate` trains.
+VARIANTS = ("fusu_net", "no_series", "siamese_unet", "siamese_unet_series_channels")
+
+
 def train_and_evaluate(
     root: Path, variant: str, epochs: int, seed: int = 0, lr: float = 2e-3, bands: int = 4,
 ) -> tuple[FUSUTask, dict[str, Any]]:
     """Train one variant on ``root``'s train split and score its val split.
 
     ``variant``: ``"fusu_net"`` (with the U-TAE series branch), ``"no_series"`` (the same
-    network without it) or ``"siamese_unet"`` (:class:`SiameseUNetSCD`). All get the same
-    loss, optimiser, schedule, epochs and seed.
+    network without it), ``"siamese_unet"`` (:class:`SiameseUNetSCD`) or
+    ``"siamese_unet_series_channels"`` (:class:`SiameseUNetSeriesChannels`: the same Siamese
+    U-Net with the whole normalised series as extra input channels of both dates, the plain
+    way to use the series). All get the same loss, optimiser, schedule, epochs and seed.
     """
     from ...nn.training import make_trainer
 
-    if variant not in ("fusu_net", "no_series", "siamese_unet"):
+    if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}")
     seed_everything(seed)
     train = _load(root, "train", 8, True)
     val = _load(root, "val", 8, False)
     cfg = FUSUNetConfig.tiny(ts_channels=bands, crop_size=8,
                              use_time_series=variant == "fusu_net")
-    model = SiameseUNetSCD(cfg) if variant == "siamese_unet" else None
     # per-band normalisation of the series from the training split (as the paper's loader)
     samples: list[dict[str, Tensor]] = list(train.dataset)  # type: ignore[call-overload]
+    model: SiameseUNetSCD | None = None
+    if variant == "siamese_unet":
+        model = SiameseUNetSCD(cfg)
+    elif variant == "siamese_unet_series_channels":
+        model = SiameseUNetSeriesChannels(cfg, n_dates=int(samples[0]["time_series"].shape[0]))
     ts = torch.cat([x["time_series"].transpose(0, 1).reshape(bands, -1) for x in samples], 1)
     mean, std = ts.mean(1).tolist(), (ts.std(1) + 1e-6).tolist()
     task = FUSUTask(cfg, lr=lr, total_steps=epochs * len(train), model=model,
@@ -427,8 +441,11 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> DemoResult:
     class; cropland and grass look identical in RGB and have identical single-date series
     values, only their temporal dynamics differ, so the series carries information the
     pair lacks without leaking the label. Baselines (same loss, optimiser, epochs, seed):
-    the same network without the U-TAE branch (also the ablation) and the public model
-    zoo's Siamese U-Net. Validation scenes come from a random stream never used for
+    the same network without the U-TAE branch (also the ablation), the public model zoo's
+    Siamese U-Net, and that Siamese U-Net given the series as plain input channels (the
+    practitioner's first way to use the series, :class:`SiameseUNetSeriesChannels`; it
+    tells "the series helps" apart from "FUSU-Net's fusion helps"). Validation scenes come
+    from a random stream never used for
     training (``default_rng([seed, 1])`` vs ``[seed, 0]``). Primary metric: SeK.
 
     The trained FUSU-Net is saved to ``out_dir/fusu_demo.pt`` (:func:`save_model`, 32 px HR
@@ -458,6 +475,7 @@ def _demo(out_dir: Path, quick: bool, seed: int) -> DemoResult:
         task, full = train_and_evaluate(root, "fusu_net", epochs, seed)
         _, no_series = train_and_evaluate(root, "no_series", epochs, seed)
         _, siamese = train_and_evaluate(root, "siamese_unet", epochs, seed)
+        _, channels = train_and_evaluate(root, "siamese_unet_series_channels", epochs, seed)
         ds = FUSU(root, "val")
         sample = ds[0]
         batch = collate_fusu([sample])
@@ -468,7 +486,9 @@ def _demo(out_dir: Path, quick: bool, seed: int) -> DemoResult:
     metrics = {k: float(full[k]) for k in keys}
     base_ns = {k: float(no_series[k]) for k in keys}
     base_su = {k: float(siamese[k]) for k in keys}
-    baselines = {"no_time_series": base_ns, "siamese_unet": base_su}
+    base_ch = {k: float(channels[k]) for k in keys}
+    baselines = {"no_time_series": base_ns, "siamese_unet": base_su,
+                 "siamese_unet_series_channels": base_ch}
     fig, axes = new_figure(ncols=6, nrows=1, size=2.4)
     from .data import PALETTE
 
@@ -487,7 +507,8 @@ def _demo(out_dir: Path, quick: bool, seed: int) -> DemoResult:
         ax.set_title(title, fontsize=8)
         ax.axis("off")
     fig.suptitle(f"FUSU-Net SeK {metrics['sek']:.3f} vs no series {base_ns['sek']:.3f}, "
-                 f"Siamese U-Net {base_su['sek']:.3f}")
+                 f"Siamese U-Net {base_su['sek']:.3f}, + series channels "
+                 f"{base_ch['sek']:.3f}")
     return finish(
         "fusu", metrics,
         baselines=baselines,
@@ -501,6 +522,10 @@ def _demo(out_dir: Path, quick: bool, seed: int) -> DemoResult:
                 "no_time_series": "the same FUSU-Net without the U-TAE time-series branch",
                 "siamese_unet": "public model zoo unet.py: Siamese U-Net, change decoder on "
                                 "feature differences, no time series",
+                "siamese_unet_series_channels": "the same Siamese U-Net whose input for each "
+                                "date is its RGB plus the whole normalised series (8 dates x 4 "
+                                "bands) as channels, cropped to the tile and upsampled "
+                                "(nearest) to the HR grid: the series without U-TAE/fusion",
             },
             "train_scenes": n_train, "val_scenes": n_val, "epochs": epochs,
             "train_stream": [seed, 0], "val_stream": [seed, 1],
