@@ -33,6 +33,13 @@ from .model import FUSUNetConfig
 __all__ = ["SiameseUNetSCD", "SiameseUNetSeriesChannels", "series_as_channels"]
 
 
+def _check_images(image1: Tensor, image2: Tensor) -> None:
+    if image1.ndim != 4 or image1.shape != image2.shape or image1.shape[1] != 3:
+        raise InvalidInputError(
+            f"expected two (B, 3, H, W) images of equal shape, got {tuple(image1.shape)} "
+            f"and {tuple(image2.shape)}")
+
+
 class _Decoder(nn.Module):
     def __init__(self, chans: list[int]) -> None:
         super().__init__()
@@ -85,10 +92,7 @@ class SiameseUNetSCD(nn.Module):
         self._divisor = 2**config.hr_depth
 
     def forward(self, image1: Tensor, image2: Tensor) -> dict[str, Tensor]:
-        if image1.ndim != 4 or image1.shape != image2.shape or image1.shape[1] != 3:
-            raise InvalidInputError(
-                f"expected two (B, 3, H, W) images of equal shape, got {tuple(image1.shape)} "
-                f"and {tuple(image2.shape)}")
+        _check_images(image1, image2)
         return self._run(image1, image2)
 
     def _run(self, image1: Tensor, image2: Tensor) -> dict[str, Tensor]:
@@ -146,10 +150,7 @@ class SiameseUNetSeriesChannels(SiameseUNetSCD):
 
     def forward(self, image1: Tensor, image2: Tensor,
                 time_series: Tensor | None = None) -> dict[str, Tensor]:
-        if image1.ndim != 4 or image1.shape != image2.shape or image1.shape[1] != 3:
-            raise InvalidInputError(
-                f"expected two (B, 3, H, W) images of equal shape, got {tuple(image1.shape)} "
-                f"and {tuple(image2.shape)}")
+        _check_images(image1, image2)
         if time_series is None or time_series.ndim != 5 or \
                 tuple(time_series.shape[1:3]) != (self.n_dates, self.config.ts_channels):
             got = None if time_series is None else tuple(time_series.shape)

@@ -164,7 +164,9 @@ def late_fusion(logits: Sequence[np.ndarray]) -> np.ndarray:
     trained separately."""
     if not logits:
         raise InvalidInputError("late fusion needs at least one model's scores")
-    probs = [1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64))) for x in logits]
+    from scipy.special import expit  # no overflow warning for very negative logits
+
+    probs = [expit(np.asarray(x, dtype=np.float64)) for x in logits]
     out: np.ndarray = np.mean(probs, axis=0)
     return out
 

@@ -192,7 +192,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
 
     Measured (ERGAS; SAM in degrees), 80-110 s of one core on the busy 2-core development
     machine (2026-12-07, after the L-BAF training-mode fix in
-    :meth:`.training.SSDiffModule.on_train_start`, which moved SSDiff's ERGAS by at most
+    the shared trainer, :func:`geoneurips.nn.training.make_trainer`, which moved SSDiff's ERGAS by at most
     0.015):
 
     ====  =======  ==========  =====  ======  =====  ===================

@@ -12,16 +12,16 @@ paint rule (yellow / white) - what the cheap pipeline knows without learning.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:  # the pipeline imports torch and Lightning; this module stays numpy-only
+    from .pipeline import Predictor
+
 __all__ = ["fit_attribute_rules", "fit_threshold_baseline", "rule_attributes", "threshold_baseline",
            "widened", "yellow_paint"]
-
-#: ``image (3, H, W) -> (category map, category probs or None, {attribute: map})``.
-PredictFn = Callable[[np.ndarray],
-                     tuple[np.ndarray, "np.ndarray | None", dict[str, np.ndarray]]]
 
 
 def threshold_baseline(image: np.ndarray, t_paint: float, t_edge: float,
@@ -103,7 +103,7 @@ def rule_attributes(label: np.ndarray, rules: dict[str, dict[int, int]],
     return out
 
 
-def widened(predict: PredictFn, width: int) -> PredictFn:
+def widened(predict: Predictor, width: int) -> Predictor:
     """A predictor whose category and attribute maps are dilated to ``width`` (a
     ``width x width`` square per class, :func:`.rasterize.dilate_labels`; a pixel two
     classes reach stays background); the category probabilities are passed unchanged.
