@@ -172,3 +172,24 @@ def _demo_checkpoint_on_geotiffs(ck: Path, d: Path) -> None:
     acc = float((seg2[0] == sc["label2"]).mean())
     ch_acc = float((change[0] == (sc["label1"] != sc["label2"])).mean())
     assert acc > 0.6 and ch_acc > 0.8, (acc, ch_acc)
+
+
+def test_siamese_baselines_reject_bad_inputs() -> None:
+    """Both Siamese U-Nets name the problem: images that are not (B, 3, H, W) pairs of one
+    shape, and (the series variant) a missing series or one of the wrong date / band count."""
+    from geoneurips.change.fusu.baselines import SiameseUNetSCD
+    from geoneurips.errors import InvalidInputError
+
+    cfg = FUSUNetConfig.tiny(ts_channels=4, crop_size=8, use_time_series=False)
+    ok = torch.zeros(1, 3, 32, 32)
+    series = SiameseUNetSeriesChannels(cfg, n_dates=8)
+    for net in (SiameseUNetSCD(cfg), series):
+        with pytest.raises(InvalidInputError, match="expected two"):
+            net(ok, torch.zeros(1, 3, 16, 16))
+        with pytest.raises(InvalidInputError, match="expected two"):
+            net(torch.zeros(1, 4, 32, 32), torch.zeros(1, 4, 32, 32))
+    with pytest.raises(InvalidInputError, match="time_series"):
+        series(ok, ok)
+    with pytest.raises(InvalidInputError, match="time_series"):
+        series(ok, ok, torch.zeros(1, 6, 4, 12, 12))
+    assert series(ok, ok, torch.zeros(1, 8, 4, 12, 12))["change"].shape == (1, 32, 32)
