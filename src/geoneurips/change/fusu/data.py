@@ -24,8 +24,8 @@ README-versus-code disagreements and how they are resolved (documented choices):
   files are GeoTIFF); the README's nested ``A/{m}/`` sub-folders are allowed below ``Times``.
   File names are matched strictly as ``{id}_{Y}_{m}.tif`` (the code's prefix regex also
   matches other ids that start with ``{id}_``) and dates are **sorted** by year letter and
-  month (the code keeps ``os.walk`` order, i.e. arbitrary order, which scrambles the temporal
-  positional encoding).
+  month (the code keeps ``os.walk`` order, i.e. arbitrary order; its L-TAE encodes no dates
+  and is order-invariant, but the series-as-channels baseline reads the dates by position).
 * Sentinel bands: the README says 14 (12 Sentinel-2 + VV/VH), the code builds U-TAE with
   ``input_dim=15``. The band count is read from the files (all dates of a patch must agree)
   and the model default is the README's 14.
