@@ -24,6 +24,7 @@ from geoneurips.vision_language.vrsbench.builder import (
 from geoneurips.vision_language.vrsbench.data import (
     CLASSES,
     VRSBench,
+    objects_from_dior,
     objects_from_dota,
     read_annotation,
     read_eval_caption,
@@ -146,6 +147,53 @@ def test_dota_fixture_matches_torchgeo(real_data: Path) -> None:
     want = [int(x1 / w * 100), int(y1 / h * 100), int(min(x2 / w, 1) * 100),
             int(min(y2 / h, 1) * 100)]
     assert ev["referring"][0]["ground_truth"] == "{" + "".join(f"<{v}>" for v in want) + "}"
+
+
+def test_dior_fixture_objects_match_torchgeo(real_data: Path, tmp_path: Path) -> None:
+    """TorchGeo's DIOR fixture (files we did not write): our DIOR -> VRSBench converter gives
+    TorchGeo's boxes as normalised corners, under VRSBench's class names (DIOR's
+    ``baseballfield`` is VRSBench's ``baseball-diamond``); the EVAL box follows from them."""
+    import numpy as np
+    from torchgeo.datasets import DIOR
+
+    from geoneurips.formats.dior import DIOR_CLASSES
+    from geoneurips.vision_language.vrsbench.data import DIOR_TO_VRSBENCH
+
+    assert set(DIOR_TO_VRSBENCH) == set(DIOR_CLASSES)
+    assert set(DIOR_TO_VRSBENCH.values()) <= set(CLASSES)
+    # the union of DOTA-v2 (vehicles merged, plane renamed) and DIOR is VRSBench's 26
+    from geoneurips.formats.dota import DOTA_CLASSES
+    from geoneurips.vision_language.vrsbench.data import DOTA_TO_VRSBENCH
+
+    dota = {DOTA_TO_VRSBENCH.get(c, c) for c in DOTA_CLASSES}
+    assert dota | set(DIOR_TO_VRSBENCH.values()) == set(CLASSES)
+
+    root = real_data / "torchgeo_fixtures" / "dior"
+    ds = DIOR(root, split="train")  # type: ignore[arg-type]
+    for i in range(len(ds)):
+        sample = ds[i]
+        h, w = sample["image"].shape[-2:]
+        objs = objects_from_dior(root / ds.sample_df.iloc[i]["label_path"])
+        x1, y1, x2, y2 = sample["bbox_xyxy"].numpy().T
+        want = np.stack([x1 / w, y1 / h, x2 / w, y1 / h, x2 / w, y2 / h, x1 / w, y2 / h], 1)
+        np.testing.assert_allclose(np.array([o.obj_corner for o in objs]).reshape(-1, 8),
+                                   want, atol=1e-6)
+        assert [o.obj_cls for o in objs] == \
+            [DIOR_TO_VRSBENCH[ds.classes[j]] for j in sample["label"].tolist()]
+        counts = {c: [o.obj_cls for o in objs].count(c) for c in {o.obj_cls for o in objs}}
+        assert [o.is_unique for o in objs] == [counts[o.obj_cls] == 1 for o in objs]
+    ev = build_eval([{"image": "000000.jpg", "objects": [
+        {"obj_cls": o.obj_cls, "referring_sentence": "", "is_unique": o.is_unique,
+         "obj_size": "", "obj_corner": o.obj_corner}
+        for o in objects_from_dior(root / "Annotations" / "trainval" / "000000.xml")]}])
+    assert ev["referring"], "the converted objects build referring items"
+    bare = tmp_path / "bare.xml"
+    bare.write_text("<annotation><object><name>ship</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
+                    "<xmax>3</xmax><ymax>3</ymax></bndbox></object></annotation>")
+    with pytest.raises(InvalidInputError, match="no <size>"):
+        objects_from_dior(bare)
+    assert objects_from_dior(bare, 4, 8)[0].obj_corner == [0.25, 0.125, 0.75, 0.125, 0.75,
+                                                            0.375, 0.25, 0.375]
 
 
 def test_bad_inputs(tmp_path: Path, fixture_root: Path) -> None:

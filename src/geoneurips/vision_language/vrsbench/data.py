@@ -25,11 +25,13 @@ so ``json`` is used here (a file that is not JSON raises :class:`InvalidInputErr
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import DataNotFoundError, InvalidInputError
+from ...formats.dior import read_dior_xml
 from ...formats.dota import read_dota_txt
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ __all__ = [
     "ObjectAnnotation",
     "QAPair",
     "VRSBench",
+    "objects_from_dior",
     "objects_from_dota",
     "read_annotation",
     "read_eval_caption",
@@ -387,3 +390,50 @@ def objects_from_dota(path: str | Path, width: int, height: int) -> list[ObjectA
             {"obj_id": k, "obj_cls": cls, "referring_sentence": "", "obj_corner": corner,
              "is_unique": counts[cls] == 1}, f"{p}:{k}"))
     return out
+
+
+
+#: DIOR classes (canonical spelling, :data:`geoneurips.formats.dior.DIOR_CLASSES`) ->
+#: VRSBench classes. VRSBench's 26 classes are the union of DOTA-v2's (17 after merging
+#: the vehicles and renaming plane) and DIOR's 20; the 9 DIOR-only ones make the count, so
+#: the 11 shared ones are DIOR's classes under DOTA's names (baseballfield is
+#: baseball-diamond, and so on).
+DIOR_TO_VRSBENCH: dict[str, str] = {
+    "airplane": "airplane", "airport": "airport", "baseballfield": "baseball-diamond",
+    "basketballcourt": "basketball-court", "bridge": "bridge", "chimney": "chimney",
+    "dam": "dam", "expresswayservicearea": "expressway-service-area",
+    "expresswaytollstation": "expressway-toll-station", "golffield": "golffield",
+    "groundtrackfield": "ground-track-field", "harbor": "harbor", "overpass": "overpass",
+    "ship": "ship", "stadium": "stadium", "storagetank": "storage-tank",
+    "tenniscourt": "tennis-court", "trainstation": "trainstation", "vehicle": "vehicle",
+    "windmill": "windmill",
+}
+
+
+def objects_from_dior(path: str | Path, width: int | None = None,
+                      height: int | None = None) -> list[ObjectAnnotation]:
+    """VRSBench objects from a DIOR annotation file (Pascal VOC XML, read by the shared
+    :func:`geoneurips.formats.dior.read_dior_xml`).
+
+    DIOR has horizontal boxes only, so ``obj_corner`` is the box's 4 corners (clockwise from
+    the top left, DOTA's order) divided by the image size, taken from the file's ``<size>``
+    unless ``width``/``height`` are given; the referring sentence is left empty (GPT-4V
+    wrote them) and ``is_unique`` is whether the class occurs once.
+
+    Raises:
+        InvalidInputError: no image size in the file and none given.
+    """
+    p = Path(path)
+    labels = read_dior_xml(p)
+    w, h = width or labels.width, height or labels.height
+    if w <= 0 or h <= 0:
+        raise InvalidInputError(f"{p}: no <size> in the file; pass width and height")
+    rows = [(o.corners, DIOR_TO_VRSBENCH[o.label]) for o in labels.objects]
+    counts = Counter(c for _, c in rows)
+    return [
+        ObjectAnnotation.from_dict(
+            {"obj_id": k, "obj_cls": cls, "referring_sentence": "",
+             "obj_corner": [v / (w if i % 2 == 0 else h) for i, v in enumerate(xy)],
+             "is_unique": counts[cls] == 1}, f"{p}:{k}")
+        for k, (xy, cls) in enumerate(rows)
+    ]
