@@ -62,8 +62,8 @@ MIN_GROUP = 8
 #: logistic regressions took about twice as long).
 GRID_POOL: tuple[int, ...] = (4, 8, 16)
 GRID_VQA_POOL: tuple[int, ...] = (16,)
-GRID_C: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)
-GRID_ALPHA: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0)
+GRID_C: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
+GRID_ALPHA: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
 GRID_GROUP: tuple[str, ...] = ("sentence", "size+position", "position")
 GRID_K: tuple[int, ...] = (1, 3, 5, 9)
 

@@ -323,18 +323,24 @@ def baseline_predictions(root: Path, train: dict[str, Any], test: dict[str, Any]
     }
 
 
+def _training_taskdata(items: dict[str, list[tuple[str, str, str]]], type_of: dict[str, str],
+                       index: dict[str, int]) -> TaskData:
+    """The training JSON's items as :class:`~.linear.TaskData` (image rows of ``index``)."""
+    return TaskData(
+        [index[i] for i, _, _ in items["caption"]], [a for _, _, a in items["caption"]],
+        [index[i] for i, _, _ in items["refer"]], [p for _, p, _ in items["refer"]],
+        [_parse_box(a) for _, _, a in items["refer"]],
+        [index[i] for i, _, _ in items["vqa"]], [p for _, p, _ in items["vqa"]],
+        [type_of.get(p, "") for _, p, _ in items["vqa"]], [a for _, _, a in items["vqa"]])
+
+
 def _pixel_linear(items: dict[str, list[tuple[str, str, str]]], type_of: dict[str, str],
                   train: dict[str, Any], test: dict[str, Any],
                   evals: dict[str, list[dict[str, Any]]], chosen: dict[str, Any] | None
                   ) -> list[dict[str, Any]]:
     """The ``pixel linear`` records: tuned on the training scenes, refitted on all of them."""
-    ix, tix = train["index"], test["index"]
-    fit = TaskData(
-        [ix[i] for i, _, _ in items["caption"]], [a for _, _, a in items["caption"]],
-        [ix[i] for i, _, _ in items["refer"]], [p for _, p, _ in items["refer"]],
-        [_parse_box(a) for _, _, a in items["refer"]],
-        [ix[i] for i, _, _ in items["vqa"]], [p for _, p, _ in items["vqa"]],
-        [type_of.get(p, "") for _, p, _ in items["vqa"]], [a for _, _, a in items["vqa"]])
+    tix = test["index"]
+    fit = _training_taskdata(items, type_of, train["index"])
     caps, refs, vqa = evals["caption"], evals["referring"], evals["vqa"]
     ask = TaskData([tix[c["image_id"]] for c in caps], [], [tix[r["image_id"]] for r in refs],
                    [r["question"] for r in refs], [], [tix[q["image_id"]] for q in vqa],
