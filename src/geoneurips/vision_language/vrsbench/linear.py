@@ -1,21 +1,20 @@
 """The learned cheap baseline of the VRSBench demo: image features + linear models.
 
 The developers' guide asks every demo for "the method a practitioner would try first"
-next to the paper's trivial baselines (VRSBench, Li et al. 2024, Sec. 5 reports only
+next to the paper's trivial baselines (VRSBench, Li et al. 2024, Sec. 5 benchmarks only
 trained VLMs and trivial ones). Before training a vision-language network, a practitioner
 fits linear models on fixed image features, one per task:
 
 * features: downsampled pixels and 3x3-region colour histograms, standardised on the
   training images;
-* VQA (Sec. 4.3): a logistic-regression classifier over the answers of each training
-  question text (a constant where one answer was seen; a per-type classifier for question
-  texts too rare to fit);
-* referring (Sec. 4.2): a ridge regression of the box corners for each group of referring
-  sentences (grouped by the whole sentence, by its size and position phrase, or by its
-  position phrase; the mean box of all sentences where a group is too small);
-* captioning (Sec. 4.1): the consensus caption of the ``k`` nearest training images (the
-  one with the most n-grams in common with the other ``k - 1``; ``k = 1`` is plain
-  retrieval).
+* VQA: a logistic-regression classifier over the answers of each training question text
+  (a constant where one answer was seen; a per-type classifier for question texts too
+  rare to fit);
+* referring (visual grounding): a ridge regression of the box corners for each group of
+  referring sentences (grouped by the whole sentence, by its size and position phrase, or
+  by its position phrase; the mean box of all sentences where a group is too small);
+* captioning: the consensus caption of the ``k`` nearest training images (the one with
+  the most n-grams in common with the other ``k - 1``; ``k = 1`` is plain retrieval).
 
 The hyper-parameters (pixel pooling, inverse regularisation ``C``, ridge ``alpha``,
 sentence grouping, ``k``) are chosen on a validation split of the training images only
