@@ -38,7 +38,7 @@ register(
             "linear' (logistic regressions per question text and ridge box regressions per "
             "size+position phrase on downsampled pixels and 3x3-region colour histograms, "
             "consensus k-NN captions; C, alpha, k and poolings chosen per seed on a "
-            "validation split of the training scenes; about 10 s CPU) is the strongest "
+            "validation split of the training scenes; about 11 s CPU) is the strongest "
             "baseline on full seeds 0-4: "
             "61.2/62.9/64.9/64.8/67.7 (pixel retrieval 57.0/56.3/57.6/59.5/58.8). The "
             "model (unchanged, 86.3/82.3/81.2/86.4/84.0) leads it by "
