@@ -24,8 +24,9 @@ register(
         },
         notes=(
             "No real VRSBench file offline: readers checked on our fixture, hand-built "
-            "records and TorchGeo's DOTA fixture (DOTA -> VRSBench objects match TorchGeo's "
-            "polygons). The benchmarked 7B VLMs (LoRA r64, 5 epochs) are not implemented: "
+            "records and TorchGeo's DOTA and DIOR fixtures (DOTA -> VRSBench objects match "
+            "TorchGeo's polygons; DIOR -> VRSBench objects, formats.dior, match TorchGeo's "
+            "boxes, DIOR-R oriented boxes not read). The benchmarked 7B VLMs (LoRA r64, 5 epochs) are not implemented: "
             "any model plugs in through vrsbench-run --endpoint (OpenAI-compatible); the "
             "training JSON's exact prompt wording is inferred. Captioning scores equal the "
             "published caption-eval route (pycocoevalcap, corpus-level CIDEr; SPICE not "
