@@ -66,6 +66,41 @@ def test_quick_demo_does_not_decide() -> None:
     assert DEMO_QUICK[0] == DEMO_FULL[0] and DEMO_QUICK[2] < DEMO_FULL[2] == 40
 
 
+def test_text_inputs_are_not_truncated(tmp_path: Path) -> None:
+    """Every question and referring sentence (training prompts and EVAL items) reaches the
+    model whole, class and position words included, with no ``<unk>``; so does every
+    training caption (between ``<bos>`` and ``<eos>``). Checked 2026-12-08 while diagnosing the model's weak
+    "object existence" answers (not a truncation: see the system notes); fails if
+    :data:`TEXT_LEN` drops below the longest template (11 tokens) or
+    :data:`CAPTION_LEN` below the longest caption."""
+    from geoneurips.vision_language.vrsbench.data import read_eval_referring, read_eval_vqa
+    from geoneurips.vision_language.vrsbench.model import tokenize
+    from geoneurips.vision_language.vrsbench.pipeline import (
+        CAPTION_LEN,
+        DEMO_CLASSES,
+        TEXT_LEN,
+        _training_items,
+        build_vocab,
+    )
+    from geoneurips.vision_language.vrsbench.synthetic import write_fixture
+
+    write_fixture(tmp_path / "tr", 80, "train", 0, classes=DEMO_CLASSES)
+    write_fixture(tmp_path / "te", 40, "val", 10_000, classes=DEMO_CLASSES, prefix="T")
+    items = _training_items(tmp_path / "tr")
+    vocab = build_vocab(items)
+    texts = [p for t in ("refer", "vqa") for _, p, _ in items[t]]
+    texts += [q["question"] for q in read_eval_vqa(tmp_path / "te" / "VRSBench_EVAL_vqa.json")]
+    texts += [r["question"] for r in
+              read_eval_referring(tmp_path / "te" / "VRSBench_EVAL_referring.json")]
+    assert any(t.startswith("is there a ") for t in texts)
+    for t in texts:
+        got = [vocab.itos[i] for i in vocab.encode(t, TEXT_LEN) if i > 0]
+        assert got == tokenize(t), t
+    for _, _, cap in items["caption"]:
+        ids = vocab.encode(cap, CAPTION_LEN, True)
+        assert [vocab.itos[i] for i in ids if i > 3] == tokenize(cap), cap
+
+
 @pytest.mark.slow
 def test_demo_beats_strongest_baseline(tmp_path: Path) -> None:
     from geoneurips.vision_language.vrsbench.pipeline import demo

@@ -120,7 +120,9 @@ class SmallVLM(nn.Module):
 
     def encode_text(self, ids: Tensor) -> Tensor:
         """(B, L) -> (B, D): an MLP on the mean of the word embeddings (bag of words; the
-        hyphenated position and class names are single tokens)."""
+        hyphenated position and class names are single tokens). Measured 2026-12-08: the
+        class word is 1 of 8 tokens of an existence question and this code learns it too
+        slowly for the demo's 40 epochs (existence underfitted; the system notes)."""
         mask = (ids > 0).float().unsqueeze(-1)
         bow = (self.embed(ids) * mask).sum(1) / mask.sum(1).clamp(min=1)
         return self.text_mlp(bow)  # type: ignore[no-any-return]

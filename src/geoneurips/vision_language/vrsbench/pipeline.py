@@ -34,7 +34,8 @@ from .linear import TaskData, predict_all, tune
 from .linear import colour_hist as _colour_hist
 from .linear import pixels as _pixels
 
-__all__ = ["baseline_predictions", "demo", "load_split", "model_predictions", "train_model"]
+__all__ = ["baseline_predictions", "build_vocab", "demo", "load_split", "model_predictions",
+           "train_model"]
 
 #: (training scenes, evaluation scenes, epochs, width) of the quick and the full demo. The
 #: full demo decides (the system is registered ``quick_decides=False``): the quick one
@@ -43,6 +44,12 @@ __all__ = ["baseline_predictions", "demo", "load_split", "model_predictions", "t
 #: on development seeds 10 and 11).
 DEMO_QUICK = (600, 60, 8, 48)
 DEMO_FULL = (600, 100, 40, 48)
+
+#: Token budgets of the model's text inputs: questions / referring sentences (no template of
+#: :mod:`.synthetic` is longer than 11 tokens, so no class or position word is cut) and
+#: captions with ``<bos>``/``<eos>`` (at most 28 tokens on the demo's scenes).
+TEXT_LEN = 12
+CAPTION_LEN = 32
 
 DEMO_CLASSES = ("vehicle", "ship", "storage-tank", "airplane", "tennis-court",
                 "swimming-pool", "harbor", "bridge")
@@ -78,6 +85,15 @@ def _training_items(root: Path) -> dict[str, list[tuple[str, str, str]]]:
         if m:
             out[m.group(1)].append((rec["image"], m.group(2), rec["conversations"][1]["value"]))
     return out
+
+
+def build_vocab(items: dict[str, list[tuple[str, str, str]]]) -> Any:
+    """The model's :class:`~.model.Vocab`: every prompt of the training JSON and the
+    training captions."""
+    from .model import Vocab
+
+    texts = [p for t in items.values() for _, p, _ in t] + [a for _, _, a in items["caption"]]
+    return Vocab(texts)
 
 
 def _multitask_loss(model: Any, fmap: Any, rows: Any, n_img: int,
@@ -146,12 +162,11 @@ def train_model(root: Path, train: dict[str, Any], epochs: int, seed: int,
 
     from geoneurips.nn.training import make_trainer
 
-    from .model import SmallVLM, VLMConfig, Vocab
+    from .model import SmallVLM, VLMConfig
 
     torch.manual_seed(seed)
     items = _training_items(root)
-    texts = [p for t in items.values() for _, p, _ in t] + [a for _, _, a in items["caption"]]
-    vocab = Vocab(texts)
+    vocab = build_vocab(items)
     answers = sorted({a.lower() for _, _, a in items["vqa"]})
     cfg = VLMConfig(width=width, vocab_size=len(vocab), n_answers=len(answers))
     model = SmallVLM(cfg)
@@ -162,8 +177,8 @@ def train_model(root: Path, train: dict[str, Any], epochs: int, seed: int,
         rows = items[task]
         im = torch.tensor([idx[r[0]] for r in rows])
         if task == "caption":
-            return im, torch.tensor([vocab.encode(a, 32, True) for _, _, a in rows]), None
-        q = torch.tensor([vocab.encode(p, 12) for _, p, _ in rows])
+            return im, torch.tensor([vocab.encode(a, CAPTION_LEN, True) for _, _, a in rows]), None
+        q = torch.tensor([vocab.encode(p, TEXT_LEN) for _, p, _ in rows])
         if task == "refer":
             return im, q, torch.tensor([_parse_box(a) for _, _, a in rows])
         return im, q, torch.tensor([answers.index(a.lower()) for _, _, a in rows])
@@ -196,11 +211,11 @@ def model_predictions(model: Any, vocab: Any, answers: list[str], test: dict[str
         ref = evals["referring"]
         if ref:
             boxes = model.ground(fmap[[idx[r["image_id"]] for r in ref]],
-                                 torch.tensor([vocab.encode(r["question"], 12) for r in ref]))
+                                 torch.tensor([vocab.encode(r["question"], TEXT_LEN) for r in ref]))
             out += [_rec(r, _box_str(b)) for r, b in zip(ref, boxes.tolist(), strict=True)]
         vqa = evals["vqa"]
         logits = model.answer_logits(fmap[[idx[q["image_id"]] for q in vqa]],
-                                     torch.tensor([vocab.encode(q["question"], 12) for q in vqa]))
+                                     torch.tensor([vocab.encode(q["question"], TEXT_LEN) for q in vqa]))
         out += [_rec(q, answers[k]) for q, k in zip(vqa, logits.argmax(1).tolist(), strict=True)]
     return out
 
