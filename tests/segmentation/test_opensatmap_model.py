@@ -469,3 +469,55 @@ def test_widened_predictor_dilates_category_and_attributes_to_the_test_width() -
     # width 1 leaves the maps as they are
     lab1, _, a1 = widened(predict, 1)(np.zeros((3, 12, 12), np.uint8))
     assert (lab1 == label).all() and (a1["color"] == attrs["color"]).all()
+
+
+def _reference_longest_path(skel: np.ndarray) -> np.ndarray:
+    """The two-pass BFS over ``(row, col)`` keys, neighbours in row-offset then
+    column-offset order (what ``_longest_path`` computed before its neighbours were
+    looked up vectorised)."""
+    from collections import deque
+
+    pts = np.argwhere(skel)
+    index = {(int(r), int(c)): i for i, (r, c) in enumerate(pts)}
+
+    def bfs(start: int) -> tuple[int, list[int]]:
+        prev, q, last = {start: -1}, deque([start]), start
+        while q:
+            i = last = q.popleft()
+            r, c = (int(v) for v in pts[i])
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    j = index.get((r + dr, c + dc))
+                    if j is not None and j not in prev:
+                        prev[j] = i
+                        q.append(j)
+        path, k = [], last
+        while k != -1:
+            path.append(k)
+            k = prev[k]
+        return last, path
+
+    far, _ = bfs(0)
+    return pts[bfs(far)[1]]
+
+
+def test_longest_path_visits_in_the_reference_order() -> None:
+    """The same path, pixel for pixel, as the reference search on random skeletons and
+    blobs (ties between equally far pixels are broken by the visiting order, so a
+    different neighbour order gives another path on many of these masks)."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    from geoneurips.segmentation.opensatmap.model import _longest_path
+
+    rng = np.random.default_rng(0)
+    checked = 0
+    for trial in range(120):
+        h, w = (int(v) for v in rng.integers(5, 60, 2))
+        img = ndimage.binary_dilation(rng.random((h, w)) < rng.uniform(0.05, 0.5),
+                                      iterations=int(rng.integers(0, 3)))
+        skel = skeletonize(img) if trial % 2 else img
+        if skel.any():
+            assert np.array_equal(_longest_path(skel), _reference_longest_path(skel)), trial
+            checked += 1
+    assert checked > 100
