@@ -231,33 +231,26 @@ def watershed_instances(binary: np.ndarray) -> np.ndarray:
 
 
 def _longest_path(skel: np.ndarray) -> np.ndarray:
-    """Pixels ``(row, col)`` of the longest geodesic path of a skeleton (two BFS passes).
-
-    The 8-neighbours of every pixel are looked up once, vectorised, in the order the BFS
-    visits them (row offset, then column offset, each -1, 0, 1), so both passes visit the
-    pixels in the same order as a search over ``(row, col)`` keys would."""
+    """Pixels ``(row, col)`` of the longest geodesic path of a skeleton (two BFS passes)."""
     from collections import deque
 
     pts = np.argwhere(skel)
-    h, w = skel.shape
-    ids = np.full((h + 2, w + 2), -1, dtype=np.int64)
-    ids[pts[:, 0] + 1, pts[:, 1] + 1] = np.arange(len(pts))
-    nbrs = np.stack([ids[pts[:, 0] + 1 + dr, pts[:, 1] + 1 + dc]
-                     for dr in (-1, 0, 1) for dc in (-1, 0, 1)], axis=1)
-    adjacency = [[j for j in row if j >= 0] for row in nbrs.tolist()]
+    index = {(int(r), int(c)): i for i, (r, c) in enumerate(pts)}
 
     def bfs(start: int) -> tuple[int, list[int]]:
-        prev = [-2] * len(pts)  # -2: not reached
-        prev[start] = -1
+        prev = {start: -1}
         q = deque([start])
         last = start
         while q:
             i = q.popleft()
             last = i
-            for j in adjacency[i]:
-                if prev[j] == -2:
-                    prev[j] = i
-                    q.append(j)
+            r, c = pts[i]
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    j = index.get((int(r) + dr, int(c) + dc))
+                    if j is not None and j not in prev:
+                        prev[j] = i
+                        q.append(j)
         path = []
         k = last
         while k != -1:
