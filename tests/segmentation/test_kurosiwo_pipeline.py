@@ -313,3 +313,31 @@ def test_siamese_benchmark_models_learn(arch: str, tmp_path: Path) -> None:
     ours = evaluate(test, model).compute()["miou"]
     otsu = evaluate(test, otsu_change).compute()["miou"]
     assert ours - otsu > 0.15, (ours, otsu)
+
+
+def test_small_splits_are_read_once_with_the_same_batches(tmp_path: Path) -> None:
+    """``train_model`` reads a small split without transforms into memory once
+    (``_in_memory``) instead of every epoch; the samples and the trained weights are
+    exactly those of reading from disk every epoch (``cache_mib=0``). A split over the
+    budget, or one with transforms (which may draw random numbers), is left on disk."""
+    from geoneurips.segmentation.kurosiwo.data import RANDOM_EVENTS, KuroSiwo, write_fixture
+    from geoneurips.segmentation.kurosiwo.pipeline import _in_memory, _scenes, train_model
+
+    write_fixture(tmp_path, _scenes(0, 6, RANDOM_EVENTS["train"][:2], 32))
+    ds = KuroSiwo(tmp_path, "train")
+    cached = _in_memory(ds, 512.0)
+    assert isinstance(cached, list) and len(cached) == len(ds)
+    for i, s in enumerate(cached):
+        t = ds[i]
+        assert set(s) == set(t)
+        for k, v in s.items():
+            assert torch.equal(v, t[k]) if isinstance(v, torch.Tensor) else v == t[k]
+    assert _in_memory(ds, 0.0) is ds
+    assert _in_memory(ds, 1e-4) is ds  # over the budget
+    with_tf = KuroSiwo(tmp_path, "train", transforms=lambda s: s)
+    assert _in_memory(with_tf, 512.0) is with_tf
+    cfg = FloodConfig("unet", 3, 8, 2, patch_size=32)
+    a = train_model(ds, cfg, epochs=2, batch_size=2, seed=0)
+    b = train_model(ds, cfg, epochs=2, batch_size=2, seed=0, cache_mib=0)
+    for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
+        assert torch.equal(p, q)
