@@ -159,17 +159,13 @@ def test_pixel_linear_arm_end_to_end_on_a_small_fixture(tmp_path: Path) -> None:
     scenes, :func:`~geoneurips.vision_language.vrsbench.linear.tune`, which is given no
     evaluation scene) answers every evaluation item and reads the images (VQA above the
     text prior on the same scenes)."""
-    from geoneurips.vision_language.vrsbench.data import (
-        read_eval_caption,
-        read_eval_referring,
-        read_eval_vqa,
-    )
     from geoneurips.vision_language.vrsbench.linear import GRID_ALPHA, GRID_C, GRID_K
     from geoneurips.vision_language.vrsbench.metrics import vqa_scores
     from geoneurips.vision_language.vrsbench.pipeline import (
         DEMO_CLASSES,
         baseline_predictions,
         load_split,
+        read_evals,
     )
     from geoneurips.vision_language.vrsbench.synthetic import write_fixture
 
@@ -177,10 +173,7 @@ def test_pixel_linear_arm_end_to_end_on_a_small_fixture(tmp_path: Path) -> None:
     write_fixture(tmp_path / "test", 40, "val", 10_005, classes=DEMO_CLASSES, prefix="T")
     train = load_split(tmp_path / "train", "train")
     test = load_split(tmp_path / "test", "val")
-    evals = {"caption": read_eval_caption(tmp_path / "test" / "VRSBench_EVAL_Cap.json"),
-             "referring": read_eval_referring(
-                 tmp_path / "test" / "VRSBench_EVAL_referring.json"),
-             "vqa": read_eval_vqa(tmp_path / "test" / "VRSBench_EVAL_vqa.json")}
+    evals = read_evals(tmp_path / "test")
     chosen: dict[str, Any] = {}
     preds = baseline_predictions(tmp_path / "train", train, test, evals, chosen)
     lin = preds["pixel linear"]

@@ -35,7 +35,7 @@ from .linear import colour_hist as _colour_hist
 from .linear import pixels as _pixels
 
 __all__ = ["baseline_predictions", "build_vocab", "demo", "load_split", "model_predictions",
-           "train_model"]
+           "read_evals", "train_model"]
 
 #: (training scenes, evaluation scenes, epochs, width) of the quick and the full demo. The
 #: full demo decides (the system is registered ``quick_decides=False``): the quick one
@@ -74,6 +74,14 @@ def load_split(root: Path, split: str) -> dict[str, Any]:
         index[s["annotation"].image] = i
         images.append(s["image"].numpy())
     return {"images": np.stack(images).astype(np.float32), "index": index}
+
+
+def read_evals(root: Path) -> dict[str, list[dict[str, Any]]]:
+    """The three published EVAL files of a folder (``VRSBench_EVAL_Cap.json``,
+    ``_referring.json``, ``_vqa.json``) keyed ``caption`` / ``referring`` / ``vqa``."""
+    return {"caption": read_eval_caption(root / "VRSBench_EVAL_Cap.json"),
+            "referring": read_eval_referring(root / "VRSBench_EVAL_referring.json"),
+            "vqa": read_eval_vqa(root / "VRSBench_EVAL_vqa.json")}
 
 
 def _training_items(root: Path) -> dict[str, list[tuple[str, str, str]]]:
@@ -421,10 +429,7 @@ def demo(out_dir: Path, quick: bool = False, seed: int = 0) -> Any:
                           prefix="T")
             train = load_split(root / "train", "train")
             test = load_split(root / "test", "val")
-            evals = {"caption": read_eval_caption(root / "test" / "VRSBench_EVAL_Cap.json"),
-                     "referring": read_eval_referring(
-                         root / "test" / "VRSBench_EVAL_referring.json"),
-                     "vqa": read_eval_vqa(root / "test" / "VRSBench_EVAL_vqa.json")}
+            evals = read_evals(root / "test")
             model, vocab, answers = train_model(root / "train", train, epochs, seed, width, cap_w)
             preds = model_predictions(model, vocab, answers, test, evals)
             linear_choice: dict[str, Any] = {}
