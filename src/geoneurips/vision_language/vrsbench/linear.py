@@ -151,12 +151,16 @@ def standardise(train_f: np.ndarray, other_f: np.ndarray) -> tuple[np.ndarray, n
     return tr.astype(np.float64), ot.astype(np.float64)
 
 
-def image_features(train_images: np.ndarray, other_images: np.ndarray, pool: int
+def image_features(train_images: np.ndarray, other_images: np.ndarray, pool: int,
+                   hists: tuple[np.ndarray, np.ndarray] | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Downsampled pixels (``pool`` x ``pool`` blocks) and region colour histograms of both
-    sets, standardised on the training images (:func:`standardise`)."""
-    tr = np.concatenate([pixels(train_images, pool), colour_hist(train_images)], 1)
-    ot = np.concatenate([pixels(other_images, pool), colour_hist(other_images)], 1)
+    sets, standardised on the training images (:func:`standardise`). ``hists``: the two
+    sets' :func:`colour_hist`, when already computed (they do not depend on ``pool``)."""
+    h_tr, h_ot = hists if hists is not None else (colour_hist(train_images),
+                                                  colour_hist(other_images))
+    tr = np.concatenate([pixels(train_images, pool), h_tr], 1)
+    ot = np.concatenate([pixels(other_images, pool), h_ot], 1)
     return standardise(tr, ot)
 
 
@@ -383,11 +387,12 @@ def predict_all(train_images: np.ndarray, train: TaskData, test_images: np.ndarr
                 ) -> tuple[list[str], np.ndarray, list[str]]:
     """Fit on every training item with ``cfg`` and predict the evaluation items of ``test``
     (its image rows index ``test_images``): captions, (N, 4) boxes and answers."""
-    tr_f, te_f = image_features(train_images, test_images, cfg.cap_pool)
+    hists = (colour_hist(train_images), colour_hist(test_images))
+    tr_f, te_f = image_features(train_images, test_images, cfg.cap_pool, hists)
     caps = caption_knn(tr_f[np.asarray(train.cap_img)], train.captions, te_f[test.cap_img],
                        cfg.k)
-    tr_f, te_f = image_features(train_images, test_images, cfg.ref_pool)
+    tr_f, te_f = image_features(train_images, test_images, cfg.ref_pool, hists)
     boxes = refer_ridge(tr_f, train, te_f, test.ref_img, test.ref_sent, cfg.alpha, cfg.group)
-    tr_f, te_f = image_features(train_images, test_images, cfg.vqa_pool)
+    tr_f, te_f = image_features(train_images, test_images, cfg.vqa_pool, hists)
     answers = vqa_logreg(tr_f, train, te_f, test.vqa_img, test.vqa_q, test.vqa_type, cfg.C)
     return caps, boxes, answers
